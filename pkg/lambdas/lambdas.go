@@ -1,0 +1,48 @@
+// Package lambdas holds the contract between a function's constructor and
+// whatever runs it: the Lambda runtime in functions/<name>/main.go, or the
+// local stack and the tests, which run every function in one process.
+package lambdas
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+)
+
+// Deps is what a function constructor gets: one AWS config (clients are built
+// from it once per cold start), its environment as declared in template.yaml,
+// a logger and a clock.
+type Deps struct {
+	AWS    aws.Config
+	Getenv func(string) string
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// The three handler shapes a constructor may return.
+type (
+	AuthorizerFunc func(context.Context, events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error)
+	HTTPFunc       func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
+	SQSFunc        func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+)
+
+// Constructor builds one function's handler: an AuthorizerFunc, an HTTPFunc
+// or an SQSFunc.
+type Constructor func(context.Context, Deps) (any, error)
+
+// WithDefaults fills the clock and logger when a caller left them empty.
+func (d Deps) WithDefaults() Deps {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Getenv == nil {
+		d.Getenv = func(string) string { return "" }
+	}
+	return d
+}

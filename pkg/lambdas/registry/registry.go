@@ -1,0 +1,12 @@
+// Package registry maps each function directory under functions/ to the
+// constructor of its handler, so the local stack and the tests run exactly the
+// code the Lambda binaries run.
+package registry
+
+import "github.com/framegate/framegate/pkg/lambdas"
+
+// Registry returns the constructors keyed by function name (the base name of
+// the function's CodeUri in template.yaml).
+func Registry() map[string]lambdas.Constructor {
+	return map[string]lambdas.Constructor{}
+}
