@@ -76,6 +76,8 @@ type Value struct {
 	Ref     string    // !Ref LogicalID or parameter
 	GetAtt  [2]string // !GetAtt LogicalID.Attribute
 	Sub     string    // !Sub "..."
+	// SubVars are the variables of the two-argument form !Sub [string, {vars}].
+	SubVars map[string]Value
 }
 
 // Table is one AWS::DynamoDB::Table.
@@ -117,10 +119,14 @@ type Bucket struct {
 	LogicalID string
 	// ExpireAfterDays maps a lifecycle rule prefix to its expiration in days.
 	ExpireAfterDays map[string]int
+	// AbortIncompleteUploadDays is the days after which an unfinished
+	// multipart upload is aborted, 0 when no rule says so.
+	AbortIncompleteUploadDays int
 }
 
 // Secret is one AWS::SecretsManager::Secret with a generated value.
 type Secret struct {
-	LogicalID      string
-	PasswordLength int
+	LogicalID          string
+	PasswordLength     int
+	ExcludePunctuation bool
 }
