@@ -1,0 +1,149 @@
+// Package apikey is the API key format and its storage form: generation from
+// crypto/rand, the offline checksum that rejects typos and garbage with no
+// database call, HMAC hashing with the pepper, and display previews.
+//
+// A key is "fg_live_" or "fg_test_", 30 base62 characters of entropy
+// (≥ 178 bits) and a 6-character base62 CRC32 of those 30 characters.
+package apikey
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+)
+
+// Env is the environment a key acts in.
+type Env string
+
+// The two environments.
+const (
+	Live Env = "live"
+	Test Env = "test"
+)
+
+// Valid reports whether e is a known environment.
+func (e Env) Valid() bool { return e == Live || e == Test }
+
+const (
+	prefixLen   = len("fg_live_")
+	entropyLen  = 30
+	checksumLen = 6
+	// Len is the length of every key.
+	Len = prefixLen + entropyLen + checksumLen
+
+	alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+)
+
+// ErrMalformed is returned for anything that is not a well-formed key; the
+// caller answers invalid_api_key without touching the database.
+var ErrMalformed = errors.New("malformed api key")
+
+// base62 maps a byte to its digit value, or -1.
+var base62 = func() (t [256]int8) {
+	for i := range t {
+		t[i] = -1
+	}
+	for i := 0; i < len(alphabet); i++ {
+		t[alphabet[i]] = int8(i)
+	}
+	return t
+}()
+
+var crcTable = crc32.IEEETable
+
+// Parse checks the format and checksum of s and returns its environment.
+// It does not allocate.
+func Parse(s string) (Env, error) {
+	if len(s) != Len || s[0] != 'f' || s[1] != 'g' || s[2] != '_' || s[7] != '_' {
+		return "", ErrMalformed
+	}
+	var env Env
+	switch s[3:7] {
+	case "live":
+		env = Live
+	case "test":
+		env = Test
+	default:
+		return "", ErrMalformed
+	}
+	crc := ^uint32(0)
+	for i := prefixLen; i < prefixLen+entropyLen; i++ {
+		c := s[i]
+		if base62[c] < 0 {
+			return "", ErrMalformed
+		}
+		crc = crcTable[byte(crc)^c] ^ (crc >> 8)
+	}
+	crc = ^crc
+	// Decode the checksum digits and compare.
+	var got uint64
+	for i := prefixLen + entropyLen; i < Len; i++ {
+		d := base62[s[i]]
+		if d < 0 {
+			return "", ErrMalformed
+		}
+		got = got*62 + uint64(d)
+	}
+	if got != uint64(crc) {
+		return "", ErrMalformed
+	}
+	return env, nil
+}
+
+// New returns a fresh key for env, reading entropy from r (crypto/rand.Reader
+// when nil).
+func New(env Env, r io.Reader) (string, error) {
+	if !env.Valid() {
+		return "", fmt.Errorf("new key: unknown environment %q", env)
+	}
+	if r == nil {
+		r = rand.Reader
+	}
+	b := make([]byte, Len)
+	copy(b, "fg_"+string(env)+"_")
+	if err := randomBase62(r, b[prefixLen:prefixLen+entropyLen]); err != nil {
+		return "", fmt.Errorf("new key: %w", err)
+	}
+	crc := crc32.ChecksumIEEE(b[prefixLen : prefixLen+entropyLen])
+	v := uint64(crc)
+	for i := Len - 1; i >= prefixLen+entropyLen; i-- {
+		b[i] = alphabet[v%62]
+		v /= 62
+	}
+	return string(b), nil
+}
+
+// randomBase62 fills dst with uniform base62 digits by rejection sampling,
+// so no digit is more likely than another.
+func randomBase62(r io.Reader, dst []byte) error {
+	buf := make([]byte, 64)
+	n := 0
+	for n < len(dst) {
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return fmt.Errorf("read entropy: %w", err)
+		}
+		for _, c := range buf {
+			if c >= 248 { // 248 = 4*62: keep the distribution uniform
+				continue
+			}
+			dst[n] = alphabet[c%62]
+			n++
+			if n == len(dst) {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// Preview is the display form of a key: its prefix, the first four and the
+// last four characters, e.g. "fg_live_Ab3d…9xYz". It reveals about 24 bits
+// of the entropy, not enough to help guess a key.
+func Preview(key string) string {
+	if len(key) != Len {
+		return ""
+	}
+	return key[:prefixLen+4] + "…" + key[Len-4:]
+}

@@ -1,0 +1,467 @@
+// Package authorizer is the Lambda REQUEST authorizer: it finds the key in
+// the request, rejects malformed ones offline, and counts the request with
+// one atomic write per limit — the key's record and its workspace's record,
+// in parallel — whose returned item carries everything that can change
+// (revoked, expired, scopes, counts). Authentication failures are a Deny
+// with a code and message for the gateway response; authorization and limit
+// verdicts travel in the Allow context to the shared handler middleware.
+package authorizer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/framegate/framegate/pkg/apierr"
+	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/keystore"
+	"github.com/framegate/framegate/pkg/ratelimit"
+	"github.com/framegate/framegate/pkg/scopes"
+	"github.com/framegate/framegate/pkg/verdict"
+)
+
+// DB is the one DynamoDB call the authorizer makes.
+type DB interface {
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+}
+
+// Config wires an Authorizer.
+type Config struct {
+	DB     DB
+	Table  string
+	Hasher *apikey.Hasher
+	Now    func() time.Time
+	Logger *slog.Logger
+	// Window is the rate-limit window; ratelimit.PerMinute when zero.
+	Window ratelimit.Window
+	// CacheSize bounds the per-container cache of what never changes for a
+	// key (its workspace); 10 000 when zero.
+	CacheSize int
+}
+
+// Authorizer decides requests.
+type Authorizer struct {
+	db     DB
+	table  string
+	hasher *apikey.Hasher
+	now    func() time.Time
+	log    *slog.Logger
+	window ratelimit.Window
+
+	mu        sync.Mutex
+	workspace map[string]string // key hash → workspace id
+	cacheSize int
+
+	names atomic.Pointer[cellNames]
+	bg    sync.WaitGroup
+}
+
+// New returns an Authorizer; DB, Table and Hasher are required.
+func New(c Config) (*Authorizer, error) {
+	if c.DB == nil || c.Table == "" || c.Hasher == nil {
+		return nil, errors.New("authorizer: DB, Table and Hasher are required")
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Window == (ratelimit.Window{}) {
+		c.Window = ratelimit.PerMinute
+	}
+	if err := c.Window.Validate(); err != nil {
+		return nil, err
+	}
+	if c.CacheSize <= 0 {
+		c.CacheSize = 10000
+	}
+	return &Authorizer{
+		db: c.DB, table: c.Table, hasher: c.Hasher, now: c.Now, log: c.Logger, window: c.Window,
+		workspace: map[string]string{}, cacheSize: c.CacheSize,
+	}, nil
+}
+
+// Wait blocks until background cleanups finish (tests and shutdown).
+func (a *Authorizer) Wait() { a.bg.Wait() }
+
+// Prime opens the DynamoDB connection during init with a conditional write
+// that can never match, so the first real request does not pay the TLS
+// handshake.
+func (a *Authorizer) Prime(ctx context.Context) error {
+	_, err := a.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &a.table,
+		Key:                       keystore.KeyKey("prime"),
+		UpdateExpression:          aws.String("SET #x = :x"),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(pk)"),
+		ExpressionAttributeNames:  map[string]string{"#x": "x"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":x": &types.AttributeValueMemberN{Value: "0"}},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &ccf) {
+		return fmt.Errorf("prime dynamodb: %w", err)
+	}
+	return nil
+}
+
+// Handle is the Lambda handler.
+func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+	key, present := ExtractKey(req.Headers)
+	if !present {
+		return deny(req.MethodArn, apierr.MissingAPIKey, "No API key: send it as 'Authorization: Bearer <key>' or in the 'x-api-key' header."), nil
+	}
+	env, err := apikey.Parse(key)
+	if err != nil {
+		return deny(req.MethodArn, apierr.InvalidAPIKey, "The API key is not valid."), nil
+	}
+	need, ok := scopes.Route(req.HTTPMethod, req.Resource)
+	if !ok {
+		// A route the scope table does not know is a deployment error: fail closed.
+		return events.APIGatewayCustomAuthorizerResponse{}, fmt.Errorf("no scope rule for %s %s", req.HTTPMethod, req.Resource)
+	}
+	d, err := a.decide(ctx, key, env)
+	if err != nil {
+		a.log.ErrorContext(ctx, "authorizer failed closed", "err", err, "route", req.HTTPMethod+" "+req.Resource)
+		return events.APIGatewayCustomAuthorizerResponse{}, errors.New("authorizer unavailable")
+	}
+	if d.denyCode != "" {
+		return deny(req.MethodArn, d.denyCode, d.denyMessage), nil
+	}
+	v := d.verdict
+	switch {
+	case v.Outcome != verdict.Allow:
+	case need.Scope != "" && !strings.Contains(" "+v.Scopes+" ", " "+string(need.Scope)+" "):
+		v.Outcome, v.RequiredScope = verdict.InsufficientScope, string(need.Scope)
+	}
+	return allow(req.MethodArn, v), nil
+}
+
+// ExtractKey finds the key in "Authorization: Bearer <key>" or "x-api-key".
+// Header names are matched case-insensitively, as HTTP requires. A present
+// but unusable header (another auth scheme) yields an empty key that fails
+// the format check.
+func ExtractKey(h map[string]string) (string, bool) {
+	for name, v := range h {
+		if len(name) == len("authorization") && strings.EqualFold(name, "authorization") {
+			v = strings.TrimSpace(v)
+			if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
+				return strings.TrimSpace(v[7:]), true
+			}
+			return "", v != ""
+		}
+	}
+	for name, v := range h {
+		if len(name) == len("x-api-key") && strings.EqualFold(name, "x-api-key") {
+			v = strings.TrimSpace(v)
+			return v, v != ""
+		}
+	}
+	return "", false
+}
+
+type decision struct {
+	denyCode    apierr.Code
+	denyMessage string
+	verdict     verdict.Verdict
+}
+
+// cellNames are the expression attribute names of every counting write in
+// one cell, shared read-only by all requests of that cell.
+type cellNames struct {
+	cell  int64
+	key   map[string]string
+	ws    map[string]string
+	undo  map[string]string
+	clean string // REMOVE clause over #r0…
+}
+
+const (
+	keyUpdate = "SET #lu = :now ADD #c :one REMOVE "
+	keyCond   = "attribute_exists(pk) AND attribute_not_exists(#rev) AND (attribute_not_exists(#exp) OR #exp > :now)"
+	wsUpdate  = "ADD #c :one REMOVE "
+	undoExpr  = "ADD #c :minus"
+	existCond = "attribute_exists(pk)"
+)
+
+func (a *Authorizer) namesFor(cell int64) *cellNames {
+	if c := a.names.Load(); c != nil && c.cell == cell {
+		return c
+	}
+	add, remove := a.window.Names(cell)
+	c := &cellNames{cell: cell,
+		key:  map[string]string{"#c": add, "#lu": keystore.AttrLastUsed, "#rev": keystore.AttrRevokedAt, "#exp": keystore.AttrExpiresAt},
+		ws:   map[string]string{"#c": add},
+		undo: map[string]string{"#c": add},
+	}
+	parts := make([]string, len(remove))
+	for i, r := range remove {
+		ph := "#r" + strconv.Itoa(i)
+		parts[i] = ph
+		c.key[ph] = r
+		c.ws[ph] = r
+	}
+	c.clean = strings.Join(parts, ", ")
+	a.names.Store(c)
+	return c
+}
+
+var (
+	one   = &types.AttributeValueMemberN{Value: "1"}
+	minus = &types.AttributeValueMemberN{Value: "-1"}
+)
+
+func (a *Authorizer) cachedWorkspace(hash string) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.workspace[hash]
+}
+
+func (a *Authorizer) remember(hash, ws string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.workspace) >= a.cacheSize {
+		clear(a.workspace)
+	}
+	a.workspace[hash] = ws
+}
+
+type writeResult struct {
+	item map[string]types.AttributeValue
+	err  error
+}
+
+func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (decision, error) {
+	hash := a.hasher.Hash(key)
+	now := a.now()
+	names := a.namesFor(a.window.Cell(now))
+	nowMS := &types.AttributeValueMemberN{Value: strconv.FormatInt(now.UnixMilli(), 10)}
+
+	keyIn := &dynamodb.UpdateItemInput{
+		TableName:                           &a.table,
+		Key:                                 keystore.KeyKey(hash),
+		UpdateExpression:                    aws.String(keyUpdate + names.clean),
+		ConditionExpression:                 aws.String(keyCond),
+		ExpressionAttributeNames:            names.key,
+		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": nowMS, ":one": one},
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}
+
+	// What never changes for a key (its workspace) is cached, so in steady
+	// state both counting writes go out together: one round trip.
+	ws := a.cachedWorkspace(hash)
+	var wsCh chan writeResult
+	if ws != "" {
+		wsCh = make(chan writeResult, 1)
+		go func() { wsCh <- a.countWorkspace(ctx, ws, env, names) }()
+	}
+	keyOut, keyErr := a.db.UpdateItem(ctx, keyIn)
+	var ccf *types.ConditionalCheckFailedException
+	if keyErr != nil {
+		var wr writeResult
+		if wsCh != nil {
+			wr = <-wsCh
+			if wr.err == nil {
+				a.undo(ctx, keystore.EnvKey(ws, env), names)
+			}
+		}
+		if errors.As(keyErr, &ccf) {
+			return a.denyFor(ccf.Item, now), nil
+		}
+		return decision{}, fmt.Errorf("count key request: %w", keyErr)
+	}
+	item := keyOut.Attributes
+	stored := keystore.DecodeKey(item)
+	if stored.Env != env || stored.Workspace == "" {
+		// The record disagrees with the key's own prefix: treat as unknown.
+		if wsCh != nil {
+			if wr := <-wsCh; wr.err == nil {
+				a.undo(ctx, keystore.EnvKey(ws, env), names)
+			}
+		}
+		a.undo(ctx, keystore.KeyKey(hash), names)
+		return decision{denyCode: apierr.InvalidAPIKey, denyMessage: "The API key is not valid."}, nil
+	}
+	var wr writeResult
+	if wsCh != nil {
+		wr = <-wsCh
+	} else {
+		ws = stored.Workspace
+		a.remember(hash, ws)
+		wr = a.countWorkspace(ctx, ws, env, names)
+	}
+	if wr.err != nil {
+		a.undo(ctx, keystore.KeyKey(hash), names)
+		if errors.As(wr.err, &ccf) {
+			return decision{denyCode: apierr.InvalidAPIKey, denyMessage: "The API key's workspace no longer exists."}, nil
+		}
+		return decision{}, fmt.Errorf("count workspace request: %w", wr.err)
+	}
+
+	keyLimit, ok := keystore.Num(item, keystore.AttrKeyRPM)
+	if !ok {
+		keyLimit, _ = keystore.Num(wr.item, keystore.AttrKeyRPM)
+	}
+	wsLimit, _ := keystore.Num(wr.item, keystore.AttrWorkspaceRPM)
+	ks := a.window.Evaluate(item, now, int(keyLimit))
+	wss := a.window.Evaluate(wr.item, now, int(wsLimit))
+	a.cleanLater(keystore.KeyKey(hash), ks.Leftover)
+	a.cleanLater(keystore.EnvKey(ws, env), wss.Leftover)
+
+	v := verdict.Verdict{
+		Outcome: verdict.Allow, Workspace: ws, Env: string(env), KeyID: stored.ID,
+		KeyKind: stored.Kind, Role: string(stored.Role), Scopes: scopes.Join(stored.Scopes),
+		KeyLimit:       limitOf("key", ks, a.window),
+		WorkspaceLimit: limitOf("workspace", wss, a.window),
+	}
+	if stored.ExpiresAt != nil {
+		v.KeyExpiresAt = stored.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	if !ks.Allowed() || !wss.Allowed() {
+		// A rejected request is not counted against any limit.
+		a.undoBoth(ctx, keystore.KeyKey(hash), keystore.EnvKey(ws, env), names)
+		v.Outcome = verdict.RateLimited
+		v.RetryAfter = ratelimit.Seconds(max(ks.RetryAfter, wss.RetryAfter))
+		// The rejected request is not in the counts the client sees either.
+		v.KeyLimit.Remaining = max(ks.Limit-ks.Count+1, 0)
+		v.WorkspaceLimit.Remaining = max(wss.Limit-wss.Count+1, 0)
+	}
+	return decision{verdict: v}, nil
+}
+
+func (a *Authorizer) countWorkspace(ctx context.Context, ws string, env apikey.Env, names *cellNames) writeResult {
+	out, err := a.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &a.table,
+		Key:                       keystore.EnvKey(ws, env),
+		UpdateExpression:          aws.String(wsUpdate + names.clean),
+		ConditionExpression:       aws.String(existCond),
+		ExpressionAttributeNames:  names.ws,
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": one},
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	if err != nil {
+		return writeResult{err: err}
+	}
+	return writeResult{item: out.Attributes}
+}
+
+// undo takes back one count. It runs only for rejected requests, and a
+// failure only makes the limit stricter for the rest of the cell, so it is
+// logged, not returned.
+func (a *Authorizer) undo(ctx context.Context, key map[string]types.AttributeValue, names *cellNames) {
+	_, err := a.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &a.table,
+		Key:                       key,
+		UpdateExpression:          aws.String(undoExpr),
+		ConditionExpression:       aws.String(existCond),
+		ExpressionAttributeNames:  names.undo,
+		ExpressionAttributeValues: map[string]types.AttributeValue{":minus": minus},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &ccf) {
+		a.log.WarnContext(ctx, "could not take back a rejected request's count", "err", err)
+	}
+}
+
+// undoBoth takes back the counts on both items in parallel.
+func (a *Authorizer) undoBoth(ctx context.Context, k1, k2 map[string]types.AttributeValue, names *cellNames) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.undo(ctx, k2, names)
+	}()
+	a.undo(ctx, k1, names)
+	<-done
+}
+
+// cleanLater removes counter cells left behind by a long idle period. It
+// runs off the request path; if the container is frozen or dies first, the
+// next request that sees them tries again.
+func (a *Authorizer) cleanLater(key map[string]types.AttributeValue, leftover []string) {
+	if len(leftover) < a.window.Cells {
+		return // not worth a write yet
+	}
+	names := make(map[string]string, len(leftover))
+	parts := make([]string, len(leftover))
+	for i, l := range leftover {
+		ph := "#l" + strconv.Itoa(i)
+		names[ph] = l
+		parts[i] = ph
+	}
+	a.bg.Add(1)
+	go func() {
+		defer a.bg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := a.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                &a.table,
+			Key:                      key,
+			UpdateExpression:         aws.String("REMOVE " + strings.Join(parts, ", ")),
+			ConditionExpression:      aws.String(existCond),
+			ExpressionAttributeNames: names,
+		})
+		var ccf *types.ConditionalCheckFailedException
+		if err != nil && !errors.As(err, &ccf) {
+			a.log.Warn("could not remove stale rate-limit cells", "err", err)
+		}
+	}()
+}
+
+// denyFor explains a failed key write from the item as it was (ALL_OLD).
+func (a *Authorizer) denyFor(old map[string]types.AttributeValue, now time.Time) decision {
+	if old == nil {
+		return decision{denyCode: apierr.InvalidAPIKey, denyMessage: "The API key is not valid."}
+	}
+	k := keystore.DecodeKey(old)
+	if k.RevokedAt == nil && k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) {
+		if k.RotatedTo != "" {
+			return decision{denyCode: apierr.APIKeyExpired, denyMessage: "The API key was rotated and its grace period has ended; use its replacement."}
+		}
+		return decision{denyCode: apierr.APIKeyExpired, denyMessage: "The API key has expired."}
+	}
+	return decision{denyCode: apierr.InvalidAPIKey, denyMessage: "The API key is not valid."}
+}
+
+func limitOf(name string, s ratelimit.State, w ratelimit.Window) verdict.Limit {
+	return verdict.Limit{
+		Name: name, Limit: s.Limit, Remaining: s.Remaining,
+		Reset: ratelimit.Seconds(s.Reset), Window: int(w.Length / time.Second),
+	}
+}
+
+func policy(effect, methodArn string) events.APIGatewayCustomAuthorizerPolicy {
+	return events.APIGatewayCustomAuthorizerPolicy{
+		Version: "2012-10-17",
+		Statement: []events.IAMPolicyStatement{{
+			Action: []string{"execute-api:Invoke"}, Effect: effect, Resource: []string{methodArn},
+		}},
+	}
+}
+
+func allow(methodArn string, v verdict.Verdict) events.APIGatewayCustomAuthorizerResponse {
+	return events.APIGatewayCustomAuthorizerResponse{
+		PrincipalID: v.KeyID, PolicyDocument: policy("Allow", methodArn), Context: v.Context(),
+	}
+}
+
+// deny carries the code and message the ACCESS_DENIED gateway response
+// substitutes into the error envelope verbatim, so both must be JSON-safe:
+// they are constants of this package, never user input.
+func deny(methodArn string, code apierr.Code, message string) events.APIGatewayCustomAuthorizerResponse {
+	return events.APIGatewayCustomAuthorizerResponse{
+		PrincipalID:    "anonymous",
+		PolicyDocument: policy("Deny", methodArn),
+		Context:        map[string]any{"code": string(code), "message": message},
+	}
+}

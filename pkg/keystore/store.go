@@ -1,0 +1,445 @@
+package keystore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/framegate/framegate/pkg/apierr"
+	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/ids"
+	"github.com/framegate/framegate/pkg/plan"
+	"github.com/framegate/framegate/pkg/scopes"
+)
+
+// DB is the part of the DynamoDB client the store uses.
+type DB interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+// Store is the keys table.
+type Store struct {
+	db     DB
+	table  string
+	hasher *apikey.Hasher
+	now    func() time.Time
+	rand   io.Reader
+}
+
+// Options are the store's optional dependencies.
+type Options struct {
+	Now  func() time.Time
+	Rand io.Reader // entropy for keys and ids; crypto/rand when nil
+}
+
+// New returns a store over table. Every dependency is required.
+func New(db DB, table string, hasher *apikey.Hasher, o Options) (*Store, error) {
+	if db == nil || table == "" || hasher == nil {
+		return nil, errors.New("keystore: db, table and hasher are required")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Store{db: db, table: table, hasher: hasher, now: o.Now, rand: o.Rand}, nil
+}
+
+// How long revoked and expired key records stay readable before DynamoDB's
+// TTL removes them.
+const retention = 30 * 24 * time.Hour
+
+// Item keys and attribute names. Counter cells ("c<n>") belong to package
+// ratelimit.
+const (
+	attrPK, attrSK         = "pk", "sk"
+	attrGSI1PK, attrGSI1SK = "gsi1pk", "gsi1sk"
+	attrTTL                = "ttl"
+
+	// KeyPKPrefix + hash is a key record's partition key; the authorizer
+	// counts requests on it.
+	KeyPKPrefix = "KEY#"
+	// KeySK is the sort key of key records.
+	KeySK = "KEY"
+	// EnvSKPrefix + env is the sort key of a workspace's per-environment
+	// record: limits, active-key count and workspace-wide counters.
+	EnvSKPrefix = "ENV#"
+	// WorkspacePKPrefix + id is a workspace's partition key.
+	WorkspacePKPrefix = "WS#"
+
+	idPKPrefix = "KEYID#"
+	wsSK       = "WS"
+
+	// Attribute names the authorizer reads from the items it counts on.
+	AttrID, AttrWorkspace, AttrEnv = "id", "ws", "env"
+	AttrKind, AttrRole, AttrScopes = "kind", "role", "scopes"
+	AttrExpiresAt, AttrRevokedAt   = "expiresAt", "revokedAt"
+	AttrLastUsed                   = "lu"
+	AttrKeyRPM, AttrWorkspaceRPM   = "keyRpm", "wsRpm"
+	AttrActiveKeys, AttrMaxKeys    = "activeKeys", "maxKeys"
+
+	attrName, attrPreview, attrCreated = "name", "preview", "createdAt"
+	attrRotatedTo, attrSlot            = "rotatedTo", "slot"
+	attrHash                           = "h"
+	attrPlan, attrOverrides            = "plan", "overrides"
+	attrPrimaryID, attrPrimaryHash     = "primaryId", "primaryHash"
+)
+
+func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func n(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
+func ms(t time.Time) types.AttributeValue {
+	return n(t.UnixMilli())
+}
+
+// EnvKey is the primary key of a workspace's record for env.
+func EnvKey(ws string, env apikey.Env) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: s(WorkspacePKPrefix + ws), attrSK: s(EnvSKPrefix + string(env))}
+}
+
+// KeyKey is the primary key of the record of the key with this hash.
+func KeyKey(hash string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: s(KeyPKPrefix + hash), attrSK: s(KeySK)}
+}
+
+func idKey(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: s(idPKPrefix + id), attrSK: s(KeySK)}
+}
+
+func listPK(ws string, env apikey.Env) string { return WorkspacePKPrefix + ws + "#" + string(env) }
+
+// keyItem is the record of a new key. Counter cells are added by the caller
+// when a rotation carries them over.
+func (st *Store) keyItem(k Key) map[string]types.AttributeValue {
+	ss := make([]string, len(k.Scopes))
+	for i, x := range k.Scopes {
+		ss[i] = string(x)
+	}
+	it := KeyKey(k.hash)
+	it[AttrID] = s(k.ID)
+	it[AttrWorkspace] = s(k.Workspace)
+	it[AttrEnv] = s(string(k.Env))
+	it[attrName] = s(k.Name)
+	it[AttrRole] = s(string(k.Role))
+	it[AttrScopes] = &types.AttributeValueMemberSS{Value: ss}
+	it[AttrKind] = s(k.Kind)
+	it[attrPreview] = s(k.Preview)
+	it[attrCreated] = ms(k.CreatedAt)
+	it[attrGSI1PK] = s(listPK(k.Workspace, k.Env))
+	it[attrGSI1SK] = s(KeySK + "#" + k.ID)
+	if k.HoldsSlot {
+		it[attrSlot] = &types.AttributeValueMemberBOOL{Value: true}
+	}
+	if k.ExpiresAt != nil {
+		it[AttrExpiresAt] = ms(*k.ExpiresAt)
+		it[attrTTL] = n(k.ExpiresAt.Add(retention).Unix())
+	}
+	return it
+}
+
+func idItem(k Key) map[string]types.AttributeValue {
+	it := idKey(k.ID)
+	it[AttrWorkspace] = s(k.Workspace)
+	it[AttrEnv] = s(string(k.Env))
+	it[attrHash] = s(k.hash)
+	if k.ExpiresAt != nil {
+		it[attrTTL] = n(k.ExpiresAt.Add(retention).Unix())
+	}
+	return it
+}
+
+func str(it map[string]types.AttributeValue, name string) string {
+	if v, ok := it[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+func num(it map[string]types.AttributeValue, name string) (int64, bool) {
+	v, ok := it[name].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, false
+	}
+	x, err := strconv.ParseInt(v.Value, 10, 64)
+	return x, err == nil
+}
+
+// Num reads a number attribute, for the authorizer.
+func Num(it map[string]types.AttributeValue, name string) (int64, bool) { return num(it, name) }
+
+func timeAttr(it map[string]types.AttributeValue, name string) *time.Time {
+	x, ok := num(it, name)
+	if !ok {
+		return nil
+	}
+	t := time.UnixMilli(x).UTC()
+	return &t
+}
+
+// DecodeKey reads a key record.
+func DecodeKey(it map[string]types.AttributeValue) Key {
+	k := Key{
+		ID:         str(it, AttrID),
+		Workspace:  str(it, AttrWorkspace),
+		Env:        apikey.Env(str(it, AttrEnv)),
+		Name:       str(it, attrName),
+		Role:       scopes.Role(str(it, AttrRole)),
+		Kind:       str(it, AttrKind),
+		Preview:    str(it, attrPreview),
+		ExpiresAt:  timeAttr(it, AttrExpiresAt),
+		RevokedAt:  timeAttr(it, AttrRevokedAt),
+		LastUsedAt: timeAttr(it, AttrLastUsed),
+		RotatedTo:  str(it, attrRotatedTo),
+		hash:       strings.TrimPrefix(str(it, attrPK), KeyPKPrefix),
+	}
+	if c := timeAttr(it, attrCreated); c != nil {
+		k.CreatedAt = *c
+	}
+	if v, ok := it[AttrScopes].(*types.AttributeValueMemberSS); ok {
+		for _, x := range v.Value {
+			k.Scopes = append(k.Scopes, scopes.Scope(x))
+		}
+		k.Scopes = ordered(k.Scopes)
+	}
+	if v, ok := it[attrSlot].(*types.AttributeValueMemberBOOL); ok {
+		k.HoldsSlot = v.Value
+	}
+	return k
+}
+
+// ordered sorts scopes the way scopes.All lists them (sets come back unordered).
+func ordered(in []scopes.Scope) []scopes.Scope {
+	out := make([]scopes.Scope, 0, len(in))
+	for _, x := range scopes.All {
+		for _, y := range in {
+			if x == y {
+				out = append(out, x)
+			}
+		}
+	}
+	return out
+}
+
+// mint makes a new key of kind for ws/env with a fresh plaintext and id.
+func (st *Store) mint(ws string, env apikey.Env, kind, name string, role scopes.Role, expires *time.Time) (Key, string, error) {
+	now := st.now().UTC()
+	plain, err := apikey.New(env, st.rand)
+	if err != nil {
+		return Key{}, "", err
+	}
+	id, err := ids.New("key", now, st.rand)
+	if err != nil {
+		return Key{}, "", err
+	}
+	return Key{
+		ID: id, Workspace: ws, Env: env, Name: name, Role: role, Scopes: scopes.Of(role),
+		Kind: kind, Preview: apikey.Preview(plain), CreatedAt: now.Truncate(time.Millisecond),
+		ExpiresAt: expires, HoldsSlot: true, hash: st.hasher.Hash(plain),
+	}, plain, nil
+}
+
+// CreateWorkspace creates a workspace with its two environments and a primary
+// key in each, in one transaction. It returns the plaintext primary keys,
+// which exist nowhere else.
+func (st *Store) CreateWorkspace(ctx context.Context, name, planName string, overrides plan.Limits) (Workspace, map[apikey.Env]string, error) {
+	if strings.TrimSpace(name) == "" {
+		return Workspace{}, nil, apierr.Invalid("name", "name must not be empty")
+	}
+	if planName == "" {
+		planName = plan.Default
+	}
+	if _, err := plan.Get(planName); err != nil {
+		return Workspace{}, nil, apierr.Invalid("plan", "%v", err)
+	}
+	if err := overrides.Validate(); err != nil {
+		return Workspace{}, nil, apierr.Invalid("overrides", "%v", err)
+	}
+	now := st.now().UTC()
+	id, err := ids.New("ws", now, st.rand)
+	if err != nil {
+		return Workspace{}, nil, err
+	}
+	w := Workspace{ID: id, Name: name, Plan: planName, Overrides: overrides, CreatedAt: now.Truncate(time.Millisecond)}
+	lim := w.Limits()
+	wsItem := map[string]types.AttributeValue{
+		attrPK: s(WorkspacePKPrefix + id), attrSK: s(wsSK),
+		attrName: s(name), attrPlan: s(planName), attrCreated: ms(now),
+		attrOverrides: limitsAttr(overrides),
+		attrGSI1PK:    s("WORKSPACES"), attrGSI1SK: s(id),
+	}
+	items := []types.TransactWriteItem{{Put: &types.Put{
+		TableName: &st.table, Item: wsItem, ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	}}}
+	plains := map[apikey.Env]string{}
+	for _, env := range []apikey.Env{apikey.Live, apikey.Test} {
+		k, plain, err := st.mint(id, env, Primary, "Primary key", scopes.Manager, nil)
+		if err != nil {
+			return Workspace{}, nil, err
+		}
+		plains[env] = plain
+		envItem := EnvKey(id, env)
+		envItem[AttrActiveKeys] = n(1)
+		envItem[attrPrimaryID] = s(k.ID)
+		envItem[attrPrimaryHash] = s(k.hash)
+		for name, v := range limitAttrs(lim) {
+			envItem[name] = v
+		}
+		items = append(items,
+			types.TransactWriteItem{Put: &types.Put{TableName: &st.table, Item: envItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+			types.TransactWriteItem{Put: &types.Put{TableName: &st.table, Item: st.keyItem(k), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+			types.TransactWriteItem{Put: &types.Put{TableName: &st.table, Item: idItem(k), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		)
+	}
+	if _, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
+		return Workspace{}, nil, fmt.Errorf("create workspace %s: %w", id, err)
+	}
+	return w, plains, nil
+}
+
+// limitAttrs are the limits the authorizer and the key cap read from a
+// workspace's per-environment record.
+func limitAttrs(l plan.Limits) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		AttrKeyRPM:          n(int64(l.KeyRequestsPerMinute)),
+		AttrWorkspaceRPM:    n(int64(l.WorkspaceRequestsPerMinute)),
+		AttrMaxKeys:         n(int64(l.MaxActiveKeys)),
+		"concurrentRenders": n(int64(l.ConcurrentRenders)),
+		"queuedRenders":     n(int64(l.QueuedRenders)),
+		"maxVideoSeconds":   n(int64(l.MaxVideoSeconds)),
+	}
+}
+
+func limitsAttr(l plan.Limits) types.AttributeValue {
+	m := map[string]types.AttributeValue{}
+	for name, v := range map[string]int{
+		"keyRpm": l.KeyRequestsPerMinute, "wsRpm": l.WorkspaceRequestsPerMinute,
+		"concurrentRenders": l.ConcurrentRenders, "queuedRenders": l.QueuedRenders,
+		"maxKeys": l.MaxActiveKeys, "maxVideoSeconds": l.MaxVideoSeconds,
+	} {
+		if v > 0 {
+			m[name] = n(int64(v))
+		}
+	}
+	return &types.AttributeValueMemberM{Value: m}
+}
+
+func decodeLimits(av types.AttributeValue) plan.Limits {
+	m, ok := av.(*types.AttributeValueMemberM)
+	if !ok {
+		return plan.Limits{}
+	}
+	get := func(k string) int { v, _ := num(m.Value, k); return int(v) }
+	return plan.Limits{
+		KeyRequestsPerMinute: get("keyRpm"), WorkspaceRequestsPerMinute: get("wsRpm"),
+		ConcurrentRenders: get("concurrentRenders"), QueuedRenders: get("queuedRenders"),
+		MaxActiveKeys: get("maxKeys"), MaxVideoSeconds: get("maxVideoSeconds"),
+	}
+}
+
+func decodeWorkspace(it map[string]types.AttributeValue) Workspace {
+	w := Workspace{
+		ID:        strings.TrimPrefix(str(it, attrPK), WorkspacePKPrefix),
+		Name:      str(it, attrName),
+		Plan:      str(it, attrPlan),
+		Overrides: decodeLimits(it[attrOverrides]),
+	}
+	if c := timeAttr(it, attrCreated); c != nil {
+		w.CreatedAt = *c
+	}
+	return w
+}
+
+// GetWorkspace reads a workspace.
+func (st *Store) GetWorkspace(ctx context.Context, id string) (Workspace, error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &st.table, ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{attrPK: s(WorkspacePKPrefix + id), attrSK: s(wsSK)},
+	})
+	if err != nil {
+		return Workspace{}, fmt.Errorf("get workspace %s: %w", id, err)
+	}
+	if out.Item == nil {
+		return Workspace{}, apierr.New(apierr.NotFound, "No workspace %s.", id)
+	}
+	return decodeWorkspace(out.Item), nil
+}
+
+// ListWorkspaces lists every workspace, for operators.
+func (st *Store) ListWorkspaces(ctx context.Context) ([]Workspace, error) {
+	var out []Workspace
+	var start map[string]types.AttributeValue
+	for {
+		page, err := st.db.Query(ctx, &dynamodb.QueryInput{
+			TableName: &st.table, IndexName: aws.String("gsi1"),
+			KeyConditionExpression:    aws.String("gsi1pk = :p"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":p": s("WORKSPACES")},
+			ExclusiveStartKey:         start,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list workspaces: %w", err)
+		}
+		for _, it := range page.Items {
+			out = append(out, decodeWorkspace(it))
+		}
+		if page.LastEvaluatedKey == nil {
+			return out, nil
+		}
+		start = page.LastEvaluatedKey
+	}
+}
+
+// SetPlan changes a workspace's plan and overrides; the per-environment
+// records the authorizer reads change in the same transaction, so the next
+// request sees the new limits.
+func (st *Store) SetPlan(ctx context.Context, id, planName string, overrides plan.Limits) (Workspace, error) {
+	if _, err := plan.Get(planName); err != nil {
+		return Workspace{}, apierr.Invalid("plan", "%v", err)
+	}
+	if err := overrides.Validate(); err != nil {
+		return Workspace{}, apierr.Invalid("overrides", "%v", err)
+	}
+	w, err := st.GetWorkspace(ctx, id)
+	if err != nil {
+		return Workspace{}, err
+	}
+	w.Plan, w.Overrides = planName, overrides
+	items := []types.TransactWriteItem{{Update: &types.Update{
+		TableName: &st.table, Key: map[string]types.AttributeValue{attrPK: s(WorkspacePKPrefix + id), attrSK: s(wsSK)},
+		UpdateExpression:          aws.String("SET #p = :p, #o = :o"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeNames:  map[string]string{"#p": attrPlan, "#o": attrOverrides},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(planName), ":o": limitsAttr(overrides)},
+	}}}
+	for _, env := range []apikey.Env{apikey.Live, apikey.Test} {
+		names, values := map[string]string{}, map[string]types.AttributeValue{}
+		var sets []string
+		i := 0
+		for name, v := range limitAttrs(w.Limits()) {
+			names[fmt.Sprintf("#a%d", i)] = name
+			values[fmt.Sprintf(":a%d", i)] = v
+			sets = append(sets, fmt.Sprintf("#a%d = :a%d", i, i))
+			i++
+		}
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName: &st.table, Key: EnvKey(id, env),
+			UpdateExpression:          aws.String("SET " + strings.Join(sets, ", ")),
+			ConditionExpression:       aws.String("attribute_exists(pk)"),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: values,
+		}})
+	}
+	if _, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
+		return Workspace{}, fmt.Errorf("set plan of %s: %w", id, err)
+	}
+	return w, nil
+}

@@ -1,0 +1,79 @@
+package scopes
+
+import "strings"
+
+// Requirement is what a route asks of the caller.
+type Requirement struct {
+	// Public routes need no key at all (their template event says Authorizer: NONE).
+	Public bool
+	// Scope is required unless empty, in which case any valid key will do.
+	Scope Scope
+}
+
+// routes maps "METHOD /path" (the API Gateway resource, without the stage) to
+// its requirement. Every route in template.yaml must have an entry: a test
+// checks it, and the authorizer fails closed on a route it does not know.
+var routes = func() map[routeKey]Requirement {
+	out := map[routeKey]Requirement{}
+	for k, v := range table {
+		m, r, _ := strings.Cut(k, " ")
+		out[routeKey{m, r}] = v
+	}
+	return out
+}()
+
+type routeKey struct{ method, resource string }
+
+var table = map[string]Requirement{
+	"GET /auth":         {},
+	"GET /openapi.json": {Public: true},
+
+	"POST /keys":               {Scope: KeysManage},
+	"GET /keys":                {Scope: KeysManage},
+	"GET /keys/{id}":           {Scope: KeysManage},
+	"DELETE /keys/{id}":        {Scope: KeysManage},
+	"POST /keys/{id}/rotate":   {Scope: KeysManage},
+	"POST /keys/primary/reset": {Scope: KeysManage},
+
+	"POST /videos":                      {Scope: VideosWrite},
+	"DELETE /videos/{id}":               {Scope: VideosWrite},
+	"POST /videos/{id}/publish":         {Scope: VideosWrite},
+	"GET /videos":                       {Scope: VideosRead},
+	"GET /videos/{id}":                  {Scope: VideosRead},
+	"GET /videos/{id}/status":           {Scope: VideosRead},
+	"GET /videos/{id}/download":         {Scope: VideosRead},
+	"GET /videos/{id}/publications":     {Scope: VideosRead},
+	"GET /templates":                    {Scope: TemplatesRead},
+	"GET /templates/{id}":               {Scope: TemplatesRead},
+	"POST /templates":                   {Scope: TemplatesWrite},
+	"PUT /templates/{id}":               {Scope: TemplatesWrite},
+	"DELETE /templates/{id}":            {Scope: TemplatesWrite},
+	"POST /webhooks":                    {Scope: WebhooksManage},
+	"GET /webhooks":                     {Scope: WebhooksManage},
+	"GET /webhooks/{id}":                {Scope: WebhooksManage},
+	"PATCH /webhooks/{id}":              {Scope: WebhooksManage},
+	"DELETE /webhooks/{id}":             {Scope: WebhooksManage},
+	"POST /webhooks/{id}/rotate-secret": {Scope: WebhooksManage},
+	"POST /webhooks/{id}/test":          {Scope: WebhooksManage},
+	"GET /webhooks/{id}/deliveries":     {Scope: WebhooksManage},
+	"POST /webhooks/{id}/deliveries/{deliveryId}/redeliver": {Scope: WebhooksManage},
+	"POST /connections":        {Scope: ConnectionsManage},
+	"GET /connections":         {Scope: ConnectionsManage},
+	"GET /connections/{id}":    {Scope: ConnectionsManage},
+	"DELETE /connections/{id}": {Scope: ConnectionsManage},
+}
+
+// Route returns the requirement of method and resource ("GET", "/keys/{id}").
+func Route(method, resource string) (Requirement, bool) {
+	r, ok := routes[routeKey{method, resource}]
+	return r, ok
+}
+
+// Routes returns a copy of the table, for tests and docs.
+func Routes() map[string]Requirement {
+	out := make(map[string]Requirement, len(table))
+	for k, v := range table {
+		out[k] = v
+	}
+	return out
+}
