@@ -3,10 +3,19 @@
 // code the Lambda binaries run.
 package registry
 
-import "github.com/framegate/framegate/pkg/lambdas"
+import (
+	"github.com/framegate/framegate/pkg/authapi"
+	"github.com/framegate/framegate/pkg/authorizer"
+	"github.com/framegate/framegate/pkg/keysapi"
+	"github.com/framegate/framegate/pkg/lambdas"
+)
 
 // Registry returns the constructors keyed by function name (the base name of
 // the function's CodeUri in template.yaml).
 func Registry() map[string]lambdas.Constructor {
-	return map[string]lambdas.Constructor{}
+	return map[string]lambdas.Constructor{
+		"authorizer": authorizer.Open,
+		"auth":       authapi.New,
+		"keys":       keysapi.New,
+	}
 }

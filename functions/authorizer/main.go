@@ -1,0 +1,15 @@
+// Command authorizer is the API's REQUEST authorizer (logic in pkg/authorizer).
+package main
+
+import (
+	"time"
+
+	"github.com/framegate/framegate/pkg/authorizer"
+	"github.com/framegate/framegate/pkg/awsconf"
+	"github.com/framegate/framegate/pkg/lambdas/runtime"
+)
+
+func main() {
+	// Tight attempts: a stuck DynamoDB call is retried, not waited on.
+	runtime.Start(authorizer.Open, awsconf.Options{AttemptTimeout: 800 * time.Millisecond, MaxAttempts: 3})
+}

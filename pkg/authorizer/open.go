@@ -1,0 +1,33 @@
+package authorizer
+
+import (
+	"context"
+	"errors"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/framegate/framegate/pkg/keystore"
+	"github.com/framegate/framegate/pkg/lambdas"
+)
+
+// Open is the constructor of functions/authorizer: it reads the pepper,
+// builds the DynamoDB client and primes its connection, all during init.
+func Open(ctx context.Context, d lambdas.Deps) (any, error) {
+	d = d.WithDefaults()
+	table := d.Getenv("KEYS_TABLE")
+	if table == "" {
+		return nil, errors.New("authorizer: KEYS_TABLE is not set")
+	}
+	hasher, err := keystore.OpenHasher(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	a, err := New(Config{DB: dynamodb.NewFromConfig(d.AWS), Table: table, Hasher: hasher, Now: d.Now, Logger: d.Logger})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Prime(ctx); err != nil {
+		d.Logger.WarnContext(ctx, "could not prime the DynamoDB connection", "err", err)
+	}
+	return lambdas.AuthorizerFunc(a.Handle), nil
+}

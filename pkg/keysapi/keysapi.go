@@ -1,0 +1,316 @@
+// Package keysapi serves /v1/keys: creating, listing, reading, revoking and
+// rotating the keys of the caller's own workspace and environment, and
+// resetting its primary key. A key can never mint a key with scopes or a
+// lifetime beyond its own.
+package keysapi
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/framegate/framegate/pkg/apierr"
+	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/httpapi"
+	"github.com/framegate/framegate/pkg/keystore"
+	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/scopes"
+)
+
+// Store is what the handlers need from the key store.
+type Store interface {
+	CreateKey(ctx context.Context, ws string, env apikey.Env, nk keystore.NewKey) (keystore.Key, string, error)
+	GetKey(ctx context.Context, ws string, env apikey.Env, id string) (keystore.Key, error)
+	ListKeys(ctx context.Context, ws string, env apikey.Env, after string, limit int, withRevoked bool) ([]keystore.Key, string, error)
+	RevokeKey(ctx context.Context, ws string, env apikey.Env, id string) (keystore.Key, error)
+	RotateKey(ctx context.Context, ws string, env apikey.Env, id string, grace time.Duration) (keystore.Key, string, error)
+	ResetPrimary(ctx context.Context, ws string, env apikey.Env) (keystore.Key, string, error)
+}
+
+// MaxGrace is the longest rotation grace period.
+const MaxGrace = 24 * time.Hour
+
+// New is the constructor of functions/keys.
+func New(ctx context.Context, d lambdas.Deps) (any, error) {
+	d = d.WithDefaults()
+	st, err := keystore.Open(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	return Handler(httpapi.NewServer(d), st, d.Now), nil
+}
+
+// Handler returns the routes of functions/keys.
+func Handler(srv httpapi.Server, st Store, now func() time.Time) lambdas.HTTPFunc {
+	a := &api{st: st, now: now}
+	return srv.API(httpapi.Routes{
+		"POST /keys":               a.create,
+		"GET /keys":                a.list,
+		"GET /keys/{id}":           a.get,
+		"DELETE /keys/{id}":        a.revoke,
+		"POST /keys/{id}/rotate":   a.rotate,
+		"POST /keys/primary/reset": a.resetPrimary,
+	})
+}
+
+type api struct {
+	st  Store
+	now func() time.Time
+}
+
+// View is a key as the API shows it.
+type View struct {
+	Object      string         `json:"object"`
+	ID          string         `json:"id"`
+	Name        string         `json:"name"`
+	Kind        string         `json:"kind"`
+	Role        scopes.Role    `json:"role"`
+	Scopes      []scopes.Scope `json:"scopes"`
+	Environment string         `json:"environment"`
+	Preview     string         `json:"preview"`
+	Status      string         `json:"status"`
+	CreatedAt   string         `json:"createdAt"`
+	ExpiresAt   *string        `json:"expiresAt"`
+	LastUsedAt  *string        `json:"lastUsedAt"`
+	RevokedAt   *string        `json:"revokedAt,omitempty"`
+	RotatedTo   string         `json:"rotatedTo,omitempty"`
+	// Key is the plaintext, present once: in the response that created it.
+	Key string `json:"key,omitempty"`
+}
+
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+func ts(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := t.UTC().Format(timeFormat)
+	return &s
+}
+
+func (a *api) view(k keystore.Key, plain string) View {
+	return View{
+		Object: "api_key", ID: k.ID, Name: k.Name, Kind: k.Kind, Role: k.Role, Scopes: k.Scopes,
+		Environment: string(k.Env), Preview: k.Preview, Status: k.Status(a.now()),
+		CreatedAt: k.CreatedAt.UTC().Format(timeFormat), ExpiresAt: ts(k.ExpiresAt),
+		LastUsedAt: ts(k.LastUsedAt), RevokedAt: ts(k.RevokedAt), RotatedTo: k.RotatedTo, Key: plain,
+	}
+}
+
+// CreateRequest is the body of POST /v1/keys.
+type CreateRequest struct {
+	Name      *string     `json:"name"`
+	Role      scopes.Role `json:"role"`
+	ExpiresAt *string     `json:"expiresAt"`
+}
+
+func (a *api) create(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+	var in CreateRequest
+	if err := r.Decode(&in, false); err != nil {
+		return httpapi.Response{}, err
+	}
+	nk, err := a.validateCreate(r, in)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	k, plain, err := a.st.CreateKey(ctx, r.Workspace(), r.Env(), nk)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.Response{Status: http.StatusCreated, Body: a.view(k, plain)}, nil
+}
+
+// validateCreate checks the body and that the new key stays within the
+// caller's own scopes and lifetime.
+func (a *api) validateCreate(r *httpapi.Request, in CreateRequest) (keystore.NewKey, error) {
+	if in.Name == nil {
+		return keystore.NewKey{}, apierr.Invalid("/name", "name is required.")
+	}
+	name := strings.TrimSpace(*in.Name)
+	if name == "" || utf8.RuneCountInString(name) > 100 || !utf8.ValidString(name) {
+		return keystore.NewKey{}, apierr.Invalid("/name", "name must be 1 to 100 characters.")
+	}
+	if in.Role == "" {
+		return keystore.NewKey{}, apierr.Invalid("/role", "role is required: one of %s.", roleList())
+	}
+	want := scopes.Of(in.Role)
+	if want == nil {
+		return keystore.NewKey{}, apierr.Invalid("/role", "role must be one of %s.", roleList())
+	}
+	have := scopes.Split(r.Verdict.Scopes)
+	if !scopes.Subset(want, have) {
+		return keystore.NewKey{}, apierr.New(apierr.InsufficientScope,
+			"A key cannot create a key with scopes it does not have; role %s needs %s.", in.Role, scopes.Join(want))
+	}
+	nk := keystore.NewKey{Name: name, Role: in.Role}
+	var callerExp *time.Time
+	if r.Verdict.KeyExpiresAt != "" {
+		if t, err := time.Parse(time.RFC3339, r.Verdict.KeyExpiresAt); err == nil {
+			callerExp = &t
+		}
+	}
+	if in.ExpiresAt != nil {
+		t, err := time.Parse(time.RFC3339, *in.ExpiresAt)
+		if err != nil {
+			return keystore.NewKey{}, apierr.Invalid("/expiresAt", "expiresAt must be an RFC 3339 time such as 2030-01-31T12:00:00Z.")
+		}
+		now := a.now()
+		switch {
+		case !t.After(now.Add(time.Minute)):
+			return keystore.NewKey{}, apierr.Invalid("/expiresAt", "expiresAt must be at least a minute in the future.")
+		case t.After(now.AddDate(10, 0, 0)):
+			return keystore.NewKey{}, apierr.Invalid("/expiresAt", "expiresAt must be within 10 years.")
+		}
+		t = t.UTC().Truncate(time.Millisecond)
+		nk.ExpiresAt = &t
+	}
+	if callerExp != nil && (nk.ExpiresAt == nil || nk.ExpiresAt.After(*callerExp)) {
+		return keystore.NewKey{}, apierr.Invalid("/expiresAt",
+			"This key expires at %s; a key it creates must expire no later.", callerExp.UTC().Format(time.RFC3339))
+	}
+	return nk, nil
+}
+
+func roleList() string {
+	out := make([]string, len(scopes.Roles))
+	for i, r := range scopes.Roles {
+		out[i] = string(r)
+	}
+	return strings.Join(out, ", ")
+}
+
+// List is a page of keys.
+type List struct {
+	Object     string     `json:"object"`
+	Data       []View     `json:"data"`
+	Pagination Pagination `json:"pagination"`
+}
+
+// Pagination holds the links of a cursor-paginated list.
+type Pagination struct {
+	Limit int     `json:"limit"`
+	Self  string  `json:"self"`
+	First string  `json:"first"`
+	Next  *string `json:"next"`
+}
+
+func (a *api) list(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+	limit, err := r.IntQuery("limit", 20, 1, 100)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	cursor := r.Query("cursor")
+	if cursor != "" && !validCursor(cursor) {
+		return httpapi.Response{}, apierr.Invalid("cursor", "cursor must be a key id from a previous page's next link.")
+	}
+	withRevoked := false
+	switch r.Query("status") {
+	case "", "active":
+	case "all":
+		withRevoked = true
+	default:
+		return httpapi.Response{}, apierr.Invalid("status", "status must be active or all.")
+	}
+	keys, next, err := a.st.ListKeys(ctx, r.Workspace(), r.Env(), cursor, limit, withRevoked)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	out := List{Object: "list", Data: make([]View, 0, len(keys))}
+	for _, k := range keys {
+		out.Data = append(out.Data, a.view(k, ""))
+	}
+	link := func(c string) string {
+		q := url.Values{"limit": {strconv.Itoa(limit)}}
+		if c != "" {
+			q.Set("cursor", c)
+		}
+		if withRevoked {
+			q.Set("status", "all")
+		}
+		return "/v1/keys?" + q.Encode()
+	}
+	out.Pagination = Pagination{Limit: limit, Self: link(cursor), First: link("")}
+	if next != "" {
+		n := link(next)
+		out.Pagination.Next = &n
+	}
+	return httpapi.Response{Body: out}, nil
+}
+
+func validCursor(c string) bool {
+	if len(c) > 64 {
+		return false
+	}
+	for _, ch := range c {
+		if !(ch == '_' || '0' <= ch && ch <= '9' || 'a' <= ch && ch <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *api) get(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+	k, err := a.st.GetKey(ctx, r.Workspace(), r.Env(), r.PathParam("id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.Response{Body: a.view(k, "")}, nil
+}
+
+func (a *api) revoke(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+	k, err := a.st.RevokeKey(ctx, r.Workspace(), r.Env(), r.PathParam("id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.Response{Body: a.view(k, "")}, nil
+}
+
+// RotateRequest is the body of POST /v1/keys/{id}/rotate.
+type RotateRequest struct {
+	GracePeriodSeconds *int `json:"gracePeriodSeconds"`
+}
+
+func (a *api) rotate(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+	var in RotateRequest
+	if err := r.Decode(&in, true); err != nil {
+		return httpapi.Response{}, err
+	}
+	grace := 0
+	if in.GracePeriodSeconds != nil {
+		grace = *in.GracePeriodSeconds
+	}
+	if grace < 0 || time.Duration(grace)*time.Second > MaxGrace {
+		return httpapi.Response{}, apierr.Invalid("/gracePeriodSeconds", "gracePeriodSeconds must be from 0 to %d.", int(MaxGrace/time.Second))
+	}
+	id := r.PathParam("id")
+	old, err := a.st.GetKey(ctx, r.Workspace(), r.Env(), id)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if !scopes.Subset(old.Scopes, scopes.Split(r.Verdict.Scopes)) {
+		return httpapi.Response{}, apierr.New(apierr.InsufficientScope, "A key cannot rotate a key with scopes it does not have.")
+	}
+	nk, plain, err := a.st.RotateKey(ctx, r.Workspace(), r.Env(), id, time.Duration(grace)*time.Second)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.Response{Status: http.StatusCreated, Body: a.view(nk, plain)}, nil
+}
+
+func (a *api) resetPrimary(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+	if err := r.Decode(&struct{}{}, true); err != nil {
+		return httpapi.Response{}, err
+	}
+	if !scopes.Subset(scopes.Of(scopes.Manager), scopes.Split(r.Verdict.Scopes)) {
+		return httpapi.Response{}, apierr.New(apierr.InsufficientScope, "Only a key with every scope can reset the primary key.")
+	}
+	k, plain, err := a.st.ResetPrimary(ctx, r.Workspace(), r.Env())
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.Response{Status: http.StatusCreated, Body: a.view(k, plain)}, nil
+}
