@@ -26,7 +26,7 @@ var PerMinute = Window{Length: time.Minute, Cells: 6}
 
 // Validate rejects windows that cannot be cut into whole cells.
 func (w Window) Validate() error {
-	if w.Cells < 1 || w.Length <= 0 || w.Length%time.Duration(w.Cells) != 0 {
+	if w.Cells < 1 || w.Cells > 64 || w.Length <= 0 || w.Length%time.Duration(w.Cells) != 0 {
 		return fmt.Errorf("window %v cannot be cut into %d cells", w.Length, w.Cells)
 	}
 	return nil

@@ -1,0 +1,147 @@
+package apikey
+
+import (
+	"bytes"
+	"crypto/rand"
+	"strings"
+	"testing"
+)
+
+func TestNewParsesBack(t *testing.T) {
+	for _, env := range []Env{Live, Test} {
+		seen := map[string]bool{}
+		for range 200 {
+			k, err := New(env, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(k) != Len || !strings.HasPrefix(k, "fg_"+string(env)+"_") {
+				t.Fatalf("bad shape %q", k)
+			}
+			got, err := Parse(k)
+			if err != nil || got != env {
+				t.Fatalf("Parse(%q) = %v, %v", k, got, err)
+			}
+			if seen[k] {
+				t.Fatalf("duplicate key %q", k)
+			}
+			seen[k] = true
+		}
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	good, err := New(Live, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flip := func(i int) string {
+		b := []byte(good)
+		if b[i] == 'a' {
+			b[i] = 'b'
+		} else {
+			b[i] = 'a'
+		}
+		return string(b)
+	}
+	cases := map[string]string{
+		"empty":            "",
+		"short":            good[:Len-1],
+		"long":             good + "x",
+		"prefix":           "fg_prod_" + good[8:],
+		"sk prefix":        "sk_live_" + good[8:],
+		"typo in entropy":  flip(12),
+		"typo in checksum": flip(Len - 1),
+		"bad char":         good[:10] + "-" + good[11:],
+		"non-ascii":        good[:10] + "é" + good[12:],
+		"spaces":           " " + good[1:],
+	}
+	for name, k := range cases {
+		if _, err := Parse(k); err == nil {
+			t.Errorf("%s: Parse(%q) accepted", name, k)
+		}
+	}
+}
+
+func TestEntropyIsUniformBase62(t *testing.T) {
+	// A reader of all 0xFF bytes must be rejected byte by byte (≥ 248), then
+	// accept what follows: rejection sampling, not modulo bias.
+	r := bytes.NewReader(append(bytes.Repeat([]byte{0xFF}, 64), bytes.Repeat([]byte{61}, 64)...))
+	k, err := New(Test, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := k[8:38]; got != strings.Repeat("z", 30) {
+		t.Fatalf("entropy %q", got)
+	}
+}
+
+func TestPreview(t *testing.T) {
+	k := "fg_live_Ab3d" + strings.Repeat("q", Len-16) + "9xYz"
+	if p := Preview(k); p != "fg_live_Ab3d…9xYz" {
+		t.Fatalf("preview %q", p)
+	}
+	if Preview("short") != "" {
+		t.Fatal("preview of a malformed key")
+	}
+}
+
+func TestHasher(t *testing.T) {
+	p := make([]byte, 64)
+	rand.Read(p)
+	h, err := NewHasher(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := New(Live, nil)
+	a, b := h.Hash(k), h.Hash(k)
+	if a != b || len(a) != 43 {
+		t.Fatalf("hash %q %q", a, b)
+	}
+	other, _ := NewHasher(append([]byte{1}, p[1:]...))
+	if other.Hash(k) == a {
+		t.Fatal("pepper does not change the hash")
+	}
+	if strings.Contains(a, k[8:20]) {
+		t.Fatal("hash contains key material")
+	}
+	if _, err := NewHasher([]byte("short")); err == nil {
+		t.Fatal("short pepper accepted")
+	}
+}
+
+func TestParseDoesNotAllocate(t *testing.T) {
+	k, _ := New(Live, nil)
+	bad := k[:Len-1] + "0"
+	if a := testing.AllocsPerRun(100, func() { Parse(k); Parse(bad) }); a != 0 {
+		t.Fatalf("Parse allocates %v times", a)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	k, _ := New(Live, nil)
+	f.Add(k)
+	f.Add("fg_test_" + strings.Repeat("0", 36))
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		env, err := Parse(s)
+		if err != nil {
+			return
+		}
+		// Anything accepted must be exactly a well-formed key.
+		if !env.Valid() || len(s) != Len || Preview(s) == "" {
+			t.Fatalf("accepted %q as %q", s, env)
+		}
+	})
+}
+
+func BenchmarkParseReject(b *testing.B) {
+	k, _ := New(Live, nil)
+	bad := k[:Len-1] + string(alphabet[(strings.IndexByte(alphabet, k[Len-1])+1)%62])
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse(bad); err == nil {
+			b.Fatal("accepted")
+		}
+	}
+}

@@ -1,0 +1,285 @@
+// Package testenv is the shared integration-test harness: one moto_server per
+// test binary, and for each test an isolated set of tables, queues, buckets
+// and secrets provisioned from the repository's template.yaml, or the whole
+// local stack on a free port. Tests talk to a real emulator, never to a fake.
+//
+//	func TestMain(m *testing.M) { testenv.Main(m) }
+//
+//	func TestSomething(t *testing.T) {
+//		env := testenv.New(t)
+//		table := env.Getenv("KeysFunction")("KEYS_TABLE")
+//		…
+//	}
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/framegate/framegate/pkg/awsconf"
+	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/localstack"
+	"github.com/framegate/framegate/pkg/samtemplate"
+)
+
+// EndpointEnv names the emulator the tests use. Main sets it to the moto it
+// starts; set it yourself to reuse a running emulator.
+const EndpointEnv = "FRAMEGATE_TEST_ENDPOINT"
+
+// Main runs the tests of one package against one emulator. If moto is
+// missing it says what to install and fails: integration tests are never
+// skipped, on CI or anywhere else.
+func Main(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if os.Getenv(EndpointEnv) != "" {
+		return m.Run()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	root, _ := localstack.FindRepoRoot(".")
+	moto, err := localstack.StartMoto(ctx, localstack.MotoOptions{
+		RepoRoot: root,
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "testenv: cannot start the AWS emulator: %v\n", err)
+		fmt.Fprintf(os.Stderr, "testenv: %s\n", localstack.MotoInstallHint)
+		if os.Getenv("CI") == "true" {
+			fmt.Fprintln(os.Stderr, "testenv: CI=true: a missing emulator is a failure")
+		}
+		return 2
+	}
+	defer moto.Stop()
+	os.Setenv(EndpointEnv, moto.URL)
+	return m.Run()
+}
+
+// Env is one test's isolated, provisioned environment.
+type Env struct {
+	AWS       aws.Config
+	Resources *localstack.Resources
+	Template  *samtemplate.Template
+	Prefix    string
+
+	t testing.TB
+}
+
+// New provisions everything template.yaml declares under a prefix unique to
+// this test and deletes it when the test ends.
+func New(t testing.TB) *Env {
+	t.Helper()
+	cfg := AWSConfig(t)
+	tpl := RepoTemplate(t)
+	prefix := UniquePrefix(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := localstack.Provision(ctx, cfg, tpl, prefix)
+	if err != nil {
+		t.Fatalf("testenv: provision: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := res.Destroy(ctx); err != nil {
+			t.Errorf("testenv: destroy: %v", err)
+		}
+	})
+	return &Env{AWS: cfg, Resources: res, Template: tpl, Prefix: prefix, t: t}
+}
+
+// Getenv returns the resolved environment of a function, named by logical
+// ID ("KeysFunction") or by directory ("keys"), as lambdas.Deps.Getenv
+// expects. It fails the test for an unknown function.
+func (e *Env) Getenv(function string) func(string) string {
+	t := e.t
+	t.Helper()
+	for _, f := range e.Template.Functions {
+		if f.LogicalID != function && f.Name != function {
+			continue
+		}
+		env, err := e.Resources.Env(f)
+		if err != nil {
+			t.Fatalf("testenv: %v", err)
+		}
+		env["AWS_REGION"] = localstack.Region
+		return func(k string) string { return env[k] }
+	}
+	t.Fatalf("testenv: template.yaml has no function %q", function)
+	return nil
+}
+
+// Deps are the dependencies a function constructor gets in this
+// environment, with the given clock (nil: time.Now).
+func (e *Env) Deps(function string, now func() time.Time) lambdas.Deps {
+	e.t.Helper()
+	return lambdas.Deps{AWS: e.AWS, Getenv: e.Getenv(function), Logger: Logger(e.t), Now: now}.WithDefaults()
+}
+
+// AWSConfig is a config for the test binary's emulator.
+func AWSConfig(t testing.TB) aws.Config {
+	t.Helper()
+	endpoint := Endpoint(t)
+	cfg, err := awsconf.Load(context.Background(), awsconf.Options{Endpoint: endpoint, Region: localstack.Region, StaticCredentials: true})
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return cfg
+}
+
+// Endpoint is the emulator's URL.
+func Endpoint(t testing.TB) string {
+	t.Helper()
+	e := os.Getenv(EndpointEnv)
+	if e == "" {
+		t.Fatalf("testenv: no emulator: call testenv.Main(m) from TestMain, or set %s", EndpointEnv)
+	}
+	return e
+}
+
+// RepoRoot is the directory holding go.mod.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	root, err := localstack.FindRepoRoot(".")
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return root
+}
+
+// RepoTemplate parses the repository's template.yaml.
+func RepoTemplate(t testing.TB) *samtemplate.Template {
+	t.Helper()
+	tpl, err := samtemplate.Load(filepath.Join(RepoRoot(t), "template.yaml"))
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return tpl
+}
+
+var unsafe = regexp.MustCompile(`[^a-z0-9]+`)
+
+// UniquePrefix is a resource-name prefix no other test shares: a readable
+// slice of the test name plus randomness.
+func UniquePrefix(t testing.TB) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	name := strings.Trim(unsafe.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
+	if len(name) > 20 {
+		name = name[:20]
+	}
+	return "t-" + name + "-" + hex.EncodeToString(b[:])
+}
+
+// StackOption tunes NewStack.
+type StackOption func(*localstack.Config)
+
+// WithClock gives every function the clock now.
+func WithClock(now func() time.Time) StackOption {
+	return func(c *localstack.Config) { c.Now = now }
+}
+
+// WithRegistry runs other constructors than registry.Registry().
+func WithRegistry(r map[string]lambdas.Constructor) StackOption {
+	return func(c *localstack.Config) { c.Registry = r }
+}
+
+// WithTemplate runs another template than the repository's.
+func WithTemplate(path string) StackOption {
+	return func(c *localstack.Config) { c.TemplatePath = path }
+}
+
+// WithLogger replaces the test logger.
+func WithLogger(l *slog.Logger) StackOption {
+	return func(c *localstack.Config) { c.Logger = l }
+}
+
+// NewStack runs the whole local stack (gateway, authorizer, handlers, SQS
+// loops) on a free loopback port against the test binary's emulator, with
+// its own resources; it is stopped and cleaned up when the test ends. Send
+// requests to s.URL().
+func NewStack(t testing.TB, opts ...StackOption) *localstack.Stack {
+	t.Helper()
+	cfg := localstack.Config{
+		TemplatePath:   filepath.Join(RepoRoot(t), "template.yaml"),
+		Addr:           "127.0.0.1:0",
+		Endpoint:       Endpoint(t),
+		Prefix:         UniquePrefix(t),
+		Logger:         Logger(t),
+		DestroyOnClose: true,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := localstack.New(ctx, cfg)
+	if err != nil {
+		t.Fatalf("testenv: start stack: %v", err)
+	}
+	runErr := make(chan error, 1)
+	go func() { runErr <- s.Run(context.Background()) }()
+	t.Cleanup(func() {
+		s.Close()
+		if err := <-runErr; err != nil {
+			t.Errorf("testenv: stack: %v", err)
+		}
+	})
+	return s
+}
+
+// Logger logs through t.Log, so output shows only for failing or -v tests.
+func Logger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(&tWriter{t: t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct {
+	mu sync.Mutex
+	t  testing.TB
+}
+
+func (w *tWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// Clock is a settable clock for tests that cross rate-limit windows or
+// expiries without sleeping. Safe for concurrent use.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock starts at t0.
+func NewClock(t0 time.Time) *Clock { return &Clock{now: t0} }
+
+// Now is the clock's time; pass c.Now as a func() time.Time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
