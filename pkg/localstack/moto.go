@@ -53,7 +53,6 @@ type Moto struct {
 	cmd      *exec.Cmd
 	done     chan struct{} // closed when the process has exited
 	stopOnce sync.Once
-	stopErr  error
 	stderr   *tailBuffer
 }
 
@@ -163,8 +162,11 @@ func (m *Moto) Stop() error {
 			<-m.done
 		}
 	})
-	return m.stopErr
+	return nil
 }
+
+// PID is the process id of moto (and of its process group).
+func (m *Moto) PID() int { return m.cmd.Process.Pid }
 
 // Done is closed when the moto process has exited.
 func (m *Moto) Done() <-chan struct{} { return m.done }
