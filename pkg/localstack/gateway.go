@@ -630,9 +630,6 @@ func (g *Gateway) gatewayResponseStatus(w http.ResponseWriter, st *reqState, typ
 	def := g.responses[fallback]
 	if !ok {
 		gr = def
-		if gr.StatusCode != 0 && (typ == "DEFAULT_4XX" || typ == "DEFAULT_5XX") {
-			status = gr.StatusCode
-		}
 	}
 	h := w.Header()
 	headers := gr.Headers

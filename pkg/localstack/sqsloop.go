@@ -167,7 +167,11 @@ func (l *SQSLoop) handle(ctx context.Context, batch []sqstypes.Message, log *slo
 		}
 		log.Info("partial batch failure", "failed", len(resp.BatchItemFailures), "messages", len(batch))
 	}
-	return l.delete(ctx, del)
+	// Deleting what succeeded must survive a shutdown that starts right now:
+	// otherwise finished work would be delivered again.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return l.delete(dctx, del)
 }
 
 func (l *SQSLoop) delete(ctx context.Context, handles map[string]string) error {
