@@ -1,0 +1,304 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/spf13/cobra"
+
+	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/awsconf"
+	"github.com/framegate/framegate/pkg/awsconf/profile"
+	"github.com/framegate/framegate/pkg/keystore"
+	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/localstack"
+	"github.com/framegate/framegate/pkg/plan"
+)
+
+// target says where the operator's commands act: the local stack that
+// `framegate dev` recorded, or a deployed stack read from CloudFormation.
+type target struct {
+	Endpoint        string `json:"endpoint,omitempty"`
+	KeysTable       string `json:"keysTable"`
+	PepperSecretArn string `json:"pepperSecretArn"`
+	APIURL          string `json:"apiUrl,omitempty"`
+}
+
+// devStateFile is where `framegate dev` records its stack for the other
+// commands; it holds names, never keys.
+func devStateFile() string { return filepath.Join(".framegate", "dev.json") }
+
+func writeDevState(t target) error {
+	if err := os.MkdirAll(filepath.Dir(devStateFile()), 0o755); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(t, "", "  ")
+	return os.WriteFile(devStateFile(), b, 0o644)
+}
+
+type storeFlags struct {
+	stack, table, secret, endpoint, region string
+}
+
+func (f *storeFlags) register(cmd *cobra.Command) {
+	fl := cmd.PersistentFlags()
+	fl.StringVar(&f.stack, "stack", "", "deployed CloudFormation stack to act on (reads its outputs)")
+	fl.StringVar(&f.table, "table", os.Getenv("KEYS_TABLE"), "keys table name (instead of --stack)")
+	fl.StringVar(&f.secret, "pepper-secret", os.Getenv("PEPPER_SECRET_ARN"), "pepper secret ARN (instead of --stack)")
+	fl.StringVar(&f.endpoint, "endpoint", os.Getenv("AWS_ENDPOINT_URL"), "AWS endpoint override (an emulator)")
+	fl.StringVar(&f.region, "region", "", "AWS region (default from the environment or profile)")
+}
+
+// open resolves the target: explicit flags, then --stack, then the running
+// local stack.
+func (f *storeFlags) open(ctx context.Context) (*keystore.Store, error) {
+	t := target{Endpoint: f.endpoint, KeysTable: f.table, PepperSecretArn: f.secret}
+	if t.KeysTable == "" && f.stack == "" {
+		b, err := os.ReadFile(devStateFile())
+		if err != nil {
+			return nil, usageError{errors.New("no target: pass --stack NAME (deployed) or --table and --pepper-secret, or run `make dev` first")}
+		}
+		if err := json.Unmarshal(b, &t); err != nil {
+			return nil, fmt.Errorf("read %s: %w", devStateFile(), err)
+		}
+	}
+	o := awsconf.Options{Endpoint: t.Endpoint, Region: f.region, StaticCredentials: t.Endpoint != ""}
+	if t.Endpoint != "" {
+		os.Unsetenv("AWS_CA_BUNDLE") // the emulator is plain HTTP
+		o.Region = localstack.Region
+	}
+	cfg, err := profile.Load(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if f.stack != "" {
+		if t, err = stackTarget(ctx, cfg, f.stack); err != nil {
+			return nil, err
+		}
+	}
+	if t.KeysTable == "" || t.PepperSecretArn == "" {
+		return nil, usageError{errors.New("both the keys table and the pepper secret are needed")}
+	}
+	env := map[string]string{"KEYS_TABLE": t.KeysTable, "PEPPER_SECRET_ARN": t.PepperSecretArn}
+	return keystore.Open(ctx, lambdas.Deps{AWS: cfg, Getenv: func(k string) string { return env[k] }})
+}
+
+func stackTarget(ctx context.Context, cfg aws.Config, stack string) (target, error) {
+	out, err := cloudformation.NewFromConfig(cfg).DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: &stack})
+	if err != nil {
+		return target{}, fmt.Errorf("describe stack %s: %w", stack, err)
+	}
+	var t target
+	for _, o := range out.Stacks[0].Outputs {
+		switch aws.ToString(o.OutputKey) {
+		case "KeysTableName":
+			t.KeysTable = aws.ToString(o.OutputValue)
+		case "PepperSecretArn":
+			t.PepperSecretArn = aws.ToString(o.OutputValue)
+		case "ApiUrl":
+			t.APIURL = aws.ToString(o.OutputValue)
+		}
+	}
+	return t, nil
+}
+
+func jsonOutput(cmd *cobra.Command) bool {
+	o, _ := cmd.Flags().GetString("output")
+	return o == "json"
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// workspaceView is a workspace as the CLI prints it.
+type workspaceView struct {
+	ID        string            `json:"id"`
+	Name      string            `json:"name"`
+	Plan      string            `json:"plan"`
+	Limits    plan.Limits       `json:"limits"`
+	Overrides plan.Limits       `json:"overrides"`
+	CreatedAt string            `json:"createdAt"`
+	Keys      map[string]string `json:"keys,omitempty"`
+}
+
+func viewOf(w keystore.Workspace) workspaceView {
+	return workspaceView{ID: w.ID, Name: w.Name, Plan: w.Plan, Limits: w.Limits(), Overrides: w.Overrides,
+		CreatedAt: w.CreatedAt.UTC().Format("2006-01-02T15:04:05Z")}
+}
+
+func limitFlags(cmd *cobra.Command, l *plan.Limits) {
+	f := cmd.Flags()
+	f.IntVar(&l.KeyRequestsPerMinute, "key-rpm", 0, "override: requests per minute per key")
+	f.IntVar(&l.WorkspaceRequestsPerMinute, "workspace-rpm", 0, "override: requests per minute per workspace and environment")
+	f.IntVar(&l.ConcurrentRenders, "concurrent-renders", 0, "override: renders at once")
+	f.IntVar(&l.QueuedRenders, "queued-renders", 0, "override: renders waiting in the queue")
+	f.IntVar(&l.MaxActiveKeys, "max-keys", 0, "override: active keys per environment, the primary included")
+	f.IntVar(&l.MaxVideoSeconds, "max-video-seconds", 0, "override: longest video")
+}
+
+func newWorkspaceCmd() *cobra.Command {
+	var sf storeFlags
+	cmd := &cobra.Command{
+		Use:   "workspace",
+		Short: "Operators: create and manage workspaces (uses AWS credentials, not an API key)",
+	}
+	sf.register(cmd)
+
+	var name, planName string
+	var overrides plan.Limits
+	create := &cobra.Command{
+		Use:   "create --name NAME [--plan PLAN]",
+		Short: "Create a workspace and print its primary live and test keys (shown once)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := sf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			ws, keys, err := st.CreateWorkspace(cmd.Context(), name, planName, overrides)
+			if err != nil {
+				return err
+			}
+			v := viewOf(ws)
+			v.Keys = map[string]string{"live": keys[apikey.Live], "test": keys[apikey.Test]}
+			if jsonOutput(cmd) {
+				return printJSON(cmd.OutOrStdout(), v)
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "workspace %s (%s, plan %s)\n", ws.ID, ws.Name, ws.Plan)
+			fmt.Fprintf(out, "primary live key: %s\nprimary test key: %s\n", keys[apikey.Live], keys[apikey.Test])
+			fmt.Fprintln(out, "These keys are shown once; store them in a secret manager now.")
+			return nil
+		},
+	}
+	create.Flags().StringVar(&name, "name", "", "workspace name (required)")
+	create.Flags().StringVar(&planName, "plan", plan.Default, fmt.Sprintf("plan: one of %v", plan.Names()))
+	limitFlags(create, &overrides)
+	_ = create.MarkFlagRequired("name")
+
+	list := &cobra.Command{
+		Use: "list", Short: "List workspaces", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := sf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			wss, err := st.ListWorkspaces(cmd.Context())
+			if err != nil {
+				return err
+			}
+			views := make([]workspaceView, len(wss))
+			for i, w := range wss {
+				views[i] = viewOf(w)
+			}
+			if jsonOutput(cmd) {
+				return printJSON(cmd.OutOrStdout(), views)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tPLAN\tCREATED")
+			for _, v := range views {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.ID, v.Name, v.Plan, v.CreatedAt)
+			}
+			return tw.Flush()
+		},
+	}
+
+	show := &cobra.Command{
+		Use: "show ID", Short: "Show a workspace and its effective limits", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := sf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			w, err := st.GetWorkspace(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return printWorkspace(cmd, viewOf(w))
+		},
+	}
+
+	var newPlan string
+	var setOverrides plan.Limits
+	setPlan := &cobra.Command{
+		Use: "set-plan ID --plan PLAN", Short: "Change a workspace's plan and overrides (takes effect on the next request)",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := sf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			w, err := st.SetPlan(cmd.Context(), args[0], newPlan, setOverrides)
+			if err != nil {
+				return err
+			}
+			return printWorkspace(cmd, viewOf(w))
+		},
+	}
+	setPlan.Flags().StringVar(&newPlan, "plan", "", fmt.Sprintf("plan: one of %v", plan.Names()))
+	limitFlags(setPlan, &setOverrides)
+	_ = setPlan.MarkFlagRequired("plan")
+
+	cmd.AddCommand(create, list, show, setPlan)
+	return cmd
+}
+
+func printWorkspace(cmd *cobra.Command, v workspaceView) error {
+	if jsonOutput(cmd) {
+		return printJSON(cmd.OutOrStdout(), v)
+	}
+	out := cmd.OutOrStdout()
+	l := v.Limits
+	fmt.Fprintf(out, "workspace %s (%s)\nplan %s, created %s\n", v.ID, v.Name, v.Plan, v.CreatedAt)
+	fmt.Fprintf(out, "requests/min: %d per key, %d per workspace\nrenders: %d at once, %d queued, up to %d s\nactive keys: %d per environment\n",
+		l.KeyRequestsPerMinute, l.WorkspaceRequestsPerMinute, l.ConcurrentRenders, l.QueuedRenders, l.MaxVideoSeconds, l.MaxActiveKeys)
+	return nil
+}
+
+// demoWorkspace is `framegate dev`'s OnReady: record the stack for the other
+// commands, create a demo workspace and print its keys once.
+func demoWorkspace(ctx context.Context, s *localstack.Stack, out io.Writer) error {
+	res := s.Resources()
+	t := target{Endpoint: s.Endpoint(), APIURL: s.URL()}
+	for _, r := range res.ByID {
+		switch r.LogicalID {
+		case "KeysTable":
+			t.KeysTable = r.Name
+		case "PepperSecret":
+			t.PepperSecretArn = r.ARN
+		}
+	}
+	if err := writeDevState(t); err != nil {
+		return fmt.Errorf("record the local stack: %w", err)
+	}
+	go func() {
+		<-ctx.Done()
+		os.Remove(devStateFile())
+	}()
+	env := map[string]string{"KEYS_TABLE": t.KeysTable, "PEPPER_SECRET_ARN": t.PepperSecretArn}
+	st, err := keystore.Open(ctx, lambdas.Deps{AWS: s.AWS(), Getenv: func(k string) string { return env[k] }})
+	if err != nil {
+		return err
+	}
+	ws, keys, err := st.CreateWorkspace(ctx, "Demo", plan.Default, plan.Limits{})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nDemo workspace %s (plan %s). Its keys, shown once:\n", ws.ID, ws.Plan)
+	fmt.Fprintf(out, "  live: %s\n  test: %s\n\n", keys[apikey.Live], keys[apikey.Test])
+	fmt.Fprintf(out, "Try it:\n  curl -H \"Authorization: Bearer %s\" %s/auth\n\n", keys[apikey.Test], s.URL())
+	fmt.Fprintf(out, "More workspaces: go run ./cmd/framegate workspace create --name NAME --plan business\n")
+	return nil
+}
+

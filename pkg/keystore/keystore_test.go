@@ -1,0 +1,242 @@
+package keystore_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/framegate/framegate/pkg/apierr"
+	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/keystore"
+	"github.com/framegate/framegate/pkg/plan"
+	"github.com/framegate/framegate/pkg/scopes"
+	"github.com/framegate/framegate/pkg/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func open(t *testing.T) (*keystore.Store, *testenv.Clock) {
+	t.Helper()
+	env := testenv.New(t)
+	clock := testenv.NewClock(time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC))
+	st, err := keystore.Open(context.Background(), env.Deps("KeysFunction", clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, clock
+}
+
+func code(err error) apierr.Code {
+	var e *apierr.Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+func TestActiveKeyCapIsAtomic(t *testing.T) {
+	st, _ := open(t)
+	ctx := context.Background()
+	ws, _, err := st.CreateWorkspace(ctx, "Acme", "business", plan.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var created []keystore.Key
+	limited := 0
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k, plain, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "k", Role: scopes.Render})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil && plain != "":
+				created = append(created, k)
+			case code(err) == apierr.KeyLimitReached:
+				limited++
+			default:
+				t.Errorf("create: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(created) != 4 || limited != 16 {
+		t.Fatalf("created %d, limited %d; want 4 and 16 (5 with the primary)", len(created), limited)
+	}
+	// The test environment has its own cap.
+	if _, _, err := st.CreateKey(ctx, ws.ID, apikey.Test, keystore.NewKey{Name: "t", Role: scopes.Render}); err != nil {
+		t.Fatalf("test env: %v", err)
+	}
+	// Revoking one frees a place, exactly one.
+	if _, err := st.RevokeKey(ctx, ws.ID, apikey.Live, created[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "again", Role: scopes.Render}); err != nil {
+		t.Fatalf("after revoke: %v", err)
+	}
+	if _, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "over", Role: scopes.Render}); code(err) != apierr.KeyLimitReached {
+		t.Fatalf("over the cap: %v", err)
+	}
+	// Revoking twice frees nothing more.
+	if _, err := st.RevokeKey(ctx, ws.ID, apikey.Live, created[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "over", Role: scopes.Render}); code(err) != apierr.KeyLimitReached {
+		t.Fatalf("double revoke freed a slot: %v", err)
+	}
+}
+
+func TestExpiredKeysReleaseTheirSlot(t *testing.T) {
+	st, clock := open(t)
+	ctx := context.Background()
+	ws, _, err := st.CreateWorkspace(ctx, "Acme", "business", plan.Limits{MaxActiveKeys: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := clock.Now().Add(time.Hour)
+	if _, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "short", Role: scopes.Render, ExpiresAt: &exp}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "x", Role: scopes.Render}); code(err) != apierr.KeyLimitReached {
+		t.Fatalf("cap: %v", err)
+	}
+	clock.Advance(2 * time.Hour)
+	if _, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "x", Role: scopes.Render}); err != nil {
+		t.Fatalf("expired key still holds its slot: %v", err)
+	}
+}
+
+func TestTenantIsolation(t *testing.T) {
+	st, _ := open(t)
+	ctx := context.Background()
+	a, _, _ := st.CreateWorkspace(ctx, "A", "business", plan.Limits{})
+	b, _, _ := st.CreateWorkspace(ctx, "B", "business", plan.Limits{})
+	kb, _, err := st.CreateKey(ctx, b.ID, apikey.Live, keystore.NewKey{Name: "b", Role: scopes.Render})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := map[string]func() error{
+		"get":    func() error { _, err := st.GetKey(ctx, a.ID, apikey.Live, kb.ID); return err },
+		"revoke": func() error { _, err := st.RevokeKey(ctx, a.ID, apikey.Live, kb.ID); return err },
+		"rotate": func() error { _, _, err := st.RotateKey(ctx, a.ID, apikey.Live, kb.ID, 0); return err },
+		"other env": func() error {
+			_, err := st.GetKey(ctx, b.ID, apikey.Test, kb.ID)
+			return err
+		},
+		"malformed id": func() error { _, err := st.GetKey(ctx, b.ID, apikey.Live, "key_../../x"); return err },
+	}
+	for name, f := range checks {
+		if err := f(); code(err) != apierr.NotFound {
+			t.Errorf("%s: %v, want not_found", name, err)
+		}
+	}
+	// And B's key is untouched.
+	if k, err := st.GetKey(ctx, b.ID, apikey.Live, kb.ID); err != nil || k.Status(time.Now()) != keystore.StatusActive {
+		t.Fatalf("%+v %v", k, err)
+	}
+	keys, _, err := st.ListKeys(ctx, a.ID, apikey.Live, "", 100, true)
+	if err != nil || len(keys) != 1 || keys[0].Kind != keystore.Primary {
+		t.Fatalf("A sees %d keys: %v", len(keys), err)
+	}
+}
+
+func TestListPaginatesInCreationOrder(t *testing.T) {
+	st, clock := open(t)
+	ctx := context.Background()
+	ws, _, _ := st.CreateWorkspace(ctx, "A", "enterprise", plan.Limits{})
+	var made []string
+	for range 7 {
+		clock.Advance(time.Millisecond)
+		k, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "k", Role: scopes.ReadOnly})
+		if err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, k.ID)
+	}
+	if _, err := st.RevokeKey(ctx, ws.ID, apikey.Live, made[2]); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	after := ""
+	for pages := 0; ; pages++ {
+		keys, next, err := st.ListKeys(ctx, ws.ID, apikey.Live, after, 3, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			if k.Kind == keystore.Secondary {
+				got = append(got, k.ID)
+			}
+		}
+		if next == "" {
+			break
+		}
+		after = next
+		if pages > 5 {
+			t.Fatal("pagination does not end")
+		}
+	}
+	want := append(append([]string{}, made[:2]...), made[3:]...)
+	if len(got) != len(want) {
+		t.Fatalf("got %v want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("order: got %v want %v", got, want)
+		}
+	}
+}
+
+func TestPrimaryReset(t *testing.T) {
+	st, _ := open(t)
+	ctx := context.Background()
+	ws, plains, _ := st.CreateWorkspace(ctx, "A", "business", plan.Limits{})
+	keys, _, _ := st.ListKeys(ctx, ws.ID, apikey.Live, "", 10, false)
+	old := keys[0]
+	if _, err := st.RevokeKey(ctx, ws.ID, apikey.Live, old.ID); code(err) != apierr.Conflict {
+		t.Fatalf("revoking the primary: %v", err)
+	}
+	nk, plain, err := st.ResetPrimary(ctx, ws.ID, apikey.Live)
+	if err != nil || plain == plains[apikey.Live] || nk.Kind != keystore.Primary {
+		t.Fatalf("%+v %v", nk, err)
+	}
+	got, _ := st.GetKey(ctx, ws.ID, apikey.Live, old.ID)
+	if got.Status(time.Now()) != keystore.StatusRevoked {
+		t.Fatalf("old primary %s", got.Status(time.Now()))
+	}
+	// The cap is unchanged: 4 more secondaries fit.
+	for i := range 5 {
+		_, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "k", Role: scopes.Render})
+		if (i < 4) != (err == nil) {
+			t.Fatalf("create %d: %v", i, err)
+		}
+	}
+}
+
+func TestCreateWorkspaceValidates(t *testing.T) {
+	st, _ := open(t)
+	ctx := context.Background()
+	if _, _, err := st.CreateWorkspace(ctx, " ", "business", plan.Limits{}); code(err) != apierr.InvalidRequest {
+		t.Fatal(err)
+	}
+	if _, _, err := st.CreateWorkspace(ctx, "x", "platinum", plan.Limits{}); code(err) != apierr.InvalidRequest {
+		t.Fatal(err)
+	}
+	ws, _, err := st.CreateWorkspace(ctx, "x", "", plan.Limits{KeyRequestsPerMinute: 7})
+	if err != nil || ws.Plan != plan.Default || ws.Limits().KeyRequestsPerMinute != 7 {
+		t.Fatalf("%+v %v", ws, err)
+	}
+	ws2, err := st.SetPlan(ctx, ws.ID, "enterprise", plan.Limits{})
+	if err != nil || ws2.Limits().KeyRequestsPerMinute != 500 {
+		t.Fatalf("%+v %v", ws2, err)
+	}
+	got, err := st.GetWorkspace(ctx, ws.ID)
+	if err != nil || got.Plan != "enterprise" || got.Name != "x" {
+		t.Fatalf("%+v %v", got, err)
+	}
+}
