@@ -99,9 +99,9 @@ func (a *Authorizer) Wait() { a.bg.Wait() }
 // Prime opens the DynamoDB connection during init with a conditional write
 // that can never match, so the first real request does not pay the TLS
 // handshake.
-func (a *Authorizer) Prime(ctx context.Context) error {
-	_, err := a.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &a.table,
+func Prime(ctx context.Context, db DB, table string) error {
+	_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &table,
 		Key:                       keystore.KeyKey("prime"),
 		UpdateExpression:          aws.String("SET #x = :x"),
 		ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(pk)"),

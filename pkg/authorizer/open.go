@@ -18,15 +18,19 @@ func Open(ctx context.Context, d lambdas.Deps) (any, error) {
 	if table == "" {
 		return nil, errors.New("authorizer: KEYS_TABLE is not set")
 	}
+	db := dynamodb.NewFromConfig(d.AWS)
+	// The pepper read and the connection priming are independent: overlap them.
+	primed := make(chan error, 1)
+	go func() { primed <- Prime(ctx, db, table) }()
 	hasher, err := keystore.OpenHasher(ctx, d)
 	if err != nil {
 		return nil, err
 	}
-	a, err := New(Config{DB: dynamodb.NewFromConfig(d.AWS), Table: table, Hasher: hasher, Now: d.Now, Logger: d.Logger})
+	a, err := New(Config{DB: db, Table: table, Hasher: hasher, Now: d.Now, Logger: d.Logger})
 	if err != nil {
 		return nil, err
 	}
-	if err := a.Prime(ctx); err != nil {
+	if err := <-primed; err != nil {
 		d.Logger.WarnContext(ctx, "could not prime the DynamoDB connection", "err", err)
 	}
 	return lambdas.AuthorizerFunc(a.Handle), nil
