@@ -9,6 +9,7 @@ import (
 	"mime"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/framegate/framegate/pkg/apierr"
 )
@@ -82,6 +83,9 @@ func jsonError(err error) error {
 		return apierr.Invalid(pointer(typ.Field), "%s must be a %s.", pointer(typ.Field), typ.Type.String())
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		if len(name) > 64 || !utf8.ValidString(name) {
+			name = strings.ToValidUTF8(name[:min(len(name), 64)], "") + "…"
+		}
 		return apierr.Invalid("/"+name, "Unknown field %q.", name)
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		return apierr.Invalid("", "The body is truncated JSON.")
