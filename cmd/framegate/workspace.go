@@ -301,4 +301,3 @@ func demoWorkspace(ctx context.Context, s *localstack.Stack, out io.Writer) erro
 	fmt.Fprintf(out, "More workspaces: go run ./cmd/framegate workspace create --name NAME --plan business\n")
 	return nil
 }
-
