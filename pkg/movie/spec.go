@@ -1,0 +1,89 @@
+// Package movie is the JSON movie spec a client posts: resolution, scenes,
+// backgrounds, text and image elements, transitions and an audio track, and
+// its validation against a plan's limits, every error naming the field by
+// JSON pointer.
+package movie
+
+// Resolutions and their pixel sizes.
+var Resolutions = map[string][2]int{
+	"sd":       {640, 360},
+	"hd":       {1280, 720},
+	"full-hd":  {1920, 1080},
+	"square":   {1080, 1080},
+	"vertical": {1080, 1920},
+}
+
+// Spec is a whole movie.
+type Spec struct {
+	Resolution string  `json:"resolution"`
+	FPS        int     `json:"fps,omitempty"` // default 25; 1..60
+	Scenes     []Scene `json:"scenes"`
+	Audio      *Audio  `json:"audio,omitempty"`
+}
+
+// Scene is one shot.
+type Scene struct {
+	Duration   float64     `json:"duration"` // seconds, > 0
+	Background Background  `json:"background"`
+	Elements   []Element   `json:"elements,omitempty"`
+	Transition *Transition `json:"transition,omitempty"` // into the next scene
+}
+
+// Background is a solid color or a linear gradient.
+type Background struct {
+	Color    string    `json:"color,omitempty"` // "#rrggbb"
+	Gradient *Gradient `json:"gradient,omitempty"`
+}
+
+// Gradient is a two-color linear gradient.
+type Gradient struct {
+	From      string `json:"from"`
+	To        string `json:"to"`
+	Direction string `json:"direction,omitempty"` // "vertical" (default) | "horizontal" | "diagonal"
+}
+
+// Element is a text or an image placed on a scene for [Start, End) seconds
+// of it (End 0 = to the scene's end).
+type Element struct {
+	Type  string  `json:"type"` // "text" | "image"
+	Start float64 `json:"start,omitempty"`
+	End   float64 `json:"end,omitempty"`
+
+	// text
+	Text     string `json:"text,omitempty"`
+	FontSize int    `json:"fontSize,omitempty"` // px, default 64
+	Color    string `json:"color,omitempty"`    // "#rrggbb", default white
+
+	// image
+	URL string `json:"url,omitempty"` // https only, fetched through the egress guard
+	Fit string `json:"fit,omitempty"` // "contain" (default) | "cover" | "fill"
+	// Width and Height bound the image box in px; default the whole frame.
+	Width  int `json:"width,omitempty"`
+	Height int `json:"height,omitempty"`
+
+	// Position of the element: "center" (default), "top", "bottom", "left",
+	// "right", "top-left", "top-right", "bottom-left", "bottom-right".
+	Position string `json:"position,omitempty"`
+}
+
+// Transition blends a scene into the next.
+type Transition struct {
+	Type     string  `json:"type"`               // "fade" | "wipeleft" | "slideup" | ... (xfade names)
+	Duration float64 `json:"duration,omitempty"` // seconds, default 0.5, < both scenes
+}
+
+// Audio is a soundtrack.
+type Audio struct {
+	URL    string  `json:"url"`              // https
+	Volume float64 `json:"volume,omitempty"` // 0..1, default 1
+}
+
+// Limits bound a spec; they come from the workspace's plan and environment.
+type Limits struct {
+	MaxSeconds  float64 // total length
+	MaxScenes   int
+	MaxElements int // per scene
+	MaxTextLen  int // runes per text element
+	// Sandbox is true for fg_test_ keys: at most 30 s (sandbox_duration_exceeded beyond).
+	Sandbox bool
+}
