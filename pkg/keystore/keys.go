@@ -218,10 +218,18 @@ func (st *Store) getRaw(ctx context.Context, ws string, env apikey.Env, id strin
 	if err != nil {
 		return nil, fmt.Errorf("get key %s: %w", id, err)
 	}
-	if out.Item == nil {
+	if out.Item == nil || st.pastTTL(out.Item) {
 		return nil, errKeyNotFound(id)
 	}
 	return out.Item, nil
+}
+
+// pastTTL reports whether DynamoDB's TTL may delete it already: AWS deletes
+// expired items up to days late (the emulator never does), so reads must
+// treat them as gone.
+func (st *Store) pastTTL(it map[string]types.AttributeValue) bool {
+	ttl, ok := num(it, attrTTL)
+	return ok && ttl <= st.now().Unix()
 }
 
 // GetKey returns key id of ws/env.
@@ -244,9 +252,12 @@ func (st *Store) ListKeys(ctx context.Context, ws string, env apikey.Env, after 
 		ExpressionAttributeValues: values,
 		Limit:                     aws.Int32(int32(limit + 1)),
 	}
+	values[":nowSec"] = n(st.now().Unix())
+	in.FilterExpression = aws.String("(attribute_not_exists(#ttl) OR #ttl > :nowSec)")
+	in.ExpressionAttributeNames = map[string]string{"#ttl": attrTTL}
 	if !withRevoked {
-		in.FilterExpression = aws.String("attribute_not_exists(#rev)")
-		in.ExpressionAttributeNames = map[string]string{"#rev": AttrRevokedAt}
+		in.FilterExpression = aws.String(*in.FilterExpression + " AND attribute_not_exists(#rev)")
+		in.ExpressionAttributeNames["#rev"] = AttrRevokedAt
 	}
 	var keys []Key
 	for {

@@ -240,3 +240,28 @@ func TestCreateWorkspaceValidates(t *testing.T) {
 		t.Fatalf("%+v %v", got, err)
 	}
 }
+
+func TestRecordsPastTheirTTLAreGone(t *testing.T) {
+	st, clock := open(t)
+	ctx := context.Background()
+	ws, _, _ := st.CreateWorkspace(ctx, "A", "business", plan.Limits{})
+	k, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "x", Role: scopes.Render})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.RevokeKey(ctx, ws.ID, apikey.Live, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.GetKey(ctx, ws.ID, apikey.Live, k.ID); err != nil || got.Status(clock.Now()) != keystore.StatusRevoked {
+		t.Fatalf("revoked key within retention: %+v %v", got, err)
+	}
+	// The emulator never deletes TTL-expired items; AWS may take days.
+	clock.Advance(31 * 24 * time.Hour)
+	if _, err := st.GetKey(ctx, ws.ID, apikey.Live, k.ID); code(err) != apierr.NotFound {
+		t.Fatalf("past its TTL: %v", err)
+	}
+	keys, _, err := st.ListKeys(ctx, ws.ID, apikey.Live, "", 10, true)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("list with revoked shows %d keys (%v), want the primary only", len(keys), err)
+	}
+}
