@@ -134,14 +134,3 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
-
-func BenchmarkParseReject(b *testing.B) {
-	k, _ := New(Live, nil)
-	bad := k[:Len-1] + string(alphabet[(strings.IndexByte(alphabet, k[Len-1])+1)%62])
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Parse(bad); err == nil {
-			b.Fatal("accepted")
-		}
-	}
-}

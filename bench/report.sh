@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# bench/report.sh — what `make bench` prints (issue 3, "What it must show").
+#
+# One `go test -bench` run of the authorizer and key benchmarks, then a table
+# computed from that same run (medians over -count runs):
+#   - authorizer ns/op and allocs/op as a ratio to one bare UpdateItem through
+#     the same SDK client and config (target ≤ 1.3×), over loopback HTTP and
+#     in process (awsstub's RoundTripper, which leaves only SDK + our CPU);
+#   - DynamoDB calls and sequential round trips per authorized request
+#     (target: 1 round trip) and calls per malformed key (target: 0);
+#   - checksum rejection ns/op (target < 1 µs);
+# then the cold-start measurement of bench/coldstart.
+#
+# Benchmarks report; they do not gate: every target prints PASS or MISS and
+# the script exits 0 unless something fails to run. BENCH_COUNT (default 5)
+# sets -count; BENCH_OUT keeps the raw `go test` output at that path.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+count="${BENCH_COUNT:-5}"
+out="${BENCH_OUT:-$(mktemp)}"
+[[ -n "${BENCH_OUT:-}" ]] || trap 'rm -f "$out"' EXIT
+
+# The authorizer's test binary starts the AWS emulator in TestMain unless an
+# endpoint is already set. No emulator test runs here (-run '^$'), so give it
+# a dummy one: no Python process competes with the benchmarks for the CPU,
+# and the report does not need moto installed.
+export FRAMEGATE_TEST_ENDPOINT="${FRAMEGATE_TEST_ENDPOINT:-http://127.0.0.1:1}"
+
+echo "== go test -run '^\$' -bench . -benchmem -count $count ./pkg/authorizer ./pkg/apikey"
+go test -run '^$' -bench . -benchmem -count "$count" ./pkg/authorizer ./pkg/apikey | tee "$out"
+echo
+
+awk -v count="$count" '
+# Collect every value of every unit of every benchmark (name without the
+# -GOMAXPROCS suffix).
+/^Benchmark/ {
+	name = $1
+	sub(/-[0-9]+$/, "", name)
+	if (!(name in seen)) { seen[name] = 1; order[++nnames] = name }
+	for (i = 3; i < NF; i += 2) {
+		unit = $(i + 1)
+		k = name SUBSEP unit
+		vals[k, ++nvals[k]] = $i
+	}
+}
+
+function median(name, unit,    k, n, i, j, t, a) {
+	k = name SUBSEP unit
+	n = nvals[k]
+	if (n == 0) return -1
+	for (i = 1; i <= n; i++) a[i] = vals[k, i] + 0
+	for (i = 2; i <= n; i++) {       # insertion sort: n is tiny
+		t = a[i]
+		for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]
+		a[j + 1] = t
+	}
+	return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+
+function verdict(ok) { return ok ? "PASS" : "MISS" }
+
+function human(ns) {
+	if (ns < 0) return "n/a"
+	if (ns >= 1e6) return sprintf("%.2f ms", ns / 1e6)
+	if (ns >= 1e3) return sprintf("%.1f µs", ns / 1e3)
+	return sprintf("%.0f ns", ns)
+}
+
+# ratio prints one row: authorizer over bare for unit, against the target.
+function ratio(mode, unit, label,    a, b, r) {
+	a = median("BenchmarkAuthorizerAllow/" mode, unit)
+	b = median("BenchmarkBareUpdateItem/" mode, unit)
+	if (a < 0 || b <= 0) { printf "  %-46s %s\n", label, "missing from the run"; missing++; return }
+	r = a / b
+	printf "  %-46s %9.2f×  (%s / %s)   target ≤ %.1f×  %s\n", label, r, fmtv(a, unit), fmtv(b, unit), target, verdict(r <= target)
+}
+
+# floor prints, for information, the authorizer over two parallel bare writes.
+function floor(mode, unit, label,    a, b) {
+	a = median("BenchmarkAuthorizerAllow/" mode, unit)
+	b = median("BenchmarkBareUpdateItemPair/" mode, unit)
+	if (a < 0 || b <= 0) return
+	printf "  %-46s %9.2f×  (%s / %s)   (info: our cost over the two writes)\n", label, a / b, fmtv(a, unit), fmtv(b, unit)
+}
+
+function fmtv(v, unit) { return unit == "ns/op" ? human(v) : sprintf("%.0f", v) }
+
+END {
+	target = 1.3
+	missing = 0
+	printf "== framegate authorizer benchmarks (medians of %d runs)\n\n", count
+
+	print "Authorizer (steady-state Allow) vs one bare UpdateItem, same SDK client and config:"
+	ratio("loopback", "ns/op", "loopback HTTP     ns/op")
+	ratio("loopback", "allocs/op", "loopback HTTP     allocs/op")
+	ratio("inprocess", "ns/op", "in process        ns/op")
+	ratio("inprocess", "allocs/op", "in process        allocs/op")
+	floor("loopback", "ns/op", "loopback  ns/op vs 2 parallel bare")
+	floor("loopback", "allocs/op", "loopback  allocs/op vs 2 parallel bare")
+	floor("inprocess", "ns/op", "in process ns/op vs 2 parallel bare")
+	floor("inprocess", "allocs/op", "in process allocs/op vs 2 parallel bare")
+	print ""
+
+	print "DynamoDB calls:"
+	c = median("BenchmarkAuthorizerAllow/loopback", "ddb-calls/op")
+	r = median("BenchmarkAuthorizerAllow/loopback", "ddb-roundtrips/op")
+	if (c < 0 || r < 0) { print "  authorized request: missing from the run"; missing++ }
+	else printf "  %-46s %5.2f calls in %.2f sequential round trips   target 1 round trip  %s\n", "per authorized request", c, r, verdict(r <= 1.05)
+	m1 = median("BenchmarkAuthorizerMalformed/loopback", "ddb-calls/op")
+	m2 = median("BenchmarkAuthorizerMalformed/inprocess", "ddb-calls/op")
+	if (m1 < 0 || m2 < 0) { print "  malformed key: missing from the run"; missing++ }
+	else printf "  %-46s %5.2f calls                                   target 0             %s\n", "per malformed key", (m1 > m2 ? m1 : m2), verdict(m1 == 0 && m2 == 0)
+	print ""
+
+	print "Offline rejection:"
+	p = median("BenchmarkParseReject", "ns/op")
+	pa = median("BenchmarkParseReject", "allocs/op")
+	if (p < 0) { print "  checksum rejection: missing from the run"; missing++ }
+	else printf "  %-46s %9s, %d allocs                      target < 1 µs, 0 allocs  %s\n", "checksum rejection (apikey.Parse)", human(p), pa, verdict(p < 1000 && pa == 0)
+	h = median("BenchmarkAuthorizerMalformed/inprocess", "ns/op")
+	ha = median("BenchmarkAuthorizerMalformed/inprocess", "allocs/op")
+	if (h >= 0) printf "  %-46s %9s, %d allocs                      (info: whole Handle, Deny built)\n", "malformed key through Handle", human(h), ha
+	if (missing) exit 3
+}
+' "$out"
+
+echo
+echo "== go run ./bench/coldstart -fn ./functions/authorizer -n 30"
+go run ./bench/coldstart -fn ./functions/authorizer -n 30
