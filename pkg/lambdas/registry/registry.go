@@ -8,6 +8,7 @@ import (
 	"github.com/framegate/framegate/pkg/authorizer"
 	"github.com/framegate/framegate/pkg/keysapi"
 	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/videosapi"
 )
 
 // Registry returns the constructors keyed by function name (the base name of
@@ -17,5 +18,6 @@ func Registry() map[string]lambdas.Constructor {
 		"authorizer": authorizer.Open,
 		"auth":       authapi.New,
 		"keys":       keysapi.New,
+		"videos":     videosapi.New,
 	}
 }

@@ -1,0 +1,116 @@
+// Package videos keeps render jobs in the data table and runs their life
+// cycle: creation under the per-environment queue cap with idempotency keys,
+// the render message, the transitions queued → rendering → succeeded | failed
+// | cancelled (each terminal one exactly once, releasing the queue counter in
+// the same transaction), render-slot leases that a crashed worker cannot keep,
+// and the events the webhooks consume. The HTTP API (package videosapi), the
+// SQS intake (package intake) and the render worker (package renderworker)
+// all go through it.
+package videos
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/framegate/framegate/pkg/apikey"
+)
+
+// Statuses of a video.
+const (
+	Queued    = "queued"
+	Rendering = "rendering"
+	Succeeded = "succeeded"
+	Failed    = "failed"
+	Cancelled = "cancelled"
+)
+
+// Statuses lists them in life-cycle order.
+var Statuses = []string{Queued, Rendering, Succeeded, Failed, Cancelled}
+
+// Terminal reports whether a status is final.
+func Terminal(status string) bool {
+	return status == Succeeded || status == Failed || status == Cancelled
+}
+
+// Codes of a failed video's error. They describe a render, not an HTTP
+// answer, so they are not apierr codes.
+const (
+	ErrInvalidSpec      = "invalid_spec"      // the spec cannot be rendered as given (bad image URL, unreadable media)
+	ErrRenderFailed     = "render_failed"     // ffmpeg failed
+	ErrRenderTimeout    = "render_timeout"    // the render did not fit in the worker's time
+	ErrRetriesExhausted = "retries_exhausted" // the render message failed repeatedly and reached the DLQ
+	ErrQueueUnavailable = "queue_unavailable" // the render could not be queued
+)
+
+// SandboxRetention is how long sandbox (fg_test_) videos and files live.
+const SandboxRetention = 24 * time.Hour
+
+// IdempotencyWindow is how long an Idempotency-Key is remembered.
+const IdempotencyWindow = 24 * time.Hour
+
+// Error is why a video failed.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Video is one render job.
+type Video struct {
+	ID         string
+	Workspace  string
+	Env        apikey.Env
+	Status     string
+	Progress   int // percent
+	Spec       json.RawMessage
+	TemplateID string
+	Variables  json.RawMessage
+	// Duration is the spec's length until the render finishes, then the
+	// file's measured length.
+	Duration   float64
+	SizeBytes  int64
+	Width      int
+	Height     int
+	Error      *Error
+	CreatedAt  time.Time
+	StartedAt  *time.Time
+	FinishedAt *time.Time
+	// ExpiresAt is when the record and the file go away (sandbox only).
+	ExpiresAt  *time.Time
+	WebhookURL string
+	Watermark  bool
+	// S3Key is the object of a succeeded video.
+	S3Key string
+	// Slot is the render slot the last worker held (-1: none).
+	Slot int
+	// EventSent records that the terminal event went out, so a redelivered
+	// message can send one that was lost without sending it twice.
+	EventSent bool
+}
+
+// Expired reports whether the record is past its expiry at now: AWS deletes
+// TTL items up to days late and the emulator never does, so reads treat
+// them as gone.
+func (v Video) Expired(now time.Time) bool {
+	return v.ExpiresAt != nil && !now.Before(*v.ExpiresAt)
+}
+
+// S3Key is where a rendered video lives in the renders bucket. The
+// environment comes first so a bucket lifecycle rule can expire the sandbox.
+func S3Key(env apikey.Env, ws, id string) string {
+	return "renders/" + string(env) + "/" + ws + "/" + id + ".mp4"
+}
+
+// Message is the body of a render queue message.
+type Message struct {
+	VideoID     string `json:"videoId"`
+	Workspace   string `json:"workspace"`
+	Environment string `json:"environment"`
+}
+
+// Limits are what a workspace's environment allows, from its record in
+// the keys table.
+type Limits struct {
+	ConcurrentRenders int
+	QueuedRenders     int
+	MaxVideoSeconds   int
+}

@@ -1,0 +1,331 @@
+package videos
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/framegate/framegate/pkg/apierr"
+	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/httpapi"
+	"github.com/framegate/framegate/pkg/ids"
+	"github.com/framegate/framegate/pkg/movie"
+)
+
+// Queue is the part of the SQS client that sends.
+type Queue interface {
+	SendMessage(context.Context, *sqs.SendMessageInput, ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
+// Objects is the part of the S3 client the service uses.
+type Objects interface {
+	DeleteObject(context.Context, *s3.DeleteObjectInput, ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
+}
+
+// Presigner signs download URLs.
+type Presigner interface {
+	PresignGetObject(context.Context, *s3.GetObjectInput, ...func(*s3.PresignOptions)) (*v4.PresignedHTTPRequest, error)
+}
+
+// Templates instantiates a template (built-in or the workspace's own) into
+// a validated spec; an unknown id is not_found, bad variables are
+// invalid_request naming the variable.
+type Templates interface {
+	Instantiate(ctx context.Context, ws string, env apikey.Env, id string, vars map[string]any, l movie.Limits) (movie.Spec, error)
+}
+
+// Service creates, reads, lists, cancels and deletes videos.
+type Service struct {
+	Store     *Store
+	Queue     Queue
+	QueueURL  string
+	Objects   Objects
+	Presigner Presigner
+	Bucket    string
+	Templates Templates
+	Logger    *slog.Logger
+	Now       func() time.Time
+	Rand      io.Reader // for ids; crypto/rand when nil
+}
+
+// DownloadTTL is how long a download link works.
+const DownloadTTL = 15 * time.Minute
+
+// Request is the body of POST /v1/videos and of an intake message: a spec,
+// or a template and its variables.
+type Request struct {
+	Spec       json.RawMessage `json:"spec,omitempty"`
+	TemplateID string          `json:"templateId,omitempty"`
+	Variables  map[string]any  `json:"variables,omitempty"`
+	WebhookURL string          `json:"webhookUrl,omitempty"`
+}
+
+// Created is the answer to a creation: the status and JSON body to send,
+// identical on an idempotent replay.
+type Created struct {
+	Status   int
+	Body     []byte
+	Replayed bool
+	VideoID  string
+}
+
+// Create validates a render request against the environment's limits,
+// stores the video counted against the queue cap, and queues it. With an
+// idempotency key, a repeat of the same body within 24 h gets the first
+// answer again and creates nothing.
+func (sv *Service) Create(ctx context.Context, ws string, env apikey.Env, body []byte, idemKey string) (Created, error) {
+	if idemKey != "" {
+		if err := checkIdemKey(idemKey); err != nil {
+			return Created{}, err
+		}
+	}
+	var req Request
+	if err := httpapi.DecodeJSON(body, &req); err != nil {
+		return Created{}, err
+	}
+	lim, err := sv.Store.EnvLimits(ctx, ws, env)
+	if err != nil {
+		return Created{}, err
+	}
+	v, err := sv.build(ctx, ws, env, req, lim)
+	if err != nil {
+		return Created{}, err
+	}
+	if idemKey != "" {
+		rep, err := sv.Store.Claim(ctx, ws, env, idemKey, bodyHash(body), v.ID)
+		if err != nil {
+			return Created{}, err
+		}
+		if rep != nil {
+			var id struct{ ID string }
+			_ = json.Unmarshal(rep.Body, &id)
+			return Created{Status: rep.Status, Body: rep.Body, Replayed: true, VideoID: id.ID}, nil
+		}
+	}
+	out, err := sv.insertAndQueue(ctx, v, lim)
+	if err != nil {
+		if idemKey != "" {
+			if rerr := sv.Store.ReleaseClaim(context.WithoutCancel(ctx), ws, env, idemKey); rerr != nil {
+				sv.Logger.ErrorContext(ctx, "release idempotency key", "err", rerr)
+			}
+		}
+		return Created{}, err
+	}
+	if idemKey != "" {
+		// The video is queued either way; a lost answer only means a retry
+		// with the key gets 409 conflict until the record expires.
+		if err := sv.Store.Complete(ctx, ws, env, idemKey, out.Status, out.Body); err != nil {
+			sv.Logger.ErrorContext(ctx, "store idempotent answer", "video", v.ID, "err", err)
+		}
+	}
+	return out, nil
+}
+
+func (sv *Service) insertAndQueue(ctx context.Context, v Video, lim Limits) (Created, error) {
+	if err := sv.Store.Insert(ctx, v, lim.QueuedRenders); err != nil {
+		return Created{}, err
+	}
+	msg, _ := json.Marshal(Message{VideoID: v.ID, Workspace: v.Workspace, Environment: string(v.Env)})
+	if _, err := sv.Queue.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &sv.QueueURL, MessageBody: aws.String(string(msg))}); err != nil {
+		// Nothing may stay "queued" that no worker will ever see.
+		if _, ferr := sv.Store.Fail(context.WithoutCancel(ctx), v, Error{Code: ErrQueueUnavailable, Message: "The render could not be queued."}); ferr != nil {
+			sv.Logger.ErrorContext(ctx, "mark unqueued video failed", "video", v.ID, "err", ferr)
+		}
+		e := apierr.New(apierr.ServiceUnavailable, "The render queue is unavailable; retry shortly.")
+		e.Cause = fmt.Errorf("send render message for %s: %w", v.ID, err)
+		return Created{}, e
+	}
+	body, err := json.Marshal(ViewOf(v, true))
+	if err != nil {
+		return Created{}, fmt.Errorf("encode video: %w", err)
+	}
+	return Created{Status: http.StatusAccepted, Body: body, VideoID: v.ID}, nil
+}
+
+// build validates req and returns the video to create.
+func (sv *Service) build(ctx context.Context, ws string, env apikey.Env, req Request, lim Limits) (Video, error) {
+	sandbox := env == apikey.Test
+	ml := movie.DefaultLimits(lim.MaxVideoSeconds, sandbox)
+	var spec movie.Spec
+	var vars json.RawMessage
+	switch {
+	case len(req.Spec) > 0 && req.TemplateID != "":
+		return Video{}, apierr.Invalid("/templateId", "Send either spec or templateId, not both.")
+	case len(req.Spec) > 0:
+		if req.Variables != nil {
+			return Video{}, apierr.Invalid("/variables", "variables go with a templateId.")
+		}
+		var err error
+		if spec, err = movie.Parse(req.Spec, ml); err != nil {
+			return Video{}, prefixField(err, "/spec")
+		}
+	case req.TemplateID != "":
+		if sv.Templates == nil {
+			return Video{}, apierr.New(apierr.NotFound, "No template %s.", req.TemplateID)
+		}
+		var err error
+		if spec, err = sv.Templates.Instantiate(ctx, ws, env, req.TemplateID, req.Variables, ml); err != nil {
+			return Video{}, err
+		}
+		if req.Variables != nil {
+			vars, _ = json.Marshal(req.Variables)
+		}
+	default:
+		return Video{}, apierr.Invalid("/spec", "Send a spec, or a templateId with its variables.")
+	}
+	// Validate already refuses long sandbox movies; this keeps the rule
+	// whatever path built the spec.
+	if sandbox && spec.Duration() > movie.SandboxMaxSeconds {
+		return Video{}, &apierr.Error{Code: apierr.SandboxDurationExceeded, Field: "/spec",
+			Message: fmt.Sprintf("Sandbox videos are at most %d seconds; this one is %.2f s.", movie.SandboxMaxSeconds, spec.Duration())}
+	}
+	if err := checkWebhookURL(req.WebhookURL); err != nil {
+		return Video{}, err
+	}
+	now := sv.Now().UTC().Truncate(time.Millisecond)
+	id, err := ids.New("vid", now, sv.Rand)
+	if err != nil {
+		return Video{}, err
+	}
+	specJSON, err := json.Marshal(spec)
+	if err != nil {
+		return Video{}, fmt.Errorf("encode spec: %w", err)
+	}
+	v := Video{
+		ID: id, Workspace: ws, Env: env, Status: Queued, Spec: specJSON,
+		TemplateID: req.TemplateID, Variables: vars, Duration: spec.Duration(),
+		CreatedAt: now, WebhookURL: req.WebhookURL, Watermark: sandbox, Slot: -1,
+	}
+	v.Width, v.Height = spec.Size()
+	if sandbox {
+		exp := now.Add(SandboxRetention)
+		v.ExpiresAt = &exp
+	}
+	return v, nil
+}
+
+// prefixField makes a spec error's JSON pointer relative to the request body.
+func prefixField(err error, prefix string) error {
+	var e *apierr.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	c := *e
+	if c.Field == "" || strings.HasPrefix(c.Field, "/") {
+		c.Field = prefix + c.Field
+	}
+	c.Message = strings.ReplaceAll(c.Message, " at /", " at "+prefix+"/")
+	return &c
+}
+
+func checkWebhookURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || len(raw) > movie.MaxURLLen {
+		return apierr.Invalid("/webhookUrl", "webhookUrl must be an https URL of at most %d characters.", movie.MaxURLLen)
+	}
+	return nil
+}
+
+func checkIdemKey(k string) error {
+	if len(k) > 255 || !utf8.ValidString(k) {
+		return apierr.Invalid("Idempotency-Key", "Idempotency-Key must be at most 255 characters.")
+	}
+	for _, r := range k {
+		if r < 0x20 || r > 0x7e {
+			return apierr.Invalid("Idempotency-Key", "Idempotency-Key must be printable ASCII.")
+		}
+	}
+	return nil
+}
+
+// bodyHash identifies a request body; insignificant whitespace does not count.
+func bodyHash(body []byte) string {
+	var c bytes.Buffer
+	if json.Compact(&c, body) == nil {
+		body = c.Bytes()
+	}
+	h := sha256.Sum256(body)
+	return hex.EncodeToString(h[:])
+}
+
+// Get reads one video.
+func (sv *Service) Get(ctx context.Context, ws string, env apikey.Env, id string) (Video, error) {
+	if !ids.Valid("vid", id) {
+		return Video{}, errNotFound(id)
+	}
+	return sv.Store.Get(ctx, ws, env, id)
+}
+
+// Remove cancels an unfinished video, or deletes a finished one with its
+// file. It returns the video as it was left and whether it is gone.
+func (sv *Service) Remove(ctx context.Context, ws string, env apikey.Env, id string) (Video, bool, error) {
+	v, err := sv.Get(ctx, ws, env, id)
+	if err != nil {
+		return Video{}, false, err
+	}
+	if !Terminal(v.Status) {
+		ok, err := sv.Store.Cancel(ctx, v)
+		if err != nil {
+			return Video{}, false, err
+		}
+		if !ok {
+			return Video{}, false, apierr.New(apierr.Conflict, "Video %s finished while it was being cancelled; retry to delete it.", id)
+		}
+		v, err = sv.Store.Get(ctx, ws, env, id)
+		return v, false, err
+	}
+	if v.S3Key != "" && sv.Objects != nil {
+		if _, err := sv.Objects.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &sv.Bucket, Key: &v.S3Key}); err != nil {
+			return Video{}, false, fmt.Errorf("delete file of %s: %w", id, err)
+		}
+	}
+	if err := sv.Store.Delete(ctx, v); err != nil {
+		return Video{}, false, err
+	}
+	return v, true, nil
+}
+
+// Download is a time-limited link to a succeeded video's file.
+type Download struct {
+	URL       string `json:"url"`
+	ExpiresAt string `json:"expiresAt"`
+}
+
+// DownloadURL presigns a GET of the video's file for DownloadTTL.
+func (sv *Service) DownloadURL(ctx context.Context, ws string, env apikey.Env, id string) (Download, error) {
+	v, err := sv.Get(ctx, ws, env, id)
+	if err != nil {
+		return Download{}, err
+	}
+	if v.Status != Succeeded || v.S3Key == "" {
+		return Download{}, apierr.New(apierr.Conflict, "Video %s is %s; only a succeeded video can be downloaded.", id, v.Status)
+	}
+	req, err := sv.Presigner.PresignGetObject(ctx, &s3.GetObjectInput{
+		Bucket: &sv.Bucket, Key: &v.S3Key,
+		ResponseContentType:        aws.String("video/mp4"),
+		ResponseContentDisposition: aws.String(`attachment; filename="` + v.ID + `.mp4"`),
+	}, s3.WithPresignExpires(DownloadTTL))
+	if err != nil {
+		return Download{}, fmt.Errorf("presign download of %s: %w", id, err)
+	}
+	return Download{URL: req.URL, ExpiresAt: sv.Now().Add(DownloadTTL).UTC().Format(TimeFormat)}, nil
+}

@@ -1,0 +1,505 @@
+package videos
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/framegate/framegate/pkg/apierr"
+	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/keystore"
+	"github.com/framegate/framegate/pkg/plan"
+)
+
+// DB is the part of the DynamoDB client the store uses.
+type DB interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+// Store is the videos' part of the data table, plus the one read of the
+// keys table that gives an environment's limits.
+type Store struct {
+	db        DB
+	table     string
+	keysTable string
+	now       func() time.Time
+}
+
+// NewStore returns a store over the data table; keysTable is where the
+// per-environment limits live. Every argument is required.
+func NewStore(db DB, table, keysTable string, now func() time.Time) (*Store, error) {
+	if db == nil || table == "" || keysTable == "" || now == nil {
+		return nil, errors.New("videos: db, table, keys table and clock are required")
+	}
+	return &Store{db: db, table: table, keysTable: keysTable, now: now}, nil
+}
+
+// Item layout. Everything of a workspace's environment shares one partition,
+// so no key of another workspace or environment can ever reach it.
+const (
+	attrPK, attrSK = "pk", "sk"
+	attrTTL        = "ttl"
+
+	videoPrefix = "VIDEO#"
+	idemPrefix  = "IDEM#"
+	slotPrefix  = "SLOT#"
+	counterSK   = "COUNTER#renders"
+
+	aID, aWS, aEnv, aStatus, aProgress        = "id", "ws", "env", "status", "progress"
+	aSpec, aTemplate, aVars                   = "spec", "templateId", "variables"
+	aDuration, aSize, aWidth, aHeight         = "durationSeconds", "sizeBytes", "width", "height"
+	aErrCode, aErrMsg                         = "errorCode", "errorMessage"
+	aCreated, aStarted, aFinished, aExpires   = "createdAt", "startedAt", "finishedAt", "expiresAt"
+	aWebhook, aWatermark, aS3Key, aSlot, aEvt = "webhookUrl", "watermark", "s3Key", "slot", "eventSent"
+	aQueued                                   = "queued"
+	aHolder, aLease                           = "holder", "leaseExpiresAt"
+	aHash, aState, aVideo, aResponse          = "hash", "state", "videoId", "response"
+)
+
+// Partition is the partition key of a workspace's environment.
+func Partition(ws string, env apikey.Env) string { return "WS#" + ws + "#" + string(env) }
+
+func key(ws string, env apikey.Env, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: s(Partition(ws, env)), attrSK: s(sk)}
+}
+
+func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func n(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
+func f(v float64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatFloat(v, 'f', -1, 64)}
+}
+func ms(t time.Time) types.AttributeValue { return n(t.UnixMilli()) }
+func b(v bool) types.AttributeValue       { return &types.AttributeValueMemberBOOL{Value: v} }
+
+func str(it map[string]types.AttributeValue, name string) string {
+	if v, ok := it[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+func num(it map[string]types.AttributeValue, name string) (float64, bool) {
+	v, ok := it[name].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, false
+	}
+	x, err := strconv.ParseFloat(v.Value, 64)
+	return x, err == nil
+}
+
+func integer(it map[string]types.AttributeValue, name string) int64 {
+	x, _ := num(it, name)
+	return int64(x)
+}
+
+func timeAttr(it map[string]types.AttributeValue, name string) *time.Time {
+	x, ok := num(it, name)
+	if !ok {
+		return nil
+	}
+	t := time.UnixMilli(int64(x)).UTC()
+	return &t
+}
+
+func boolean(it map[string]types.AttributeValue, name string) bool {
+	v, ok := it[name].(*types.AttributeValueMemberBOOL)
+	return ok && v.Value
+}
+
+func videoItem(v Video) map[string]types.AttributeValue {
+	it := key(v.Workspace, v.Env, videoPrefix+v.ID)
+	it[aID] = s(v.ID)
+	it[aWS] = s(v.Workspace)
+	it[aEnv] = s(string(v.Env))
+	it[aStatus] = s(v.Status)
+	it[aProgress] = n(int64(v.Progress))
+	it[aDuration] = f(v.Duration)
+	it[aCreated] = ms(v.CreatedAt)
+	it[aWatermark] = b(v.Watermark)
+	it[aSlot] = n(-1)
+	if len(v.Spec) > 0 {
+		it[aSpec] = s(string(v.Spec))
+	}
+	if v.TemplateID != "" {
+		it[aTemplate] = s(v.TemplateID)
+	}
+	if len(v.Variables) > 0 {
+		it[aVars] = s(string(v.Variables))
+	}
+	if v.WebhookURL != "" {
+		it[aWebhook] = s(v.WebhookURL)
+	}
+	if v.ExpiresAt != nil {
+		it[aExpires] = ms(*v.ExpiresAt)
+		it[attrTTL] = n(v.ExpiresAt.Unix())
+	}
+	return it
+}
+
+func decodeVideo(it map[string]types.AttributeValue) Video {
+	v := Video{
+		ID: str(it, aID), Workspace: str(it, aWS), Env: apikey.Env(str(it, aEnv)),
+		Status: str(it, aStatus), Progress: int(integer(it, aProgress)),
+		TemplateID: str(it, aTemplate), SizeBytes: integer(it, aSize),
+		Width: int(integer(it, aWidth)), Height: int(integer(it, aHeight)),
+		StartedAt: timeAttr(it, aStarted), FinishedAt: timeAttr(it, aFinished), ExpiresAt: timeAttr(it, aExpires),
+		WebhookURL: str(it, aWebhook), Watermark: boolean(it, aWatermark), S3Key: str(it, aS3Key),
+		Slot: int(integer(it, aSlot)), EventSent: boolean(it, aEvt),
+	}
+	v.Duration, _ = num(it, aDuration)
+	if x := str(it, aSpec); x != "" {
+		v.Spec = json.RawMessage(x)
+	}
+	if x := str(it, aVars); x != "" {
+		v.Variables = json.RawMessage(x)
+	}
+	if c := timeAttr(it, aCreated); c != nil {
+		v.CreatedAt = *c
+	}
+	if code := str(it, aErrCode); code != "" {
+		v.Error = &Error{Code: code, Message: str(it, aErrMsg)}
+	}
+	return v
+}
+
+func errNotFound(id string) error { return apierr.New(apierr.NotFound, "No video %s.", id) }
+
+// conditionFailed reports a failed condition of a single write.
+func conditionFailed(err error) bool {
+	var cf *types.ConditionalCheckFailedException
+	return errors.As(err, &cf)
+}
+
+// cancelReasons lists the per-item reason codes of a cancelled transaction.
+func cancelReasons(err error) []string {
+	var tc *types.TransactionCanceledException
+	if !errors.As(err, &tc) {
+		return nil
+	}
+	out := make([]string, len(tc.CancellationReasons))
+	for i, r := range tc.CancellationReasons {
+		out[i] = aws.ToString(r.Code)
+	}
+	return out
+}
+
+// EnvLimits reads the render limits of a workspace's environment: one
+// GetItem of the record the key store keeps them on (the same record
+// SetPlan updates, so a plan change applies to the next request). A
+// missing record means the workspace does not exist.
+func (st *Store) EnvLimits(ctx context.Context, ws string, env apikey.Env) (Limits, error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &st.keysTable, Key: keystore.EnvKey(ws, env),
+		ProjectionExpression:     aws.String("#c, #q, #m"),
+		ExpressionAttributeNames: map[string]string{"#c": "concurrentRenders", "#q": "queuedRenders", "#m": "maxVideoSeconds"},
+	})
+	if err != nil {
+		return Limits{}, fmt.Errorf("read limits of %s/%s: %w", ws, env, err)
+	}
+	if out.Item == nil {
+		return Limits{}, apierr.New(apierr.NotFound, "No workspace %s.", ws)
+	}
+	// A record written before the render limits existed gets the default plan's.
+	def, _ := plan.Get(plan.Default)
+	get := func(name string, d int) int {
+		if x, ok := keystore.Num(out.Item, name); ok && x > 0 {
+			return int(x)
+		}
+		return d
+	}
+	return Limits{
+		ConcurrentRenders: get("concurrentRenders", def.ConcurrentRenders),
+		QueuedRenders:     get("queuedRenders", def.QueuedRenders),
+		MaxVideoSeconds:   get("maxVideoSeconds", def.MaxVideoSeconds),
+	}, nil
+}
+
+// Insert writes a new queued video and counts it against the environment's
+// queue cap in one transaction: either both happen or neither. A full
+// queue is apierr.QueueFull.
+func (st *Store) Insert(ctx context.Context, v Video, queueCap int) error {
+	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName: &st.table, Key: key(v.Workspace, v.Env, counterSK),
+			UpdateExpression:          aws.String("ADD #q :one"),
+			ConditionExpression:       aws.String("attribute_not_exists(#q) OR #q < :cap"),
+			ExpressionAttributeNames:  map[string]string{"#q": aQueued},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":cap": n(int64(queueCap))},
+		}},
+		{Put: &types.Put{
+			TableName: &st.table, Item: videoItem(v),
+			ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		}},
+	}})
+	if err == nil {
+		return nil
+	}
+	if r := cancelReasons(err); len(r) == 2 && r[0] == "ConditionalCheckFailed" {
+		return apierr.New(apierr.QueueFull, "This workspace already has %d renders queued or rendering; wait for some to finish.", queueCap)
+	}
+	return fmt.Errorf("insert video %s: %w", v.ID, err)
+}
+
+// Get reads a video of a workspace's environment; one that does not exist,
+// belongs elsewhere or has expired is not found.
+func (st *Store) Get(ctx context.Context, ws string, env apikey.Env, id string) (Video, error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &st.table, Key: key(ws, env, videoPrefix+id), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Video{}, fmt.Errorf("get video %s: %w", id, err)
+	}
+	if out.Item == nil {
+		return Video{}, errNotFound(id)
+	}
+	v := decodeVideo(out.Item)
+	if v.Expired(st.now()) {
+		return Video{}, errNotFound(id)
+	}
+	return v, nil
+}
+
+// Filter narrows a listing.
+type Filter struct {
+	Status string
+	// After lists only videos created after this id (ids sort by creation
+	// time, so a time bound is an id bound).
+	CreatedAfterID string
+}
+
+// List returns up to limit videos, newest first, older than the cursor id
+// (all when empty), and whether more follow.
+func (st *Store) List(ctx context.Context, ws string, env apikey.Env, flt Filter, cursor string, limit int) ([]Video, bool, error) {
+	return st.list(ctx, ws, env, flt, cursor, limit+1, false, limit)
+}
+
+// Oldest returns up to n matching videos, oldest first: the reverse query
+// that finds the last page.
+func (st *Store) Oldest(ctx context.Context, ws string, env apikey.Env, flt Filter, n int) ([]Video, error) {
+	out, _, err := st.list(ctx, ws, env, flt, "", n, true, n)
+	return out, err
+}
+
+func (st *Store) list(ctx context.Context, ws string, env apikey.Env, flt Filter, cursor string, want int, forward bool, keep int) ([]Video, bool, error) {
+	lo := videoPrefix
+	if flt.CreatedAfterID != "" {
+		lo = videoPrefix + flt.CreatedAfterID
+	}
+	values := map[string]types.AttributeValue{
+		":pk": s(Partition(ws, env)), ":lo": s(lo), ":hi": s(videoPrefix + "~"),
+		":now": ms(st.now()),
+	}
+	names := map[string]string{"#x": aExpires}
+	filter := "(attribute_not_exists(#x) OR #x > :now)"
+	if flt.Status != "" {
+		filter += " AND #s = :s"
+		names["#s"] = aStatus
+		values[":s"] = s(flt.Status)
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 &st.table,
+		KeyConditionExpression:    aws.String("pk = :pk AND sk BETWEEN :lo AND :hi"),
+		FilterExpression:          aws.String(filter),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+		ScanIndexForward:          aws.Bool(forward),
+		Limit:                     aws.Int32(int32(max(want, 10))),
+	}
+	if cursor != "" {
+		in.ExclusiveStartKey = key(ws, env, videoPrefix+cursor)
+	}
+	var out []Video
+	for {
+		page, err := st.db.Query(ctx, in)
+		if err != nil {
+			return nil, false, fmt.Errorf("list videos of %s/%s: %w", ws, env, err)
+		}
+		for _, it := range page.Items {
+			v := decodeVideo(it)
+			if v.ID == flt.CreatedAfterID { // BETWEEN is inclusive; "after" is not
+				continue
+			}
+			out = append(out, v)
+		}
+		if len(out) >= want || page.LastEvaluatedKey == nil {
+			break
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+	more := len(out) > keep
+	if more {
+		out = out[:keep]
+	}
+	return out, more, nil
+}
+
+// transition moves a non-terminal video to a terminal status with set
+// applied, and releases its place in the queue counter in the same
+// transaction, so the counter drops exactly once per video whatever
+// retries and races happen. It reports false when the video was already
+// terminal (or gone).
+func (st *Store) transition(ctx context.Context, v Video, from []string, set string, names map[string]string, values map[string]types.AttributeValue) (bool, error) {
+	names["#st"] = aStatus
+	cond := "#st IN ("
+	for i, x := range from {
+		k := fmt.Sprintf(":from%d", i)
+		values[k] = s(x)
+		if i > 0 {
+			cond += ", "
+		}
+		cond += k
+	}
+	cond += ")"
+	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName: &st.table, Key: key(v.Workspace, v.Env, videoPrefix+v.ID),
+			UpdateExpression: aws.String(set), ConditionExpression: aws.String(cond),
+			ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+		}},
+		{Update: &types.Update{
+			TableName: &st.table, Key: key(v.Workspace, v.Env, counterSK),
+			UpdateExpression:          aws.String("ADD #q :minus"),
+			ExpressionAttributeNames:  map[string]string{"#q": aQueued},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":minus": n(-1)},
+		}},
+	}})
+	if err == nil {
+		return true, nil
+	}
+	if r := cancelReasons(err); len(r) == 2 && r[0] == "ConditionalCheckFailed" {
+		return false, nil
+	}
+	return false, fmt.Errorf("finish video %s: %w", v.ID, err)
+}
+
+// Succeed records a finished render.
+func (st *Store) Succeed(ctx context.Context, v Video, duration float64, size int64, width, height int, s3Key string) (bool, error) {
+	return st.transition(ctx, v, []string{Rendering},
+		"SET #st = :st, #p = :hundred, #d = :d, #z = :z, #w = :w, #h = :h, #k = :k, #f = :f",
+		map[string]string{"#p": aProgress, "#d": aDuration, "#z": aSize, "#w": aWidth, "#h": aHeight, "#k": aS3Key, "#f": aFinished},
+		map[string]types.AttributeValue{
+			":st": s(Succeeded), ":hundred": n(100), ":d": f(duration), ":z": n(size),
+			":w": n(int64(width)), ":h": n(int64(height)), ":k": s(s3Key), ":f": ms(st.now()),
+		})
+}
+
+// Fail records a failed render, from queued or rendering.
+func (st *Store) Fail(ctx context.Context, v Video, e Error) (bool, error) {
+	return st.transition(ctx, v, []string{Queued, Rendering},
+		"SET #st = :st, #c = :c, #m = :m, #f = :f",
+		map[string]string{"#c": aErrCode, "#m": aErrMsg, "#f": aFinished},
+		map[string]types.AttributeValue{":st": s(Failed), ":c": s(e.Code), ":m": s(e.Message), ":f": ms(st.now())})
+}
+
+// Cancel stops a queued or rendering video; the worker skips it or stops.
+func (st *Store) Cancel(ctx context.Context, v Video) (bool, error) {
+	return st.transition(ctx, v, []string{Queued, Rendering},
+		"SET #st = :st, #f = :f",
+		map[string]string{"#f": aFinished},
+		map[string]types.AttributeValue{":st": s(Cancelled), ":f": ms(st.now())})
+}
+
+// StartRendering moves a queued video to rendering (a redelivered message
+// may find it rendering already) and records the slot it holds. It returns
+// the video as stored, and false when the video is gone or was finished.
+func (st *Store) StartRendering(ctx context.Context, v Video, slot int) (Video, bool, error) {
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.table, Key: key(v.Workspace, v.Env, videoPrefix+v.ID),
+		UpdateExpression:    aws.String("SET #st = :r, #s = if_not_exists(#s, :now), #p = :zero, #slot = :slot"),
+		ConditionExpression: aws.String("#st IN (:q, :r)"),
+		ExpressionAttributeNames: map[string]string{
+			"#st": aStatus, "#s": aStarted, "#p": aProgress, "#slot": aSlot,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":q": s(Queued), ":r": s(Rendering), ":now": ms(st.now()), ":zero": n(0), ":slot": n(int64(slot)),
+		},
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	if conditionFailed(err) {
+		return Video{}, false, nil
+	}
+	if err != nil {
+		return Video{}, false, fmt.Errorf("start rendering %s: %w", v.ID, err)
+	}
+	return decodeVideo(out.Attributes), true, nil
+}
+
+// ErrNotRendering means a progress update found the video no longer
+// rendering: it was cancelled or deleted, and the render should stop.
+var ErrNotRendering = errors.New("video is no longer rendering")
+
+// SetProgress records progress percent of a rendering video.
+func (st *Store) SetProgress(ctx context.Context, v Video, pct int) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.table, Key: key(v.Workspace, v.Env, videoPrefix+v.ID),
+		UpdateExpression:          aws.String("SET #p = :p"),
+		ConditionExpression:       aws.String("#st = :r"),
+		ExpressionAttributeNames:  map[string]string{"#p": aProgress, "#st": aStatus},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": n(int64(pct)), ":r": s(Rendering)},
+	})
+	if conditionFailed(err) {
+		return ErrNotRendering
+	}
+	if err != nil {
+		return fmt.Errorf("progress of %s: %w", v.ID, err)
+	}
+	return nil
+}
+
+// MarkEventSent records that the video's terminal event is on the events queue.
+func (st *Store) MarkEventSent(ctx context.Context, v Video) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.table, Key: key(v.Workspace, v.Env, videoPrefix+v.ID),
+		UpdateExpression:          aws.String("SET #e = :t"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeNames:  map[string]string{"#e": aEvt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": b(true)},
+	})
+	if err != nil && !conditionFailed(err) {
+		return fmt.Errorf("mark event of %s: %w", v.ID, err)
+	}
+	return nil
+}
+
+// Delete removes a finished video's record. It fails with conflict when
+// the video is not finished (it must be cancelled first).
+func (st *Store) Delete(ctx context.Context, v Video) error {
+	_, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: &st.table, Key: key(v.Workspace, v.Env, videoPrefix+v.ID),
+		ConditionExpression:       aws.String("#st IN (:a, :b, :c)"),
+		ExpressionAttributeNames:  map[string]string{"#st": aStatus},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":a": s(Succeeded), ":b": s(Failed), ":c": s(Cancelled)},
+	})
+	if conditionFailed(err) {
+		return apierr.New(apierr.Conflict, "Video %s changed while it was being deleted; retry.", v.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("delete video %s: %w", v.ID, err)
+	}
+	return nil
+}
+
+// QueuedCount is the environment's counter of unfinished renders.
+func (st *Store) QueuedCount(ctx context.Context, ws string, env apikey.Env) (int, error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &st.table, Key: key(ws, env, counterSK), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read queue counter: %w", err)
+	}
+	return int(integer(out.Item, aQueued)), nil
+}
