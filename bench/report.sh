@@ -97,6 +97,7 @@ END {
 	ratio("loopback", "allocs/op", "loopback HTTP     allocs/op")
 	ratio("inprocess", "ns/op", "in process        ns/op")
 	ratio("inprocess", "allocs/op", "in process        allocs/op")
+	ratio("network2ms", "ns/op", "2 ms network      ns/op (latency)")
 	floor("loopback", "ns/op", "loopback  ns/op vs 2 parallel bare")
 	floor("loopback", "allocs/op", "loopback  allocs/op vs 2 parallel bare")
 	floor("inprocess", "ns/op", "in process ns/op vs 2 parallel bare")

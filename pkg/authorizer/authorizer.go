@@ -141,10 +141,57 @@ func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuth
 	v := d.verdict
 	switch {
 	case v.Outcome != verdict.Allow:
-	case need.Scope != "" && !strings.Contains(" "+v.Scopes+" ", " "+string(need.Scope)+" "):
+	case need.Scope != "" && !hasScope(v.Scopes, string(need.Scope)):
 		v.Outcome, v.RequiredScope = verdict.InsufficientScope, string(need.Scope)
 	}
 	return allow(req.MethodArn, v), nil
+}
+
+// keyFacts are the parts of a key record a verdict needs, read without the
+// full decode (the hot path's allocations are the authorizer's cost).
+type keyFacts struct {
+	id, ws, env, kind, role, scopes string
+	expiresMS                       int64
+	expires                         bool
+}
+
+func factsOf(it map[string]types.AttributeValue) keyFacts {
+	str := func(name string) string {
+		if v, ok := it[name].(*types.AttributeValueMemberS); ok {
+			return v.Value
+		}
+		return ""
+	}
+	f := keyFacts{id: str(keystore.AttrID), ws: str(keystore.AttrWorkspace), env: str(keystore.AttrEnv),
+		kind: str(keystore.AttrKind), role: str(keystore.AttrRole)}
+	f.expiresMS, f.expires = keystore.Num(it, keystore.AttrExpiresAt)
+	if ss, ok := it[keystore.AttrScopes].(*types.AttributeValueMemberSS); ok {
+		// Sets come back in any order; list them in the canonical order.
+		var b strings.Builder
+		b.Grow(128)
+		for _, s := range scopes.All {
+			for _, x := range ss.Value {
+				if x == string(s) {
+					if b.Len() > 0 {
+						b.WriteByte(' ')
+					}
+					b.WriteString(x)
+				}
+			}
+		}
+		f.scopes = b.String()
+	}
+	return f
+}
+
+// hasScope reports whether the space-separated list holds scope.
+func hasScope(list, scope string) bool {
+	for f := range strings.FieldsSeq(list) {
+		if f == scope {
+			return true
+		}
+	}
+	return false
 }
 
 // ExtractKey finds the key in "Authorization: Bearer <key>" or "x-api-key".
@@ -179,11 +226,12 @@ type decision struct {
 // cellNames are the expression attribute names of every counting write in
 // one cell, shared read-only by all requests of that cell.
 type cellNames struct {
-	cell  int64
-	key   map[string]string
-	ws    map[string]string
-	undo  map[string]string
-	clean string // REMOVE clause over #r0…
+	cell   int64
+	key    map[string]string
+	ws     map[string]string
+	undo   map[string]string
+	keyUpd *string // the key write's update expression
+	wsUpd  *string // the workspace write's
 }
 
 const (
@@ -211,14 +259,21 @@ func (a *Authorizer) namesFor(cell int64) *cellNames {
 		c.key[ph] = r
 		c.ws[ph] = r
 	}
-	c.clean = strings.Join(parts, ", ")
+	clean := strings.Join(parts, ", ")
+	c.keyUpd, c.wsUpd = aws.String(keyUpdate+clean), aws.String(wsUpdate+clean)
 	a.names.Store(c)
 	return c
 }
 
+// Read-only request parts shared by every call (the SDK only reads them).
 var (
-	one   = &types.AttributeValueMemberN{Value: "1"}
-	minus = &types.AttributeValueMemberN{Value: "-1"}
+	one         = &types.AttributeValueMemberN{Value: "1"}
+	minus       = &types.AttributeValueMemberN{Value: "-1"}
+	keyCondP    = aws.String(keyCond)
+	existCondP  = aws.String(existCond)
+	undoExprP   = aws.String(undoExpr)
+	countValues = map[string]types.AttributeValue{":one": one}
+	undoValues  = map[string]types.AttributeValue{":minus": minus}
 )
 
 func (a *Authorizer) cachedWorkspace(hash string) string {
@@ -247,11 +302,12 @@ func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (de
 	names := a.namesFor(a.window.Cell(now))
 	nowMS := &types.AttributeValueMemberN{Value: strconv.FormatInt(now.UnixMilli(), 10)}
 
+	keyKey := keystore.KeyKey(hash)
 	keyIn := &dynamodb.UpdateItemInput{
 		TableName:                           &a.table,
-		Key:                                 keystore.KeyKey(hash),
-		UpdateExpression:                    aws.String(keyUpdate + names.clean),
-		ConditionExpression:                 aws.String(keyCond),
+		Key:                                 keyKey,
+		UpdateExpression:                    names.keyUpd,
+		ConditionExpression:                 keyCondP,
 		ExpressionAttributeNames:            names.key,
 		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": nowMS, ":one": one},
 		ReturnValues:                        types.ReturnValueAllNew,
@@ -282,27 +338,27 @@ func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (de
 		return decision{}, fmt.Errorf("count key request: %w", keyErr)
 	}
 	item := keyOut.Attributes
-	stored := keystore.DecodeKey(item)
-	if stored.Env != env || stored.Workspace == "" {
+	stored := factsOf(item)
+	if stored.env != string(env) || stored.ws == "" {
 		// The record disagrees with the key's own prefix: treat as unknown.
 		if wsCh != nil {
 			if wr := <-wsCh; wr.err == nil {
 				a.undo(ctx, keystore.EnvKey(ws, env), names)
 			}
 		}
-		a.undo(ctx, keystore.KeyKey(hash), names)
+		a.undo(ctx, keyKey, names)
 		return decision{denyCode: apierr.InvalidAPIKey, denyMessage: "The API key is not valid."}, nil
 	}
 	var wr writeResult
 	if wsCh != nil {
 		wr = <-wsCh
 	} else {
-		ws = stored.Workspace
+		ws = stored.ws
 		a.remember(hash, ws)
 		wr = a.countWorkspace(ctx, ws, env, names)
 	}
 	if wr.err != nil {
-		a.undo(ctx, keystore.KeyKey(hash), names)
+		a.undo(ctx, keyKey, names)
 		if errors.As(wr.err, &ccf) {
 			return decision{denyCode: apierr.InvalidAPIKey, denyMessage: "The API key's workspace no longer exists."}, nil
 		}
@@ -316,21 +372,25 @@ func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (de
 	wsLimit, _ := keystore.Num(wr.item, keystore.AttrWorkspaceRPM)
 	ks := a.window.Evaluate(item, now, int(keyLimit))
 	wss := a.window.Evaluate(wr.item, now, int(wsLimit))
-	a.cleanLater(keystore.KeyKey(hash), ks.Leftover)
-	a.cleanLater(keystore.EnvKey(ws, env), wss.Leftover)
+	if len(ks.Leftover) >= a.window.Cells {
+		a.cleanLater(keyKey, ks.Leftover)
+	}
+	if len(wss.Leftover) >= a.window.Cells {
+		a.cleanLater(keystore.EnvKey(ws, env), wss.Leftover)
+	}
 
 	v := verdict.Verdict{
-		Outcome: verdict.Allow, Workspace: ws, Env: string(env), KeyID: stored.ID,
-		KeyKind: stored.Kind, Role: string(stored.Role), Scopes: scopes.Join(stored.Scopes),
+		Outcome: verdict.Allow, Workspace: ws, Env: string(env), KeyID: stored.id,
+		KeyKind: stored.kind, Role: stored.role, Scopes: stored.scopes,
 		KeyLimit:       limitOf("key", ks, a.window),
 		WorkspaceLimit: limitOf("workspace", wss, a.window),
 	}
-	if stored.ExpiresAt != nil {
-		v.KeyExpiresAt = stored.ExpiresAt.UTC().Format(time.RFC3339)
+	if stored.expires {
+		v.KeyExpiresAt = time.UnixMilli(stored.expiresMS).UTC().Format(time.RFC3339)
 	}
 	if !ks.Allowed() || !wss.Allowed() {
 		// A rejected request is not counted against any limit.
-		a.undoBoth(ctx, keystore.KeyKey(hash), keystore.EnvKey(ws, env), names)
+		a.undoBoth(ctx, keyKey, keystore.EnvKey(ws, env), names)
 		v.Outcome = verdict.RateLimited
 		v.RetryAfter = ratelimit.Seconds(max(ks.RetryAfter, wss.RetryAfter))
 		// The rejected request is not in the counts the client sees either.
@@ -344,10 +404,10 @@ func (a *Authorizer) countWorkspace(ctx context.Context, ws string, env apikey.E
 	out, err := a.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &a.table,
 		Key:                       keystore.EnvKey(ws, env),
-		UpdateExpression:          aws.String(wsUpdate + names.clean),
-		ConditionExpression:       aws.String(existCond),
+		UpdateExpression:          names.wsUpd,
+		ConditionExpression:       existCondP,
 		ExpressionAttributeNames:  names.ws,
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": one},
+		ExpressionAttributeValues: countValues,
 		ReturnValues:              types.ReturnValueAllNew,
 	})
 	if err != nil {
@@ -363,10 +423,10 @@ func (a *Authorizer) undo(ctx context.Context, key map[string]types.AttributeVal
 	_, err := a.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &a.table,
 		Key:                       key,
-		UpdateExpression:          aws.String(undoExpr),
-		ConditionExpression:       aws.String(existCond),
+		UpdateExpression:          undoExprP,
+		ConditionExpression:       existCondP,
 		ExpressionAttributeNames:  names.undo,
-		ExpressionAttributeValues: map[string]types.AttributeValue{":minus": minus},
+		ExpressionAttributeValues: undoValues,
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if err != nil && !errors.As(err, &ccf) {
@@ -385,13 +445,11 @@ func (a *Authorizer) undoBoth(ctx context.Context, k1, k2 map[string]types.Attri
 	<-done
 }
 
-// cleanLater removes counter cells left behind by a long idle period. It
-// runs off the request path; if the container is frozen or dies first, the
-// next request that sees them tries again.
+// cleanLater removes counter cells left behind by a long idle period (the
+// caller waits until there are a window's worth, so it is rare). It runs off
+// the request path; if the container is frozen or dies first, the next
+// request that sees them tries again.
 func (a *Authorizer) cleanLater(key map[string]types.AttributeValue, leftover []string) {
-	if len(leftover) < a.window.Cells {
-		return // not worth a write yet
-	}
 	names := make(map[string]string, len(leftover))
 	parts := make([]string, len(leftover))
 	for i, l := range leftover {
