@@ -37,7 +37,6 @@ type stack struct {
 func newStack(t *testing.T) *stack {
 	t.Helper()
 	clock := testenv.NewClock(t0)
-	isolateTransactions(t)
 	s := testenv.NewStack(t, testenv.WithClock(clock.Now))
 	var env map[string]string
 	for _, f := range s.Template().Functions {

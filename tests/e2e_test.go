@@ -661,7 +661,14 @@ func TestScopesOverHTTP(t *testing.T) {
 	if got, err := time.Parse(time.RFC3339, r.str("expiresAt")); err != nil || !got.Equal(exp.Add(-30*time.Minute)) {
 		t.Errorf("expiresAt %q, want %s", r.str("expiresAt"), exp.Add(-30*time.Minute).Format(time.RFC3339))
 	}
-	expect(t, s.do("POST", "/v1/keys", mgr.plain, map[string]any{"name": "same", "role": "render", "expiresAt": exp.Format(time.RFC3339)}), http.StatusCreated)
+	same := create(t, s, mgr.plain, map[string]any{"name": "same", "role": "render", "expiresAt": exp.Format(time.RFC3339)})
+
+	// Nor can it rotate a key that outlives it, or reset the primary (which
+	// never expires) — either would hand it a key that outlives it.
+	expectError(t, s.do("POST", "/v1/keys/"+render.id+"/rotate", mgr.plain, map[string]any{"gracePeriodSeconds": 0}), http.StatusForbidden, "insufficient_scope", "")
+	expectError(t, s.do("POST", "/v1/keys/primary/reset", mgr.plain, nil), http.StatusForbidden, "insufficient_scope", "")
+	expect(t, s.do("GET", "/v1/auth", primary, nil), http.StatusOK)
+	expect(t, s.do("POST", "/v1/keys/"+same.id+"/rotate", mgr.plain, map[string]any{"gracePeriodSeconds": 0}), http.StatusCreated)
 
 	// The manager key itself expires on time.
 	s.clock.Advance(exp.Sub(now))

@@ -147,12 +147,7 @@ func (a *api) validateCreate(r *httpapi.Request, in CreateRequest) (keystore.New
 			"A key cannot create a key with scopes it does not have; role %s needs %s.", in.Role, scopes.Join(want))
 	}
 	nk := keystore.NewKey{Name: name, Role: in.Role}
-	var callerExp *time.Time
-	if r.Verdict.KeyExpiresAt != "" {
-		if t, err := time.Parse(time.RFC3339, r.Verdict.KeyExpiresAt); err == nil {
-			callerExp = &t
-		}
-	}
+	callerExp := callerExpiry(r)
 	if in.ExpiresAt != nil {
 		t, err := time.Parse(time.RFC3339, *in.ExpiresAt)
 		if err != nil {
@@ -173,6 +168,27 @@ func (a *api) validateCreate(r *httpapi.Request, in CreateRequest) (keystore.New
 			"This key expires at %s; a key it creates must expire no later.", callerExp.UTC().Format(time.RFC3339))
 	}
 	return nk, nil
+}
+
+// callerExpiry is when the calling key expires, or nil.
+func callerExpiry(r *httpapi.Request) *time.Time {
+	if r.Verdict.KeyExpiresAt == "" {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339, r.Verdict.KeyExpiresAt)
+	if err != nil {
+		// Unreadable: treat as expiring now, the safe side.
+		now := time.Now()
+		return &now
+	}
+	return &t
+}
+
+// outlives reports whether a key expiring at exp would outlive the caller:
+// a key that expires never hands out a key that lives longer than itself.
+func outlives(r *httpapi.Request, exp *time.Time) bool {
+	c := callerExpiry(r)
+	return c != nil && (exp == nil || exp.After(*c))
 }
 
 func roleList() string {
@@ -294,6 +310,10 @@ func (a *api) rotate(ctx context.Context, r *httpapi.Request) (httpapi.Response,
 	if !scopes.Subset(old.Scopes, scopes.Split(r.Verdict.Scopes)) {
 		return httpapi.Response{}, apierr.New(apierr.InsufficientScope, "A key cannot rotate a key with scopes it does not have.")
 	}
+	if outlives(r, old.ExpiresAt) {
+		return httpapi.Response{}, apierr.New(apierr.InsufficientScope,
+			"This key expires; it cannot rotate a key that would outlive it.")
+	}
 	nk, plain, err := a.st.RotateKey(ctx, r.Workspace(), r.Env(), id, time.Duration(grace)*time.Second)
 	if err != nil {
 		return httpapi.Response{}, err
@@ -307,6 +327,11 @@ func (a *api) resetPrimary(ctx context.Context, r *httpapi.Request) (httpapi.Res
 	}
 	if !scopes.Subset(scopes.Of(scopes.Manager), scopes.Split(r.Verdict.Scopes)) {
 		return httpapi.Response{}, apierr.New(apierr.InsufficientScope, "Only a key with every scope can reset the primary key.")
+	}
+	if outlives(r, nil) {
+		// The primary never expires: an expiring key would hand itself one.
+		return httpapi.Response{}, apierr.New(apierr.InsufficientScope,
+			"This key expires; only a key that does not can reset the primary key.")
 	}
 	k, plain, err := a.st.ResetPrimary(ctx, r.Workspace(), r.Env())
 	if err != nil {

@@ -47,8 +47,13 @@ type MotoOptions struct {
 
 // Moto is a running moto_server child process.
 type Moto struct {
-	// URL is the endpoint, e.g. http://127.0.0.1:45123.
+	// URL is the endpoint, e.g. http://127.0.0.1:45123: a proxy in front of
+	// moto that isolates DynamoDB transactions (see transactionIsolator).
 	URL string
+	// Direct is moto itself, without the proxy.
+	Direct string
+
+	isolator *transactionIsolator
 
 	cmd      *exec.Cmd
 	done     chan struct{} // closed when the process has exited
@@ -120,6 +125,12 @@ func startMotoOn(ctx context.Context, bin string, port int, o MotoOptions) (*Mot
 		_ = m.Stop()
 		return nil, err
 	}
+	iso, err := startIsolator(m.URL)
+	if err != nil {
+		_ = m.Stop()
+		return nil, err
+	}
+	m.isolator, m.Direct, m.URL = iso, m.URL, iso.URL
 	return m, nil
 }
 
@@ -151,6 +162,9 @@ func (m *Moto) waitReady(ctx context.Context, timeout time.Duration) error {
 // Stop kills moto and everything it spawned, and waits for it to exit.
 func (m *Moto) Stop() error {
 	m.stopOnce.Do(func() {
+		if m.isolator != nil {
+			m.isolator.Close()
+		}
 		pid := m.cmd.Process.Pid
 		// The negative pid signals the whole process group: the pyenv shim
 		// or venv wrapper and the Python process behind it.
