@@ -6,18 +6,22 @@ package registry
 import (
 	"github.com/framegate/framegate/pkg/authapi"
 	"github.com/framegate/framegate/pkg/authorizer"
+	"github.com/framegate/framegate/pkg/delivery"
 	"github.com/framegate/framegate/pkg/keysapi"
 	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/videosapi"
+	"github.com/framegate/framegate/pkg/webhooksapi"
 )
 
 // Registry returns the constructors keyed by function name (the base name of
 // the function's CodeUri in template.yaml).
 func Registry() map[string]lambdas.Constructor {
 	return map[string]lambdas.Constructor{
-		"authorizer": authorizer.Open,
-		"auth":       authapi.New,
-		"keys":       keysapi.New,
-		"videos":     videosapi.New,
+		"authorizer":     authorizer.Open,
+		"auth":           authapi.New,
+		"keys":           keysapi.New,
+		"videos":         videosapi.New,
+		"webhooks":       webhooksapi.New,
+		"webhook-worker": delivery.New,
 	}
 }

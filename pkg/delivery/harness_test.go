@@ -1,0 +1,234 @@
+package delivery_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/framegate/framegate/pkg/delivery"
+	"github.com/framegate/framegate/pkg/event"
+	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/localstack"
+	"github.com/framegate/framegate/pkg/samtemplate"
+	"github.com/framegate/framegate/pkg/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// harness is a worker on the emulator with its queues and a publisher.
+type harness struct {
+	t   *testing.T
+	w   *delivery.Worker
+	st  *delivery.Store
+	pub event.Publisher
+	sqs *sqs.Client
+	env func(string) string
+	ws  string
+}
+
+type config struct {
+	schedule      string
+	allowLoopback bool
+	resolver      mapResolver
+	now           func() time.Time
+	failingLimit  time.Duration
+}
+
+func newHarness(t *testing.T, c config) *harness {
+	t.Helper()
+	env := testenv.New(t)
+	d := env.Deps("WebhookWorkerFunction", c.now)
+	base := d.Getenv
+	d.Getenv = func(k string) string {
+		switch k {
+		case delivery.EnvSchedule:
+			return c.schedule
+		case delivery.EnvAllowLoopback:
+			if c.allowLoopback {
+				return "true"
+			}
+			return "false"
+		}
+		return base(k)
+	}
+	o := delivery.Options{FailingLimit: c.failingLimit}
+	if c.resolver != nil {
+		o.Resolver = c.resolver
+	}
+	w, err := delivery.NewWorker(context.Background(), d, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := sqs.NewFromConfig(env.AWS)
+	return &harness{t: t, w: w, st: w.Store, sqs: client, env: d.Getenv, ws: "ws_" + env.Prefix,
+		pub: event.Publisher{SQS: client, EventsQueueURL: env.Resources.ByID["EventsQueue"].URL, WebhookQueueURL: d.Getenv(delivery.EnvQueue)}}
+}
+
+// run drives the worker from its queue like Lambda's event source mapping,
+// until the test ends.
+func (h *harness) run(handler lambdas.SQSFunc) {
+	h.t.Helper()
+	if handler == nil {
+		handler = h.w.Handle
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	loop := &localstack.SQSLoop{Function: "WebhookWorkerFunction", QueueURL: h.pub.WebhookQueueURL, Region: localstack.Region,
+		Event:   samtemplate.SQSEvent{EventName: "Deliver", BatchSize: 10, ReportBatchItemFailures: true},
+		Handler: handler, Timeout: time.Minute, SQS: h.sqs, Logger: testenv.Logger(h.t)}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = loop.Run(ctx) }()
+	h.t.Cleanup(func() { cancel(); <-done })
+}
+
+// receive takes the messages waiting on the webhook queue, as Lambda
+// would hand them to the worker, without deleting them.
+func (h *harness) receive() events.SQSEvent {
+	h.t.Helper()
+	out, err := h.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+		QueueUrl: aws.String(h.pub.WebhookQueueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 2,
+		MessageAttributeNames: []string{"All"}, VisibilityTimeout: 1,
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var ev events.SQSEvent
+	for _, m := range out.Messages {
+		rec := events.SQSMessage{MessageId: aws.ToString(m.MessageId), Body: aws.ToString(m.Body), MessageAttributes: map[string]events.SQSMessageAttribute{}}
+		for k, v := range m.MessageAttributes {
+			rec.MessageAttributes[k] = events.SQSMessageAttribute{StringValue: v.StringValue, DataType: aws.ToString(v.DataType)}
+		}
+		ev.Records = append(ev.Records, rec)
+	}
+	return ev
+}
+
+func (h *harness) publish(typ string, data any, route event.Route) event.Event {
+	h.t.Helper()
+	ev, err := event.New(typ, data, time.Now(), nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if route.Workspace == "" {
+		route.Workspace, route.Environment = h.ws, "live"
+	}
+	if err := h.pub.Publish(context.Background(), ev, route); err != nil {
+		h.t.Fatal(err)
+	}
+	return ev
+}
+
+func (h *harness) endpoint(url string, events ...string) (delivery.Endpoint, string) {
+	h.t.Helper()
+	if len(events) == 0 {
+		events = []string{event.Wildcard}
+	}
+	e, secret, err := h.st.CreateEndpoint(context.Background(), h.ws, "live", delivery.NewEndpoint{URL: url, Events: events})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return e, secret
+}
+
+// waitDelivery polls the log until the endpoint's only delivery satisfies ok.
+func (h *harness) waitDelivery(ep string, timeout time.Duration, ok func(delivery.Delivery) bool) delivery.Delivery {
+	h.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last []delivery.Delivery
+	for time.Now().Before(deadline) {
+		ds, _, err := h.st.ListDeliveries(context.Background(), h.ws, "live", ep, "", 10)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		last = ds
+		if len(ds) == 1 && ok(ds[0]) {
+			return ds[0]
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	h.t.Fatalf("delivery of %s not as expected within %s; log: %+v", ep, timeout, last)
+	return delivery.Delivery{}
+}
+
+// receiver is a loopback webhook receiver answering with a script of
+// statuses (the last repeats).
+type receiver struct {
+	*httptest.Server
+	mu      sync.Mutex
+	got     []received
+	script  []response
+	arrived chan received
+	hits    atomic.Int32
+}
+
+type response struct {
+	status  int
+	headers map[string]string
+	body    string
+}
+
+type received struct {
+	at     time.Time
+	header http.Header
+	body   []byte
+}
+
+func newReceiver(t *testing.T, script ...response) *receiver {
+	t.Helper()
+	if len(script) == 0 {
+		script = []response{{status: 200, body: "ok"}}
+	}
+	r := &receiver{script: script, arrived: make(chan received, 100)}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		rec := received{at: time.Now(), header: req.Header.Clone(), body: body}
+		r.mu.Lock()
+		n := len(r.got)
+		r.got = append(r.got, rec)
+		resp := r.script[min(n, len(r.script)-1)]
+		r.mu.Unlock()
+		r.hits.Add(1)
+		for k, v := range resp.headers {
+			w.Header().Set(k, v)
+		}
+		w.WriteHeader(resp.status)
+		_, _ = io.WriteString(w, resp.body)
+		r.arrived <- rec
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *receiver) wait(t *testing.T, timeout time.Duration) received {
+	t.Helper()
+	select {
+	case rec := <-r.arrived:
+		return rec
+	case <-time.After(timeout):
+		t.Fatalf("no webhook within %s", timeout)
+	}
+	return received{}
+}
+
+// mapResolver is DNS for tests: no test ever asks real DNS.
+type mapResolver map[string][]net.IPAddr
+
+func (m mapResolver) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, error) {
+	if a, ok := m[host]; ok {
+		return a, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+func eventOf(r events.SQSMessage) events.SQSEvent {
+	return events.SQSEvent{Records: []events.SQSMessage{r}}
+}
