@@ -630,15 +630,17 @@ func (st *Store) CreateDelivery(ctx context.Context, d Delivery, lease time.Time
 // message claims nothing and sends nothing.
 func (st *Store) Claim(ctx context.Context, ws, env, ep, id string, attempts int, manual bool, lease time.Time) (Delivery, bool, error) {
 	cond := "#a = :a AND (attribute_not_exists(#l) OR #l < :now)"
+	names := map[string]string{"#a": aAttempts, "#l": aLease}
 	vals := map[string]types.AttributeValue{":a": n(int64(attempts)), ":now": ms(st.now()), ":lease": ms(lease)}
 	if !manual {
 		cond += " AND #st = :p"
+		names["#st"] = aStatus
 		vals[":p"] = s(Pending)
 	}
 	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &st.table, Key: deliveryKey(ws, env, ep, id),
 		UpdateExpression: aws.String("SET #l = :lease"), ConditionExpression: aws.String("attribute_exists(pk) AND " + cond),
-		ExpressionAttributeNames: map[string]string{"#a": aAttempts, "#l": aLease, "#st": aStatus}, ExpressionAttributeValues: vals,
+		ExpressionAttributeNames: names, ExpressionAttributeValues: vals,
 		ReturnValues: types.ReturnValueAllNew,
 	})
 	if isConditionFailed(err) {
