@@ -130,3 +130,26 @@ END {
 echo
 echo "== go run ./bench/coldstart -fn ./functions/authorizer -n 30"
 go run ./bench/coldstart -fn ./functions/authorizer -n 30
+
+# ---------------------------------------------------------------- webhooks (issue 5)
+# Publish → webhook arrival on the local stack (moto, the SQS loop of
+# `framegate dev`, a loopback receiver): p50 and p99 over 50 events sent one
+# at a time, and SQS requests per delivered webhook. This benchmark needs
+# the emulator: an empty FRAMEGATE_TEST_ENDPOINT makes the test binary
+# start its own moto (the dummy endpoint above is for the CPU benchmarks).
+echo
+echo "== go test -run '^\$' -bench BenchmarkWebhookLatency -benchtime 1x ./pkg/delivery"
+wh_out="$(FRAMEGATE_TEST_ENDPOINT="${FRAMEGATE_WEBHOOK_BENCH_ENDPOINT:-}" go test -run '^$' -bench BenchmarkWebhookLatency -benchtime 1x ./pkg/delivery 2>&1 | grep -v 'testenv.go')"
+echo "$wh_out" | grep -E '^(Benchmark|ok|FAIL|---)' || true
+echo "$wh_out" | awk '
+/^BenchmarkWebhookLatency/ {
+	for (i = 3; i < NF; i += 2) v[$(i + 1)] = $i
+	printf "\nWebhooks, publish → arrival at a loopback receiver (50 events, moto on loopback):\n"
+	printf "  %-34s %8.1f ms\n", "p50", v["p50-ms"]
+	printf "  %-34s %8.1f ms\n", "p99", v["p99-ms"]
+	printf "  %-34s %8.2f  (send %.2f, receive %.2f, delete %.2f)\n", "SQS requests per delivered webhook",
+		v["sqs-req/webhook"], v["sqs-send/webhook"], v["sqs-receive/webhook"], v["sqs-delete/webhook"]
+	found = 1
+}
+END { if (!found) { print "  webhook benchmark: missing from the run"; exit 3 } }
+'

@@ -27,7 +27,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 // harness is a worker on the emulator with its queues and a publisher.
 type harness struct {
-	t   *testing.T
+	t   testing.TB
 	w   *delivery.Worker
 	st  *delivery.Store
 	pub event.Publisher
@@ -42,11 +42,17 @@ type config struct {
 	resolver      mapResolver
 	now           func() time.Time
 	failingLimit  time.Duration
+	// wrap, if set, wraps every AWS call of the worker, the publisher and
+	// the SQS loop (the benchmark counts SQS requests with it).
+	wrap func(aws.HTTPClient) aws.HTTPClient
 }
 
-func newHarness(t *testing.T, c config) *harness {
+func newHarness(t testing.TB, c config) *harness {
 	t.Helper()
 	env := testenv.New(t)
+	if c.wrap != nil {
+		env.AWS.HTTPClient = c.wrap(env.AWS.HTTPClient)
+	}
 	d := env.Deps("WebhookWorkerFunction", c.now)
 	base := d.Getenv
 	d.Getenv = func(k string) string {
@@ -182,7 +188,7 @@ type received struct {
 	body   []byte
 }
 
-func newReceiver(t *testing.T, script ...response) *receiver {
+func newReceiver(t testing.TB, script ...response) *receiver {
 	t.Helper()
 	if len(script) == 0 {
 		script = []response{{status: 200, body: "ok"}}
@@ -208,7 +214,7 @@ func newReceiver(t *testing.T, script ...response) *receiver {
 	return r
 }
 
-func (r *receiver) wait(t *testing.T, timeout time.Duration) received {
+func (r *receiver) wait(t testing.TB, timeout time.Duration) received {
 	t.Helper()
 	select {
 	case rec := <-r.arrived:
