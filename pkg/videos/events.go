@@ -1,34 +1,15 @@
 package videos
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
+	"crypto/sha256"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
-
-	"github.com/framegate/framegate/pkg/ids"
+	"github.com/framegate/framegate/pkg/event"
 )
 
-// Event types on the events queue.
-const (
-	EventSucceeded = "render.succeeded"
-	EventFailed    = "render.failed"
-)
-
-// Event is one message on the events queue; the webhooks deliver it as is.
-type Event struct {
-	ID        string    `json:"id"`
-	Type      string    `json:"type"`
-	Timestamp string    `json:"timestamp"`
-	Data      EventData `json:"data"`
-}
-
-// EventData describes the video.
+// EventData is the data of render.succeeded and render.failed.
 type EventData struct {
 	VideoID         string   `json:"videoId"`
 	Workspace       string   `json:"workspace"`
@@ -39,53 +20,38 @@ type EventData struct {
 	Error           *Error   `json:"error,omitempty"`
 }
 
-// Emitter puts events on the events queue.
+// Emitter publishes the events of finished videos.
 type Emitter struct {
-	Queue    Queue
-	QueueURL string
-	Now      func() time.Time
-	Rand     io.Reader
+	Publisher event.Publisher
+	Now       func() time.Time
 }
 
-// Terminal emits the event of a finished video (succeeded or failed;
-// cancelled videos emit nothing). The workspace, environment and per-video
-// webhook URL travel as message attributes too, so the webhooks worker can
-// route without parsing, and the URL never shows in the payload.
+// Terminal publishes the event of a finished video: render.succeeded or
+// render.failed (cancelled videos emit nothing). The event's id and
+// timestamp derive from the video and its finish time, so publishing again
+// after a partial failure sends the very same event, which receivers
+// deduplicate on its id.
 func (e *Emitter) Terminal(ctx context.Context, v Video) error {
 	d := EventData{VideoID: v.ID, Workspace: v.Workspace, Environment: string(v.Env), Status: v.Status}
-	typ := EventSucceeded
+	typ := event.RenderSucceeded
 	switch v.Status {
 	case Succeeded:
 		dur, size := v.Duration, v.SizeBytes
 		d.DurationSeconds, d.SizeBytes = &dur, &size
 	case Failed:
-		typ = EventFailed
+		typ = event.RenderFailed
 		d.Error = v.Error
 	default:
 		return nil
 	}
-	now := e.Now().UTC()
-	id, err := ids.New("evt", now, e.Rand)
+	at := e.Now()
+	if v.FinishedAt != nil {
+		at = *v.FinishedAt
+	}
+	seed := sha256.Sum256([]byte(typ + "/" + v.ID))
+	ev, err := event.New(typ, d, at, bytes.NewReader(seed[:]))
 	if err != nil {
 		return err
 	}
-	body, err := json.Marshal(Event{ID: id, Type: typ, Timestamp: now.Format(TimeFormat), Data: d})
-	if err != nil {
-		return fmt.Errorf("encode event: %w", err)
-	}
-	attr := func(x string) sqstypes.MessageAttributeValue {
-		return sqstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(x)}
-	}
-	attrs := map[string]sqstypes.MessageAttributeValue{
-		"type": attr(typ), "workspace": attr(v.Workspace), "environment": attr(string(v.Env)),
-	}
-	if v.WebhookURL != "" {
-		attrs["webhookUrl"] = attr(v.WebhookURL)
-	}
-	if _, err := e.Queue.SendMessage(ctx, &sqs.SendMessageInput{
-		QueueUrl: &e.QueueURL, MessageBody: aws.String(string(body)), MessageAttributes: attrs,
-	}); err != nil {
-		return fmt.Errorf("send %s event for %s: %w", typ, v.ID, err)
-	}
-	return nil
+	return e.Publisher.Publish(ctx, ev, event.Route{Workspace: v.Workspace, Environment: string(v.Env), WebhookURL: v.WebhookURL})
 }
