@@ -59,6 +59,9 @@ Ctrl-C stops everything it started.`,
 				Prefix:       prefix,
 				Logger:       log,
 				AllowInstall: true,
+				// Local receivers (framegate webhooks listen, a test server)
+				// live on loopback, which the egress guard refuses on AWS.
+				Parameters: map[string]string{"WebhookAllowLoopback": "true"},
 			})
 			if err != nil {
 				return err
