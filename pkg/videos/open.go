@@ -43,13 +43,15 @@ func OpenStore(d lambdas.Deps) (*Store, error) {
 }
 
 // Open builds the service of a function from its environment (DATA_TABLE,
-// KEYS_TABLE, RENDER_QUEUE_URL, RENDERS_BUCKET).
+// KEYS_TABLE, RENDER_QUEUE_URL, and RENDERS_BUCKET for the functions that
+// download and delete files).
 func Open(_ context.Context, d lambdas.Deps, templates Templates) (*Service, error) {
 	d = d.WithDefaults()
-	env, err := Env(d, "RENDER_QUEUE_URL", "RENDERS_BUCKET")
+	env, err := Env(d, "RENDER_QUEUE_URL")
 	if err != nil {
 		return nil, fmt.Errorf("open videos: %w", err)
 	}
+	env["RENDERS_BUCKET"] = d.Getenv("RENDERS_BUCKET")
 	st, err := OpenStore(d)
 	if err != nil {
 		return nil, err

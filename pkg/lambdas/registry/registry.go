@@ -7,6 +7,7 @@ import (
 	"github.com/framegate/framegate/pkg/authapi"
 	"github.com/framegate/framegate/pkg/authorizer"
 	"github.com/framegate/framegate/pkg/delivery"
+	"github.com/framegate/framegate/pkg/intake"
 	"github.com/framegate/framegate/pkg/keysapi"
 	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/videosapi"
@@ -21,6 +22,7 @@ func Registry() map[string]lambdas.Constructor {
 		"auth":           authapi.New,
 		"keys":           keysapi.New,
 		"videos":         videosapi.New,
+		"intake":         intake.New,
 		"webhooks":       webhooksapi.New,
 		"webhook-worker": delivery.New,
 	}
