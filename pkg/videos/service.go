@@ -164,10 +164,11 @@ func (sv *Service) build(ctx context.Context, ws string, env apikey.Env, req Req
 	ml := movie.DefaultLimits(lim.MaxVideoSeconds, sandbox)
 	var spec movie.Spec
 	var vars json.RawMessage
+	hasSpec := len(req.Spec) > 0 && string(req.Spec) != "null"
 	switch {
-	case len(req.Spec) > 0 && req.TemplateID != "":
+	case hasSpec && req.TemplateID != "":
 		return Video{}, apierr.Invalid("/templateId", "Send either spec or templateId, not both.")
-	case len(req.Spec) > 0:
+	case hasSpec:
 		if req.Variables != nil {
 			return Video{}, apierr.Invalid("/variables", "variables go with a templateId.")
 		}

@@ -131,6 +131,9 @@ func videoItem(v Video) map[string]types.AttributeValue {
 	it[aCreated] = ms(v.CreatedAt)
 	it[aWatermark] = b(v.Watermark)
 	it[aSlot] = n(-1)
+	if v.Width > 0 {
+		it[aWidth], it[aHeight] = n(int64(v.Width)), n(int64(v.Height))
+	}
 	if len(v.Spec) > 0 {
 		it[aSpec] = s(string(v.Spec))
 	}
