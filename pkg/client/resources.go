@@ -1,0 +1,596 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// Pagination holds the links of a cursor-paginated list.
+type Pagination struct {
+	Limit int     `json:"limit"`
+	Self  string  `json:"self"`
+	First string  `json:"first"`
+	Next  *string `json:"next"`
+	Last  string  `json:"last,omitempty"` // videos only
+}
+
+// NextCursor is the cursor of the next page, "" on the last page.
+func (p Pagination) NextCursor() string {
+	if p.Next == nil {
+		return ""
+	}
+	u, err := url.Parse(*p.Next)
+	if err != nil {
+		return ""
+	}
+	return u.Query().Get("cursor")
+}
+
+// ListParams page through a list.
+type ListParams struct {
+	Limit  int    // 1..100; 0: the API's default (20)
+	Cursor string // from Pagination.NextCursor
+}
+
+func (p ListParams) values() url.Values {
+	q := url.Values{}
+	if p.Limit > 0 {
+		q.Set("limit", strconv.Itoa(p.Limit))
+	}
+	if p.Cursor != "" {
+		q.Set("cursor", p.Cursor)
+	}
+	return q
+}
+
+func esc(id string) string { return url.PathEscape(id) }
+
+// ---------------------------------------------------------------- auth
+
+// Identity is who the calling key is (GET /v1/auth).
+type Identity struct {
+	Object    string `json:"object"`
+	Workspace struct {
+		ID string `json:"id"`
+	} `json:"workspace"`
+	Environment string `json:"environment"`
+	Key         struct {
+		ID        string   `json:"id"`
+		Kind      string   `json:"kind"`
+		Role      string   `json:"role"`
+		Scopes    []string `json:"scopes"`
+		ExpiresAt *string  `json:"expiresAt"`
+	} `json:"key"`
+	RateLimits struct {
+		Key       RateLimit `json:"key"`
+		Workspace RateLimit `json:"workspace"`
+	} `json:"rateLimits"`
+}
+
+// RateLimit is one limit's state.
+type RateLimit struct {
+	Limit     int `json:"limit"`
+	Remaining int `json:"remaining"`
+	Reset     int `json:"reset"`
+	Window    int `json:"window"`
+}
+
+// Auth describes the calling key.
+func (c *Client) Auth(ctx context.Context) (*Identity, error) {
+	var out Identity
+	_, err := c.do(ctx, c.newCall(http.MethodGet, "/auth", nil, nil), &out)
+	return &out, err
+}
+
+// ---------------------------------------------------------------- keys
+
+// Key is an API key. Key (the plaintext) is set only in the answer that
+// created it.
+type Key struct {
+	Object      string   `json:"object"`
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Kind        string   `json:"kind"`
+	Role        string   `json:"role"`
+	Scopes      []string `json:"scopes"`
+	Environment string   `json:"environment"`
+	Preview     string   `json:"preview"`
+	Status      string   `json:"status"`
+	CreatedAt   string   `json:"createdAt"`
+	ExpiresAt   *string  `json:"expiresAt"`
+	LastUsedAt  *string  `json:"lastUsedAt"`
+	RevokedAt   *string  `json:"revokedAt,omitempty"`
+	RotatedTo   string   `json:"rotatedTo,omitempty"`
+	Key         string   `json:"key,omitempty"`
+}
+
+// KeyList is a page of keys.
+type KeyList struct {
+	Object     string     `json:"object"`
+	Data       []Key      `json:"data"`
+	Pagination Pagination `json:"pagination"`
+}
+
+// CreateKeyRequest is the body of POST /v1/keys.
+type CreateKeyRequest struct {
+	Name      string  `json:"name"`
+	Role      string  `json:"role"`                // read_only, render, editor, manager
+	ExpiresAt *string `json:"expiresAt,omitempty"` // RFC 3339
+}
+
+// CreateKey creates a secondary key in the calling key's workspace and
+// environment.
+func (c *Client) CreateKey(ctx context.Context, in CreateKeyRequest, opts ...CallOption) (*Key, error) {
+	var out Key
+	_, err := c.do(ctx, c.newCall(http.MethodPost, "/keys", in, opts), &out)
+	return &out, err
+}
+
+// ListKeysParams filter GET /v1/keys.
+type ListKeysParams struct {
+	ListParams
+	All bool // revoked and expired keys too
+}
+
+// ListKeys lists a page of keys.
+func (c *Client) ListKeys(ctx context.Context, p ListKeysParams) (*KeyList, error) {
+	r := c.newCall(http.MethodGet, "/keys", nil, nil)
+	r.query = p.values()
+	if p.All {
+		r.query.Set("status", "all")
+	}
+	var out KeyList
+	_, err := c.do(ctx, r, &out)
+	return &out, err
+}
+
+// GetKey reads a key.
+func (c *Client) GetKey(ctx context.Context, id string) (*Key, error) {
+	var out Key
+	_, err := c.do(ctx, c.newCall(http.MethodGet, "/keys/"+esc(id), nil, nil), &out)
+	return &out, err
+}
+
+// RevokeKey revokes a key at once.
+func (c *Client) RevokeKey(ctx context.Context, id string) (*Key, error) {
+	var out Key
+	_, err := c.do(ctx, c.newCall(http.MethodDelete, "/keys/"+esc(id), nil, nil), &out)
+	return &out, err
+}
+
+// RotateKey replaces a key with a new one of the same role and limits; the
+// old one keeps working for grace (0 to 24 h, whole seconds).
+func (c *Client) RotateKey(ctx context.Context, id string, graceSeconds int, opts ...CallOption) (*Key, error) {
+	var out Key
+	body := map[string]int{"gracePeriodSeconds": graceSeconds}
+	_, err := c.do(ctx, c.newCall(http.MethodPost, "/keys/"+esc(id)+"/rotate", body, opts), &out)
+	return &out, err
+}
+
+// ResetPrimary replaces the primary key; the old one dies at once.
+func (c *Client) ResetPrimary(ctx context.Context, opts ...CallOption) (*Key, error) {
+	var out Key
+	_, err := c.do(ctx, c.newCall(http.MethodPost, "/keys/primary/reset", struct{}{}, opts), &out)
+	return &out, err
+}
+
+// ---------------------------------------------------------------- videos
+
+// Video is a render job.
+type Video struct {
+	Object          string          `json:"object"`
+	ID              string          `json:"id"`
+	Status          string          `json:"status"` // queued, rendering, succeeded, failed, cancelled
+	Progress        int             `json:"progress"`
+	Environment     string          `json:"environment"`
+	TemplateID      string          `json:"templateId,omitempty"`
+	Variables       json.RawMessage `json:"variables,omitempty"`
+	Spec            json.RawMessage `json:"spec,omitempty"`
+	DurationSeconds float64         `json:"durationSeconds"`
+	SizeBytes       *int64          `json:"sizeBytes"`
+	Width           int             `json:"width,omitempty"`
+	Height          int             `json:"height,omitempty"`
+	Watermark       bool            `json:"watermark"`
+	WebhookURL      string          `json:"webhookUrl,omitempty"`
+	Error           *VideoError     `json:"error"`
+	CreatedAt       string          `json:"createdAt"`
+	StartedAt       *string         `json:"startedAt"`
+	FinishedAt      *string         `json:"finishedAt"`
+	ExpiresAt       *string         `json:"expiresAt"`
+}
+
+// Terminal reports whether the video will not change status again.
+func (v *Video) Terminal() bool {
+	return v.Status == "succeeded" || v.Status == "failed" || v.Status == "cancelled"
+}
+
+// VideoError is why a render failed.
+type VideoError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// VideoList is a page of videos, newest first.
+type VideoList struct {
+	Object     string     `json:"object"`
+	Data       []Video    `json:"data"`
+	Pagination Pagination `json:"pagination"`
+}
+
+// CreateVideoRequest is the body of POST /v1/videos: a movie spec, or a
+// template and its variables.
+type CreateVideoRequest struct {
+	Spec       json.RawMessage `json:"spec,omitempty"`
+	TemplateID string          `json:"templateId,omitempty"`
+	Variables  map[string]any  `json:"variables,omitempty"`
+	WebhookURL string          `json:"webhookUrl,omitempty"`
+}
+
+// CreateVideo queues a render. The API deduplicates on the Idempotency-Key
+// for 24 h, so the client retries a create after a 5xx or a lost
+// connection without rendering twice.
+func (c *Client) CreateVideo(ctx context.Context, in CreateVideoRequest, opts ...CallOption) (*Video, error) {
+	r := c.newCall(http.MethodPost, "/videos", in, opts)
+	r.dedupes = true
+	var out Video
+	_, err := c.do(ctx, r, &out)
+	return &out, err
+}
+
+// ListVideosParams filter GET /v1/videos.
+type ListVideosParams struct {
+	ListParams
+	Status       string // one status, or all
+	CreatedAfter string // RFC 3339
+}
+
+// ListVideos lists a page of videos.
+func (c *Client) ListVideos(ctx context.Context, p ListVideosParams) (*VideoList, error) {
+	r := c.newCall(http.MethodGet, "/videos", nil, nil)
+	r.query = p.values()
+	if p.Status != "" {
+		r.query.Set("status", p.Status)
+	}
+	if p.CreatedAfter != "" {
+		r.query.Set("createdAfter", p.CreatedAfter)
+	}
+	var out VideoList
+	_, err := c.do(ctx, r, &out)
+	return &out, err
+}
+
+// GetVideo reads a video with its spec.
+func (c *Client) GetVideo(ctx context.Context, id string) (*Video, error) {
+	var out Video
+	_, err := c.do(ctx, c.newCall(http.MethodGet, "/videos/"+esc(id), nil, nil), &out)
+	return &out, err
+}
+
+// VideoStatus reads a video's status and progress: the route to poll.
+func (c *Client) VideoStatus(ctx context.Context, id string) (*Video, error) {
+	var out Video
+	_, err := c.do(ctx, c.newCall(http.MethodGet, "/videos/"+esc(id)+"/status", nil, nil), &out)
+	return &out, err
+}
+
+// DeleteVideoResult is the answer of DELETE /v1/videos/{id}: a finished
+// video is deleted (Deleted true); a queued or rendering one is cancelled
+// and comes back as Video.
+type DeleteVideoResult struct {
+	Deleted bool
+	Video   *Video
+}
+
+// DeleteVideo cancels a pending render or deletes a finished one.
+func (c *Client) DeleteVideo(ctx context.Context, id string) (*DeleteVideoResult, error) {
+	var raw json.RawMessage
+	if _, err := c.do(ctx, c.newCall(http.MethodDelete, "/videos/"+esc(id), nil, nil), &raw); err != nil {
+		return nil, err
+	}
+	var probe struct {
+		Deleted bool `json:"deleted"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return nil, fmt.Errorf("DELETE /videos/%s: decode response: %w", id, err)
+	}
+	if probe.Deleted {
+		return &DeleteVideoResult{Deleted: true}, nil
+	}
+	var v Video
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, fmt.Errorf("DELETE /videos/%s: decode response: %w", id, err)
+	}
+	return &DeleteVideoResult{Video: &v}, nil
+}
+
+// DownloadLink is a short-lived URL of a succeeded video's file.
+type DownloadLink struct {
+	URL       string `json:"url"`
+	ExpiresAt string `json:"expiresAt"`
+}
+
+// VideoDownloadURL asks for a download link without following it.
+func (c *Client) VideoDownloadURL(ctx context.Context, id string) (*DownloadLink, error) {
+	r := c.newCall(http.MethodGet, "/videos/"+esc(id)+"/download", nil, nil)
+	r.noRedirect = true
+	var out DownloadLink
+	resp, err := c.do(ctx, r, &out)
+	if err != nil {
+		return nil, err
+	}
+	if out.URL == "" {
+		out.URL = resp.Header.Get("Location")
+	}
+	if out.URL == "" {
+		return nil, fmt.Errorf("GET /videos/%s/download: no url in the answer", id)
+	}
+	return &out, nil
+}
+
+// DownloadVideo writes a succeeded video's MP4 to w and returns its size.
+// The file comes from the storage URL the API hands out, fetched without
+// the API key: the link is presigned and the key must not leave the API.
+func (c *Client) DownloadVideo(ctx context.Context, id string, w io.Writer) (int64, error) {
+	link, err := c.VideoDownloadURL(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, link.URL, nil)
+	if err != nil {
+		return 0, fmt.Errorf("download %s: %w", id, err)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("download %s: %w", id, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return 0, fmt.Errorf("download %s: storage answered %d: %s", id, resp.StatusCode, b)
+	}
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("download %s: %w", id, err)
+	}
+	return n, nil
+}
+
+// ---------------------------------------------------------------- templates
+
+// Template is a reusable movie with variables. Raw keeps the whole object
+// as the API sent it, for fields this client does not name.
+type Template struct {
+	Object      string          `json:"object"`
+	ID          string          `json:"id"`
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	Variables   json.RawMessage `json:"variables,omitempty"`
+	CreatedAt   string          `json:"createdAt"`
+	UpdatedAt   string          `json:"updatedAt,omitempty"`
+	Raw         json.RawMessage `json:"-"`
+}
+
+// UnmarshalJSON keeps the raw object beside the named fields.
+func (t *Template) UnmarshalJSON(b []byte) error {
+	type plain Template
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*t = Template(p)
+	t.Raw = append(json.RawMessage(nil), b...)
+	return nil
+}
+
+// MarshalJSON writes the object as the API sent it.
+func (t Template) MarshalJSON() ([]byte, error) {
+	if t.Raw != nil {
+		return t.Raw, nil
+	}
+	type plain Template
+	return json.Marshal(plain(t))
+}
+
+// TemplateList is a page of templates.
+type TemplateList struct {
+	Object     string     `json:"object"`
+	Data       []Template `json:"data"`
+	Pagination Pagination `json:"pagination"`
+}
+
+// ListTemplates lists a page of templates.
+func (c *Client) ListTemplates(ctx context.Context, p ListParams) (*TemplateList, error) {
+	r := c.newCall(http.MethodGet, "/templates", nil, nil)
+	r.query = p.values()
+	var out TemplateList
+	_, err := c.do(ctx, r, &out)
+	return &out, err
+}
+
+// GetTemplate reads a template.
+func (c *Client) GetTemplate(ctx context.Context, id string) (*Template, error) {
+	var out Template
+	_, err := c.do(ctx, c.newCall(http.MethodGet, "/templates/"+esc(id), nil, nil), &out)
+	return &out, err
+}
+
+// CreateTemplate creates a template from body, any JSON-encodable value in
+// the shape of POST /v1/templates.
+func (c *Client) CreateTemplate(ctx context.Context, body any, opts ...CallOption) (*Template, error) {
+	var out Template
+	_, err := c.do(ctx, c.newCall(http.MethodPost, "/templates", body, opts), &out)
+	return &out, err
+}
+
+// UpdateTemplate replaces a template (PUT).
+func (c *Client) UpdateTemplate(ctx context.Context, id string, body any) (*Template, error) {
+	var out Template
+	_, err := c.do(ctx, c.newCall(http.MethodPut, "/templates/"+esc(id), body, nil), &out)
+	return &out, err
+}
+
+// DeleteTemplate deletes a template.
+func (c *Client) DeleteTemplate(ctx context.Context, id string) error {
+	_, err := c.do(ctx, c.newCall(http.MethodDelete, "/templates/"+esc(id), nil, nil), nil)
+	return err
+}
+
+// ---------------------------------------------------------------- webhooks
+
+// WebhookEndpoint is a webhook endpoint. Secret is set only when it was
+// created or its secret rotated.
+type WebhookEndpoint struct {
+	Object                  string   `json:"object"`
+	ID                      string   `json:"id"`
+	Kind                    string   `json:"kind"`
+	URL                     *string  `json:"url"`
+	Events                  []string `json:"events"`
+	Description             string   `json:"description"`
+	Enabled                 bool     `json:"enabled"`
+	DisabledReason          *string  `json:"disabledReason"`
+	Environment             string   `json:"environment"`
+	SecretPreview           string   `json:"secretPreview"`
+	PreviousSecretExpiresAt *string  `json:"previousSecretExpiresAt"`
+	FailingSince            *string  `json:"failingSince"`
+	CreatedAt               string   `json:"createdAt"`
+	UpdatedAt               string   `json:"updatedAt"`
+	Secret                  string   `json:"secret,omitempty"`
+}
+
+// WebhookList is a page of endpoints.
+type WebhookList struct {
+	Object     string            `json:"object"`
+	Data       []WebhookEndpoint `json:"data"`
+	Pagination Pagination        `json:"pagination"`
+}
+
+// CreateWebhookRequest is the body of POST /v1/webhooks.
+type CreateWebhookRequest struct {
+	URL         string   `json:"url"`
+	Events      []string `json:"events"` // event types, or "*"
+	Description string   `json:"description,omitempty"`
+}
+
+// UpdateWebhookRequest is the body of PATCH /v1/webhooks/{id}; nil fields
+// stay as they are.
+type UpdateWebhookRequest struct {
+	URL         *string   `json:"url,omitempty"`
+	Events      *[]string `json:"events,omitempty"`
+	Enabled     *bool     `json:"enabled,omitempty"`
+	Description *string   `json:"description,omitempty"`
+}
+
+// CreateWebhook registers an endpoint; keep the returned Secret to verify
+// deliveries.
+func (c *Client) CreateWebhook(ctx context.Context, in CreateWebhookRequest, opts ...CallOption) (*WebhookEndpoint, error) {
+	var out WebhookEndpoint
+	_, err := c.do(ctx, c.newCall(http.MethodPost, "/webhooks", in, opts), &out)
+	return &out, err
+}
+
+// ListWebhooks lists a page of endpoints.
+func (c *Client) ListWebhooks(ctx context.Context, p ListParams) (*WebhookList, error) {
+	r := c.newCall(http.MethodGet, "/webhooks", nil, nil)
+	r.query = p.values()
+	var out WebhookList
+	_, err := c.do(ctx, r, &out)
+	return &out, err
+}
+
+// GetWebhook reads an endpoint.
+func (c *Client) GetWebhook(ctx context.Context, id string) (*WebhookEndpoint, error) {
+	var out WebhookEndpoint
+	_, err := c.do(ctx, c.newCall(http.MethodGet, "/webhooks/"+esc(id), nil, nil), &out)
+	return &out, err
+}
+
+// UpdateWebhook changes an endpoint.
+func (c *Client) UpdateWebhook(ctx context.Context, id string, in UpdateWebhookRequest) (*WebhookEndpoint, error) {
+	var out WebhookEndpoint
+	_, err := c.do(ctx, c.newCall(http.MethodPatch, "/webhooks/"+esc(id), in, nil), &out)
+	return &out, err
+}
+
+// DeleteWebhook deletes an endpoint.
+func (c *Client) DeleteWebhook(ctx context.Context, id string) error {
+	_, err := c.do(ctx, c.newCall(http.MethodDelete, "/webhooks/"+esc(id), nil, nil), nil)
+	return err
+}
+
+// RotateWebhookSecret replaces an endpoint's signing secret; the old one
+// keeps signing alongside for a while (PreviousSecretExpiresAt).
+func (c *Client) RotateWebhookSecret(ctx context.Context, id string, opts ...CallOption) (*WebhookEndpoint, error) {
+	var out WebhookEndpoint
+	_, err := c.do(ctx, c.newCall(http.MethodPost, "/webhooks/"+esc(id)+"/rotate-secret", struct{}{}, opts), &out)
+	return &out, err
+}
+
+// WebhookTest is the answer of POST /v1/webhooks/{id}/test.
+type WebhookTest struct {
+	Object     string `json:"object"`
+	EventID    string `json:"eventId"`
+	Type       string `json:"type"`
+	DeliveryID string `json:"deliveryId"`
+}
+
+// TestWebhook sends a webhook.test event to an endpoint.
+func (c *Client) TestWebhook(ctx context.Context, id string, opts ...CallOption) (*WebhookTest, error) {
+	var out WebhookTest
+	_, err := c.do(ctx, c.newCall(http.MethodPost, "/webhooks/"+esc(id)+"/test", struct{}{}, opts), &out)
+	return &out, err
+}
+
+// Delivery is one event's delivery to one endpoint, with its attempts.
+type Delivery struct {
+	Object        string          `json:"object"`
+	ID            string          `json:"id"`
+	EndpointID    string          `json:"endpointId"`
+	EventID       string          `json:"eventId"`
+	EventType     string          `json:"eventType"`
+	URL           *string         `json:"url,omitempty"`
+	Status        string          `json:"status"`
+	AttemptCount  int             `json:"attemptCount"`
+	NextAttemptAt *string         `json:"nextAttemptAt"`
+	CreatedAt     string          `json:"createdAt"`
+	Attempts      []Attempt       `json:"attempts"`
+	Payload       json.RawMessage `json:"payload"`
+}
+
+// Attempt is one delivery attempt.
+type Attempt struct {
+	At         string `json:"at"`
+	StatusCode *int   `json:"statusCode"`
+	LatencyMS  int64  `json:"latencyMs"`
+	Response   string `json:"response"`
+	Error      string `json:"error,omitempty"`
+	Manual     bool   `json:"manual,omitempty"`
+}
+
+// DeliveryList is a page of deliveries.
+type DeliveryList struct {
+	Object     string     `json:"object"`
+	Data       []Delivery `json:"data"`
+	Pagination Pagination `json:"pagination"`
+}
+
+// ListDeliveries lists an endpoint's deliveries, newest first.
+func (c *Client) ListDeliveries(ctx context.Context, endpointID string, p ListParams) (*DeliveryList, error) {
+	r := c.newCall(http.MethodGet, "/webhooks/"+esc(endpointID)+"/deliveries", nil, nil)
+	r.query = p.values()
+	var out DeliveryList
+	_, err := c.do(ctx, r, &out)
+	return &out, err
+}
+
+// Redeliver queues a delivery again now.
+func (c *Client) Redeliver(ctx context.Context, endpointID, deliveryID string, opts ...CallOption) (*Delivery, error) {
+	var out Delivery
+	path := "/webhooks/" + esc(endpointID) + "/deliveries/" + esc(deliveryID) + "/redeliver"
+	_, err := c.do(ctx, c.newCall(http.MethodPost, path, struct{}{}, opts), &out)
+	return &out, err
+}

@@ -1,0 +1,135 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/client"
+	"github.com/framegate/framegate/pkg/keystore"
+	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/lambdas/registry"
+	"github.com/framegate/framegate/pkg/localstack"
+	"github.com/framegate/framegate/pkg/plan"
+	"github.com/framegate/framegate/pkg/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// stackKeys runs the local stack and returns it with a fresh workspace's
+// primary keys.
+func stackKeys(t *testing.T) (*localstack.Stack, map[apikey.Env]string) {
+	t.Helper()
+	reg := registry.Registry()
+	for _, f := range testenv.RepoTemplate(t).Functions {
+		if _, ok := reg[f.Name]; !ok && len(f.Routes) == 0 {
+			// A queue consumer still in progress elsewhere: leave its
+			// messages alone rather than fail to start.
+			reg[f.Name] = func(context.Context, lambdas.Deps) (any, error) {
+				return lambdas.SQSFunc(func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+					var r events.SQSEventResponse
+					for _, m := range ev.Records {
+						r.BatchItemFailures = append(r.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+					}
+					return r, nil
+				}), nil
+			}
+		}
+	}
+	s := testenv.NewStack(t, testenv.WithRegistry(reg), func(c *localstack.Config) {
+		c.Parameters = map[string]string{"WebhookAllowLoopback": "true"}
+	})
+	var env map[string]string
+	for _, f := range s.Template().Functions {
+		if f.LogicalID == "KeysFunction" {
+			env, _ = s.Resources().Env(f)
+		}
+	}
+	ks, err := keystore.Open(context.Background(), lambdas.Deps{AWS: s.AWS(), Getenv: func(k string) string { return env[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, keys, err := ks.CreateWorkspace(context.Background(), "client-test", plan.Default, plan.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, keys
+}
+
+// TestAgainstTheStack drives the client through the real gateway,
+// authorizer and handlers: the shapes it decodes are the shapes they send.
+func TestAgainstTheStack(t *testing.T) {
+	s, keys := stackKeys(t)
+	ctx := context.Background()
+	c := client.New(s.URL(), keys[apikey.Test])
+
+	id, err := c.Auth(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.Environment != "test" || id.Key.Kind != "primary" || id.RateLimits.Key.Limit == 0 {
+		t.Errorf("auth: %+v", id)
+	}
+
+	k, err := c.CreateKey(ctx, client.CreateKeyRequest{Name: "ci", Role: "render"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Key == "" || k.Role != "render" || k.Status != "active" {
+		t.Fatalf("created key %+v", k)
+	}
+	list, err := c.ListKeys(ctx, client.ListKeysParams{ListParams: client.ListParams{Limit: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Data) != 1 || list.Pagination.NextCursor() == "" {
+		t.Errorf("first page of 1: %+v", list)
+	}
+	rot, err := c.RotateKey(ctx, k.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rot.Key == "" || rot.ID == k.ID {
+		t.Errorf("rotated %+v", rot)
+	}
+	if _, err := c.RevokeKey(ctx, rot.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The revoked key is refused at the edge, in the same envelope.
+	_, err = client.New(s.URL(), rot.Key).Auth(ctx)
+	var e *client.Error
+	if !errors.As(err, &e) || e.Status != http.StatusUnauthorized || e.Code != "invalid_api_key" || e.RequestID == "" {
+		t.Errorf("revoked key: %v", err)
+	}
+	_, err = c.GetKey(ctx, "key_doesnotexist")
+	if !errors.As(err, &e) || e.Code != "not_found" {
+		t.Errorf("missing key: %v", err)
+	}
+
+	w, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{URL: "http://127.0.0.1:9/hook", Events: []string{"*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Secret == "" || w.ID == "" {
+		t.Fatalf("webhook %+v", w)
+	}
+	off := false
+	if w, err = c.UpdateWebhook(ctx, w.ID, client.UpdateWebhookRequest{Enabled: &off}); err != nil || w.Enabled {
+		t.Fatalf("disable: %+v %v", w, err)
+	}
+	if err := c.DeleteWebhook(ctx, w.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetWebhook(ctx, w.ID); !errors.As(err, &e) || e.Code != "not_found" {
+		t.Errorf("deleted webhook: %v", err)
+	}
+
+	_, err = c.CreateVideo(ctx, client.CreateVideoRequest{Spec: []byte(`{"resolution":"nope","scenes":[]}`)})
+	if !errors.As(err, &e) || e.Status != http.StatusBadRequest || e.Field == "" {
+		t.Errorf("invalid spec: %v", err)
+	}
+}
