@@ -1,0 +1,417 @@
+package render
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/framegate/framegate/pkg/movie"
+)
+
+// The filter graph is built only from numbers the renderer computes, enum
+// values movie.Validate checked against closed lists, "#rrggbb" colors
+// turned into 0xrrggbb, and file names the renderer chose. User text never
+// appears in it: it goes into files read by drawtext's textfile= with
+// expansion=none, so no quote, colon, backslash, %{} or newline in it can
+// change the graph.
+
+// timeline is the spec in frames. Rounding every duration to whole frames
+// once, here, keeps xfade offsets, trims and the total exactly consistent.
+type timeline struct {
+	fps    int
+	frames []int // per scene
+	out    []int // transition frames into the next scene (0 = cut)
+	total  int
+}
+
+func newTimeline(s movie.Spec) timeline {
+	n := len(s.Scenes)
+	tl := timeline{fps: s.FPS, frames: make([]int, n), out: make([]int, n)}
+	for i, sc := range s.Scenes {
+		tl.frames[i] = max(1, int(math.Round(sc.Duration*float64(s.FPS))))
+	}
+	in := 0
+	for i, sc := range s.Scenes {
+		if i < n-1 && sc.Transition != nil {
+			t := max(1, int(math.Round(sc.TransitionDuration()*float64(s.FPS))))
+			// Validation bounds this in seconds; rounding may still overshoot
+			// by a frame, so clamp to what the two scenes can give.
+			t = min(t, tl.frames[i]-in, tl.frames[i+1])
+			tl.out[i] = max(t, 0)
+		}
+		in = tl.out[i]
+		tl.total += tl.frames[i] - tl.out[i]
+	}
+	return tl
+}
+
+func (tl timeline) seconds(frames int) float64 { return float64(frames) / float64(tl.fps) }
+
+// Duration of the rendered video.
+func (tl timeline) Duration() float64 { return tl.seconds(tl.total) }
+
+// segment is a run of output frames: a scene's body shown alone, or a
+// transition blending the end of scene a with the start of scene a+1.
+type segment struct {
+	scene    int
+	from, to int // frames of scene, [from, to)
+	xfade    string
+}
+
+func (tl timeline) segments(s movie.Spec) []segment {
+	var segs []segment
+	in := 0
+	for i := range s.Scenes {
+		if body := (segment{scene: i, from: in, to: tl.frames[i] - tl.out[i]}); body.to > body.from {
+			segs = append(segs, body)
+		}
+		if tl.out[i] > 0 {
+			segs = append(segs, segment{scene: i, from: tl.frames[i] - tl.out[i], to: tl.frames[i], xfade: s.Scenes[i].Transition.Type})
+		}
+		in = tl.out[i]
+	}
+	return segs
+}
+
+// input is one -i of the command: a fetched file and the demuxer its
+// content was sniffed as.
+type input struct {
+	file    string // relative to the job directory
+	format  string // ffmpeg demuxer, never guessed by ffmpeg from content
+	isAudio bool
+}
+
+// graphParams are the renderer's choices the graph depends on.
+type graphParams struct {
+	font      string            // font file, relative to the job directory
+	textFile  map[[2]int]string // (scene, element) → text file
+	imageFile map[[2]int]string // (scene, element) → fetched image
+	imageFmt  map[[2]int]string // (scene, element) → demuxer
+	audioFile string
+	audioFmt  string
+	watermark bool
+	wmFile    string
+}
+
+// buildGraph returns the -i inputs and the filter_complex, whose outputs
+// are [vout] and, with audio, [aout].
+func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
+	w, h := s.Size()
+	var inputs []input
+	var chains []string
+	segs := tl.segments(s)
+
+	// Each image element is one input, scaled once, split to every segment
+	// that shows it. A still image is a single frame; overlay repeats it.
+	imgUses := map[[2]int][]string{}
+	for _, sg := range segs {
+		for _, part := range sg.parts() {
+			for j, e := range s.Scenes[part.scene].Elements {
+				if e.Type == "image" && visible(tl, e, part.from, part.to) {
+					key := [2]int{part.scene, j}
+					imgUses[key] = append(imgUses[key], fmt.Sprintf("im%d_%d_%d", part.scene, j, len(imgUses[key])))
+				}
+			}
+		}
+	}
+	imgLabel := map[[2]int][]string{}
+	for i, sc := range s.Scenes {
+		for j, e := range sc.Elements {
+			key := [2]int{i, j}
+			uses := imgUses[key]
+			if e.Type != "image" || len(uses) == 0 {
+				continue
+			}
+			k := len(inputs)
+			inputs = append(inputs, input{file: p.imageFile[key], format: p.imageFmt[key]})
+			bw, bh := e.Width, e.Height
+			if bw == 0 {
+				bw = w
+			}
+			if bh == 0 {
+				bh = h
+			}
+			var scale string
+			switch e.Fit {
+			case "cover":
+				scale = fmt.Sprintf("scale=%d:%d:force_original_aspect_ratio=increase,crop=%d:%d", bw, bh, bw, bh)
+			case "fill":
+				scale = fmt.Sprintf("scale=%d:%d", bw, bh)
+			default: // contain
+				scale = fmt.Sprintf("scale=%d:%d:force_original_aspect_ratio=decrease", bw, bh)
+			}
+			chain := fmt.Sprintf("[%d:v]%s,setsar=1,format=rgba,split=%d", k, scale, len(uses))
+			for _, u := range uses {
+				chain += "[" + u + "]"
+			}
+			chains = append(chains, chain)
+			imgLabel[key] = uses
+		}
+	}
+	nextImg := map[[2]int]int{}
+	takeImg := func(key [2]int) string {
+		l := imgLabel[key][nextImg[key]]
+		nextImg[key]++
+		return l
+	}
+
+	var segLabels []string
+	for n, sg := range segs {
+		label := fmt.Sprintf("seg%d", n)
+		if sg.xfade == "" {
+			chains = append(chains, sceneWindow(s, tl, p, sg.scene, sg.from, sg.to, "yuv420p", label, takeImg)...)
+		} else {
+			parts := sg.parts()
+			a, b := label+"a", label+"b"
+			// xfade works in 4:4:4 only; the two short windows are drawn in
+			// 4:4:4 directly so only the transition frames are converted.
+			chains = append(chains, sceneWindow(s, tl, p, parts[0].scene, parts[0].from, parts[0].to, "yuv444p", a, takeImg)...)
+			chains = append(chains, sceneWindow(s, tl, p, parts[1].scene, parts[1].from, parts[1].to, "yuv444p", b, takeImg)...)
+			chains = append(chains, fmt.Sprintf("[%s][%s]xfade=transition=%s:duration=%s:offset=0,format=yuv420p[%s]",
+				a, b, sg.xfade, num(tl.seconds(sg.to-sg.from)), label))
+		}
+		segLabels = append(segLabels, label)
+	}
+
+	video := segLabels[0]
+	if len(segLabels) > 1 {
+		chains = append(chains, "["+strings.Join(segLabels, "][")+fmt.Sprintf("]concat=n=%d:v=1:a=0[cat]", len(segLabels)))
+		video = "cat"
+	}
+	final := "[" + video + "]"
+	if p.watermark {
+		final += watermarkFilters(w, h, p) + ","
+	}
+	final += "setsar=1[vout]"
+	chains = append(chains, final)
+
+	if p.audioFile != "" {
+		k := len(inputs)
+		inputs = append(inputs, input{file: p.audioFile, format: p.audioFmt, isAudio: true})
+		d := tl.Duration()
+		fade := math.Min(0.5, d/4)
+		chains = append(chains, fmt.Sprintf(
+			"[%d:a]aformat=sample_rates=48000:channel_layouts=stereo,volume=%s,apad=whole_dur=%s,atrim=end=%s,afade=t=out:st=%s:d=%s,asetpts=PTS-STARTPTS[aout]",
+			k, num(s.Audio.Volume), num(d), num(d), num(d-fade), num(fade)))
+	}
+	return inputs, strings.Join(chains, ";\n")
+}
+
+// parts splits a transition segment into the outgoing and incoming windows.
+func (sg segment) parts() []segment {
+	if sg.xfade == "" {
+		return []segment{sg}
+	}
+	n := sg.to - sg.from
+	return []segment{{scene: sg.scene, from: sg.from, to: sg.to}, {scene: sg.scene + 1, from: 0, to: n}}
+}
+
+// visible reports whether element e shows during frames [from, to) of its
+// scene.
+func visible(tl timeline, e movie.Element, from, to int) bool {
+	return e.Start < tl.seconds(to) && e.End > tl.seconds(from)
+}
+
+// sceneWindow draws frames [from, to) of scene i into [label]. Times in
+// enable expressions are shifted so the window starts at t=0.
+func sceneWindow(s movie.Spec, tl timeline, p graphParams, i, from, to int, pixfmt, label string, takeImg func([2]int) string) []string {
+	w, h := s.Size()
+	sc := s.Scenes[i]
+	n := to - from
+	fps := tl.fps
+	src := fmt.Sprintf("w%d_%d_%d", i, from, 0)
+	var chains []string
+	overlayFmt := "yuv420"
+	if pixfmt == "yuv444p" {
+		overlayFmt = "yuv444"
+	}
+	// Half a frame short of n frames: a source emits frames while t < d, so
+	// this yields exactly n (t = 0 … (n-1)/fps) whatever the float rounding.
+	dur := num((float64(n) - 0.5) / float64(fps))
+	if g := sc.Background.Gradient; g != nil {
+		x1, y1 := 0, h // vertical: top to bottom
+		switch g.Direction {
+		case "horizontal":
+			x1, y1 = w, 0
+		case "diagonal":
+			x1, y1 = w, h
+		}
+		// A static gradient is drawn once and laid over a color source for
+		// the window's frames: gradients costs a per-pixel pass per frame
+		// (30× a color source at 720p), and ffmpeg 5.1's loop filter
+		// deadlocks the graph once an image overlay joins it.
+		chains = append(chains,
+			fmt.Sprintf("gradients=s=%dx%d:r=%d:d=%s:c0=%s:c1=%s:nb_colors=2:x0=0:y0=0:x1=%d:y1=%d:speed=0.00001:seed=1,format=%s[%sg]",
+				w, h, fps, num(0.5/float64(fps)), hex(g.From), hex(g.To), x1, y1, pixfmt, src),
+			fmt.Sprintf("color=c=black:s=%dx%d:r=%d:d=%s,format=%s[%sc]", w, h, fps, dur, pixfmt, src),
+			fmt.Sprintf("[%sc][%sg]overlay=format=%s:eof_action=repeat[%s]", src, src, overlayFmt, src))
+	} else {
+		chains = append(chains, fmt.Sprintf("color=c=%s:s=%dx%d:r=%d:d=%s,format=%s[%s]", hex(sc.Background.Color), w, h, fps, dur, pixfmt, src))
+	}
+	cur := src
+	t0 := tl.seconds(from)
+	step := 0
+	for j, e := range sc.Elements {
+		if !visible(tl, e, from, to) {
+			continue
+		}
+		step++
+		next := fmt.Sprintf("w%d_%d_%d", i, from, step)
+		enable := ""
+		if e.Start > t0 || e.End < tl.seconds(to) {
+			enable = fmt.Sprintf(":enable='gte(t,%s)*lt(t,%s)'", num(e.Start-t0), num(e.End-t0))
+		}
+		key := [2]int{i, j}
+		switch e.Type {
+		case "text":
+			x, y := textPosition(e.Position, margin(w, h))
+			chains = append(chains, fmt.Sprintf(
+				"[%s]drawtext=fontfile=%s:textfile=%s:expansion=none:fontsize=%d:fontcolor=%s:line_spacing=%d:x=%s:y=%s%s[%s]",
+				cur, p.font, p.textFile[key], e.FontSize, hex(e.Color), e.FontSize/5, x, y, enable, next))
+		case "image":
+			x, y := imagePosition(e.Position)
+			chains = append(chains, fmt.Sprintf("[%s][%s]overlay=x=%s:y=%s:format=%s:eof_action=repeat%s[%s]",
+				cur, takeImg(key), x, y, overlayFmt, enable, next))
+		}
+		cur = next
+	}
+	chains = append(chains, fmt.Sprintf("[%s]null[%s]", cur, label))
+	return chains
+}
+
+// margin keeps text off the frame's edge, like a title-safe area.
+func margin(w, h int) int { return min(w, h) / 20 }
+
+func textPosition(pos string, m int) (x, y string) {
+	x, y = "(w-text_w)/2", "(h-text_h)/2"
+	if strings.Contains(pos, "left") {
+		x = strconv.Itoa(m)
+	}
+	if strings.Contains(pos, "right") {
+		x = fmt.Sprintf("w-text_w-%d", m)
+	}
+	if strings.HasPrefix(pos, "top") {
+		y = strconv.Itoa(m)
+	}
+	if strings.HasPrefix(pos, "bottom") {
+		y = fmt.Sprintf("h-text_h-%d", m)
+	}
+	return x, y
+}
+
+// imagePosition places the image box flush with the edges it names: the
+// client sizes the box, so it controls the spacing.
+func imagePosition(pos string) (x, y string) {
+	x, y = "(W-w)/2", "(H-h)/2"
+	if strings.Contains(pos, "left") {
+		x = "0"
+	}
+	if strings.Contains(pos, "right") {
+		x = "W-w"
+	}
+	if strings.HasPrefix(pos, "top") {
+		y = "0"
+	}
+	if strings.HasPrefix(pos, "bottom") {
+		y = "H-h"
+	}
+	return x, y
+}
+
+// Watermark is what sandbox renders carry: translucent text across the
+// frame, and a solid marker block in the bottom-right corner whose color
+// tests (and support) can check on any frame.
+const (
+	WatermarkText = "framegate sandbox"
+	// MarkerColor is the marker block's RGB color.
+	MarkerColor = 0xff00ff
+)
+
+// MarkerBox is the marker block for a frame size: x, y, size in pixels.
+// Aligned to 8 so 4:2:0 chroma subsampling keeps its color exact.
+func MarkerBox(w, h int) (x, y, size int) {
+	size = max(16, min(w, h)/16/8*8)
+	m := max(8, min(w, h)/40/8*8)
+	return w - size - m, h - size - m, size
+}
+
+func watermarkFilters(w, h int, p graphParams) string {
+	x, y, size := MarkerBox(w, h)
+	fs := max(16, min(w, h)/9)
+	return fmt.Sprintf(
+		"drawtext=fontfile=%s:textfile=%s:expansion=none:fontsize=%d:fontcolor=white@0.4:borderw=%d:bordercolor=black@0.4:line_spacing=%d:x=(w-text_w)/2:y=(h-text_h)/2,"+
+			"drawbox=x=%d:y=%d:w=%d:h=%d:color=0x%06x@1:t=fill",
+		p.font, p.wmFile, fs, max(1, fs/24), h/6, x, y, size, size, MarkerColor)
+}
+
+// watermarkText is the watermark's text file: the mark three times, so it
+// spans the frame and cannot be cropped away with the top or bottom.
+func watermarkText() string {
+	return WatermarkText + "\n" + WatermarkText + "\n" + WatermarkText
+}
+
+func hex(color string) string { return "0x" + strings.TrimPrefix(color, "#") }
+
+// num formats a number for the graph: plain decimal, never an exponent.
+func num(f float64) string { return strconv.FormatFloat(f, 'f', 6, 64) }
+
+// wrapText breaks text into lines that fit width px at fontSize px, with
+// estimated glyph widths (DejaVu Sans averages about 0.6 em; capitals and
+// digits are wider, spaces narrower, CJK full width). drawtext does not
+// wrap, and an unwrapped 500-character line would run off the frame.
+func wrapText(text string, width, fontSize int) string {
+	limit := float64(width) / float64(fontSize)
+	var out []string
+	for _, para := range strings.Split(strings.ReplaceAll(text, "\t", "    "), "\n") {
+		var line []rune
+		var lineW float64
+		lastSpace := -1
+		for _, r := range para {
+			rw := runeWidth(r)
+			if lineW+rw > limit && len(line) > 0 {
+				if r == ' ' { // break at this space, dropping it
+					out = append(out, string(line))
+					line, lineW, lastSpace = nil, 0, -1
+					continue
+				}
+				if lastSpace > 0 { // break at the last space
+					out = append(out, string(line[:lastSpace]))
+					line = append([]rune(nil), line[lastSpace+1:]...)
+				} else { // one long word: break inside it
+					out = append(out, string(line))
+					line = nil
+				}
+				lineW, lastSpace = 0, -1
+				for k, c := range line {
+					lineW += runeWidth(c)
+					if c == ' ' {
+						lastSpace = k
+					}
+				}
+			}
+			if r == ' ' {
+				lastSpace = len(line)
+			}
+			line = append(line, r)
+			lineW += rw
+		}
+		out = append(out, string(line))
+	}
+	return strings.Join(out, "\n")
+}
+
+func runeWidth(r rune) float64 {
+	switch {
+	case r == ' ':
+		return 0.32
+	case unicode.Is(unicode.Han, r), unicode.Is(unicode.Hiragana, r), unicode.Is(unicode.Katakana, r), unicode.Is(unicode.Hangul, r):
+		return 1.0
+	case unicode.IsUpper(r), r == 'm', r == 'w':
+		return 0.75
+	case unicode.IsDigit(r):
+		return 0.64
+	}
+	return 0.6
+}

@@ -1,0 +1,496 @@
+// Package render turns a movie spec into an H.264 MP4 with one ffmpeg run:
+// every scene is a generated color or gradient source with its text and
+// images drawn on, scenes are joined by cuts (concat) or xfade transitions,
+// and an optional soundtrack is trimmed to the video. Remote images and
+// audio are fetched through the caller's egress guard into a private work
+// directory first; ffmpeg itself never opens anything but those files.
+package render
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/framegate/framegate/pkg/movie"
+)
+
+// Options configure a render. Only FFmpeg-less zero values have defaults
+// worth relying on; Fetch is required when the spec has images or audio.
+type Options struct {
+	// FFmpeg is the ffmpeg binary; "" means FindFFmpeg.
+	FFmpeg string
+	// WorkDir holds the job's files (fetched assets, text files, the graph);
+	// "" means os.TempDir(), which is /tmp in Lambda.
+	WorkDir string
+	// Watermark burns in the sandbox mark.
+	Watermark bool
+	// Fetch downloads a URL, normally egress.Guard.Fetch with a size cap.
+	Fetch func(ctx context.Context, url string, dst io.Writer) error
+	// Progress receives 0..100, each value once, 100 when ffmpeg is done.
+	Progress func(percent int)
+	// Threads for encoding and filtering; 0 means the number of CPUs.
+	Threads int
+	// FontFile overrides FindFont.
+	FontFile string
+	// Preset is the libx264 preset; "" means DefaultPreset.
+	Preset string
+	// MaxAssetBytes caps each fetched file again here, whatever Fetch does;
+	// 0 means DefaultMaxAssetBytes.
+	MaxAssetBytes int64
+}
+
+// DefaultPreset: on 2 cores, superfast renders generated graphics about as
+// fast as ultrafast once filtering is counted, at a much smaller file; see
+// BenchmarkRenderHD10s.
+const DefaultPreset = "superfast"
+
+// DefaultMaxAssetBytes bounds one image or audio file.
+const DefaultMaxAssetBytes = 50 << 20
+
+// maxImagePixels stops decompression bombs: a small PNG that decodes to a
+// gigapixel frame.
+const maxImagePixels = 40_000_000
+
+// Result describes the rendered file.
+type Result struct {
+	Duration      float64 // seconds, frame-exact
+	Width, Height int
+	SizeBytes     int64
+	// PeakWorkBytes is the most the job directory and the output together
+	// held on disk while rendering, sampled; what /tmp must have free.
+	PeakWorkBytes int64
+}
+
+// AssetError is an image or audio the render could not use: unreachable,
+// refused by the egress guard, too large, or not a supported format.
+// Field is the JSON pointer of the first element that uses it. Its message
+// is safe to show the client.
+type AssetError struct {
+	Field, URL string
+	Err        error
+}
+
+func (e *AssetError) Error() string { return fmt.Sprintf("%s %s: %v", e.Field, e.URL, e.Err) }
+func (e *AssetError) Unwrap() error { return e.Err }
+
+// renderLimits re-check a spec at render time for what keeps the ffmpeg
+// command safe (enums, colors, URLs, text); the plan's limits were
+// enforced when the API accepted it.
+var renderLimits = movie.Limits{MaxSeconds: 4 * 3600, MaxScenes: 1000, MaxElements: 1000, MaxTextLen: 100_000}
+
+// Render renders spec into the MP4 file out. Canceling ctx kills ffmpeg.
+func Render(ctx context.Context, spec movie.Spec, out string, o Options) (Result, error) {
+	spec, err := normalizedCopy(spec)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := spec.Validate(renderLimits); err != nil {
+		return Result{}, fmt.Errorf("render: invalid spec: %w", err)
+	}
+	if o.FFmpeg == "" {
+		if o.FFmpeg, _, err = FindFFmpeg(); err != nil {
+			return Result{}, err
+		}
+	}
+	font := o.FontFile
+	if font == "" {
+		if font, err = FindFont(); err != nil {
+			return Result{}, err
+		}
+	}
+	out, err = filepath.Abs(out)
+	if err != nil {
+		return Result{}, fmt.Errorf("render: output path: %w", err)
+	}
+	workDir := o.WorkDir
+	if workDir == "" {
+		workDir = os.TempDir()
+	}
+	job, err := os.MkdirTemp(workDir, "render-")
+	if err != nil {
+		return Result{}, fmt.Errorf("render: work dir: %w", err)
+	}
+	defer os.RemoveAll(job)
+
+	mon := startDiskMonitor(job, out)
+	defer mon.stop()
+
+	p, err := prepare(ctx, spec, job, font, o)
+	if err != nil {
+		return Result{}, err
+	}
+	tl := newTimeline(spec)
+	inputs, graph := buildGraph(spec, tl, p)
+	if err := os.WriteFile(filepath.Join(job, "graph.txt"), []byte(graph), 0o600); err != nil {
+		return Result{}, fmt.Errorf("render: write graph: %w", err)
+	}
+	args := ffmpegArgs(spec, inputs, out, o, p.audioFile != "")
+	if err := run(ctx, o.FFmpeg, job, args, tl.Duration(), o.Progress); err != nil {
+		os.Remove(out)
+		return Result{}, err
+	}
+	fi, err := os.Stat(out)
+	if err != nil {
+		return Result{}, fmt.Errorf("render: output: %w", err)
+	}
+	w, h := spec.Size()
+	return Result{Duration: tl.Duration(), Width: w, Height: h, SizeBytes: fi.Size(), PeakWorkBytes: mon.stop()}, nil
+}
+
+// normalizedCopy deep-copies the spec so Normalize does not write into the
+// caller's slices.
+func normalizedCopy(s movie.Spec) (movie.Spec, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return movie.Spec{}, fmt.Errorf("render: copy spec: %w", err)
+	}
+	var c movie.Spec
+	if err := json.Unmarshal(b, &c); err != nil {
+		return movie.Spec{}, fmt.Errorf("render: copy spec: %w", err)
+	}
+	c.Normalize()
+	return c, nil
+}
+
+// prepare writes the job directory: the font link, one file per text, the
+// fetched assets.
+func prepare(ctx context.Context, spec movie.Spec, job, font string, o Options) (graphParams, error) {
+	p := graphParams{
+		font:      "font.ttf",
+		textFile:  map[[2]int]string{},
+		imageFile: map[[2]int]string{},
+		imageFmt:  map[[2]int]string{},
+		watermark: o.Watermark,
+		wmFile:    "watermark.txt",
+	}
+	// The font is linked under a fixed name so its path, whatever
+	// characters it has, never needs escaping in the graph.
+	if err := os.Symlink(font, filepath.Join(job, p.font)); err != nil {
+		return p, fmt.Errorf("render: link font: %w", err)
+	}
+	w, _ := spec.Size()
+	for i, sc := range spec.Scenes {
+		for j, e := range sc.Elements {
+			if e.Type != "text" {
+				continue
+			}
+			name := fmt.Sprintf("text%d_%d.txt", i, j)
+			text := wrapText(e.Text, w-2*margin(spec.Size()), e.FontSize)
+			if err := os.WriteFile(filepath.Join(job, name), []byte(text), 0o600); err != nil {
+				return p, fmt.Errorf("render: write text: %w", err)
+			}
+			p.textFile[[2]int{i, j}] = name
+		}
+	}
+	if o.Watermark {
+		if err := os.WriteFile(filepath.Join(job, p.wmFile), []byte(watermarkText()), 0o600); err != nil {
+			return p, fmt.Errorf("render: write watermark: %w", err)
+		}
+	}
+
+	maxBytes := o.MaxAssetBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxAssetBytes
+	}
+	type fetched struct{ file, format string }
+	cache := map[string]fetched{} // one download per URL
+	get := func(field, url string, audio bool) (fetched, error) {
+		if f, ok := cache[url]; ok {
+			return f, nil
+		}
+		if o.Fetch == nil {
+			return fetched{}, &AssetError{Field: field, URL: url, Err: errors.New("fetching is not configured")}
+		}
+		f := fetched{file: fmt.Sprintf("asset%d", len(cache))}
+		if err := fetchTo(ctx, o.Fetch, url, filepath.Join(job, f.file), maxBytes); err != nil {
+			if ctx.Err() != nil {
+				return fetched{}, fmt.Errorf("render: fetch %s: %w", field, ctx.Err())
+			}
+			return fetched{}, &AssetError{Field: field, URL: url, Err: err}
+		}
+		head, err := readHead(filepath.Join(job, f.file))
+		if err != nil {
+			return fetched{}, fmt.Errorf("render: read asset: %w", err)
+		}
+		kind := "image"
+		if audio {
+			f.format, kind = sniffAudio(head), "audio"
+		} else {
+			f.format = sniffImage(head)
+		}
+		if f.format == "" {
+			return fetched{}, &AssetError{Field: field, URL: url, Err: fmt.Errorf("unsupported %s format (use %s)", kind, supported(audio))}
+		}
+		cache[url] = f
+		return f, nil
+	}
+	for i, sc := range spec.Scenes {
+		for j, e := range sc.Elements {
+			if e.Type != "image" {
+				continue
+			}
+			f, err := get(fmt.Sprintf("/scenes/%d/elements/%d/url", i, j), e.URL, false)
+			if err != nil {
+				return p, err
+			}
+			p.imageFile[[2]int{i, j}], p.imageFmt[[2]int{i, j}] = f.file, f.format
+		}
+	}
+	if spec.Audio != nil {
+		f, err := get("/audio/url", spec.Audio.URL, true)
+		if err != nil {
+			return p, err
+		}
+		p.audioFile, p.audioFmt = f.file, f.format
+	}
+	return p, nil
+}
+
+func fetchTo(ctx context.Context, fetch func(context.Context, string, io.Writer) error, url, path string, maxBytes int64) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("create: %w", err)
+	}
+	lw := &limitWriter{w: f, left: maxBytes}
+	err = fetch(ctx, url, lw)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && lw.over {
+		err = fmt.Errorf("larger than %d bytes", maxBytes)
+	}
+	return err
+}
+
+// limitWriter fails once more than left bytes are written.
+type limitWriter struct {
+	w    io.Writer
+	left int64
+	over bool
+}
+
+func (l *limitWriter) Write(b []byte) (int, error) {
+	if int64(len(b)) > l.left {
+		l.over = true
+		return 0, errors.New("asset size limit exceeded")
+	}
+	l.left -= int64(len(b))
+	return l.w.Write(b)
+}
+
+func readHead(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := make([]byte, 64)
+	n, err := io.ReadFull(f, b)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return b[:n], nil
+}
+
+func ffmpegArgs(spec movie.Spec, inputs []input, out string, o Options, audio bool) []string {
+	threads := o.Threads
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	preset := o.Preset
+	if preset == "" {
+		preset = DefaultPreset
+	}
+	args := []string{"-nostdin", "-hide_banner", "-loglevel", "error", "-nostats", "-progress", "pipe:1"}
+	for _, in := range inputs {
+		// The demuxer is named, never probed, and only the file protocol is
+		// allowed: a fetched "image" that is really an HLS playlist or a
+		// concat script cannot make ffmpeg open other files or URLs.
+		args = append(args, "-protocol_whitelist", "file", "-f", in.format)
+		if in.isAudio {
+			args = append(args, "-t", num(newTimeline(spec).Duration()))
+		} else {
+			args = append(args, "-max_pixels", strconv.Itoa(maxImagePixels))
+		}
+		args = append(args, "-i", in.file)
+	}
+	args = append(args,
+		"-filter_complex_script", "graph.txt",
+		"-filter_complex_threads", strconv.Itoa(threads),
+		"-map", "[vout]")
+	if audio {
+		args = append(args, "-map", "[aout]", "-c:a", "aac", "-b:a", "128k")
+	}
+	args = append(args,
+		"-c:v", "libx264", "-preset", preset, "-crf", "23", "-pix_fmt", "yuv420p",
+		"-threads", strconv.Itoa(threads),
+		"-movflags", "+faststart", "-f", "mp4", "-y", out)
+	return args
+}
+
+// run runs ffmpeg in the job directory, feeding its -progress output to
+// progress and killing it when ctx ends.
+func run(ctx context.Context, ffmpeg, dir string, args []string, total float64, progress func(int)) error {
+	cmd := exec.CommandContext(ctx, ffmpeg, args...)
+	cmd.Dir = dir
+	cmd.Env = ffmpegEnv(dir)
+	cmd.WaitDelay = 2 * time.Second
+	stderr := &tailBuffer{max: 8 << 10}
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return fmt.Errorf("render: ffmpeg stdout: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("render: start ffmpeg: %w", err)
+	}
+	readProgress(stdout, total, progress)
+	err = cmd.Wait()
+	if ctx.Err() != nil {
+		return fmt.Errorf("render: ffmpeg stopped: %w", ctx.Err())
+	}
+	if err != nil {
+		return fmt.Errorf("render: ffmpeg: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
+
+// ffmpegEnv passes only what a dynamically linked ffmpeg needs to start:
+// the process parses untrusted media and has no business seeing the
+// function's AWS credentials.
+func ffmpegEnv(dir string) []string {
+	env := []string{"HOME=" + dir}
+	for _, k := range []string{"PATH", "LD_LIBRARY_PATH", "TZ", "LANG"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// readProgress parses ffmpeg's "-progress" key=value blocks.
+func readProgress(r io.Reader, total float64, progress func(int)) {
+	last := -1
+	report := func(p int) {
+		if progress != nil && p > last {
+			last = p
+			progress(p)
+		}
+	}
+	report(0)
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		key, val, _ := strings.Cut(sc.Text(), "=")
+		switch key {
+		case "out_time_us":
+			us, err := strconv.ParseInt(val, 10, 64)
+			if err != nil || total <= 0 {
+				continue // "N/A" before the first frame
+			}
+			// 99 at most until ffmpeg says "end": the trailer (and the
+			// faststart rewrite) still has to be written.
+			report(min(99, max(0, int(float64(us)/(total*1e6)*100))))
+		case "progress":
+			if val == "end" {
+				report(100)
+			}
+		}
+	}
+	io.Copy(io.Discard, r)
+}
+
+// tailBuffer keeps the last max bytes written: ffmpeg's error is at the end.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = t.b[len(t.b)-t.max:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(bytes.ToValidUTF8(t.b, nil))
+}
+
+// diskMonitor samples the bytes the job directory and the output hold.
+type diskMonitor struct {
+	done chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+	mu   sync.Mutex
+	peak int64
+	job  string
+	out  string
+}
+
+func startDiskMonitor(job, out string) *diskMonitor {
+	m := &diskMonitor{done: make(chan struct{}), job: job, out: out}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			m.sample()
+			select {
+			case <-m.done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return m
+}
+
+func (m *diskMonitor) sample() {
+	var n int64
+	filepath.WalkDir(m.job, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	if fi, err := os.Stat(m.out); err == nil && !strings.HasPrefix(m.out, m.job+string(filepath.Separator)) {
+		n += fi.Size()
+	}
+	m.mu.Lock()
+	m.peak = max(m.peak, n)
+	m.mu.Unlock()
+}
+
+// stop ends sampling after a last sample and returns the peak.
+func (m *diskMonitor) stop() int64 {
+	m.once.Do(func() {
+		close(m.done)
+		m.wg.Wait()
+		m.sample()
+	})
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.peak
+}
