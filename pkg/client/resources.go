@@ -365,14 +365,16 @@ func (c *Client) DownloadVideo(ctx context.Context, id string, w io.Writer) (int
 // Template is a reusable movie with variables. Raw keeps the whole object
 // as the API sent it, for fields this client does not name.
 type Template struct {
-	Object      string          `json:"object"`
-	ID          string          `json:"id"`
-	Name        string          `json:"name"`
-	Description string          `json:"description,omitempty"`
-	Variables   json.RawMessage `json:"variables,omitempty"`
-	CreatedAt   string          `json:"createdAt"`
-	UpdatedAt   string          `json:"updatedAt,omitempty"`
-	Raw         json.RawMessage `json:"-"`
+	Object      string `json:"object"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Category    string `json:"category,omitempty"`
+	Orientation string `json:"orientation,omitempty"`
+	// BuiltIn templates come with framegate and are read-only.
+	BuiltIn   bool            `json:"builtIn"`
+	Variables json.RawMessage `json:"variables,omitempty"`
+	Raw       json.RawMessage `json:"-"`
 }
 
 // UnmarshalJSON keeps the raw object beside the named fields.
@@ -403,10 +405,24 @@ type TemplateList struct {
 	Pagination Pagination `json:"pagination"`
 }
 
-// ListTemplates lists a page of templates.
-func (c *Client) ListTemplates(ctx context.Context, p ListParams) (*TemplateList, error) {
+// ListTemplatesParams filter GET /v1/templates.
+type ListTemplatesParams struct {
+	ListParams
+	Category    string
+	Orientation string
+	Q           string // words in the name or description
+}
+
+// ListTemplates lists a page of templates: the built-ins, then the
+// workspace's own.
+func (c *Client) ListTemplates(ctx context.Context, p ListTemplatesParams) (*TemplateList, error) {
 	r := c.newCall(http.MethodGet, "/templates", nil, nil)
 	r.query = p.values()
+	for k, v := range map[string]string{"category": p.Category, "orientation": p.Orientation, "q": p.Q} {
+		if v != "" {
+			r.query.Set(k, v)
+		}
+	}
 	var out TemplateList
 	_, err := c.do(ctx, r, &out)
 	return &out, err
