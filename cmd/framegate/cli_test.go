@@ -1,0 +1,370 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/client"
+	"github.com/framegate/framegate/pkg/keystore"
+	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/lambdas/registry"
+	"github.com/framegate/framegate/pkg/localstack"
+	"github.com/framegate/framegate/pkg/movie"
+	"github.com/framegate/framegate/pkg/plan"
+	"github.com/framegate/framegate/pkg/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// cli runs the root command in-process, as the binary would.
+func cli(ctx context.Context, stdout, stderr io.Writer, args ...string) error {
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetIn(strings.NewReader(""))
+	return root.ExecuteContext(ctx)
+}
+
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := cli(context.Background(), &out, &errb, args...)
+	if errb.Len() > 0 {
+		t.Logf("framegate %s (stderr):\n%s", strings.Join(args, " "), errb.String())
+	}
+	return out.String(), err
+}
+
+// lines is an io.Writer that hands out whole lines on a channel.
+type lines struct {
+	mu  sync.Mutex
+	buf []byte
+	ch  chan string
+}
+
+func newLines() *lines { return &lines{ch: make(chan string, 100)} }
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		l.ch <- string(l.buf[:i])
+		l.buf = l.buf[i+1:]
+	}
+}
+
+func (l *lines) await(t *testing.T, what string, d time.Duration, match func(string) bool) string {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case s := <-l.ch:
+			t.Logf("%s: %s", what, s)
+			if match(s) {
+				return s
+			}
+		case <-deadline:
+			t.Fatalf("no %s within %s", what, d)
+		}
+	}
+}
+
+// shortExample is the shortest plain movie spec in examples/ that needs
+// nothing from the internet (no image or audio URL), and its duration.
+// Template calls are left out: their length depends on the template.
+func shortExample(t *testing.T) (string, float64) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(testenv.RepoRoot(t), "examples", "*.json"))
+	// Until examples/ holds one, this package's own is rendered.
+	files = append(files, filepath.Join("testdata", "short.json"))
+	type cand struct {
+		path string
+		dur  float64
+	}
+	var cands []cand
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil || bytes.Contains(b, []byte(`"url"`)) || bytes.Contains(b, []byte(`"templateId"`)) {
+			continue
+		}
+		req, err := renderRequest(b)
+		if err != nil {
+			continue
+		}
+		spec, err := movie.Parse(req.Spec, movie.DefaultLimits(30, true))
+		if err != nil {
+			continue
+		}
+		cands = append(cands, cand{f, spec.Duration()})
+	}
+	if len(cands) == 0 {
+		t.Fatal("no self-contained movie spec to render, not even testdata/short.json")
+	}
+	sort.SliceStable(cands, func(i, j int) bool { return cands[i].dur < cands[j].dur })
+	t.Logf("rendering %s (%.2f s)", cands[0].path, cands[0].dur)
+	return cands[0].path, cands[0].dur
+}
+
+// TestCLIEndToEnd is the developer's first ten minutes, in-process against
+// the whole local stack with the real render worker and ffmpeg: listen for
+// webhooks, render an example with --wait, download it, and see the signed
+// render.succeeded event arrive.
+func TestCLIEndToEnd(t *testing.T) {
+	example, wantDur := shortExample(t)
+	s := testenv.NewStack(t, testenv.WithRegistry(stackRegistry(t)), func(c *localstack.Config) {
+		c.Parameters = map[string]string{"WebhookAllowLoopback": "true"}
+	})
+	keys := workspaceKeys(t, s)
+	t.Setenv(apiKeyEnv, keys[apikey.Test])
+	t.Setenv(apiURLEnv, s.URL())
+
+	// webhooks listen, until we cancel it as Ctrl-C would.
+	lctx, stopListen := context.WithCancel(context.Background())
+	events, status := newLines(), newLines()
+	listened := make(chan error, 1)
+	go func() { listened <- cli(lctx, events, status, "webhooks", "listen", "--output", "json") }()
+	defer stopListen()
+	status.await(t, "listen status", 20*time.Second, func(s string) bool { return strings.HasPrefix(s, "Ready:") })
+
+	out, err := run(t, "videos", "create", "--file", example, "--wait", "--poll-interval", "100ms", "--output", "json")
+	if err != nil {
+		t.Fatalf("videos create --wait: %v (exit %d)\n%s", err, exitCode(err), out)
+	}
+	var v client.Video
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("videos create output: %v\n%s", err, out)
+	}
+	if v.Status != "succeeded" {
+		t.Fatalf("status %s, want succeeded: %+v", v.Status, v)
+	}
+
+	dst := filepath.Join(t.TempDir(), "out.mp4")
+	if out, err := run(t, "videos", "download", v.ID, "-o", dst); err != nil {
+		t.Fatalf("videos download: %v\n%s", err, out)
+	}
+	codec, dur := probe(t, dst)
+	if codec != "h264" {
+		t.Errorf("codec %q, want h264", codec)
+	}
+	if math.Abs(dur-wantDur) > 0.25 {
+		t.Errorf("duration %.2f s, want %.2f s (%s)", dur, wantDur, filepath.Base(example))
+	}
+
+	// The receiver printed only what verified against the endpoint's secret.
+	line := events.await(t, "event", 30*time.Second, func(s string) bool {
+		return strings.Contains(s, `"render.succeeded"`) && strings.Contains(s, v.ID)
+	})
+	var ev struct {
+		ID, Type string
+		Data     struct {
+			VideoID string `json:"videoId"`
+			Status  string `json:"status"`
+		}
+	}
+	if err := json.Unmarshal([]byte(line), &ev); err != nil || !strings.HasPrefix(ev.ID, "evt_") || ev.Data.Status != "succeeded" {
+		t.Errorf("event %q: %+v %v", line, ev, err)
+	}
+
+	stopListen()
+	select {
+	case err := <-listened:
+		if err != nil {
+			t.Fatalf("webhooks listen: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("webhooks listen did not stop")
+	}
+	status.await(t, "listen status", 5*time.Second, func(s string) bool { return strings.HasPrefix(s, "deleted endpoint") })
+	left, err := client.New(s.URL(), keys[apikey.Test]).ListWebhooks(context.Background(), client.ListParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range left.Data {
+		if e.Kind == "endpoint" {
+			t.Errorf("listen left endpoint %s behind", e.ID)
+		}
+	}
+}
+
+// TestCLIKeysAndExitCodes checks the keys commands and that API errors
+// become the documented exit codes.
+func TestCLIKeysAndExitCodes(t *testing.T) {
+	s := testenv.NewStack(t, testenv.WithRegistry(stackRegistry(t)))
+	keys := workspaceKeys(t, s)
+	t.Setenv(apiURLEnv, s.URL())
+
+	t.Setenv(apiKeyEnv, "")
+	if _, err := run(t, "keys", "list"); exitCode(err) != exitUsage {
+		t.Errorf("no key: exit %d (%v), want %d", exitCode(err), err, exitUsage)
+	}
+	t.Setenv(apiKeyEnv, keys[apikey.Test])
+
+	out, err := run(t, "keys", "create", "--name", "ci", "--role", "render", "--output", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k client.Key
+	if err := json.Unmarshal([]byte(out), &k); err != nil || !strings.HasPrefix(k.Key, "fg_test_") {
+		t.Fatalf("created %q: %v", out, err)
+	}
+	out, err = run(t, "keys", "rotate", k.ID, "--grace", "1m")
+	if err != nil || !strings.Contains(out, "fg_test_") {
+		t.Fatalf("rotate: %v\n%s", err, out)
+	}
+	if _, err := run(t, "keys", "revoke", k.ID); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(t, "keys", "list", "--all")
+	if err != nil || !strings.Contains(out, k.ID) || !strings.Contains(out, "primary") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	if hasRoute(s, "GET", "/templates") {
+		out, err = run(t, "templates", "list", "--output", "json")
+		var list []client.Template
+		if err != nil || json.Unmarshal([]byte(out), &list) != nil || len(list) == 0 || list[0].ID == "" {
+			t.Fatalf("templates list (the built-ins at least): %v\n%s", err, out)
+		}
+	} else {
+		t.Log("template.yaml has no GET /templates yet: templates list not exercised")
+	}
+
+	tests := []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"unknown video", []string{"videos", "download", "vid_00000000000000000000000000", "-o", filepath.Join(t.TempDir(), "x.mp4")}, exitNotFound},
+		{"invalid role", []string{"keys", "create", "--name", "x", "--role", "god"}, exitUsage},
+		{"missing argument", []string{"keys", "revoke"}, exitUsage},
+		{"bad flag", []string{"keys", "list", "--nope"}, exitUsage},
+		{"invalid spec", []string{"videos", "create", "--file", writeFile(t, `{"resolution":"sd","scenes":[]}`)}, exitUsage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := run(t, tt.args...)
+			if got := exitCode(err); got != tt.want {
+				t.Errorf("exit %d (%v), want %d", got, err, tt.want)
+			}
+		})
+	}
+	// A render key cannot manage keys: understood and refused.
+	t.Setenv(apiKeyEnv, k.Key) // revoked
+	if _, err := run(t, "keys", "list"); exitCode(err) != exitRejected {
+		t.Errorf("revoked key: exit %d (%v), want %d", exitCode(err), err, exitRejected)
+	}
+}
+
+// stackRegistry is the product's registry; a function that template.yaml
+// declares but that is not registered yet (work landing elsewhere) answers
+// 501 or leaves its messages alone, so these tests exercise what exists and
+// the registry's own test reports the gap.
+func stackRegistry(t *testing.T) map[string]lambdas.Constructor {
+	reg := registry.Registry()
+	for _, f := range testenv.RepoTemplate(t).Functions {
+		if _, ok := reg[f.Name]; ok {
+			continue
+		}
+		t.Logf("%s has no registry entry yet; idle in this test", f.LogicalID)
+		if len(f.Routes) > 0 {
+			reg[f.Name] = func(context.Context, lambdas.Deps) (any, error) {
+				return lambdas.HTTPFunc(func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+					return events.APIGatewayProxyResponse{StatusCode: 501}, nil
+				}), nil
+			}
+			continue
+		}
+		reg[f.Name] = func(context.Context, lambdas.Deps) (any, error) {
+			return lambdas.SQSFunc(func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+				var r events.SQSEventResponse
+				for _, m := range ev.Records {
+					r.BatchItemFailures = append(r.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+				}
+				return r, nil
+			}), nil
+		}
+	}
+	return reg
+}
+
+func hasRoute(s *localstack.Stack, method, path string) bool {
+	for _, f := range s.Template().Functions {
+		for _, r := range f.Routes {
+			if r.Method == method && r.Path == path {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func writeFile(t *testing.T, s string) string {
+	p := filepath.Join(t.TempDir(), "f.json")
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func workspaceKeys(t *testing.T, s *localstack.Stack) map[apikey.Env]string {
+	t.Helper()
+	var env map[string]string
+	for _, f := range s.Template().Functions {
+		if f.LogicalID == "KeysFunction" {
+			env, _ = s.Resources().Env(f)
+		}
+	}
+	ks, err := keystore.Open(context.Background(), lambdas.Deps{AWS: s.AWS(), Getenv: func(k string) string { return env[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, keys, err := ks.CreateWorkspace(context.Background(), "cli-test", plan.Default, plan.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// probe asks ffprobe for the first video stream's codec and the duration.
+func probe(t *testing.T, path string) (string, float64) {
+	t.Helper()
+	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0",
+		"-show_entries", "stream=codec_name:format=duration", "-of", "default=nw=1", path).Output()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v", path, err)
+	}
+	var codec string
+	var dur float64
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), "=")
+		switch k {
+		case "codec_name":
+			codec = v
+		case "duration":
+			dur, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	return codec, dur
+}
