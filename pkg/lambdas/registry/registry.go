@@ -10,6 +10,7 @@ import (
 	"github.com/framegate/framegate/pkg/intake"
 	"github.com/framegate/framegate/pkg/keysapi"
 	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/renderworker"
 	"github.com/framegate/framegate/pkg/videosapi"
 	"github.com/framegate/framegate/pkg/webhooksapi"
 )
@@ -22,6 +23,8 @@ func Registry() map[string]lambdas.Constructor {
 		"auth":           authapi.New,
 		"keys":           keysapi.New,
 		"videos":         videosapi.New,
+		"render-worker":  renderworker.New,
+		"render-dlq":     renderworker.NewDLQ,
 		"intake":         intake.New,
 		"webhooks":       webhooksapi.New,
 		"webhook-worker": delivery.New,
