@@ -1,0 +1,139 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/framegate/framegate/pkg/connections"
+	"github.com/framegate/framegate/pkg/delivery"
+	"github.com/framegate/framegate/pkg/egress"
+	"github.com/framegate/framegate/pkg/event"
+	"github.com/framegate/framegate/pkg/httpapi"
+	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/videos"
+)
+
+// Environment variables (template.yaml sets them), besides DATA_TABLE,
+// KEYS_TABLE and the webhook settings of package delivery.
+const (
+	EnvQueue         = "PUBLISH_QUEUE_URL"
+	EnvEventsQueue   = "EVENTS_QUEUE_URL"
+	EnvWebhookQueue  = "WEBHOOK_QUEUE_URL"
+	EnvRendersBucket = "RENDERS_BUCKET"
+)
+
+// Options are what tests may inject; the zero value is production.
+type Options struct {
+	// Resolver replaces DNS in the egress guard.
+	Resolver egress.Resolver
+	// QueueSQS replaces the SQS client that sends to the publish queue
+	// (tests record the delays and deliver at once).
+	QueueSQS event.Sender
+}
+
+func openQueue(d lambdas.Deps, o Options) (Queue, error) {
+	u := d.Getenv(EnvQueue)
+	if u == "" {
+		return Queue{}, errors.New("open publish queue: " + EnvQueue + " is not set")
+	}
+	q := Queue{SQS: o.QueueSQS, URL: u}
+	if q.SQS == nil {
+		q.SQS = sqs.NewFromConfig(d.AWS)
+	}
+	return q, nil
+}
+
+func openStore(d lambdas.Deps) (*Store, error) {
+	table := d.Getenv(delivery.EnvTable)
+	if table == "" {
+		return nil, errors.New("open publish store: " + delivery.EnvTable + " is not set")
+	}
+	return NewStore(dynamodb.NewFromConfig(d.AWS), table, d.Now)
+}
+
+// New is the constructor of functions/publish.
+func New(ctx context.Context, d lambdas.Deps) (any, error) { return Constructor(Options{})(ctx, d) }
+
+// Constructor returns the constructor of functions/publish with o.
+func Constructor(o Options) lambdas.Constructor {
+	return func(ctx context.Context, d lambdas.Deps) (any, error) {
+		d = d.WithDefaults()
+		st, err := openStore(d)
+		if err != nil {
+			return nil, err
+		}
+		vs, err := videos.OpenStore(d)
+		if err != nil {
+			return nil, err
+		}
+		// The API reads connections but never their secrets: no data key.
+		cs, err := connections.OpenStore(ctx, d, false)
+		if err != nil {
+			return nil, err
+		}
+		q, err := openQueue(d, o)
+		if err != nil {
+			return nil, err
+		}
+		return Handler(httpapi.NewServer(d), &API{Store: st, Videos: vs, Connections: cs, Queue: q, Now: d.Now}), nil
+	}
+}
+
+// NewWorkerFunc is the constructor of functions/publish-worker.
+func NewWorkerFunc(ctx context.Context, d lambdas.Deps) (any, error) {
+	return WorkerConstructor(Options{})(ctx, d)
+}
+
+// WorkerConstructor returns the constructor of functions/publish-worker with o.
+func WorkerConstructor(o Options) lambdas.Constructor {
+	return func(ctx context.Context, d lambdas.Deps) (any, error) {
+		w, err := NewWorker(ctx, d, o)
+		if err != nil {
+			return nil, err
+		}
+		return lambdas.SQSFunc(w.Handle), nil
+	}
+}
+
+// NewWorker wires a worker from the function's environment.
+func NewWorker(ctx context.Context, d lambdas.Deps, o Options) (*Worker, error) {
+	d = d.WithDefaults()
+	env, err := videos.Env(d, EnvEventsQueue, EnvWebhookQueue, EnvRendersBucket)
+	if err != nil {
+		return nil, fmt.Errorf("open publish worker: %w", err)
+	}
+	sched, err := delivery.ParseSchedule(d.Getenv(delivery.EnvSchedule))
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStore(d)
+	if err != nil {
+		return nil, err
+	}
+	vs, err := videos.OpenStore(d)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := connections.OpenStore(ctx, d, true)
+	if err != nil {
+		return nil, err
+	}
+	q, err := openQueue(d, o)
+	if err != nil {
+		return nil, err
+	}
+	s3c := videos.S3Client(d.AWS)
+	return &Worker{
+		Store: st, Connections: cs, Videos: vs, Queue: q,
+		Events:    event.Publisher{SQS: sqs.NewFromConfig(d.AWS), EventsQueueURL: env[EnvEventsQueue], WebhookQueueURL: env[EnvWebhookQueue]},
+		Webhooks:  delivery.NewClient(delivery.Guard(d.Getenv, o.Resolver), d.Now),
+		S3:        NewCopier(d.AWS, s3c),
+		Presigner: s3.NewPresignClient(s3c),
+		Bucket:    env[EnvRendersBucket], Schedule: sched, Now: d.Now, Log: d.Logger,
+	}, nil
+}

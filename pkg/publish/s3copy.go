@@ -1,0 +1,163 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/framegate/framegate/pkg/awsconf"
+	"github.com/framegate/framegate/pkg/connections"
+)
+
+// ObjectGetter reads our renders bucket.
+type ObjectGetter interface {
+	GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+}
+
+// ObjectPutter writes a customer's bucket.
+type ObjectPutter interface {
+	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+}
+
+// RoleAssumer is the part of the STS client the copier uses.
+type RoleAssumer interface {
+	AssumeRole(context.Context, *sts.AssumeRoleInput, ...func(*sts.Options)) (*sts.AssumeRoleOutput, error)
+}
+
+// Copier copies a rendered video into a customer's bucket as the role the
+// customer granted. It reads with our credentials and writes with the
+// role's: a server-side CopyObject would need the customer's role to read
+// our bucket, that is a bucket policy naming every customer's account.
+type Copier struct {
+	Source ObjectGetter
+	STS    RoleAssumer
+	// Customer returns an S3 client with the assumed role's credentials in
+	// region (the customer's bucket may live anywhere).
+	Customer func(creds aws.CredentialsProvider, region string) ObjectPutter
+	// TempDir holds the file between download and upload ("" is os.TempDir).
+	TempDir string
+}
+
+// NewCopier builds a copier from one AWS config.
+func NewCopier(cfg aws.Config, source ObjectGetter) *Copier {
+	return &Copier{
+		Source: source,
+		STS:    sts.NewFromConfig(cfg),
+		Customer: func(creds aws.CredentialsProvider, region string) ObjectPutter {
+			return s3.NewFromConfig(cfg, func(o *s3.Options) {
+				o.Credentials = creds
+				if region != "" {
+					o.Region = region
+				}
+				o.UsePathStyle = awsconf.UsesEmulator(cfg) // the emulator's buckets are not DNS names
+			})
+		},
+	}
+}
+
+// CopyError is a copy that failed; Permanent ones are not retried (a
+// denied role or a missing bucket stays that way until the customer acts).
+type CopyError struct {
+	Permanent bool
+	Code      string // ErrS3AccessDenied or ErrS3Failed
+	Msg       string
+}
+
+func (e *CopyError) Error() string { return e.Msg }
+
+// DestinationKey is where a video lands in the customer's bucket.
+func DestinationKey(c connections.Connection, videoID string) string {
+	return c.Prefix + videoID + ".mp4"
+}
+
+// Copy assumes the connection's role with its external id and writes
+// s3://bucket/key to the connection's bucket under its prefix. The session
+// name carries the publication id, so the customer's CloudTrail shows which
+// publication wrote what.
+func (c *Copier) Copy(ctx context.Context, conn connections.Connection, bucket, key, videoID, pubID string) (string, error) {
+	out, err := c.STS.AssumeRole(ctx, &sts.AssumeRoleInput{
+		RoleArn: aws.String(conn.RoleARN), ExternalId: aws.String(conn.ExternalID),
+		RoleSessionName: aws.String("framegate-" + pubID), DurationSeconds: aws.Int32(900),
+	})
+	if err != nil {
+		return "", classify("assume role "+conn.RoleARN, err)
+	}
+	if out.Credentials == nil {
+		return "", &CopyError{Code: ErrS3AccessDenied, Msg: "assume role " + conn.RoleARN + ": no credentials returned"}
+	}
+	cr := out.Credentials
+	creds := credentials.NewStaticCredentialsProvider(aws.ToString(cr.AccessKeyId), aws.ToString(cr.SecretAccessKey), aws.ToString(cr.SessionToken))
+
+	f, size, err := c.download(ctx, bucket, key)
+	if err != nil {
+		return "", err
+	}
+	defer func() { f.Close(); os.Remove(f.Name()) }()
+
+	dst := DestinationKey(conn, videoID)
+	_, err = c.Customer(creds, conn.Region).PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(conn.Bucket), Key: aws.String(dst), Body: f, ContentLength: aws.Int64(size),
+		ContentType: aws.String("video/mp4"),
+	})
+	if err != nil {
+		return "", classify(fmt.Sprintf("write s3://%s/%s", conn.Bucket, dst), err)
+	}
+	return "s3://" + conn.Bucket + "/" + dst, nil
+}
+
+// download spools the video to a file: PutObject needs a seekable body to
+// sign over plain HTTP and to retry, and a file keeps a long video out of
+// the function's memory.
+func (c *Copier) download(ctx context.Context, bucket, key string) (*os.File, int64, error) {
+	obj, err := c.Source.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		var ae smithy.APIError
+		if errors.As(err, &ae) && ae.ErrorCode() == "NoSuchKey" {
+			return nil, 0, &CopyError{Permanent: true, Code: ErrVideoUnavailable, Msg: "the video's file is gone"}
+		}
+		return nil, 0, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
+	}
+	defer obj.Body.Close()
+	f, err := os.CreateTemp(c.TempDir, "publish-*.mp4")
+	if err != nil {
+		return nil, 0, fmt.Errorf("spool video: %w", err)
+	}
+	size, err := io.Copy(f, obj.Body)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, 0, fmt.Errorf("spool s3://%s/%s: %w", bucket, key, err)
+	}
+	return f, size, nil
+}
+
+// classify turns an AWS error into a CopyError whose message the customer
+// may read (it names the role or bucket they configured, never our
+// credentials): their side's 4xx are permanent, anything else is retried.
+func classify(what string, err error) error {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return &CopyError{Code: ErrS3Failed, Msg: what + ": the request did not complete"}
+	}
+	msg := fmt.Sprintf("%s: %s", what, ae.ErrorCode())
+	if m := ae.ErrorMessage(); m != "" && len(m) < 300 {
+		msg += ": " + m
+	}
+	switch ae.ErrorCode() {
+	case "AccessDenied", "AccessDeniedException", "InvalidClientTokenId", "InvalidAccessKeyId", "ExpiredToken",
+		"AllAccessDisabled", "RegionDisabledException":
+		return &CopyError{Permanent: true, Code: ErrS3AccessDenied, Msg: msg}
+	}
+	return &CopyError{Permanent: ae.ErrorFault() == smithy.FaultClient, Code: ErrS3Failed, Msg: msg}
+}

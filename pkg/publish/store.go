@@ -1,0 +1,310 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/framegate/framegate/pkg/apierr"
+)
+
+// DB is the part of the DynamoDB client the store uses.
+type DB interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// Store keeps publications in the data table, one partition per workspace
+// and environment, sorted by video and then by id (which is time-ordered):
+//
+//	PUB#<ws>#<env>   V#<videoId>#<pubId>   a publication
+//
+// so one Query lists a video's publications newest first.
+type Store struct {
+	db    DB
+	table string
+	now   func() time.Time
+}
+
+// NewStore returns a store over table. Every argument is required.
+func NewStore(db DB, table string, now func() time.Time) (*Store, error) {
+	if db == nil || table == "" || now == nil {
+		return nil, errors.New("publish store: db, table and clock are required")
+	}
+	return &Store{db: db, table: table, now: now}, nil
+}
+
+const (
+	aPK, aSK, aTTL                  = "pk", "sk", "ttl"
+	aID, aWS, aEnv, aVideo          = "id", "ws", "env", "videoId"
+	aConn, aConnType, aStatus       = "connectionId", "connectionType", "status"
+	aPublishAt, aCreated, aAttempts = "publishAt", "createdAt", "attempts"
+	aNext, aExecuted, aCancelled    = "nextAttemptAt", "executedAt", "cancelledAt"
+	aErrCode, aErrMsg, aDest        = "errorCode", "errorMessage", "destination"
+	aLease, aEventSent              = "leaseUntil", "eventSent"
+)
+
+func sv(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func nv(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
+func msv(t time.Time) types.AttributeValue { return nv(t.UnixMilli()) }
+
+func str(it map[string]types.AttributeValue, k string) string {
+	if v, ok := it[k].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+func num(it map[string]types.AttributeValue, k string) (int64, bool) {
+	v, ok := it[k].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, false
+	}
+	x, err := strconv.ParseInt(v.Value, 10, 64)
+	return x, err == nil
+}
+
+func tm(it map[string]types.AttributeValue, k string) *time.Time {
+	x, ok := num(it, k)
+	if !ok {
+		return nil
+	}
+	t := time.UnixMilli(x).UTC()
+	return &t
+}
+
+func partition(ws, env string) string { return "PUB#" + ws + "#" + env }
+
+func key(ws, env, videoID, id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{aPK: sv(partition(ws, env)), aSK: sv("V#" + videoID + "#" + id)}
+}
+
+func decode(it map[string]types.AttributeValue) Publication {
+	p := Publication{ID: str(it, aID), Workspace: str(it, aWS), Env: str(it, aEnv), VideoID: str(it, aVideo),
+		ConnectionID: str(it, aConn), ConnectionType: str(it, aConnType), Status: str(it, aStatus),
+		NextAttemptAt: tm(it, aNext), ExecutedAt: tm(it, aExecuted), CancelledAt: tm(it, aCancelled),
+		Destination: str(it, aDest)}
+	if t := tm(it, aPublishAt); t != nil {
+		p.PublishAt = *t
+	}
+	if t := tm(it, aCreated); t != nil {
+		p.CreatedAt = *t
+	}
+	a, _ := num(it, aAttempts)
+	p.Attempts = int(a)
+	if c := str(it, aErrCode); c != "" {
+		p.Error = &Error{Code: c, Message: str(it, aErrMsg)}
+	}
+	if b, ok := it[aEventSent].(*types.AttributeValueMemberBOOL); ok {
+		p.EventSent = b.Value
+	}
+	return p
+}
+
+func conditionFailed(err error) (map[string]types.AttributeValue, bool) {
+	var cf *types.ConditionalCheckFailedException
+	if errors.As(err, &cf) {
+		return cf.Item, true
+	}
+	return nil, false
+}
+
+func notFound() error {
+	return apierr.New(apierr.NotFound, "No publication with this id for this video.")
+}
+
+// Create stores a new scheduled publication.
+func (st *Store) Create(ctx context.Context, p Publication) error {
+	it := key(p.Workspace, p.Env, p.VideoID, p.ID)
+	it[aID], it[aWS], it[aEnv], it[aVideo] = sv(p.ID), sv(p.Workspace), sv(p.Env), sv(p.VideoID)
+	it[aConn], it[aConnType], it[aStatus] = sv(p.ConnectionID), sv(p.ConnectionType), sv(Scheduled)
+	it[aPublishAt], it[aCreated], it[aAttempts] = msv(p.PublishAt), msv(p.CreatedAt), nv(0)
+	it[aTTL] = nv(p.PublishAt.Add(Retention).Unix())
+	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: it,
+		ConditionExpression: aws.String("attribute_not_exists(pk)")})
+	if err != nil {
+		return fmt.Errorf("create publication %s: %w", p.ID, err)
+	}
+	return nil
+}
+
+// expired reports whether the item outlived its TTL: DynamoDB deletes
+// late (moto never), so reads treat it as gone themselves.
+func expired(it map[string]types.AttributeValue, now time.Time) bool {
+	t, ok := num(it, aTTL)
+	return ok && t <= now.Unix()
+}
+
+// Get reads one publication of a video of ws/env.
+func (st *Store) Get(ctx context.Context, ws, env, videoID, id string) (Publication, error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: key(ws, env, videoID, id), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Publication{}, fmt.Errorf("get publication %s: %w", id, err)
+	}
+	if out.Item == nil || expired(out.Item, st.now()) {
+		return Publication{}, notFound()
+	}
+	return decode(out.Item), nil
+}
+
+// List pages through a video's publications, newest first, after (older
+// than) the id given; next is the last id of a full page.
+func (st *Store) List(ctx context.Context, ws, env, videoID, after string, limit int) ([]Publication, string, error) {
+	in := &dynamodb.QueryInput{
+		TableName:              &st.table,
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :v)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": sv(partition(ws, env)), ":v": sv("V#" + videoID + "#")},
+		ScanIndexForward: aws.Bool(false),
+		Limit:            aws.Int32(int32(limit)),
+	}
+	if after != "" {
+		in.ExclusiveStartKey = key(ws, env, videoID, after)
+	}
+	out, err := st.db.Query(ctx, in)
+	if err != nil {
+		return nil, "", fmt.Errorf("list publications of %s: %w", videoID, err)
+	}
+	now := st.now()
+	ps := make([]Publication, 0, len(out.Items))
+	for _, it := range out.Items {
+		if !expired(it, now) {
+			ps = append(ps, decode(it))
+		}
+	}
+	next := ""
+	if len(out.LastEvaluatedKey) > 0 && len(out.Items) == limit {
+		next = str(out.Items[len(out.Items)-1], aID)
+	}
+	return ps, next, nil
+}
+
+// Cancel moves a scheduled publication that has not started to cancelled.
+// Cancelling a cancelled one is a no-op that returns it; one that started
+// or finished is a conflict.
+func (st *Store) Cancel(ctx context.Context, ws, env, videoID, id string) (Publication, error) {
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.table, Key: key(ws, env, videoID, id),
+		UpdateExpression:         aws.String("SET #st = :c, #ca = :now REMOVE #n"),
+		ConditionExpression:      aws.String("attribute_exists(pk) AND #st = :s AND #a = :zero"),
+		ExpressionAttributeNames: map[string]string{"#st": aStatus, "#ca": aCancelled, "#a": aAttempts, "#n": aNext},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":c": sv(Cancelled), ":s": sv(Scheduled),
+			":zero": nv(0), ":now": msv(st.now())},
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if old, ok := conditionFailed(err); ok {
+		if old == nil || expired(old, st.now()) {
+			return Publication{}, notFound()
+		}
+		p := decode(old)
+		if p.Status == Cancelled {
+			return p, nil
+		}
+		return Publication{}, apierr.New(apierr.Conflict, "Publication %s is %s; only a scheduled publication can be cancelled.", id, p.Status)
+	}
+	if err != nil {
+		return Publication{}, fmt.Errorf("cancel publication %s: %w", id, err)
+	}
+	return decode(out.Attributes), nil
+}
+
+// Claim leases the publication for attempt number attempt (0-based). It
+// succeeds only if exactly attempt attempts are behind it and it is
+// scheduled, or executing with no live lease (a worker died mid-attempt,
+// or it waits for a retry). A cancelled, finished, duplicate or superseded
+// message claims nothing.
+func (st *Store) Claim(ctx context.Context, m Message) (Publication, bool, error) {
+	now := st.now()
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.table, Key: key(m.Workspace, m.Environment, m.VideoID, m.PublicationID),
+		UpdateExpression: aws.String("SET #st = :x, #l = :lease"),
+		ConditionExpression: aws.String("attribute_exists(pk) AND #a = :a AND " +
+			"(#st = :s OR (#st = :x AND (attribute_not_exists(#l) OR #l < :now)))"),
+		ExpressionAttributeNames: map[string]string{"#st": aStatus, "#l": aLease, "#a": aAttempts},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":x": sv(Executing), ":s": sv(Scheduled),
+			":a": nv(int64(m.Attempt)), ":now": msv(now), ":lease": msv(now.Add(Lease))},
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	if _, ok := conditionFailed(err); ok {
+		return Publication{}, false, nil
+	}
+	if err != nil {
+		return Publication{}, false, fmt.Errorf("claim publication %s: %w", m.PublicationID, err)
+	}
+	return decode(out.Attributes), true, nil
+}
+
+// Outcome is how an attempt ended.
+type Outcome struct {
+	Status      string     // Executed, Failed, or Executing when a retry is scheduled
+	Error       *Error     // why it failed (or why the attempt did, before a retry)
+	Next        *time.Time // the retry's time, with Status Executing
+	Destination string
+}
+
+// Record writes the outcome of a claimed attempt and releases the lease.
+// The condition on the attempt count makes a worker whose lease lapsed
+// (and whose publication another worker took over) unable to overwrite it.
+func (st *Store) Record(ctx context.Context, p Publication, o Outcome) (Publication, error) {
+	now := st.now().UTC()
+	sets := []string{"#st = :st", "#a = :a1"}
+	removes := []string{"#l"}
+	names := map[string]string{"#st": aStatus, "#a": aAttempts, "#l": aLease, "#n": aNext, "#ec": aErrCode, "#em": aErrMsg}
+	vals := map[string]types.AttributeValue{":st": sv(o.Status), ":a0": nv(int64(p.Attempts)), ":a1": nv(int64(p.Attempts + 1)), ":x": sv(Executing)}
+	if o.Next != nil {
+		sets, vals[":n"] = append(sets, "#n = :n"), msv(*o.Next)
+	} else {
+		removes = append(removes, "#n")
+	}
+	if o.Error != nil {
+		sets, vals[":ec"], vals[":em"] = append(sets, "#ec = :ec", "#em = :em"), sv(o.Error.Code), sv(o.Error.Message)
+	} else {
+		removes = append(removes, "#ec", "#em")
+	}
+	if o.Status == Executed || o.Status == Failed {
+		sets, names["#ex"], vals[":ex"] = append(sets, "#ex = :ex"), aExecuted, msv(now)
+	}
+	if o.Destination != "" {
+		sets, names["#d"], vals[":d"] = append(sets, "#d = :d"), aDest, sv(o.Destination)
+	}
+	expr := "SET " + strings.Join(sets, ", ") + " REMOVE " + strings.Join(removes, ", ")
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.table, Key: key(p.Workspace, p.Env, p.VideoID, p.ID),
+		UpdateExpression: aws.String(expr), ConditionExpression: aws.String("#a = :a0 AND #st = :x"),
+		ExpressionAttributeNames: names, ExpressionAttributeValues: vals, ReturnValues: types.ReturnValueAllNew,
+	})
+	if err != nil {
+		return Publication{}, fmt.Errorf("record attempt %d of %s: %w", p.Attempts+1, p.ID, err)
+	}
+	return decode(out.Attributes), nil
+}
+
+// MarkEventSent records that the terminal event went out.
+func (st *Store) MarkEventSent(ctx context.Context, p Publication) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.table, Key: key(p.Workspace, p.Env, p.VideoID, p.ID),
+		UpdateExpression:          aws.String("SET #e = :t"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeNames:  map[string]string{"#e": aEventSent},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}},
+	})
+	if _, ok := conditionFailed(err); ok {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("mark event of %s sent: %w", p.ID, err)
+	}
+	return nil
+}
