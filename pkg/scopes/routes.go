@@ -61,6 +61,8 @@ var table = map[string]Requirement{
 	"GET /connections":         {Scope: ConnectionsManage},
 	"GET /connections/{id}":    {Scope: ConnectionsManage},
 	"DELETE /connections/{id}": {Scope: ConnectionsManage},
+
+	"DELETE /videos/{id}/publications/{publicationId}": {Scope: VideosWrite},
 }
 
 // Route returns the requirement of method and resource ("GET", "/keys/{id}").

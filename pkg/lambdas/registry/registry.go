@@ -6,10 +6,12 @@ package registry
 import (
 	"github.com/framegate/framegate/pkg/authapi"
 	"github.com/framegate/framegate/pkg/authorizer"
+	"github.com/framegate/framegate/pkg/connections"
 	"github.com/framegate/framegate/pkg/delivery"
 	"github.com/framegate/framegate/pkg/intake"
 	"github.com/framegate/framegate/pkg/keysapi"
 	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/publish"
 	"github.com/framegate/framegate/pkg/renderworker"
 	"github.com/framegate/framegate/pkg/videosapi"
 	"github.com/framegate/framegate/pkg/webhooksapi"
@@ -28,5 +30,8 @@ func Registry() map[string]lambdas.Constructor {
 		"intake":         intake.New,
 		"webhooks":       webhooksapi.New,
 		"webhook-worker": delivery.New,
+		"connections":    connections.New,
+		"publish":        publish.New,
+		"publish-worker": publish.NewWorkerFunc,
 	}
 }

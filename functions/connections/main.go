@@ -1,0 +1,10 @@
+// Command connections serves /v1/connections (logic in pkg/connections).
+package main
+
+import (
+	"github.com/framegate/framegate/pkg/awsconf"
+	"github.com/framegate/framegate/pkg/connections"
+	"github.com/framegate/framegate/pkg/lambdas/runtime"
+)
+
+func main() { runtime.Start(connections.New, awsconf.Options{}) }

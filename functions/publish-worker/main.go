@@ -1,0 +1,11 @@
+// Command publish-worker executes scheduled publications from the publish
+// queue (logic in pkg/publish).
+package main
+
+import (
+	"github.com/framegate/framegate/pkg/awsconf"
+	"github.com/framegate/framegate/pkg/lambdas/runtime"
+	"github.com/framegate/framegate/pkg/publish"
+)
+
+func main() { runtime.Start(publish.NewWorkerFunc, awsconf.Options{}) }
