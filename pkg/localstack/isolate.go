@@ -11,7 +11,8 @@ import (
 )
 
 // transactionIsolator is a loopback proxy in front of moto that runs each
-// DynamoDB TransactWriteItems alone.
+// DynamoDB write (transactions included) alone, as DynamoDB's per-item
+// atomicity and transaction isolation would.
 //
 // moto_server serves requests on threads with no lock, and cancels a
 // transaction by putting back a deep copy of every table it touches, taken
@@ -44,7 +45,7 @@ func startIsolator(target string) (*transactionIsolator, error) {
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		op := r.Header.Get("X-Amz-Target")
 		switch {
-		case strings.HasPrefix(op, "DynamoDB_") && strings.HasSuffix(op, ".TransactWriteItems"):
+		case strings.HasPrefix(op, "DynamoDB_") && isWrite(op[strings.IndexByte(op, '.')+1:]):
 			mu.Lock()
 			defer mu.Unlock()
 		case strings.HasPrefix(op, "DynamoDB_"):
@@ -55,6 +56,18 @@ func startIsolator(target string) (*transactionIsolator, error) {
 	})}
 	go func() { _ = srv.Serve(ln) }()
 	return &transactionIsolator{srv: srv, ln: ln, URL: "http://" + ln.Addr().String()}, nil
+}
+
+// isWrite reports the DynamoDB operations that change items. moto checks a
+// write's condition and applies it without a lock, so two concurrent
+// conditional writes (or ADDs) to one item can both pass or lose an update;
+// DynamoDB makes each atomic, so the proxy runs them one at a time.
+func isWrite(op string) bool {
+	switch op {
+	case "TransactWriteItems", "UpdateItem", "PutItem", "DeleteItem", "BatchWriteItem":
+		return true
+	}
+	return false
 }
 
 func (t *transactionIsolator) Close() { _ = t.srv.Close() }
