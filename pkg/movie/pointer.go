@@ -103,3 +103,80 @@ func jsonField(t reflect.Type, key string) (reflect.StructField, bool) {
 func escapeToken(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
 }
+
+// TypeMismatch finds a value in body whose JSON type cannot decode into the
+// Go type at its place in t, and returns its JSON pointer and what was
+// expected ("an integer", "a string"…). encoding/json reports such errors
+// with a dotted path that leaves out array indexes; this finds the exact one.
+func TypeMismatch(body []byte, t reflect.Type) (pointer, want string, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return "", "", false
+	}
+	return mismatchIn(v, t, "")
+}
+
+func mismatchIn(v any, t reflect.Type, at string) (string, string, bool) {
+	if v == nil { // null decodes into anything as the zero value
+		return "", "", false
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		obj, isObj := v.(map[string]any)
+		if !isObj {
+			return at, "an object", true
+		}
+		keys := make([]string, 0, len(obj))
+		for k := range obj {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if f, found := jsonField(t, k); found {
+				if p, w, bad := mismatchIn(obj[k], f.Type, at+"/"+escapeToken(k)); bad {
+					return p, w, true
+				}
+			}
+		}
+	case reflect.Slice:
+		arr, isArr := v.([]any)
+		if !isArr {
+			return at, "an array", true
+		}
+		for i, e := range arr {
+			if p, w, bad := mismatchIn(e, t.Elem(), at+"/"+strconv.Itoa(i)); bad {
+				return p, w, true
+			}
+		}
+	case reflect.String:
+		if _, isStr := v.(string); !isStr {
+			return at, "a string", true
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, isNum := v.(json.Number)
+		if !isNum {
+			return at, "an integer", true
+		}
+		if _, err := strconv.ParseInt(string(n), 10, t.Bits()); err != nil {
+			return at, "an integer", true
+		}
+	case reflect.Float32, reflect.Float64:
+		n, isNum := v.(json.Number)
+		if !isNum {
+			return at, "a number", true
+		}
+		if _, err := strconv.ParseFloat(string(n), t.Bits()); err != nil {
+			return at, "a number within range", true
+		}
+	case reflect.Bool:
+		if _, isBool := v.(bool); !isBool {
+			return at, "true or false", true
+		}
+	}
+	return "", "", false
+}

@@ -410,16 +410,20 @@ func Parse(body []byte, l Limits) (Spec, error) {
 	return s, nil
 }
 
-// withFullPointer replaces the top-level-only field name encoding/json gives
-// for an unknown field ("/colour") by its full JSON pointer
-// ("/scenes/1/elements/0/colour"), so the client knows where to look.
+// withFullPointer replaces the error encoding/json gives for an unknown
+// field or a wrong type, whose path is only the top-level name ("/colour")
+// or leaves out array indexes ("/scenes/elements/fontSize"), by one naming
+// the exact JSON pointer ("/scenes/1/elements/0/fontSize").
 func withFullPointer(err error, body []byte, t reflect.Type) error {
 	var ae *apierr.Error
-	if !errors.As(err, &ae) || !strings.HasPrefix(ae.Message, "Unknown field") {
+	if !errors.As(err, &ae) {
 		return err
 	}
 	if p, name, ok := UnknownField(body, t); ok {
 		return apierr.Invalid(p, "Unknown field %q at %s.", name, p)
+	}
+	if p, want, ok := TypeMismatch(body, t); ok && p != "" {
+		return apierr.Invalid(p, "%s must be %s.", p, want)
 	}
 	return err
 }

@@ -29,17 +29,32 @@ type timeline struct {
 func newTimeline(s movie.Spec) timeline {
 	n := len(s.Scenes)
 	tl := timeline{fps: s.FPS, frames: make([]int, n), out: make([]int, n)}
+	fps := float64(s.FPS)
+	// Scene boundaries are rounded on the output clock, not scene by scene,
+	// so rounding never accumulates: the total stays within half a frame of
+	// Spec.Duration however many scenes and transitions there are.
+	var start float64 // output time at which scene i starts
+	startF := 0
 	for i, sc := range s.Scenes {
-		tl.frames[i] = max(1, int(math.Round(sc.Duration*float64(s.FPS))))
-	}
-	in := 0
-	for i, sc := range s.Scenes {
+		endF := int(math.Round((start + sc.Duration) * fps))
+		tl.frames[i] = max(1, endF-startF)
 		if i < n-1 && sc.Transition != nil {
-			t := max(1, int(math.Round(sc.TransitionDuration()*float64(s.FPS))))
-			// Validation bounds this in seconds; rounding may still overshoot
-			// by a frame, so clamp to what the two scenes can give.
-			t = min(t, tl.frames[i]-in, tl.frames[i+1])
-			tl.out[i] = max(t, 0)
+			start += sc.Duration - sc.TransitionDuration()
+		} else {
+			start += sc.Duration
+		}
+		nextF := int(math.Round(start * fps))
+		if i < n-1 {
+			tl.out[i] = max(0, startF+tl.frames[i]-nextF)
+		}
+		startF = nextF
+	}
+	// Validation bounds transitions in seconds; after rounding a transition
+	// may still overrun a very short scene by a frame, so clamp.
+	in := 0
+	for i := range s.Scenes {
+		if i < n-1 {
+			tl.out[i] = max(0, min(tl.out[i], tl.frames[i]-in, tl.frames[i+1]))
 		}
 		in = tl.out[i]
 		tl.total += tl.frames[i] - tl.out[i]
