@@ -40,6 +40,13 @@ type GatewayConfig struct {
 	Handlers map[string]lambdas.HTTPFunc
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// ValidateResponse, when set, judges every response before it is sent
+	// (path is the request path with the stage, e.g. /v1/keys/key_1). A
+	// response it rejects is replaced by a 500 whose body names the
+	// mismatch, and reported to ResponseInvalid.
+	ValidateResponse func(method, path string, status int, header http.Header, body []byte) error
+	// ResponseInvalid hears of every rejected response (tests fail on it).
+	ResponseInvalid func(method, path string, err error)
 }
 
 // Gateway is an http.Handler that behaves like the template's API Gateway
@@ -214,7 +221,12 @@ type reqState struct {
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := &reqState{id: newUUID(), start: g.now(), r: r, userAgent: r.UserAgent()}
 	st.sourceIP, _, _ = net.SplitHostPort(r.RemoteAddr)
-	status := g.serve(w, r, st)
+	var status int
+	if g.cfg.ValidateResponse == nil {
+		status = g.serve(w, r, st)
+	} else {
+		status = g.serveValidated(w, r, st)
+	}
 	g.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
@@ -222,6 +234,59 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		slog.Int64("latency_ms", g.now().Sub(st.start).Milliseconds()),
 		slog.String("request_id", st.id),
 	)
+}
+
+// serveValidated buffers the response, has it judged, and sends it or a
+// 500 naming what is wrong with it.
+func (g *Gateway) serveValidated(w http.ResponseWriter, r *http.Request, st *reqState) int {
+	rec := &recorder{header: http.Header{}}
+	status := g.serve(rec, r, st)
+	body := rec.body.Bytes()
+	err := g.cfg.ValidateResponse(r.Method, r.URL.Path, status, rec.header, body)
+	if err == nil {
+		for k, vs := range rec.header {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(status)
+		_, _ = w.Write(body)
+		return status
+	}
+	g.log.Error("response does not match the API contract", "method", r.Method, "path", r.URL.Path, "status", status, "request_id", st.id, "err", err)
+	if g.cfg.ResponseInvalid != nil {
+		g.cfg.ResponseInvalid(r.Method, r.URL.Path, err)
+	}
+	out, _ := json.Marshal(map[string]any{"error": map[string]string{
+		"code":      "internal_error",
+		"message":   fmt.Sprintf("The local gateway rejected a %d response that does not match openapi.yaml: %v", status, err),
+		"requestId": st.id,
+	}})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Amzn-Requestid", st.id)
+	h.Set("Content-Length", strconv.Itoa(len(out)))
+	w.WriteHeader(http.StatusInternalServerError)
+	_, _ = w.Write(out)
+	return http.StatusInternalServerError
+}
+
+// recorder holds a response until it has been validated.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) WriteHeader(s int) {
+	if r.status == 0 {
+		r.status = s
+	}
+}
+func (r *recorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.body.Write(p)
 }
 
 // serve handles one request and returns the status it wrote.

@@ -51,6 +51,9 @@ type Config struct {
 	DestroyOnClose bool
 	// Parameters override template parameter defaults.
 	Parameters map[string]string
+	// ValidateResponse and ResponseInvalid go to the gateway (GatewayConfig).
+	ValidateResponse func(method, path string, status int, header http.Header, body []byte) error
+	ResponseInvalid  func(method, path string, err error)
 }
 
 // Stack is the whole application on one machine.
@@ -219,6 +222,9 @@ func (s *Stack) build(ctx context.Context) error {
 		Handlers:   httpHandlers,
 		Logger:     s.log,
 		Now:        s.cfg.Now,
+
+		ValidateResponse: s.cfg.ValidateResponse,
+		ResponseInvalid:  s.cfg.ResponseInvalid,
 	})
 	return err
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/framegate/framegate/pkg/awsconf"
 	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/localstack"
+	"github.com/framegate/framegate/pkg/openapi/contract"
 	"github.com/framegate/framegate/pkg/samtemplate"
 )
 
@@ -213,22 +214,44 @@ func WithLogger(l *slog.Logger) StackOption {
 	return func(c *localstack.Config) { c.Logger = l }
 }
 
+// WithoutResponseValidation turns off the check of every response against
+// openapi.yaml, for stacks whose routes are not the API's.
+func WithoutResponseValidation() StackOption {
+	return func(c *localstack.Config) { c.ValidateResponse, c.ResponseInvalid = nil, nil }
+}
+
 // NewStack runs the whole local stack (gateway, authorizer, handlers, SQS
 // loops) on a free loopback port against the test binary's emulator, with
 // its own resources; it is stopped and cleaned up when the test ends. Send
 // requests to s.URL().
+//
+// Every response is checked against openapi.yaml (status, headers, body):
+// one that does not match fails the test and reaches the client as a 500
+// naming the mismatch. Stacks on another template are not checked.
 func NewStack(t testing.TB, opts ...StackOption) *localstack.Stack {
 	t.Helper()
+	tpl := filepath.Join(RepoRoot(t), "template.yaml")
 	cfg := localstack.Config{
-		TemplatePath:   filepath.Join(RepoRoot(t), "template.yaml"),
+		TemplatePath:   tpl,
 		Addr:           "127.0.0.1:0",
 		Endpoint:       Endpoint(t),
 		Prefix:         UniquePrefix(t),
 		Logger:         Logger(t),
 		DestroyOnClose: true,
 	}
+	v, err := contract.Default()
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	cfg.ValidateResponse = v.Response
+	cfg.ResponseInvalid = func(method, path string, err error) {
+		t.Errorf("testenv: the response to %s %s does not match openapi.yaml: %v", method, path, err)
+	}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.TemplatePath != tpl || cfg.Template != nil {
+		cfg.ValidateResponse, cfg.ResponseInvalid = nil, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

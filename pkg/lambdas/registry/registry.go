@@ -11,6 +11,7 @@ import (
 	"github.com/framegate/framegate/pkg/intake"
 	"github.com/framegate/framegate/pkg/keysapi"
 	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/openapi"
 	"github.com/framegate/framegate/pkg/publish"
 	"github.com/framegate/framegate/pkg/renderworker"
 	"github.com/framegate/framegate/pkg/videosapi"
@@ -30,6 +31,7 @@ func Registry() map[string]lambdas.Constructor {
 		"intake":         intake.New,
 		"webhooks":       webhooksapi.New,
 		"webhook-worker": delivery.New,
+		"openapi":        openapi.New,
 		"connections":    connections.New,
 		"publish":        publish.New,
 		"publish-worker": publish.NewWorkerFunc,
