@@ -27,8 +27,8 @@ import (
 	"github.com/framegate/framegate/pkg/movie"
 )
 
-// Options configure a render. Only FFmpeg-less zero values have defaults
-// worth relying on; Fetch is required when the spec has images or audio.
+// Options configure a render. Zero values pick the defaults noted on each
+// field; Fetch is required when the spec has images or audio.
 type Options struct {
 	// FFmpeg is the ffmpeg binary; "" means FindFFmpeg.
 	FFmpeg string
