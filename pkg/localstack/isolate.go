@@ -1,7 +1,11 @@
 package localstack
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"hash/fnv"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -10,24 +14,27 @@ import (
 	"sync"
 )
 
-// transactionIsolator is a loopback proxy in front of moto that runs each
-// DynamoDB write (transactions included) alone, as DynamoDB's per-item
-// atomicity and transaction isolation would.
+// transactionIsolator is a loopback proxy in front of moto that gives
+// DynamoDB writes the atomicity DynamoDB guarantees and moto lacks:
 //
-// moto_server serves requests on threads with no lock, and cancels a
-// transaction by putting back a deep copy of every table it touches, taken
-// when the transaction started (moto 5.2, dynamodb/models transact_write_items):
-// every write another request made to those tables meanwhile is silently
-// undone. Under concurrent key creation that loses the active-key count of
-// transactions that succeeded, and even records of keys already returned
-// with 201. DynamoDB isolates transactions; with this proxy the emulator does
-// too, so the local stack and the tests exercise our code, not moto's
-// rollback. Other calls still run concurrently with each other.
+//   - moto checks a write's condition and applies it without a lock, so two
+//     concurrent conditional writes (or ADDs) to one item can both pass or
+//     lose an update. The proxy runs writes to the same item one at a time
+//     (striped locks by table and key); writes to different items still run
+//     concurrently.
+//   - moto cancels a transaction by putting back a deep copy of every table
+//     it touches, taken when the transaction started (moto 5.2), silently
+//     undoing every write other requests made meanwhile. The proxy runs each
+//     TransactWriteItems alone.
+//
+// With it the local stack and the tests exercise our code, not moto's races.
 type transactionIsolator struct {
 	srv *http.Server
 	ln  net.Listener
 	URL string
 }
+
+const stripes = 256
 
 func startIsolator(target string) (*transactionIsolator, error) {
 	u, err := url.Parse(target)
@@ -41,16 +48,32 @@ func startIsolator(target string) (*transactionIsolator, error) {
 	proxy := httputil.NewSingleHostReverseProxy(u)
 	// A client that gives up (a long poll at shutdown) is not worth a log line.
 	proxy.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, _ error) { w.WriteHeader(http.StatusBadGateway) }
-	var mu sync.RWMutex
+	var tx sync.RWMutex
+	var items [stripes]sync.Mutex
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		op := r.Header.Get("X-Amz-Target")
-		switch {
-		case strings.HasPrefix(op, "DynamoDB_") && isWrite(op[strings.IndexByte(op, '.')+1:]):
-			mu.Lock()
-			defer mu.Unlock()
-		case strings.HasPrefix(op, "DynamoDB_"):
-			mu.RLock()
-			defer mu.RUnlock()
+		op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_")
+		if ok {
+			_, op, _ = strings.Cut(op, ".")
+			switch op {
+			case "TransactWriteItems", "BatchWriteItem":
+				tx.Lock()
+				defer tx.Unlock()
+			case "UpdateItem", "PutItem", "DeleteItem":
+				tx.RLock()
+				defer tx.RUnlock()
+				body, err := io.ReadAll(r.Body)
+				if err != nil {
+					w.WriteHeader(http.StatusBadRequest)
+					return
+				}
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				mu := &items[itemStripe(body)]
+				mu.Lock()
+				defer mu.Unlock()
+			default:
+				tx.RLock()
+				defer tx.RUnlock()
+			}
 		}
 		proxy.ServeHTTP(w, r)
 	})}
@@ -58,16 +81,22 @@ func startIsolator(target string) (*transactionIsolator, error) {
 	return &transactionIsolator{srv: srv, ln: ln, URL: "http://" + ln.Addr().String()}, nil
 }
 
-// isWrite reports the DynamoDB operations that change items. moto checks a
-// write's condition and applies it without a lock, so two concurrent
-// conditional writes (or ADDs) to one item can both pass or lose an update;
-// DynamoDB makes each atomic, so the proxy runs them one at a time.
-func isWrite(op string) bool {
-	switch op {
-	case "TransactWriteItems", "UpdateItem", "PutItem", "DeleteItem", "BatchWriteItem":
-		return true
+// itemStripe hashes a single-item write's table and key. Put requests carry
+// the whole item, not a key; they hash by table alone, which only costs
+// concurrency.
+func itemStripe(body []byte) int {
+	var req struct {
+		TableName string
+		Key       map[string]map[string]any
 	}
-	return false
+	_ = json.Unmarshal(body, &req)
+	h := fnv.New32a()
+	h.Write([]byte(req.TableName))
+	if req.Key != nil {
+		canonical, _ := json.Marshal(req.Key) // encoding/json sorts map keys
+		h.Write(canonical)
+	}
+	return int(h.Sum32() % stripes)
 }
 
 func (t *transactionIsolator) Close() { _ = t.srv.Close() }
