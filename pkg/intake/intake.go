@@ -27,6 +27,7 @@ import (
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/templatesapi"
 	"github.com/framegate/framegate/pkg/videos"
 )
 
@@ -68,7 +69,11 @@ func New(ctx context.Context, d lambdas.Deps) (any, error) {
 	if dlq == "" {
 		return nil, errors.New("intake: INTAKE_DLQ_URL is not set")
 	}
-	sv, err := videos.Open(ctx, d, nil)
+	catalog, err := templatesapi.OpenCatalog(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	sv, err := videos.Open(ctx, d, catalog)
 	if err != nil {
 		return nil, err
 	}

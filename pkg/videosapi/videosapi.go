@@ -19,13 +19,18 @@ import (
 	"github.com/framegate/framegate/pkg/httpapi"
 	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/templatesapi"
 	"github.com/framegate/framegate/pkg/videos"
 )
 
 // New is the constructor of functions/videos.
 func New(ctx context.Context, d lambdas.Deps) (any, error) {
 	d = d.WithDefaults()
-	sv, err := videos.Open(ctx, d, nil)
+	catalog, err := templatesapi.OpenCatalog(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	sv, err := videos.Open(ctx, d, catalog)
 	if err != nil {
 		return nil, err
 	}
