@@ -15,7 +15,7 @@ help:
 	@echo "make dev    run the API locally on http://127.0.0.1:3000/v1 and print a key to try"
 	@echo "make test   gofmt, vet, cfn-lint, unit and integration tests (starts its own emulator)"
 	@echo "make build  build every function's arm64 bootstrap into $(BUILD_DIR)/ and report sizes"
-	@echo "make bench  benchmarks: authorizer vs a bare UpdateItem, checksum, cold init"
+	@echo "make bench  benchmarks: authorizer vs a bare UpdateItem, checksum, cold init, webhook latency, render speed"
 	@echo "make fuzz   run each fuzz target for FUZZTIME (default 20s)"
 
 # tools installs what a fresh machine lacks, and says what it cannot install.
@@ -54,6 +54,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/apikey
 	$(GO) test -run '^$$' -fuzz '^FuzzExtractKey$$' -fuzztime $(FUZZTIME) ./pkg/authorizer
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(FUZZTIME) ./pkg/httpapi
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/movie
 
 clean:
 	rm -rf $(BUILD_DIR) .aws-sam

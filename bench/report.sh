@@ -153,3 +153,18 @@ echo "$wh_out" | awk '
 }
 END { if (!found) { print "  webhook benchmark: missing from the run"; exit 3 } }
 '
+
+# ---------------------------------------------------------------- renders (issue 4)
+# A 10 s hd template (gradients, text, an image, three transitions) rendered
+# by real ffmpeg on this machine: render seconds per video second (target
+# ≤ 0.25 on 2 cores) and the worker's peak /tmp use.
+echo
+echo "== go test -run '^\$' -bench BenchmarkRenderHD10s -benchtime 3x ./pkg/render"
+go test -run '^$' -bench BenchmarkRenderHD10s -benchtime 3x ./pkg/render 2>&1 | grep -E '^(Benchmark|ok|FAIL|---)' | awk '
+{ print }
+/^BenchmarkRenderHD10s/ {
+	for (i = 3; i < NF; i += 2) v[$(i + 1)] = $i
+	r = v["render-s/video-s"]
+	printf "\nRenders: %.3f render-s per video-s (target ≤ 0.25: %s)\n", r, (r <= 0.25 ? "PASS" : "MISS")
+	for (k in v) if (k ~ /byte|tmp|work/) printf "  peak %s: %s\n", k, v[k]
+}'

@@ -28,13 +28,16 @@ if [ ${#need_py[@]} -gt 0 ]; then
   fi
 fi
 
-# ffmpeg renders videos; the API and its tests run without it until renders land.
-if ! command -v ffmpeg >/dev/null 2>&1; then
+# ffmpeg (with ffprobe) renders videos and a font draws their text; the
+# render tests need both.
+if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1 || ! [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    say "installing ffmpeg with apt-get"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null) || say "apt-get install ffmpeg failed; install ffmpeg yourself"
+    say "installing ffmpeg and fonts-dejavu-core with apt-get"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg fonts-dejavu-core >/dev/null) \
+      || { say "apt-get install ffmpeg fonts-dejavu-core failed; install them yourself"; missing=1; }
   else
-    say "note: ffmpeg not found; install it (apt-get install ffmpeg / brew install ffmpeg) to render videos"
+    say "missing: ffmpeg, ffprobe or the DejaVu fonts; install them (sudo apt-get install ffmpeg fonts-dejavu-core / brew install ffmpeg)"
+    missing=1
   fi
 fi
 exit $missing
