@@ -25,6 +25,7 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/attr"
 	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/scopes"
@@ -156,15 +157,9 @@ type keyFacts struct {
 }
 
 func factsOf(it map[string]types.AttributeValue) keyFacts {
-	str := func(name string) string {
-		if v, ok := it[name].(*types.AttributeValueMemberS); ok {
-			return v.Value
-		}
-		return ""
-	}
-	f := keyFacts{id: str(keystore.AttrID), ws: str(keystore.AttrWorkspace), env: str(keystore.AttrEnv),
-		kind: str(keystore.AttrKind), role: str(keystore.AttrRole)}
-	f.expiresMS, f.expires = keystore.Num(it, keystore.AttrExpiresAt)
+	f := keyFacts{id: attr.Str(it, keystore.AttrID), ws: attr.Str(it, keystore.AttrWorkspace), env: attr.Str(it, keystore.AttrEnv),
+		kind: attr.Str(it, keystore.AttrKind), role: attr.Str(it, keystore.AttrRole)}
+	f.expiresMS, f.expires = attr.Int(it, keystore.AttrExpiresAt)
 	if ss, ok := it[keystore.AttrScopes].(*types.AttributeValueMemberSS); ok {
 		// Sets come back in any order; list them in the canonical order.
 		var b strings.Builder
@@ -365,11 +360,11 @@ func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (de
 		return decision{}, fmt.Errorf("count workspace request: %w", wr.err)
 	}
 
-	keyLimit, ok := keystore.Num(item, keystore.AttrKeyRPM)
+	keyLimit, ok := attr.Int(item, keystore.AttrKeyRPM)
 	if !ok {
-		keyLimit, _ = keystore.Num(wr.item, keystore.AttrKeyRPM)
+		keyLimit, _ = attr.Int(wr.item, keystore.AttrKeyRPM)
 	}
-	wsLimit, _ := keystore.Num(wr.item, keystore.AttrWorkspaceRPM)
+	wsLimit, _ := attr.Int(wr.item, keystore.AttrWorkspaceRPM)
 	ks := a.window.Evaluate(item, now, int(keyLimit))
 	wss := a.window.Evaluate(wr.item, now, int(wsLimit))
 	if len(ks.Leftover) >= a.window.Cells {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/framegate/framegate/pkg/attr"
 	"io"
 	"strconv"
 	"time"
@@ -71,17 +72,8 @@ const (
 	partitionPrefix, sortPrefix = "CONN#", "C#"
 )
 
-func sv(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-
-func str(it map[string]types.AttributeValue, k string) string {
-	if v, ok := it[k].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
-}
-
 func key(ws, env, id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{aPK: sv(partitionPrefix + ws + "#" + env), aSK: sv(sortPrefix + id)}
+	return map[string]types.AttributeValue{aPK: attr.S(partitionPrefix + ws + "#" + env), aSK: attr.S(sortPrefix + id)}
 }
 
 // aad binds a sealed secret to its connection: copied onto another record
@@ -92,7 +84,7 @@ func item(c Connection) map[string]types.AttributeValue {
 	it := key(c.Workspace, c.Env, c.ID)
 	set := func(k, v string) {
 		if v != "" {
-			it[k] = sv(v)
+			it[k] = attr.S(v)
 		}
 	}
 	set(aID, c.ID)
@@ -114,10 +106,10 @@ func item(c Connection) map[string]types.AttributeValue {
 
 func decode(it map[string]types.AttributeValue) Connection {
 	c := Connection{
-		ID: str(it, aID), Workspace: str(it, aWS), Env: str(it, aEnv), Type: str(it, aType), Name: str(it, aName),
-		URL: str(it, aURL), secret: str(it, aSecret), SecretPreview: str(it, aPreview),
-		Bucket: str(it, aBucket), Prefix: str(it, aPrefix), Region: str(it, aRegion),
-		RoleARN: str(it, aRole), ExternalID: str(it, aExternal),
+		ID: attr.Str(it, aID), Workspace: attr.Str(it, aWS), Env: attr.Str(it, aEnv), Type: attr.Str(it, aType), Name: attr.Str(it, aName),
+		URL: attr.Str(it, aURL), secret: attr.Str(it, aSecret), SecretPreview: attr.Str(it, aPreview),
+		Bucket: attr.Str(it, aBucket), Prefix: attr.Str(it, aPrefix), Region: attr.Str(it, aRegion),
+		RoleARN: attr.Str(it, aRole), ExternalID: attr.Str(it, aExternal),
 	}
 	if v, ok := it[aCreated].(*types.AttributeValueMemberN); ok {
 		if msec, err := strconv.ParseInt(v.Value, 10, 64); err == nil {
@@ -203,7 +195,7 @@ func (st *Store) List(ctx context.Context, ws, env, after string, limit int) ([]
 		TableName:              &st.table,
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :c)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": sv(partitionPrefix + ws + "#" + env), ":c": sv(sortPrefix)},
+			":pk": attr.S(partitionPrefix + ws + "#" + env), ":c": attr.S(sortPrefix)},
 		Limit: aws.Int32(int32(limit)),
 	}
 	if after != "" {

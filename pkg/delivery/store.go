@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/framegate/framegate/pkg/attr"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -96,52 +96,16 @@ const (
 	metaSK = "META"
 )
 
-func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-func n(v int64) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
-}
-func ms(t time.Time) types.AttributeValue { return n(t.UnixMilli()) }
-
-func str(it map[string]types.AttributeValue, k string) string {
-	if v, ok := it[k].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
-}
-
-func num(it map[string]types.AttributeValue, k string) (int64, bool) {
-	v, ok := it[k].(*types.AttributeValueMemberN)
-	if !ok {
-		return 0, false
-	}
-	x, err := strconv.ParseInt(v.Value, 10, 64)
-	return x, err == nil
-}
-
-func tm(it map[string]types.AttributeValue, k string) *time.Time {
-	x, ok := num(it, k)
-	if !ok {
-		return nil
-	}
-	t := time.UnixMilli(x).UTC()
-	return &t
-}
-
-func boolean(it map[string]types.AttributeValue, k string) bool {
-	v, ok := it[k].(*types.AttributeValueMemberBOOL)
-	return ok && v.Value
-}
-
 func endpointPK(ws, env string) string { return "WH#" + ws + "#" + env }
 func endpointKey(ws, env, id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{aPK: s(endpointPK(ws, env)), aSK: s("EP#" + id)}
+	return map[string]types.AttributeValue{aPK: attr.S(endpointPK(ws, env)), aSK: attr.S("EP#" + id)}
 }
 func metaKey(ws, env string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{aPK: s(endpointPK(ws, env)), aSK: s(metaSK)}
+	return map[string]types.AttributeValue{aPK: attr.S(endpointPK(ws, env)), aSK: attr.S(metaSK)}
 }
 func deliveryPK(ws, env, ep string) string { return "WHD#" + ws + "#" + env + "#" + ep }
 func deliveryKey(ws, env, ep, id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{aPK: s(deliveryPK(ws, env, ep)), aSK: s("D#" + id)}
+	return map[string]types.AttributeValue{aPK: attr.S(deliveryPK(ws, env, ep)), aSK: attr.S("D#" + id)}
 }
 
 // aad binds a sealed secret to its endpoint.
@@ -165,17 +129,17 @@ type NewEndpoint struct {
 
 func (st *Store) endpointItem(e Endpoint) map[string]types.AttributeValue {
 	it := endpointKey(e.Workspace, e.Env, e.ID)
-	it[aID], it[aWS], it[aEnv], it[aKind] = s(e.ID), s(e.Workspace), s(e.Env), s(e.Kind)
+	it[aID], it[aWS], it[aEnv], it[aKind] = attr.S(e.ID), attr.S(e.Workspace), attr.S(e.Env), attr.S(e.Kind)
 	if e.URL != "" {
-		it[aURL] = s(e.URL)
+		it[aURL] = attr.S(e.URL)
 	}
 	if e.Description != "" {
-		it[aDesc] = s(e.Description)
+		it[aDesc] = attr.S(e.Description)
 	}
 	it[aEvents] = &types.AttributeValueMemberSS{Value: e.Events}
 	it[aEnable] = &types.AttributeValueMemberBOOL{Value: e.Enabled}
-	it[aCreated], it[aUpdated] = ms(e.CreatedAt), ms(e.UpdatedAt)
-	it[aSecret], it[aPreview] = s(e.secret), s(e.SecretPreview)
+	it[aCreated], it[aUpdated] = attr.Millis(e.CreatedAt), attr.Millis(e.UpdatedAt)
+	it[aSecret], it[aPreview] = attr.S(e.secret), attr.S(e.SecretPreview)
 	if e.unrevealed {
 		it[aUnrev] = &types.AttributeValueMemberBOOL{Value: true}
 	}
@@ -184,19 +148,19 @@ func (st *Store) endpointItem(e Endpoint) map[string]types.AttributeValue {
 
 func decodeEndpoint(it map[string]types.AttributeValue) Endpoint {
 	e := Endpoint{
-		ID: str(it, aID), Workspace: str(it, aWS), Env: str(it, aEnv), Kind: str(it, aKind),
-		URL: str(it, aURL), Description: str(it, aDesc), Enabled: boolean(it, aEnable),
-		DisabledReason: str(it, aDisabled), FailingSince: tm(it, aFailing),
-		SecretPreview: str(it, aPreview), PreviousSecretUntil: tm(it, aPrevUntil),
-		secret: str(it, aSecret), prevSecret: str(it, aPrev), unrevealed: boolean(it, aUnrev),
+		ID: attr.Str(it, aID), Workspace: attr.Str(it, aWS), Env: attr.Str(it, aEnv), Kind: attr.Str(it, aKind),
+		URL: attr.Str(it, aURL), Description: attr.Str(it, aDesc), Enabled: attr.Bool(it, aEnable),
+		DisabledReason: attr.Str(it, aDisabled), FailingSince: attr.Time(it, aFailing),
+		SecretPreview: attr.Str(it, aPreview), PreviousSecretUntil: attr.Time(it, aPrevUntil),
+		secret: attr.Str(it, aSecret), prevSecret: attr.Str(it, aPrev), unrevealed: attr.Bool(it, aUnrev),
 	}
 	if v, ok := it[aEvents].(*types.AttributeValueMemberSS); ok {
 		e.Events = slices.Sorted(slices.Values(v.Value))
 	}
-	if t := tm(it, aCreated); t != nil {
+	if t := attr.Time(it, aCreated); t != nil {
 		e.CreatedAt = *t
 	}
-	if t := tm(it, aUpdated); t != nil {
+	if t := attr.Time(it, aUpdated); t != nil {
 		e.UpdatedAt = *t
 	}
 	return e
@@ -238,7 +202,7 @@ func (st *Store) CreateEndpoint(ctx context.Context, ws, env string, ne NewEndpo
 			UpdateExpression:          aws.String("ADD #c :one"),
 			ConditionExpression:       aws.String("attribute_not_exists(#c) OR #c < :max"),
 			ExpressionAttributeNames:  map[string]string{"#c": aCount},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":max": n(int64(st.max))},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":one": attr.N(1), ":max": attr.N(int64(st.max))},
 		}},
 		{Put: &types.Put{TableName: &st.table, Item: st.endpointItem(e), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 	}})
@@ -270,7 +234,7 @@ func (st *Store) ListEndpoints(ctx context.Context, ws, env, after string, limit
 	in := &dynamodb.QueryInput{
 		TableName:                 &st.table,
 		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :ep)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(endpointPK(ws, env)), ":ep": s("EP#")},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": attr.S(endpointPK(ws, env)), ":ep": attr.S("EP#")},
 		Limit:                     aws.Int32(int32(limit)),
 	}
 	if after != "" {
@@ -323,9 +287,9 @@ func (st *Store) UpdateEndpoint(ctx context.Context, ws, env, id string, p Patch
 	sets := []string{"#upd = :now"}
 	var removes []string
 	names := map[string]string{"#upd": aUpdated}
-	vals := map[string]types.AttributeValue{":now": ms(now)}
+	vals := map[string]types.AttributeValue{":now": attr.Millis(now)}
 	if p.URL != nil {
-		sets, names["#url"], vals[":url"] = append(sets, "#url = :url"), aURL, s(*p.URL)
+		sets, names["#url"], vals[":url"] = append(sets, "#url = :url"), aURL, attr.S(*p.URL)
 	}
 	if p.Events != nil {
 		sets, names["#ev"], vals[":ev"] = append(sets, "#ev = :ev"), aEvents, &types.AttributeValueMemberSS{Value: p.Events}
@@ -335,7 +299,7 @@ func (st *Store) UpdateEndpoint(ctx context.Context, ws, env, id string, p Patch
 		if *p.Description == "" {
 			removes = append(removes, "#d")
 		} else {
-			sets, vals[":d"] = append(sets, "#d = :d"), s(*p.Description)
+			sets, vals[":d"] = append(sets, "#d = :d"), attr.S(*p.Description)
 		}
 	}
 	if p.Enabled != nil {
@@ -345,7 +309,7 @@ func (st *Store) UpdateEndpoint(ctx context.Context, ws, env, id string, p Patch
 			names["#fs"] = aFailing
 			removes = append(removes, "#dr", "#fs")
 		} else {
-			sets, vals[":dr"] = append(sets, "#dr = :dr"), s(DisabledByUser)
+			sets, vals[":dr"] = append(sets, "#dr = :dr"), attr.S(DisabledByUser)
 		}
 	}
 	expr := "SET " + strings.Join(sets, ", ")
@@ -372,9 +336,9 @@ func (st *Store) DeleteEndpoint(ctx context.Context, ws, env, id string) error {
 	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Delete: &types.Delete{TableName: &st.table, Key: endpointKey(ws, env, id),
 			ConditionExpression:      aws.String("attribute_exists(pk) AND #k = :k"),
-			ExpressionAttributeNames: map[string]string{"#k": aKind}, ExpressionAttributeValues: map[string]types.AttributeValue{":k": s(KindEndpoint)}}},
+			ExpressionAttributeNames: map[string]string{"#k": aKind}, ExpressionAttributeValues: map[string]types.AttributeValue{":k": attr.S(KindEndpoint)}}},
 		{Update: &types.Update{TableName: &st.table, Key: metaKey(ws, env), UpdateExpression: aws.String("ADD #c :m"),
-			ExpressionAttributeNames: map[string]string{"#c": aCount}, ExpressionAttributeValues: map[string]types.AttributeValue{":m": n(-1)}}},
+			ExpressionAttributeNames: map[string]string{"#c": aCount}, ExpressionAttributeValues: map[string]types.AttributeValue{":m": attr.N(-1)}}},
 	}})
 	var tce *types.TransactionCanceledException
 	if errors.As(err, &tce) && len(tce.CancellationReasons) > 0 && aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
@@ -405,8 +369,8 @@ func (st *Store) RotateSecret(ctx context.Context, ws, env, id string) (Endpoint
 		ConditionExpression: aws.String("#s = :old"), // no concurrent rotation lost its secret
 		ExpressionAttributeNames: map[string]string{"#s": aSecret, "#p": aPrev, "#pu": aPrevUntil, "#pv": aPreview,
 			"#upd": aUpdated, "#un": aUnrev},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":new": s(sealed), ":old": s(cur.secret),
-			":until": ms(now.Add(RotationOverlap)), ":pv": s(webhook.Mask(plain)), ":now": ms(now)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":new": attr.S(sealed), ":old": attr.S(cur.secret),
+			":until": attr.Millis(now.Add(RotationOverlap)), ":pv": attr.S(webhook.Mask(plain)), ":now": attr.Millis(now)},
 		ReturnValues: types.ReturnValueAllNew,
 	})
 	if isConditionFailed(err) {
@@ -474,7 +438,7 @@ func (st *Store) RevealOnce(ctx context.Context, e Endpoint) (string, error) {
 		TableName: &st.table, Key: endpointKey(e.Workspace, e.Env, e.ID),
 		UpdateExpression: aws.String("REMOVE #un"), ConditionExpression: aws.String("#un = :t AND #s = :s"),
 		ExpressionAttributeNames:  map[string]string{"#un": aUnrev, "#s": aSecret},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}, ":s": s(e.secret)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}, ":s": attr.S(e.secret)},
 	})
 	if isConditionFailed(err) {
 		return "", nil // a concurrent read got it
@@ -497,7 +461,7 @@ func (st *Store) EndpointFailed(ctx context.Context, e Endpoint, gone bool, limi
 		out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName: &st.table, Key: endpointKey(e.Workspace, e.Env, e.ID),
 			UpdateExpression: aws.String("SET #fs = if_not_exists(#fs, :now)"), ConditionExpression: aws.String("attribute_exists(pk)"),
-			ExpressionAttributeNames: map[string]string{"#fs": aFailing}, ExpressionAttributeValues: map[string]types.AttributeValue{":now": ms(now)},
+			ExpressionAttributeNames: map[string]string{"#fs": aFailing}, ExpressionAttributeValues: map[string]types.AttributeValue{":now": attr.Millis(now)},
 			// ALL_NEW: UPDATED_NEW may omit an attribute if_not_exists left alone.
 			ReturnValues: types.ReturnValueAllNew,
 		})
@@ -507,7 +471,7 @@ func (st *Store) EndpointFailed(ctx context.Context, e Endpoint, gone bool, limi
 		if err != nil {
 			return false, fmt.Errorf("record failure of endpoint %s: %w", e.ID, err)
 		}
-		since := tm(out.Attributes, aFailing)
+		since := attr.Time(out.Attributes, aFailing)
 		if since == nil || now.Sub(*since) < limit {
 			return false, nil
 		}
@@ -522,7 +486,7 @@ func (st *Store) EndpointFailed(ctx context.Context, e Endpoint, gone bool, limi
 		ConditionExpression:      aws.String("#en = :t"),
 		ExpressionAttributeNames: map[string]string{"#en": aEnable, "#dr": aDisabled, "#upd": aUpdated},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":f": &types.AttributeValueMemberBOOL{Value: false},
-			":t": &types.AttributeValueMemberBOOL{Value: true}, ":r": s(reason), ":now": ms(now)},
+			":t": &types.AttributeValueMemberBOOL{Value: true}, ":r": attr.S(reason), ":now": attr.Millis(now)},
 	})
 	if isConditionFailed(err) {
 		return false, nil // already disabled, or deleted
@@ -571,30 +535,30 @@ func DeliveryID(eventID, target string) string {
 
 func (st *Store) deliveryItem(d Delivery, lease time.Time) map[string]types.AttributeValue {
 	it := deliveryKey(d.Workspace, d.Env, d.EndpointID, d.ID)
-	it[aID], it[aWS], it[aEnv], it[aEndpoint] = s(d.ID), s(d.Workspace), s(d.Env), s(d.EndpointID)
-	it[aEvent], it[aType], it[aPayload] = s(d.EventID), s(d.EventType), &types.AttributeValueMemberB{Value: d.Payload}
+	it[aID], it[aWS], it[aEnv], it[aEndpoint] = attr.S(d.ID), attr.S(d.Workspace), attr.S(d.Env), attr.S(d.EndpointID)
+	it[aEvent], it[aType], it[aPayload] = attr.S(d.EventID), attr.S(d.EventType), &types.AttributeValueMemberB{Value: d.Payload}
 	if d.URL != "" {
-		it[aURL] = s(d.URL)
+		it[aURL] = attr.S(d.URL)
 	}
-	it[aStatus], it[aAttempts], it[aCreated] = s(Pending), n(0), ms(d.CreatedAt)
-	it[aLease] = ms(lease)
-	it[aTTL] = n(d.CreatedAt.Add(Retention).Unix())
+	it[aStatus], it[aAttempts], it[aCreated] = attr.S(Pending), attr.N(0), attr.Millis(d.CreatedAt)
+	it[aLease] = attr.Millis(lease)
+	it[aTTL] = attr.N(d.CreatedAt.Add(Retention).Unix())
 	return it
 }
 
 func decodeDelivery(it map[string]types.AttributeValue) (Delivery, error) {
-	d := Delivery{ID: str(it, aID), Workspace: str(it, aWS), Env: str(it, aEnv), EndpointID: str(it, aEndpoint),
-		EventID: str(it, aEvent), EventType: str(it, aType), URL: str(it, aURL), Status: str(it, aStatus),
-		NextAttemptAt: tm(it, aNext)}
+	d := Delivery{ID: attr.Str(it, aID), Workspace: attr.Str(it, aWS), Env: attr.Str(it, aEnv), EndpointID: attr.Str(it, aEndpoint),
+		EventID: attr.Str(it, aEvent), EventType: attr.Str(it, aType), URL: attr.Str(it, aURL), Status: attr.Str(it, aStatus),
+		NextAttemptAt: attr.Time(it, aNext)}
 	if b, ok := it[aPayload].(*types.AttributeValueMemberB); ok {
 		d.Payload = b.Value
 	}
-	c, _ := num(it, aAttempts)
+	c, _ := attr.Int(it, aAttempts)
 	d.AttemptCount = int(c)
-	if t := tm(it, aCreated); t != nil {
+	if t := attr.Time(it, aCreated); t != nil {
 		d.CreatedAt = *t
 	}
-	if raw := str(it, aLog); raw != "" {
+	if raw := attr.Str(it, aLog); raw != "" {
 		if err := json.Unmarshal([]byte(raw), &d.Attempts); err != nil {
 			return Delivery{}, fmt.Errorf("decode attempts of %s: %w", d.ID, err)
 		}
@@ -605,7 +569,7 @@ func decodeDelivery(it map[string]types.AttributeValue) (Delivery, error) {
 // expired reports whether the item outlived its TTL: DynamoDB deletes
 // late (moto never), so reads treat it as gone themselves.
 func expired(it map[string]types.AttributeValue, now time.Time) bool {
-	t, ok := num(it, aTTL)
+	t, ok := attr.Int(it, aTTL)
 	return ok && t <= now.Unix()
 }
 
@@ -631,11 +595,11 @@ func (st *Store) CreateDelivery(ctx context.Context, d Delivery, lease time.Time
 func (st *Store) Claim(ctx context.Context, ws, env, ep, id string, attempts int, manual bool, lease time.Time) (Delivery, bool, error) {
 	cond := "#a = :a AND (attribute_not_exists(#l) OR #l < :now)"
 	names := map[string]string{"#a": aAttempts, "#l": aLease}
-	vals := map[string]types.AttributeValue{":a": n(int64(attempts)), ":now": ms(st.now()), ":lease": ms(lease)}
+	vals := map[string]types.AttributeValue{":a": attr.N(int64(attempts)), ":now": attr.Millis(st.now()), ":lease": attr.Millis(lease)}
 	if !manual {
 		cond += " AND #st = :p"
 		names["#st"] = aStatus
-		vals[":p"] = s(Pending)
+		vals[":p"] = attr.S(Pending)
 	}
 	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &st.table, Key: deliveryKey(ws, env, ep, id),
@@ -666,11 +630,11 @@ func (st *Store) Record(ctx context.Context, d Delivery, a Attempt, status strin
 	}
 	expr := "SET #a = :a1, #st = :st, #log = :log"
 	names := map[string]string{"#a": aAttempts, "#st": aStatus, "#log": aLog, "#l": aLease, "#n": aNext}
-	vals := map[string]types.AttributeValue{":a0": n(int64(d.AttemptCount)), ":a1": n(int64(d.AttemptCount + 1)),
-		":st": s(status), ":log": s(string(raw))}
+	vals := map[string]types.AttributeValue{":a0": attr.N(int64(d.AttemptCount)), ":a1": attr.N(int64(d.AttemptCount + 1)),
+		":st": attr.S(status), ":log": attr.S(string(raw))}
 	if next != nil {
 		expr += ", #n = :n REMOVE #l"
-		vals[":n"] = ms(*next)
+		vals[":n"] = attr.Millis(*next)
 	} else {
 		expr += " REMOVE #l, #n"
 	}
@@ -705,7 +669,7 @@ func (st *Store) ListDeliveries(ctx context.Context, ws, env, ep, after string, 
 	in := &dynamodb.QueryInput{
 		TableName:                 &st.table,
 		KeyConditionExpression:    aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(deliveryPK(ws, env, ep))},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": attr.S(deliveryPK(ws, env, ep))},
 		ScanIndexForward:          aws.Bool(false),
 		Limit:                     aws.Int32(int32(limit)),
 	}
@@ -730,7 +694,7 @@ func (st *Store) ListDeliveries(ctx context.Context, ws, env, ep, after string, 
 	}
 	next := ""
 	if len(out.LastEvaluatedKey) > 0 && len(out.Items) == limit {
-		next = str(out.Items[len(out.Items)-1], aID)
+		next = attr.Str(out.Items[len(out.Items)-1], aID)
 	}
 	return ds, next, nil
 }

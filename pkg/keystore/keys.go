@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/framegate/framegate/pkg/attr"
 	"strings"
 	"time"
 
@@ -75,7 +76,7 @@ func (st *Store) CreateKey(ctx context.Context, ws string, env apikey.Env, nk Ne
 				UpdateExpression:          aws.String("ADD #a :one"),
 				ConditionExpression:       aws.String("attribute_exists(pk) AND #a < #m"),
 				ExpressionAttributeNames:  map[string]string{"#a": AttrActiveKeys, "#m": AttrMaxKeys},
-				ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1)},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":one": attr.N(1)},
 			}},
 			{Put: &types.Put{TableName: &st.table, Item: st.keyItem(k), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 			{Put: &types.Put{TableName: &st.table, Item: idItem(k), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
@@ -116,7 +117,7 @@ func (st *Store) limitError(ctx context.Context, ws string, env apikey.Env) erro
 	if out.Item == nil {
 		return apierr.New(apierr.NotFound, "No workspace %s.", ws)
 	}
-	max, _ := num(out.Item, AttrMaxKeys)
+	max, _ := attr.Int(out.Item, AttrMaxKeys)
 	return apierr.New(apierr.KeyLimitReached,
 		"This workspace already has %d active %s keys, its plan's maximum. Revoke one (DELETE /v1/keys/{id}) or upgrade the plan.", max, env)
 }
@@ -133,7 +134,7 @@ func (st *Store) releaseExpired(ctx context.Context, ws string, env apikey.Env) 
 			KeyConditionExpression:    aws.String("gsi1pk = :p"),
 			FilterExpression:          aws.String("attribute_exists(#slot) AND attribute_not_exists(#rev) AND #exp <= :now"),
 			ExpressionAttributeNames:  map[string]string{"#slot": attrSlot, "#rev": AttrRevokedAt, "#exp": AttrExpiresAt},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(listPK(ws, env)), ":now": ms(now)},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":p": attr.S(listPK(ws, env)), ":now": attr.Millis(now)},
 			ExclusiveStartKey:         start,
 		})
 		if err != nil {
@@ -164,7 +165,7 @@ func (st *Store) retire(ctx context.Context, k Key, at time.Time, holdsSlot bool
 		UpdateExpression:         aws.String("SET #rev = :at, #ttl = :ttl REMOVE #slot"),
 		ExpressionAttributeNames: map[string]string{"#rev": AttrRevokedAt, "#ttl": attrTTL, "#slot": attrSlot},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":at": ms(at), ":ttl": n(at.Add(retention).Unix()),
+			":at": attr.Millis(at), ":ttl": attr.N(at.Add(retention).Unix()),
 		},
 	}
 	items := []types.TransactWriteItem{{Update: keyUpdate}}
@@ -175,7 +176,7 @@ func (st *Store) retire(ctx context.Context, k Key, at time.Time, holdsSlot bool
 			UpdateExpression:          aws.String("ADD #a :minus"),
 			ConditionExpression:       aws.String("attribute_exists(pk)"),
 			ExpressionAttributeNames:  map[string]string{"#a": AttrActiveKeys},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":minus": n(-1)},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":minus": attr.N(-1)},
 		}})
 	} else {
 		keyUpdate.ConditionExpression = aws.String("attribute_exists(pk) AND attribute_not_exists(#rev) AND attribute_not_exists(#slot)")
@@ -211,10 +212,10 @@ func (st *Store) getRaw(ctx context.Context, ws string, env apikey.Env, id strin
 	if err != nil {
 		return nil, fmt.Errorf("get key %s: %w", id, err)
 	}
-	if ref.Item == nil || str(ref.Item, AttrWorkspace) != ws || str(ref.Item, AttrEnv) != string(env) {
+	if ref.Item == nil || attr.Str(ref.Item, AttrWorkspace) != ws || attr.Str(ref.Item, AttrEnv) != string(env) {
 		return nil, errKeyNotFound(id)
 	}
-	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: KeyKey(str(ref.Item, attrHash)), ConsistentRead: aws.Bool(true)})
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: KeyKey(attr.Str(ref.Item, attrHash)), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return nil, fmt.Errorf("get key %s: %w", id, err)
 	}
@@ -228,7 +229,7 @@ func (st *Store) getRaw(ctx context.Context, ws string, env apikey.Env, id strin
 // expired items up to days late (the emulator never does), so reads must
 // treat them as gone.
 func (st *Store) pastTTL(it map[string]types.AttributeValue) bool {
-	ttl, ok := num(it, attrTTL)
+	ttl, ok := attr.Int(it, attrTTL)
 	return ok && ttl <= st.now().Unix()
 }
 
@@ -245,14 +246,14 @@ func (st *Store) GetKey(ctx context.Context, ws string, env apikey.Env, id strin
 // first, and the id to continue after ("" at the end). Revoked keys are
 // left out unless withRevoked.
 func (st *Store) ListKeys(ctx context.Context, ws string, env apikey.Env, after string, limit int, withRevoked bool) ([]Key, string, error) {
-	values := map[string]types.AttributeValue{":p": s(listPK(ws, env)), ":after": s(KeySK + "#" + after)}
+	values := map[string]types.AttributeValue{":p": attr.S(listPK(ws, env)), ":after": attr.S(KeySK + "#" + after)}
 	in := &dynamodb.QueryInput{
 		TableName: &st.table, IndexName: aws.String("gsi1"),
 		KeyConditionExpression:    aws.String("gsi1pk = :p AND gsi1sk > :after"),
 		ExpressionAttributeValues: values,
 		Limit:                     aws.Int32(int32(limit + 1)),
 	}
-	values[":nowSec"] = n(st.now().Unix())
+	values[":nowSec"] = attr.N(st.now().Unix())
 	in.FilterExpression = aws.String("(attribute_not_exists(#ttl) OR #ttl > :nowSec)")
 	in.ExpressionAttributeNames = map[string]string{"#ttl": attrTTL}
 	if !withRevoked {
@@ -369,7 +370,7 @@ func (st *Store) RotateKey(ctx context.Context, ws string, env apikey.Env, id st
 			UpdateExpression:         aws.String("SET #rev = :now, #to = :to, #ttl = :ttl REMOVE #slot"),
 			ExpressionAttributeNames: map[string]string{"#rev": AttrRevokedAt, "#to": attrRotatedTo, "#ttl": attrTTL, "#slot": attrSlot},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":now": ms(now), ":to": s(nk.ID), ":ttl": n(now.Add(retention).Unix()),
+				":now": attr.Millis(now), ":to": attr.S(nk.ID), ":ttl": attr.N(now.Add(retention).Unix()),
 			},
 		}
 	} else {
@@ -377,7 +378,7 @@ func (st *Store) RotateKey(ctx context.Context, ws string, env apikey.Env, id st
 			UpdateExpression:         aws.String("SET #exp = :end, #to = :to, #ttl = :ttl REMOVE #slot"),
 			ExpressionAttributeNames: map[string]string{"#exp": AttrExpiresAt, "#to": attrRotatedTo, "#ttl": attrTTL, "#slot": attrSlot},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":end": ms(end), ":to": s(nk.ID), ":ttl": n(end.Add(retention).Unix()),
+				":end": attr.Millis(end), ":to": attr.S(nk.ID), ":ttl": attr.N(end.Add(retention).Unix()),
 			},
 		}
 	}
@@ -407,7 +408,7 @@ func (st *Store) movePrimary(ws string, env apikey.Env, from, to Key) types.Tran
 		UpdateExpression:          aws.String("SET #pid = :new, #ph = :newh"),
 		ConditionExpression:       aws.String("#pid = :old"),
 		ExpressionAttributeNames:  map[string]string{"#pid": attrPrimaryID, "#ph": attrPrimaryHash},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":new": s(to.ID), ":newh": s(to.hash), ":old": s(from.ID)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":new": attr.S(to.ID), ":newh": attr.S(to.hash), ":old": attr.S(from.ID)},
 	}}
 }
 
@@ -434,7 +435,7 @@ func (st *Store) ResetPrimary(ctx context.Context, ws string, env apikey.Env) (K
 		if out.Item == nil {
 			return Key{}, "", apierr.New(apierr.NotFound, "No workspace %s.", ws)
 		}
-		old := Key{ID: str(out.Item, attrPrimaryID), Workspace: ws, Env: env, hash: str(out.Item, attrPrimaryHash)}
+		old := Key{ID: attr.Str(out.Item, attrPrimaryID), Workspace: ws, Env: env, hash: attr.Str(out.Item, attrPrimaryHash)}
 		nk, plain, err := st.mint(ws, env, Primary, "Primary key", scopes.Manager, nil)
 		if err != nil {
 			return Key{}, "", err
@@ -450,7 +451,7 @@ func (st *Store) ResetPrimary(ctx context.Context, ws string, env apikey.Env) (K
 				ConditionExpression:      aws.String("attribute_exists(pk)"),
 				ExpressionAttributeNames: map[string]string{"#rev": AttrRevokedAt, "#ttl": attrTTL, "#slot": attrSlot},
 				ExpressionAttributeValues: map[string]types.AttributeValue{
-					":now": ms(now), ":ttl": n(now.Add(retention).Unix()),
+					":now": attr.Millis(now), ":ttl": attr.N(now.Add(retention).Unix()),
 				},
 			}},
 			st.movePrimary(ws, env, old, nk),

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/framegate/framegate/pkg/attr"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
@@ -94,26 +94,18 @@ const (
 	attrPrimaryID, attrPrimaryHash     = "primaryId", "primaryHash"
 )
 
-func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-func n(v int64) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
-}
-func ms(t time.Time) types.AttributeValue {
-	return n(t.UnixMilli())
-}
-
 // EnvKey is the primary key of a workspace's record for env.
 func EnvKey(ws string, env apikey.Env) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{attrPK: s(WorkspacePKPrefix + ws), attrSK: s(EnvSKPrefix + string(env))}
+	return map[string]types.AttributeValue{attrPK: attr.S(WorkspacePKPrefix + ws), attrSK: attr.S(EnvSKPrefix + string(env))}
 }
 
 // KeyKey is the primary key of the record of the key with this hash.
 func KeyKey(hash string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{attrPK: s(KeyPKPrefix + hash), attrSK: s(KeySK)}
+	return map[string]types.AttributeValue{attrPK: attr.S(KeyPKPrefix + hash), attrSK: attr.S(KeySK)}
 }
 
 func idKey(id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{attrPK: s(idPKPrefix + id), attrSK: s(KeySK)}
+	return map[string]types.AttributeValue{attrPK: attr.S(idPKPrefix + id), attrSK: attr.S(KeySK)}
 }
 
 func listPK(ws string, env apikey.Env) string { return WorkspacePKPrefix + ws + "#" + string(env) }
@@ -126,83 +118,55 @@ func (st *Store) keyItem(k Key) map[string]types.AttributeValue {
 		ss[i] = string(x)
 	}
 	it := KeyKey(k.hash)
-	it[AttrID] = s(k.ID)
-	it[AttrWorkspace] = s(k.Workspace)
-	it[AttrEnv] = s(string(k.Env))
-	it[attrName] = s(k.Name)
-	it[AttrRole] = s(string(k.Role))
+	it[AttrID] = attr.S(k.ID)
+	it[AttrWorkspace] = attr.S(k.Workspace)
+	it[AttrEnv] = attr.S(string(k.Env))
+	it[attrName] = attr.S(k.Name)
+	it[AttrRole] = attr.S(string(k.Role))
 	it[AttrScopes] = &types.AttributeValueMemberSS{Value: ss}
-	it[AttrKind] = s(k.Kind)
-	it[attrPreview] = s(k.Preview)
-	it[attrCreated] = ms(k.CreatedAt)
-	it[attrGSI1PK] = s(listPK(k.Workspace, k.Env))
-	it[attrGSI1SK] = s(KeySK + "#" + k.ID)
+	it[AttrKind] = attr.S(k.Kind)
+	it[attrPreview] = attr.S(k.Preview)
+	it[attrCreated] = attr.Millis(k.CreatedAt)
+	it[attrGSI1PK] = attr.S(listPK(k.Workspace, k.Env))
+	it[attrGSI1SK] = attr.S(KeySK + "#" + k.ID)
 	if k.HoldsSlot {
 		it[attrSlot] = &types.AttributeValueMemberBOOL{Value: true}
 	}
 	if k.ExpiresAt != nil {
-		it[AttrExpiresAt] = ms(*k.ExpiresAt)
-		it[attrTTL] = n(k.ExpiresAt.Add(retention).Unix())
+		it[AttrExpiresAt] = attr.Millis(*k.ExpiresAt)
+		it[attrTTL] = attr.N(k.ExpiresAt.Add(retention).Unix())
 	}
 	return it
 }
 
 func idItem(k Key) map[string]types.AttributeValue {
 	it := idKey(k.ID)
-	it[AttrWorkspace] = s(k.Workspace)
-	it[AttrEnv] = s(string(k.Env))
-	it[attrHash] = s(k.hash)
+	it[AttrWorkspace] = attr.S(k.Workspace)
+	it[AttrEnv] = attr.S(string(k.Env))
+	it[attrHash] = attr.S(k.hash)
 	if k.ExpiresAt != nil {
-		it[attrTTL] = n(k.ExpiresAt.Add(retention).Unix())
+		it[attrTTL] = attr.N(k.ExpiresAt.Add(retention).Unix())
 	}
 	return it
-}
-
-func str(it map[string]types.AttributeValue, name string) string {
-	if v, ok := it[name].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
-}
-
-func num(it map[string]types.AttributeValue, name string) (int64, bool) {
-	v, ok := it[name].(*types.AttributeValueMemberN)
-	if !ok {
-		return 0, false
-	}
-	x, err := strconv.ParseInt(v.Value, 10, 64)
-	return x, err == nil
-}
-
-// Num reads a number attribute, for the authorizer.
-func Num(it map[string]types.AttributeValue, name string) (int64, bool) { return num(it, name) }
-
-func timeAttr(it map[string]types.AttributeValue, name string) *time.Time {
-	x, ok := num(it, name)
-	if !ok {
-		return nil
-	}
-	t := time.UnixMilli(x).UTC()
-	return &t
 }
 
 // DecodeKey reads a key record.
 func DecodeKey(it map[string]types.AttributeValue) Key {
 	k := Key{
-		ID:         str(it, AttrID),
-		Workspace:  str(it, AttrWorkspace),
-		Env:        apikey.Env(str(it, AttrEnv)),
-		Name:       str(it, attrName),
-		Role:       scopes.Role(str(it, AttrRole)),
-		Kind:       str(it, AttrKind),
-		Preview:    str(it, attrPreview),
-		ExpiresAt:  timeAttr(it, AttrExpiresAt),
-		RevokedAt:  timeAttr(it, AttrRevokedAt),
-		LastUsedAt: timeAttr(it, AttrLastUsed),
-		RotatedTo:  str(it, attrRotatedTo),
-		hash:       strings.TrimPrefix(str(it, attrPK), KeyPKPrefix),
+		ID:         attr.Str(it, AttrID),
+		Workspace:  attr.Str(it, AttrWorkspace),
+		Env:        apikey.Env(attr.Str(it, AttrEnv)),
+		Name:       attr.Str(it, attrName),
+		Role:       scopes.Role(attr.Str(it, AttrRole)),
+		Kind:       attr.Str(it, AttrKind),
+		Preview:    attr.Str(it, attrPreview),
+		ExpiresAt:  attr.Time(it, AttrExpiresAt),
+		RevokedAt:  attr.Time(it, AttrRevokedAt),
+		LastUsedAt: attr.Time(it, AttrLastUsed),
+		RotatedTo:  attr.Str(it, attrRotatedTo),
+		hash:       strings.TrimPrefix(attr.Str(it, attrPK), KeyPKPrefix),
 	}
-	if c := timeAttr(it, attrCreated); c != nil {
+	if c := attr.Time(it, attrCreated); c != nil {
 		k.CreatedAt = *c
 	}
 	if v, ok := it[AttrScopes].(*types.AttributeValueMemberSS); ok {
@@ -272,10 +236,10 @@ func (st *Store) CreateWorkspace(ctx context.Context, name, planName string, ove
 	w := Workspace{ID: id, Name: name, Plan: planName, Overrides: overrides, CreatedAt: now.Truncate(time.Millisecond)}
 	lim := w.Limits()
 	wsItem := map[string]types.AttributeValue{
-		attrPK: s(WorkspacePKPrefix + id), attrSK: s(wsSK),
-		attrName: s(name), attrPlan: s(planName), attrCreated: ms(now),
+		attrPK: attr.S(WorkspacePKPrefix + id), attrSK: attr.S(wsSK),
+		attrName: attr.S(name), attrPlan: attr.S(planName), attrCreated: attr.Millis(now),
 		attrOverrides: limitsAttr(overrides),
-		attrGSI1PK:    s("WORKSPACES"), attrGSI1SK: s(id),
+		attrGSI1PK:    attr.S("WORKSPACES"), attrGSI1SK: attr.S(id),
 	}
 	items := []types.TransactWriteItem{{Put: &types.Put{
 		TableName: &st.table, Item: wsItem, ConditionExpression: aws.String("attribute_not_exists(pk)"),
@@ -288,9 +252,9 @@ func (st *Store) CreateWorkspace(ctx context.Context, name, planName string, ove
 		}
 		plains[env] = plain
 		envItem := EnvKey(id, env)
-		envItem[AttrActiveKeys] = n(1)
-		envItem[attrPrimaryID] = s(k.ID)
-		envItem[attrPrimaryHash] = s(k.hash)
+		envItem[AttrActiveKeys] = attr.N(1)
+		envItem[attrPrimaryID] = attr.S(k.ID)
+		envItem[attrPrimaryHash] = attr.S(k.hash)
 		for name, v := range limitAttrs(lim) {
 			envItem[name] = v
 		}
@@ -310,12 +274,12 @@ func (st *Store) CreateWorkspace(ctx context.Context, name, planName string, ove
 // workspace's per-environment record.
 func limitAttrs(l plan.Limits) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
-		AttrKeyRPM:          n(int64(l.KeyRequestsPerMinute)),
-		AttrWorkspaceRPM:    n(int64(l.WorkspaceRequestsPerMinute)),
-		AttrMaxKeys:         n(int64(l.MaxActiveKeys)),
-		"concurrentRenders": n(int64(l.ConcurrentRenders)),
-		"queuedRenders":     n(int64(l.QueuedRenders)),
-		"maxVideoSeconds":   n(int64(l.MaxVideoSeconds)),
+		AttrKeyRPM:          attr.N(int64(l.KeyRequestsPerMinute)),
+		AttrWorkspaceRPM:    attr.N(int64(l.WorkspaceRequestsPerMinute)),
+		AttrMaxKeys:         attr.N(int64(l.MaxActiveKeys)),
+		"concurrentRenders": attr.N(int64(l.ConcurrentRenders)),
+		"queuedRenders":     attr.N(int64(l.QueuedRenders)),
+		"maxVideoSeconds":   attr.N(int64(l.MaxVideoSeconds)),
 	}
 }
 
@@ -327,7 +291,7 @@ func limitsAttr(l plan.Limits) types.AttributeValue {
 		"maxKeys": l.MaxActiveKeys, "maxVideoSeconds": l.MaxVideoSeconds,
 	} {
 		if v > 0 {
-			m[name] = n(int64(v))
+			m[name] = attr.N(int64(v))
 		}
 	}
 	return &types.AttributeValueMemberM{Value: m}
@@ -338,7 +302,7 @@ func decodeLimits(av types.AttributeValue) plan.Limits {
 	if !ok {
 		return plan.Limits{}
 	}
-	get := func(k string) int { v, _ := num(m.Value, k); return int(v) }
+	get := func(k string) int { v, _ := attr.Int(m.Value, k); return int(v) }
 	return plan.Limits{
 		KeyRequestsPerMinute: get("keyRpm"), WorkspaceRequestsPerMinute: get("wsRpm"),
 		ConcurrentRenders: get("concurrentRenders"), QueuedRenders: get("queuedRenders"),
@@ -348,12 +312,12 @@ func decodeLimits(av types.AttributeValue) plan.Limits {
 
 func decodeWorkspace(it map[string]types.AttributeValue) Workspace {
 	w := Workspace{
-		ID:        strings.TrimPrefix(str(it, attrPK), WorkspacePKPrefix),
-		Name:      str(it, attrName),
-		Plan:      str(it, attrPlan),
+		ID:        strings.TrimPrefix(attr.Str(it, attrPK), WorkspacePKPrefix),
+		Name:      attr.Str(it, attrName),
+		Plan:      attr.Str(it, attrPlan),
 		Overrides: decodeLimits(it[attrOverrides]),
 	}
-	if c := timeAttr(it, attrCreated); c != nil {
+	if c := attr.Time(it, attrCreated); c != nil {
 		w.CreatedAt = *c
 	}
 	return w
@@ -363,7 +327,7 @@ func decodeWorkspace(it map[string]types.AttributeValue) Workspace {
 func (st *Store) GetWorkspace(ctx context.Context, id string) (Workspace, error) {
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: &st.table, ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{attrPK: s(WorkspacePKPrefix + id), attrSK: s(wsSK)},
+		Key: map[string]types.AttributeValue{attrPK: attr.S(WorkspacePKPrefix + id), attrSK: attr.S(wsSK)},
 	})
 	if err != nil {
 		return Workspace{}, fmt.Errorf("get workspace %s: %w", id, err)
@@ -382,7 +346,7 @@ func (st *Store) ListWorkspaces(ctx context.Context) ([]Workspace, error) {
 		page, err := st.db.Query(ctx, &dynamodb.QueryInput{
 			TableName: &st.table, IndexName: aws.String("gsi1"),
 			KeyConditionExpression:    aws.String("gsi1pk = :p"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":p": s("WORKSPACES")},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":p": attr.S("WORKSPACES")},
 			ExclusiveStartKey:         start,
 		})
 		if err != nil {
@@ -414,11 +378,11 @@ func (st *Store) SetPlan(ctx context.Context, id, planName string, overrides pla
 	}
 	w.Plan, w.Overrides = planName, overrides
 	items := []types.TransactWriteItem{{Update: &types.Update{
-		TableName: &st.table, Key: map[string]types.AttributeValue{attrPK: s(WorkspacePKPrefix + id), attrSK: s(wsSK)},
+		TableName: &st.table, Key: map[string]types.AttributeValue{attrPK: attr.S(WorkspacePKPrefix + id), attrSK: attr.S(wsSK)},
 		UpdateExpression:          aws.String("SET #p = :p, #o = :o"),
 		ConditionExpression:       aws.String("attribute_exists(pk)"),
 		ExpressionAttributeNames:  map[string]string{"#p": attrPlan, "#o": attrOverrides},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(planName), ":o": limitsAttr(overrides)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": attr.S(planName), ":o": limitsAttr(overrides)},
 	}}}
 	for _, env := range []apikey.Env{apikey.Live, apikey.Test} {
 		names, values := map[string]string{}, map[string]types.AttributeValue{}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/framegate/framegate/pkg/attr"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -41,16 +42,16 @@ func idemKey(ws string, env apikey.Env, k string) map[string]types.AttributeValu
 func (st *Store) Claim(ctx context.Context, ws string, env apikey.Env, k, hash, videoID string) (*Replay, error) {
 	now := st.now()
 	it := idemKey(ws, env, k)
-	it[aHash] = s(hash)
-	it[aState] = s(idemPending)
-	it[aVideo] = s(videoID)
-	it[aCreated] = ms(now)
-	it[attrTTL] = n(now.Add(IdempotencyWindow).Unix())
+	it[aHash] = attr.S(hash)
+	it[aState] = attr.S(idemPending)
+	it[aVideo] = attr.S(videoID)
+	it[aCreated] = attr.Millis(now)
+	it[attrTTL] = attr.N(now.Add(IdempotencyWindow).Unix())
 	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &st.table, Item: it,
 		ConditionExpression:                 aws.String("attribute_not_exists(pk) OR #ttl <= :now"),
 		ExpressionAttributeNames:            map[string]string{"#ttl": attrTTL},
-		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": n(now.Unix())},
+		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": attr.N(now.Unix())},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err == nil {
@@ -69,11 +70,11 @@ func (st *Store) Claim(ctx context.Context, ws string, env apikey.Env, k, hash, 
 		old = out.Item
 	}
 	switch {
-	case str(old, aHash) != hash:
+	case attr.Str(old, aHash) != hash:
 		return nil, apierr.New(apierr.IdempotencyMismatch,
 			"This Idempotency-Key was used with a different request body in the last 24 hours; use a new key for a new request.")
-	case str(old, aState) == idemDone:
-		return &Replay{Status: int(integer(old, "httpStatus")), Body: []byte(str(old, aResponse))}, nil
+	case attr.Str(old, aState) == idemDone:
+		return &Replay{Status: int(integer(old, "httpStatus")), Body: []byte(attr.Str(old, aResponse))}, nil
 	}
 	return nil, apierr.New(apierr.Conflict, "A request with this Idempotency-Key is still being processed; retry in a moment.")
 }
@@ -84,7 +85,7 @@ func (st *Store) Complete(ctx context.Context, ws string, env apikey.Env, k stri
 		TableName: &st.table, Key: idemKey(ws, env, k),
 		UpdateExpression:          aws.String("SET #st = :d, #r = :r, #h = :h"),
 		ExpressionAttributeNames:  map[string]string{"#st": aState, "#r": aResponse, "#h": "httpStatus"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":d": s(idemDone), ":r": s(string(body)), ":h": n(int64(status))},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":d": attr.S(idemDone), ":r": attr.S(string(body)), ":h": attr.N(int64(status))},
 	})
 	if err != nil {
 		return fmt.Errorf("complete idempotency key: %w", err)
@@ -98,7 +99,7 @@ func (st *Store) ReleaseClaim(ctx context.Context, ws string, env apikey.Env, k 
 		TableName: &st.table, Key: idemKey(ws, env, k),
 		ConditionExpression:       aws.String("#st = :p"),
 		ExpressionAttributeNames:  map[string]string{"#st": aState},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(idemPending)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": attr.S(idemPending)},
 	})
 	if err != nil && !conditionFailed(err) {
 		return fmt.Errorf("release idempotency key: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/framegate/framegate/pkg/attr"
 	"strconv"
 	"strings"
 	"time"
@@ -49,7 +50,7 @@ func (st *Store) AcquireSlot(ctx context.Context, ws string, env apikey.Env, hol
 		TableName:              &st.table,
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": s(Partition(ws, env)), ":p": s(slotPrefix),
+			":pk": attr.S(Partition(ws, env)), ":p": attr.S(slotPrefix),
 		},
 		ConsistentRead: aws.Bool(true),
 	})
@@ -58,12 +59,12 @@ func (st *Store) AcquireSlot(ctx context.Context, ws string, env apikey.Env, hol
 	}
 	busy := map[int]bool{}
 	for _, it := range out.Items {
-		i, err := strconv.Atoi(strings.TrimPrefix(str(it, attrSK), slotPrefix))
+		i, err := strconv.Atoi(strings.TrimPrefix(attr.Str(it, attrSK), slotPrefix))
 		if err != nil {
 			continue
 		}
-		h := str(it, aHolder)
-		exp := timeAttr(it, aLease)
+		h := attr.Str(it, aHolder)
+		exp := attr.Time(it, aLease)
 		if h != "" && h != holder && exp != nil && exp.After(now) {
 			busy[i] = true
 		}
@@ -87,7 +88,7 @@ func (st *Store) AcquireSlot(ctx context.Context, ws string, env apikey.Env, hol
 			UpdateExpression:          aws.String("SET #h = :h, #l = :l"),
 			ConditionExpression:       aws.String("attribute_not_exists(#h) OR #h = :h OR #l <= :now"),
 			ExpressionAttributeNames:  map[string]string{"#h": aHolder, "#l": aLease},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":h": s(holder), ":l": ms(l.Expires), ":now": ms(now)},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":h": attr.S(holder), ":l": attr.Millis(l.Expires), ":now": attr.Millis(now)},
 		})
 		if conditionFailed(err) {
 			continue // taken between the query and the write
@@ -109,7 +110,7 @@ func (st *Store) RenewSlot(ctx context.Context, l *Lease, ttl time.Duration) err
 		UpdateExpression:          aws.String("SET #l = :l"),
 		ConditionExpression:       aws.String("#h = :h"),
 		ExpressionAttributeNames:  map[string]string{"#h": aHolder, "#l": aLease},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":h": s(l.Holder), ":l": ms(exp)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":h": attr.S(l.Holder), ":l": attr.Millis(exp)},
 	})
 	if conditionFailed(err) {
 		return ErrLeaseLost
@@ -131,7 +132,7 @@ func (st *Store) ReleaseSlot(ctx context.Context, ws string, env apikey.Env, slo
 		UpdateExpression:          aws.String("REMOVE #h, #l"),
 		ConditionExpression:       aws.String("#h = :h"),
 		ExpressionAttributeNames:  map[string]string{"#h": aHolder, "#l": aLease},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":h": s(holder)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":h": attr.S(holder)},
 	})
 	if err != nil && !conditionFailed(err) {
 		return fmt.Errorf("release render slot %d: %w", slot, err)
@@ -145,7 +146,7 @@ func (st *Store) Holders(ctx context.Context, ws string, env apikey.Env) (map[in
 		TableName:              &st.table,
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": s(Partition(ws, env)), ":p": s(slotPrefix),
+			":pk": attr.S(Partition(ws, env)), ":p": attr.S(slotPrefix),
 		},
 		ConsistentRead: aws.Bool(true),
 	})
@@ -155,10 +156,10 @@ func (st *Store) Holders(ctx context.Context, ws string, env apikey.Env) (map[in
 	now := st.now()
 	held := map[int]string{}
 	for _, it := range out.Items {
-		i, err := strconv.Atoi(strings.TrimPrefix(str(it, attrSK), slotPrefix))
-		exp := timeAttr(it, aLease)
-		if err == nil && str(it, aHolder) != "" && exp != nil && exp.After(now) {
-			held[i] = str(it, aHolder)
+		i, err := strconv.Atoi(strings.TrimPrefix(attr.Str(it, attrSK), slotPrefix))
+		exp := attr.Time(it, aLease)
+		if err == nil && attr.Str(it, aHolder) != "" && exp != nil && exp.After(now) {
+			held[i] = attr.Str(it, aHolder)
 		}
 	}
 	return held, nil

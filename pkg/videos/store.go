@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
+	"github.com/framegate/framegate/pkg/attr"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -72,109 +72,69 @@ const (
 func Partition(ws string, env apikey.Env) string { return "WS#" + ws + "#" + string(env) }
 
 func key(ws string, env apikey.Env, sk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{attrPK: s(Partition(ws, env)), attrSK: s(sk)}
-}
-
-func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-func n(v int64) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
-}
-func f(v float64) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatFloat(v, 'f', -1, 64)}
-}
-func ms(t time.Time) types.AttributeValue { return n(t.UnixMilli()) }
-func b(v bool) types.AttributeValue       { return &types.AttributeValueMemberBOOL{Value: v} }
-
-func str(it map[string]types.AttributeValue, name string) string {
-	if v, ok := it[name].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
-}
-
-func num(it map[string]types.AttributeValue, name string) (float64, bool) {
-	v, ok := it[name].(*types.AttributeValueMemberN)
-	if !ok {
-		return 0, false
-	}
-	x, err := strconv.ParseFloat(v.Value, 64)
-	return x, err == nil
+	return map[string]types.AttributeValue{attrPK: attr.S(Partition(ws, env)), attrSK: attr.S(sk)}
 }
 
 func integer(it map[string]types.AttributeValue, name string) int64 {
-	x, _ := num(it, name)
+	x, _ := attr.Float(it, name)
 	return int64(x)
-}
-
-func timeAttr(it map[string]types.AttributeValue, name string) *time.Time {
-	x, ok := num(it, name)
-	if !ok {
-		return nil
-	}
-	t := time.UnixMilli(int64(x)).UTC()
-	return &t
-}
-
-func boolean(it map[string]types.AttributeValue, name string) bool {
-	v, ok := it[name].(*types.AttributeValueMemberBOOL)
-	return ok && v.Value
 }
 
 func videoItem(v Video) map[string]types.AttributeValue {
 	it := key(v.Workspace, v.Env, videoPrefix+v.ID)
-	it[aID] = s(v.ID)
-	it[aWS] = s(v.Workspace)
-	it[aEnv] = s(string(v.Env))
-	it[aStatus] = s(v.Status)
-	it[aProgress] = n(int64(v.Progress))
-	it[aDuration] = f(v.Duration)
-	it[aCreated] = ms(v.CreatedAt)
-	it[aWatermark] = b(v.Watermark)
-	it[aSlot] = n(-1)
+	it[aID] = attr.S(v.ID)
+	it[aWS] = attr.S(v.Workspace)
+	it[aEnv] = attr.S(string(v.Env))
+	it[aStatus] = attr.S(v.Status)
+	it[aProgress] = attr.N(int64(v.Progress))
+	it[aDuration] = attr.F(v.Duration)
+	it[aCreated] = attr.Millis(v.CreatedAt)
+	it[aWatermark] = attr.B(v.Watermark)
+	it[aSlot] = attr.N(-1)
 	if v.Width > 0 {
-		it[aWidth], it[aHeight] = n(int64(v.Width)), n(int64(v.Height))
+		it[aWidth], it[aHeight] = attr.N(int64(v.Width)), attr.N(int64(v.Height))
 	}
 	if len(v.Spec) > 0 {
-		it[aSpec] = s(string(v.Spec))
+		it[aSpec] = attr.S(string(v.Spec))
 	}
 	if v.TemplateID != "" {
-		it[aTemplate] = s(v.TemplateID)
+		it[aTemplate] = attr.S(v.TemplateID)
 	}
 	if len(v.Variables) > 0 {
-		it[aVars] = s(string(v.Variables))
+		it[aVars] = attr.S(string(v.Variables))
 	}
 	if v.WebhookURL != "" {
-		it[aWebhook] = s(v.WebhookURL)
+		it[aWebhook] = attr.S(v.WebhookURL)
 	}
 	if v.ExpiresAt != nil {
-		it[aExpires] = ms(*v.ExpiresAt)
-		it[attrTTL] = n(v.ExpiresAt.Unix())
+		it[aExpires] = attr.Millis(*v.ExpiresAt)
+		it[attrTTL] = attr.N(v.ExpiresAt.Unix())
 	}
 	return it
 }
 
 func decodeVideo(it map[string]types.AttributeValue) Video {
 	v := Video{
-		ID: str(it, aID), Workspace: str(it, aWS), Env: apikey.Env(str(it, aEnv)),
-		Status: str(it, aStatus), Progress: int(integer(it, aProgress)),
-		TemplateID: str(it, aTemplate), SizeBytes: integer(it, aSize),
+		ID: attr.Str(it, aID), Workspace: attr.Str(it, aWS), Env: apikey.Env(attr.Str(it, aEnv)),
+		Status: attr.Str(it, aStatus), Progress: int(integer(it, aProgress)),
+		TemplateID: attr.Str(it, aTemplate), SizeBytes: integer(it, aSize),
 		Width: int(integer(it, aWidth)), Height: int(integer(it, aHeight)),
-		StartedAt: timeAttr(it, aStarted), FinishedAt: timeAttr(it, aFinished), ExpiresAt: timeAttr(it, aExpires),
-		WebhookURL: str(it, aWebhook), Watermark: boolean(it, aWatermark), S3Key: str(it, aS3Key),
-		Slot: int(integer(it, aSlot)), EventSent: boolean(it, aEvt),
+		StartedAt: attr.Time(it, aStarted), FinishedAt: attr.Time(it, aFinished), ExpiresAt: attr.Time(it, aExpires),
+		WebhookURL: attr.Str(it, aWebhook), Watermark: attr.Bool(it, aWatermark), S3Key: attr.Str(it, aS3Key),
+		Slot: int(integer(it, aSlot)), EventSent: attr.Bool(it, aEvt),
 	}
-	v.Duration, _ = num(it, aDuration)
-	if x := str(it, aSpec); x != "" {
+	v.Duration, _ = attr.Float(it, aDuration)
+	if x := attr.Str(it, aSpec); x != "" {
 		v.Spec = json.RawMessage(x)
 	}
-	if x := str(it, aVars); x != "" {
+	if x := attr.Str(it, aVars); x != "" {
 		v.Variables = json.RawMessage(x)
 	}
-	if c := timeAttr(it, aCreated); c != nil {
+	if c := attr.Time(it, aCreated); c != nil {
 		v.CreatedAt = *c
 	}
-	if code := str(it, aErrCode); code != "" {
-		v.Error = &Error{Code: code, Message: str(it, aErrMsg)}
+	if code := attr.Str(it, aErrCode); code != "" {
+		v.Error = &Error{Code: code, Message: attr.Str(it, aErrMsg)}
 	}
 	return v
 }
@@ -219,7 +179,7 @@ func (st *Store) EnvLimits(ctx context.Context, ws string, env apikey.Env) (Limi
 	// A record written before the render limits existed gets the default plan's.
 	def, _ := plan.Get(plan.Default)
 	get := func(name string, d int) int {
-		if x, ok := keystore.Num(out.Item, name); ok && x > 0 {
+		if x, ok := attr.Int(out.Item, name); ok && x > 0 {
 			return int(x)
 		}
 		return d
@@ -241,7 +201,7 @@ func (st *Store) Insert(ctx context.Context, v Video, queueCap int) error {
 			UpdateExpression:          aws.String("ADD #q :one"),
 			ConditionExpression:       aws.String("attribute_not_exists(#q) OR #q < :cap"),
 			ExpressionAttributeNames:  map[string]string{"#q": aQueued},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":cap": n(int64(queueCap))},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":one": attr.N(1), ":cap": attr.N(int64(queueCap))},
 		}},
 		{Put: &types.Put{
 			TableName: &st.table, Item: videoItem(v),
@@ -303,15 +263,15 @@ func (st *Store) list(ctx context.Context, ws string, env apikey.Env, flt Filter
 		lo = videoPrefix + flt.CreatedAfterID
 	}
 	values := map[string]types.AttributeValue{
-		":pk": s(Partition(ws, env)), ":lo": s(lo), ":hi": s(videoPrefix + "~"),
-		":now": ms(st.now()),
+		":pk": attr.S(Partition(ws, env)), ":lo": attr.S(lo), ":hi": attr.S(videoPrefix + "~"),
+		":now": attr.Millis(st.now()),
 	}
 	names := map[string]string{"#x": aExpires}
 	filter := "(attribute_not_exists(#x) OR #x > :now)"
 	if flt.Status != "" {
 		filter += " AND #s = :s"
 		names["#s"] = aStatus
-		values[":s"] = s(flt.Status)
+		values[":s"] = attr.S(flt.Status)
 	}
 	in := &dynamodb.QueryInput{
 		TableName:                 &st.table,
@@ -360,7 +320,7 @@ func (st *Store) transition(ctx context.Context, v Video, from []string, set str
 	cond := "#st IN ("
 	for i, x := range from {
 		k := fmt.Sprintf(":from%d", i)
-		values[k] = s(x)
+		values[k] = attr.S(x)
 		if i > 0 {
 			cond += ", "
 		}
@@ -377,7 +337,7 @@ func (st *Store) transition(ctx context.Context, v Video, from []string, set str
 			TableName: &st.table, Key: key(v.Workspace, v.Env, counterSK),
 			UpdateExpression:          aws.String("ADD #q :minus"),
 			ExpressionAttributeNames:  map[string]string{"#q": aQueued},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":minus": n(-1)},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":minus": attr.N(-1)},
 		}},
 	}})
 	if err == nil {
@@ -395,8 +355,8 @@ func (st *Store) Succeed(ctx context.Context, v Video, duration float64, size in
 		"SET #st = :st, #p = :hundred, #d = :d, #z = :z, #w = :w, #h = :h, #k = :k, #f = :f",
 		map[string]string{"#p": aProgress, "#d": aDuration, "#z": aSize, "#w": aWidth, "#h": aHeight, "#k": aS3Key, "#f": aFinished},
 		map[string]types.AttributeValue{
-			":st": s(Succeeded), ":hundred": n(100), ":d": f(duration), ":z": n(size),
-			":w": n(int64(width)), ":h": n(int64(height)), ":k": s(s3Key), ":f": ms(st.now()),
+			":st": attr.S(Succeeded), ":hundred": attr.N(100), ":d": attr.F(duration), ":z": attr.N(size),
+			":w": attr.N(int64(width)), ":h": attr.N(int64(height)), ":k": attr.S(s3Key), ":f": attr.Millis(st.now()),
 		})
 }
 
@@ -405,7 +365,7 @@ func (st *Store) Fail(ctx context.Context, v Video, e Error) (bool, error) {
 	return st.transition(ctx, v, []string{Queued, Rendering},
 		"SET #st = :st, #c = :c, #m = :m, #f = :f",
 		map[string]string{"#c": aErrCode, "#m": aErrMsg, "#f": aFinished},
-		map[string]types.AttributeValue{":st": s(Failed), ":c": s(e.Code), ":m": s(e.Message), ":f": ms(st.now())})
+		map[string]types.AttributeValue{":st": attr.S(Failed), ":c": attr.S(e.Code), ":m": attr.S(e.Message), ":f": attr.Millis(st.now())})
 }
 
 // Cancel stops a queued or rendering video; the worker skips it or stops.
@@ -413,7 +373,7 @@ func (st *Store) Cancel(ctx context.Context, v Video) (bool, error) {
 	return st.transition(ctx, v, []string{Queued, Rendering},
 		"SET #st = :st, #f = :f",
 		map[string]string{"#f": aFinished},
-		map[string]types.AttributeValue{":st": s(Cancelled), ":f": ms(st.now())})
+		map[string]types.AttributeValue{":st": attr.S(Cancelled), ":f": attr.Millis(st.now())})
 }
 
 // StartRendering moves a queued video to rendering (a redelivered message
@@ -428,7 +388,7 @@ func (st *Store) StartRendering(ctx context.Context, v Video, slot int) (Video, 
 			"#st": aStatus, "#s": aStarted, "#p": aProgress, "#slot": aSlot,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":q": s(Queued), ":r": s(Rendering), ":now": ms(st.now()), ":zero": n(0), ":slot": n(int64(slot)),
+			":q": attr.S(Queued), ":r": attr.S(Rendering), ":now": attr.Millis(st.now()), ":zero": attr.N(0), ":slot": attr.N(int64(slot)),
 		},
 		ReturnValues: types.ReturnValueAllNew,
 	})
@@ -452,7 +412,7 @@ func (st *Store) SetProgress(ctx context.Context, v Video, pct int) error {
 		UpdateExpression:          aws.String("SET #p = :p"),
 		ConditionExpression:       aws.String("#st = :r"),
 		ExpressionAttributeNames:  map[string]string{"#p": aProgress, "#st": aStatus},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": n(int64(pct)), ":r": s(Rendering)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": attr.N(int64(pct)), ":r": attr.S(Rendering)},
 	})
 	if conditionFailed(err) {
 		return ErrNotRendering
@@ -470,7 +430,7 @@ func (st *Store) MarkEventSent(ctx context.Context, v Video) error {
 		UpdateExpression:          aws.String("SET #e = :t"),
 		ConditionExpression:       aws.String("attribute_exists(pk)"),
 		ExpressionAttributeNames:  map[string]string{"#e": aEvt},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":t": b(true)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": attr.B(true)},
 	})
 	if err != nil && !conditionFailed(err) {
 		return fmt.Errorf("mark event of %s: %w", v.ID, err)
@@ -485,7 +445,7 @@ func (st *Store) Delete(ctx context.Context, v Video) error {
 		TableName: &st.table, Key: key(v.Workspace, v.Env, videoPrefix+v.ID),
 		ConditionExpression:       aws.String("#st IN (:a, :b, :c)"),
 		ExpressionAttributeNames:  map[string]string{"#st": aStatus},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":a": s(Succeeded), ":b": s(Failed), ":c": s(Cancelled)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":a": attr.S(Succeeded), ":b": attr.S(Failed), ":c": attr.S(Cancelled)},
 	})
 	if conditionFailed(err) {
 		return apierr.New(apierr.Conflict, "Video %s changed while it was being deleted; retry.", v.ID)
