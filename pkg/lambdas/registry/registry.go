@@ -14,6 +14,7 @@ import (
 	"github.com/framegate/framegate/pkg/openapi"
 	"github.com/framegate/framegate/pkg/publish"
 	"github.com/framegate/framegate/pkg/renderworker"
+	"github.com/framegate/framegate/pkg/templatesapi"
 	"github.com/framegate/framegate/pkg/videosapi"
 	"github.com/framegate/framegate/pkg/webhooksapi"
 )
@@ -26,6 +27,7 @@ func Registry() map[string]lambdas.Constructor {
 		"auth":           authapi.New,
 		"keys":           keysapi.New,
 		"videos":         videosapi.New,
+		"templates":      templatesapi.New,
 		"render-worker":  renderworker.New,
 		"render-dlq":     renderworker.NewDLQ,
 		"intake":         intake.New,
