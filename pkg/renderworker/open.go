@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/framegate/framegate/pkg/event"
@@ -91,8 +92,12 @@ func OpenDLQ(_ context.Context, d lambdas.Deps) (*DLQ, error) {
 
 // emitter publishes to the events queue and the webhook queue.
 func emitter(q *sqs.Client, env map[string]string, d lambdas.Deps) *videos.Emitter {
-	return &videos.Emitter{
+	em := &videos.Emitter{
 		Publisher: event.Publisher{SQS: q, EventsQueueURL: env["EVENTS_QUEUE_URL"], WebhookQueueURL: env["WEBHOOK_QUEUE_URL"]},
 		Now:       d.Now,
 	}
+	if b := env["RENDERS_BUCKET"]; b != "" {
+		em.Presigner, em.Bucket = s3.NewPresignClient(videos.S3Client(d.AWS)), b
+	}
+	return em
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -294,6 +295,15 @@ func TestRenderSucceeds(t *testing.T) {
 	if len(ev) != 1 || ev[0].Type != event.RenderSucceeded || ev[0].Data.VideoID != id || ev[0].Data.Workspace != ws ||
 		ev[0].Data.Environment != "live" || ev[0].Data.SizeBytes == nil || *ev[0].Data.SizeBytes != v.SizeBytes {
 		t.Errorf("events %+v", ev)
+	}
+	// render.succeeded carries a download link valid 15 minutes.
+	if len(ev) == 1 {
+		u, err := url.Parse(ev[0].Data.DownloadURL)
+		exp, perr := time.Parse(time.RFC3339, ev[0].Data.DownloadExpiresAt)
+		if err != nil || !strings.HasSuffix(u.Path, "/"+v.S3Key) || u.Query().Get("X-Amz-Expires") != "900" ||
+			perr != nil || exp.Sub(f.clock.Now()) != videos.DownloadTTL {
+			t.Errorf("download link %q expiring %q", ev[0].Data.DownloadURL, ev[0].Data.DownloadExpiresAt)
+		}
 	}
 	if n, _ := f.sv.Store.QueuedCount(context.Background(), ws, apikey.Live); n != 0 {
 		t.Errorf("queued counter %d after the render", n)

@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/framegate/framegate/pkg/event"
 )
@@ -17,13 +21,21 @@ type EventData struct {
 	Status          string   `json:"status"`
 	DurationSeconds *float64 `json:"durationSeconds,omitempty"`
 	SizeBytes       *int64   `json:"sizeBytes,omitempty"`
-	Error           *Error   `json:"error,omitempty"`
+	// DownloadURL is a presigned link valid DownloadTTL from the event's
+	// timestamp; later, GET /v1/videos/{id}/download gives a fresh one.
+	DownloadURL       string `json:"downloadUrl,omitempty"`
+	DownloadExpiresAt string `json:"downloadExpiresAt,omitempty"`
+	Error             *Error `json:"error,omitempty"`
 }
 
 // Emitter publishes the events of finished videos.
 type Emitter struct {
 	Publisher event.Publisher
 	Now       func() time.Time
+	// Presigner and Bucket sign the download link of render.succeeded;
+	// without them the event carries none.
+	Presigner Presigner
+	Bucket    string
 }
 
 // Terminal publishes the event of a finished video: render.succeeded or
@@ -38,6 +50,18 @@ func (e *Emitter) Terminal(ctx context.Context, v Video) error {
 	case Succeeded:
 		dur, size := v.Duration, v.SizeBytes
 		d.DurationSeconds, d.SizeBytes = &dur, &size
+		if e.Presigner != nil && v.S3Key != "" {
+			req, err := e.Presigner.PresignGetObject(ctx, &s3.GetObjectInput{
+				Bucket: &e.Bucket, Key: &v.S3Key,
+				ResponseContentType:        aws.String("video/mp4"),
+				ResponseContentDisposition: aws.String(`attachment; filename="` + v.ID + `.mp4"`),
+			}, s3.WithPresignExpires(DownloadTTL))
+			if err != nil {
+				return fmt.Errorf("presign the download link of %s: %w", v.ID, err)
+			}
+			d.DownloadURL = req.URL
+			d.DownloadExpiresAt = e.Now().Add(DownloadTTL).UTC().Format(TimeFormat)
+		}
 	case Failed:
 		typ = event.RenderFailed
 		d.Error = v.Error
