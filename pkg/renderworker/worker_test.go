@@ -34,7 +34,6 @@ import (
 	"github.com/framegate/framegate/pkg/samtemplate"
 	"github.com/framegate/framegate/pkg/testenv"
 	"github.com/framegate/framegate/pkg/videos"
-	"github.com/framegate/framegate/pkg/videos/videostest"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -85,9 +84,9 @@ func setup(t *testing.T, r renderworker.Renderer) *fixture {
 		f.queues[q] = env.Resources.ByID[q].URL
 	}
 	f.bucket = d.Getenv("RENDERS_BUCKET")
-	// One store for everyone, with DynamoDB's atomic conditional writes
-	// (see videostest.Serialized: the emulator lacks them).
-	st, err := videos.NewStore(videostest.Serialized(dynamodb.NewFromConfig(env.AWS)), d.Getenv("DATA_TABLE"), d.Getenv("KEYS_TABLE"), f.clock.Now)
+	// One store for everyone. The emulator's writes are atomic per item
+	// through testenv's proxy (pkg/localstack/isolate.go), as on DynamoDB.
+	st, err := videos.NewStore(dynamodb.NewFromConfig(env.AWS), d.Getenv("DATA_TABLE"), d.Getenv("KEYS_TABLE"), f.clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/framegate/framegate/pkg/apikey"
@@ -25,7 +24,6 @@ import (
 	"github.com/framegate/framegate/pkg/testenv"
 	"github.com/framegate/framegate/pkg/verdict"
 	"github.com/framegate/framegate/pkg/videos"
-	"github.com/framegate/framegate/pkg/videos/videostest"
 	"github.com/framegate/framegate/pkg/videosapi"
 )
 
@@ -53,13 +51,10 @@ func setup(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	d := env.Deps("VideosFunction", clock.Now)
+	// The concurrent-duplicates test relies on atomic conditional writes,
+	// which testenv's emulator proxy provides (pkg/localstack/isolate.go).
 	sv, err := videos.Open(ctx, d, nil)
 	if err != nil {
-		t.Fatal(err)
-	}
-	// DynamoDB's atomic conditional writes, which the emulator lacks (see
-	// videostest.Serialized): the concurrent-duplicates test depends on them.
-	if sv.Store, err = videos.NewStore(videostest.Serialized(dynamodb.NewFromConfig(env.AWS)), d.Getenv("DATA_TABLE"), d.Getenv("KEYS_TABLE"), clock.Now); err != nil {
 		t.Fatal(err)
 	}
 	return &fixture{
