@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/client"
@@ -133,7 +132,7 @@ func shortExample(t *testing.T) (string, float64) {
 // render.succeeded event arrive.
 func TestCLIEndToEnd(t *testing.T) {
 	example, wantDur := shortExample(t)
-	s := testenv.NewStack(t, testenv.WithRegistry(stackRegistry(t)), func(c *localstack.Config) {
+	s := testenv.NewStack(t, testenv.WithRegistry(registry.Registry()), func(c *localstack.Config) {
 		c.Parameters = map[string]string{"WebhookAllowLoopback": "true"}
 	})
 	keys := workspaceKeys(t, s)
@@ -211,7 +210,7 @@ func TestCLIEndToEnd(t *testing.T) {
 // TestCLIKeysAndExitCodes checks the keys commands and that API errors
 // become the documented exit codes.
 func TestCLIKeysAndExitCodes(t *testing.T) {
-	s := testenv.NewStack(t, testenv.WithRegistry(stackRegistry(t)))
+	s := testenv.NewStack(t, testenv.WithRegistry(registry.Registry()))
 	keys := workspaceKeys(t, s)
 	t.Setenv(apiURLEnv, s.URL())
 
@@ -270,38 +269,6 @@ func TestCLIKeysAndExitCodes(t *testing.T) {
 	if _, err := run(t, "keys", "list"); exitCode(err) != exitRejected {
 		t.Errorf("revoked key: exit %d (%v), want %d", exitCode(err), err, exitRejected)
 	}
-}
-
-// stackRegistry is the product's registry; a function that template.yaml
-// declares but that is not registered yet (work landing elsewhere) answers
-// 501 or leaves its messages alone, so these tests exercise what exists and
-// the registry's own test reports the gap.
-func stackRegistry(t *testing.T) map[string]lambdas.Constructor {
-	reg := registry.Registry()
-	for _, f := range testenv.RepoTemplate(t).Functions {
-		if _, ok := reg[f.Name]; ok {
-			continue
-		}
-		t.Logf("%s has no registry entry yet; idle in this test", f.LogicalID)
-		if len(f.Routes) > 0 {
-			reg[f.Name] = func(context.Context, lambdas.Deps) (any, error) {
-				return lambdas.HTTPFunc(func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
-					return events.APIGatewayProxyResponse{StatusCode: 501}, nil
-				}), nil
-			}
-			continue
-		}
-		reg[f.Name] = func(context.Context, lambdas.Deps) (any, error) {
-			return lambdas.SQSFunc(func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-				var r events.SQSEventResponse
-				for _, m := range ev.Records {
-					r.BatchItemFailures = append(r.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
-				}
-				return r, nil
-			}), nil
-		}
-	}
-	return reg
 }
 
 func writeFile(t *testing.T, s string) string {

@@ -6,12 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -29,109 +27,11 @@ import (
 	"github.com/framegate/framegate/pkg/webhook"
 )
 
-// client talks to the whole local stack over HTTP.
-type client struct {
-	t    *testing.T
-	base string
-	http *http.Client
-}
-
-type reply struct {
-	status int
-	header http.Header
-	body   map[string]any
-	raw    string
-}
-
-func (r reply) str(keys ...string) string {
-	v, _ := r.get(keys...).(string)
-	return v
-}
-
-func (r reply) get(keys ...string) any {
-	var cur any = r.body
-	for _, k := range keys {
-		switch c := cur.(type) {
-		case map[string]any:
-			cur = c[k]
-		case []any:
-			var i int
-			if _, err := fmt.Sscan(k, &i); err != nil || i >= len(c) {
-				return nil
-			}
-			cur = c[i]
-		default:
-			return nil
-		}
-	}
-	return cur
-}
-
-func (c *client) do(method, path, key string, body any) reply {
-	c.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, c.base+path, rd)
-	req.Header.Set("Authorization", "Bearer "+key)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := reply{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
-	_ = json.Unmarshal(raw, &r.body)
-	return r
-}
-
-func (c *client) expect(r reply, status int) reply {
-	c.t.Helper()
-	if r.status != status {
-		c.t.Fatalf("status %d, want %d: %s", r.status, status, r.raw)
-	}
-	return r
-}
-
-// idleMissing gives template functions that another change declared but
-// has not registered yet an idle handler, so this test does not depend on
-// work in progress elsewhere; the registry's own test catches the gap.
-func idleMissing(t *testing.T, reg map[string]lambdas.Constructor) {
-	for _, f := range testenv.RepoTemplate(t).Functions {
-		if _, ok := reg[f.Name]; ok {
-			continue
-		}
-		if len(f.Routes) > 0 {
-			reg[f.Name] = func(context.Context, lambdas.Deps) (any, error) {
-				return lambdas.HTTPFunc(func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
-					return events.APIGatewayProxyResponse{StatusCode: 501}, nil
-				}), nil
-			}
-			continue
-		}
-		reg[f.Name] = func(context.Context, lambdas.Deps) (any, error) {
-			return lambdas.SQSFunc(func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-				var r events.SQSEventResponse
-				for _, m := range ev.Records {
-					r.BatchItemFailures = append(r.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
-				}
-				return r, nil
-			}), nil
-		}
-	}
-}
-
 // TestPublishingOverHTTP drives /v1/connections and publishing end to end
 // through the local stack: gateway, authorizer, handlers, and the publish
 // worker on its SQS loop.
 func TestPublishingOverHTTP(t *testing.T) {
 	reg := registry.Registry()
-	idleMissing(t, reg)
 	s := testenv.NewStack(t, testenv.WithRegistry(reg), func(c *localstack.Config) {
 		c.Parameters = map[string]string{"WebhookAllowLoopback": "true", "WebhookRetrySchedule": "0s,1s"}
 	})
@@ -162,7 +62,7 @@ func TestPublishingOverHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	live, sandbox, other := a[apikey.Live], a[apikey.Test], b[apikey.Live]
-	c := &client{t: t, base: s.URL(), http: &http.Client{Timeout: 30 * time.Second}}
+	c := testenv.NewAPIClient(t, s.URL())
 	rcv := newReceiver(t)
 	workerEnv := fnEnv("PublishWorkerFunction")
 	file := []byte("\x00\x00\x00\x18ftypmp42 a small render")
@@ -208,54 +108,54 @@ func TestPublishingOverHTTP(t *testing.T) {
 			{"s3 with url", map[string]any{"type": "s3", "bucket": "cust-bucket", "roleArn": role, "url": rcv.URL}, "/url"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				r := c.expect(c.do("POST", "/connections", live, tc.body), 400)
-				if r.str("error", "code") != "invalid_request" || r.str("error", "field") != tc.field {
-					t.Errorf("got %s, want field %s", r.raw, tc.field)
+				r := c.Expect(c.Do("POST", "/connections", live, tc.body), 400)
+				if r.Str("error", "code") != "invalid_request" || r.Str("error", "field") != tc.field {
+					t.Errorf("got %s, want field %s", r.Raw, tc.field)
 				}
 			})
 		}
 	})
 
 	// Create both types.
-	r := c.expect(c.do("POST", "/connections", live, map[string]any{"type": "webhook", "name": "Zapier", "url": rcv.URL + "/hooks/catch/1"}), 201)
-	hookID, secret := r.str("id"), r.str("secret")
-	if !strings.HasPrefix(hookID, "conn_") || !strings.HasPrefix(secret, "whsec_") || r.header.Get("Location") != "/v1/connections/"+hookID ||
-		r.str("secretPreview") != webhook.Mask(secret) || r.str("name") != "Zapier" || r.get("bucket") != nil {
-		t.Fatalf("create webhook connection: %s", r.raw)
+	r := c.Expect(c.Do("POST", "/connections", live, map[string]any{"type": "webhook", "name": "Zapier", "url": rcv.URL + "/hooks/catch/1"}), 201)
+	hookID, secret := r.Str("id"), r.Str("secret")
+	if !strings.HasPrefix(hookID, "conn_") || !strings.HasPrefix(secret, "whsec_") || r.Header.Get("Location") != "/v1/connections/"+hookID ||
+		r.Str("secretPreview") != webhook.Mask(secret) || r.Str("name") != "Zapier" || r.Get("bucket") != nil {
+		t.Fatalf("create webhook connection: %s", r.Raw)
 	}
-	r = c.expect(c.do("POST", "/connections", live, map[string]any{"type": "s3", "bucket": custBucket, "prefix": "exports",
+	r = c.Expect(c.Do("POST", "/connections", live, map[string]any{"type": "s3", "bucket": custBucket, "prefix": "exports",
 		"roleArn": "arn:aws:iam::123456789012:role/framegate-publisher"}), 201)
-	s3ID, extID := r.str("id"), r.str("externalId")
-	if !strings.HasPrefix(extID, "fgx_") || len(extID) < 36 || r.str("prefix") != "exports/" || r.get("secret") != nil || r.get("url") != nil {
-		t.Fatalf("create s3 connection: %s", r.raw)
+	s3ID, extID := r.Str("id"), r.Str("externalId")
+	if !strings.HasPrefix(extID, "fgx_") || len(extID) < 36 || r.Str("prefix") != "exports/" || r.Get("secret") != nil || r.Get("url") != nil {
+		t.Fatalf("create s3 connection: %s", r.Raw)
 	}
 
 	// Reads: no secret; list pages.
-	r = c.expect(c.do("GET", "/connections/"+hookID, live, nil), 200)
-	if r.get("secret") != nil || strings.Contains(r.raw, secret[6:]) || r.str("url") != rcv.URL+"/hooks/catch/1" {
-		t.Errorf("get: %s", r.raw)
+	r = c.Expect(c.Do("GET", "/connections/"+hookID, live, nil), 200)
+	if r.Get("secret") != nil || strings.Contains(r.Raw, secret[6:]) || r.Str("url") != rcv.URL+"/hooks/catch/1" {
+		t.Errorf("get: %s", r.Raw)
 	}
-	r = c.expect(c.do("GET", "/connections?limit=1", live, nil), 200)
-	next := r.str("pagination", "next")
-	if r.str("data", "0", "id") != hookID || next == "" || strings.Contains(r.raw, secret[6:]) {
-		t.Fatalf("list page 1: %s", r.raw)
+	r = c.Expect(c.Do("GET", "/connections?limit=1", live, nil), 200)
+	next := r.Str("pagination", "next")
+	if r.Str("data", "0", "id") != hookID || next == "" || strings.Contains(r.Raw, secret[6:]) {
+		t.Fatalf("list page 1: %s", r.Raw)
 	}
-	r = c.expect(c.do("GET", strings.TrimPrefix(next, "/v1"), live, nil), 200)
-	if r.str("data", "0", "id") != s3ID {
-		t.Errorf("list page 2: %s", r.raw)
+	r = c.Expect(c.Do("GET", strings.TrimPrefix(next, "/v1"), live, nil), 200)
+	if r.Str("data", "0", "id") != s3ID {
+		t.Errorf("list page 2: %s", r.Raw)
 	}
 
 	// Tenant and environment isolation: not found, never forbidden.
 	for _, key := range []string{other, sandbox} {
-		c.expect(c.do("GET", "/connections/"+hookID, key, nil), 404)
-		c.expect(c.do("DELETE", "/connections/"+s3ID, key, nil), 404)
-		if r := c.expect(c.do("GET", "/connections", key, nil), 200); r.get("data", "0") != nil {
-			t.Errorf("another tenant lists: %s", r.raw)
+		c.Expect(c.Do("GET", "/connections/"+hookID, key, nil), 404)
+		c.Expect(c.Do("DELETE", "/connections/"+s3ID, key, nil), 404)
+		if r := c.Expect(c.Do("GET", "/connections", key, nil), 200); r.Get("data", "0") != nil {
+			t.Errorf("another tenant lists: %s", r.Raw)
 		}
-		c.expect(c.do("POST", "/videos/"+v.ID+"/publish", key, map[string]any{"connectionId": hookID}), 404)
-		c.expect(c.do("GET", "/videos/"+v.ID+"/publications", key, nil), 404)
+		c.Expect(c.Do("POST", "/videos/"+v.ID+"/publish", key, map[string]any{"connectionId": hookID}), 404)
+		c.Expect(c.Do("GET", "/videos/"+v.ID+"/publications", key, nil), 404)
 	}
-	c.expect(c.do("GET", "/connections/conn_nope", live, nil), 404)
+	c.Expect(c.Do("GET", "/connections/conn_nope", live, nil), 404)
 
 	t.Run("publish validation", func(t *testing.T) {
 		for _, tc := range []struct {
@@ -271,9 +171,9 @@ func TestPublishingOverHTTP(t *testing.T) {
 			{"unknown connection", map[string]any{"connectionId": "conn_00000000000000000000000000"}, 400, "/connectionId"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				r := c.expect(c.do("POST", "/videos/"+v.ID+"/publish", live, tc.body), tc.status)
-				if r.str("error", "field") != tc.field {
-					t.Errorf("got %s, want field %s", r.raw, tc.field)
+				r := c.Expect(c.Do("POST", "/videos/"+v.ID+"/publish", live, tc.body), tc.status)
+				if r.Str("error", "field") != tc.field {
+					t.Errorf("got %s, want field %s", r.Raw, tc.field)
 				}
 			})
 		}
@@ -282,35 +182,35 @@ func TestPublishingOverHTTP(t *testing.T) {
 			t.Fatal(err)
 		}
 		queued := queuedVideo(t, st, wsA.ID, apikey.Live, time.Now)
-		c.expect(c.do("POST", "/videos/"+queued.ID+"/publish", live, map[string]any{"connectionId": hookID}), 409)
-		c.expect(c.do("POST", "/videos/vid_nope/publish", live, map[string]any{"connectionId": hookID}), 404)
+		c.Expect(c.Do("POST", "/videos/"+queued.ID+"/publish", live, map[string]any{"connectionId": hookID}), 409)
+		c.Expect(c.Do("POST", "/videos/vid_nope/publish", live, map[string]any{"connectionId": hookID}), 404)
 	})
 
 	eventsQueue := workerEnv("EVENTS_QUEUE_URL")
 	sqsc := sqs.NewFromConfig(s.AWS())
 	drain(t, sqsc, eventsQueue)
-	waitStatus := func(pubID, want string) reply {
+	waitStatus := func(pubID, want string) testenv.Reply {
 		t.Helper()
 		deadline := time.Now().Add(15 * time.Second)
 		for {
-			r := c.expect(c.do("GET", "/videos/"+v.ID+"/publications", live, nil), 200)
+			r := c.Expect(c.Do("GET", "/videos/"+v.ID+"/publications", live, nil), 200)
 			for i := range 20 {
-				if r.str("data", fmt.Sprint(i), "id") == pubID && r.str("data", fmt.Sprint(i), "status") == want {
+				if r.Str("data", fmt.Sprint(i), "id") == pubID && r.Str("data", fmt.Sprint(i), "status") == want {
 					return r
 				}
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("publication %s never became %s: %s", pubID, want, r.raw)
+				t.Fatalf("publication %s never became %s: %s", pubID, want, r.Raw)
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
 
 	t.Run("webhook now", func(t *testing.T) {
-		r := c.expect(c.do("POST", "/videos/"+v.ID+"/publish", live, map[string]any{"connectionId": hookID}), 202)
-		pubID := r.str("id")
-		if !strings.HasPrefix(pubID, "pub_") || r.str("status") != "scheduled" || r.str("videoId") != v.ID {
-			t.Fatalf("publish: %s", r.raw)
+		r := c.Expect(c.Do("POST", "/videos/"+v.ID+"/publish", live, map[string]any{"connectionId": hookID}), 202)
+		pubID := r.Str("id")
+		if !strings.HasPrefix(pubID, "pub_") || r.Str("status") != "scheduled" || r.Str("videoId") != v.ID {
+			t.Fatalf("publish: %s", r.Raw)
 		}
 		got := rcv.wait(t)
 		if err := webhook.Verify(secret, got.header, got.body, time.Minute); err != nil {
@@ -343,12 +243,12 @@ func TestPublishingOverHTTP(t *testing.T) {
 	})
 
 	t.Run("s3 now", func(t *testing.T) {
-		r := c.expect(c.do("POST", "/videos/"+v.ID+"/publish", live, map[string]any{"connectionId": s3ID}), 202)
-		pubID := r.str("id")
+		r := c.Expect(c.Do("POST", "/videos/"+v.ID+"/publish", live, map[string]any{"connectionId": s3ID}), 202)
+		pubID := r.Str("id")
 		r = waitStatus(pubID, "executed")
 		key := "exports/" + v.ID + ".mp4"
-		if !strings.Contains(r.raw, "s3://"+custBucket+"/"+key) {
-			t.Errorf("destination: %s", r.raw)
+		if !strings.Contains(r.Raw, "s3://"+custBucket+"/"+key) {
+			t.Errorf("destination: %s", r.Raw)
 		}
 		obj, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(custBucket), Key: aws.String(key)})
 		if err != nil {
@@ -362,32 +262,32 @@ func TestPublishingOverHTTP(t *testing.T) {
 	})
 
 	t.Run("cancel", func(t *testing.T) {
-		r := c.expect(c.do("POST", "/videos/"+v.ID+"/publish", live, map[string]any{"connectionId": hookID,
+		r := c.Expect(c.Do("POST", "/videos/"+v.ID+"/publish", live, map[string]any{"connectionId": hookID,
 			"publishAt": time.Now().Add(2 * time.Hour).Format(time.RFC3339)}), 202)
-		pubID := r.str("id")
+		pubID := r.Str("id")
 		path := "/videos/" + v.ID + "/publications/" + pubID
-		c.expect(c.do("DELETE", path, other, nil), 404)
-		r = c.expect(c.do("DELETE", path, live, nil), 200)
-		if r.str("status") != "cancelled" || r.str("cancelledAt") == "" {
-			t.Errorf("cancel: %s", r.raw)
+		c.Expect(c.Do("DELETE", path, other, nil), 404)
+		r = c.Expect(c.Do("DELETE", path, live, nil), 200)
+		if r.Str("status") != "cancelled" || r.Str("cancelledAt") == "" {
+			t.Errorf("cancel: %s", r.Raw)
 		}
-		c.expect(c.do("DELETE", path, live, nil), 200) // idempotent
-		c.expect(c.do("DELETE", "/videos/"+v.ID+"/publications/pub_nope", live, nil), 404)
+		c.Expect(c.Do("DELETE", path, live, nil), 200) // idempotent
+		c.Expect(c.Do("DELETE", "/videos/"+v.ID+"/publications/pub_nope", live, nil), 404)
 		// An executed one is a conflict.
-		r = c.expect(c.do("GET", "/videos/"+v.ID+"/publications", live, nil), 200)
+		r = c.Expect(c.Do("GET", "/videos/"+v.ID+"/publications", live, nil), 200)
 		for i := range 10 {
-			if r.str("data", fmt.Sprint(i), "status") == "executed" {
-				c.expect(c.do("DELETE", "/videos/"+v.ID+"/publications/"+r.str("data", fmt.Sprint(i), "id"), live, nil), 409)
+			if r.Str("data", fmt.Sprint(i), "status") == "executed" {
+				c.Expect(c.Do("DELETE", "/videos/"+v.ID+"/publications/"+r.Str("data", fmt.Sprint(i), "id"), live, nil), 409)
 				return
 			}
 		}
-		t.Fatalf("no executed publication to try: %s", r.raw)
+		t.Fatalf("no executed publication to try: %s", r.Raw)
 	})
 
 	// Deleting a connection.
-	c.expect(c.do("DELETE", "/connections/"+s3ID, live, nil), 200)
-	c.expect(c.do("GET", "/connections/"+s3ID, live, nil), 404)
-	c.expect(c.do("DELETE", "/connections/"+s3ID, live, nil), 404)
+	c.Expect(c.Do("DELETE", "/connections/"+s3ID, live, nil), 200)
+	c.Expect(c.Do("GET", "/connections/"+s3ID, live, nil), 404)
+	c.Expect(c.Do("DELETE", "/connections/"+s3ID, live, nil), 404)
 }
 
 func emptyBucket(t *testing.T, c *s3.Client, bucket string) {

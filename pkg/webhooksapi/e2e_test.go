@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,8 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/delivery"
@@ -37,75 +34,6 @@ func (r resolver) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, er
 		return a, nil
 	}
 	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-}
-
-// client talks to a whole local stack over HTTP.
-type client struct {
-	t    *testing.T
-	base string
-	http *http.Client
-}
-
-type reply struct {
-	status int
-	header http.Header
-	body   map[string]any
-	raw    string
-}
-
-func (r reply) str(keys ...string) string {
-	v, _ := r.get(keys...).(string)
-	return v
-}
-
-func (r reply) get(keys ...string) any {
-	var cur any = r.body
-	for _, k := range keys {
-		switch c := cur.(type) {
-		case map[string]any:
-			cur = c[k]
-		case []any:
-			var i int
-			if _, err := fmt.Sscan(k, &i); err != nil || i >= len(c) {
-				return nil
-			}
-			cur = c[i]
-		default:
-			return nil
-		}
-	}
-	return cur
-}
-
-func (c *client) do(method, path, key string, body any) reply {
-	c.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, c.base+path, rd)
-	req.Header.Set("Authorization", "Bearer "+key)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := reply{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
-	_ = json.Unmarshal(raw, &r.body)
-	return r
-}
-
-func (c *client) expect(r reply, status int) reply {
-	c.t.Helper()
-	if r.status != status {
-		c.t.Fatalf("status %d, want %d: %s", r.status, status, r.raw)
-	}
-	return r
 }
 
 // hooks is a loopback receiver recording what arrives.
@@ -147,35 +75,6 @@ func (h *hooks) wait(t *testing.T) received {
 	return received{}
 }
 
-// idleMissing gives template functions that another change has declared
-// but not registered yet an idle handler, so this test does not depend on
-// work in progress elsewhere; the registry's own test catches the gap.
-func idleMissing(t *testing.T, reg map[string]lambdas.Constructor) {
-	for _, f := range testenv.RepoTemplate(t).Functions {
-		if _, ok := reg[f.Name]; ok {
-			continue
-		}
-		t.Logf("%s has no registry entry yet; idle in this test", f.LogicalID)
-		if len(f.Routes) > 0 {
-			reg[f.Name] = func(context.Context, lambdas.Deps) (any, error) {
-				return lambdas.HTTPFunc(func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
-					return events.APIGatewayProxyResponse{StatusCode: 501}, nil
-				}), nil
-			}
-			continue
-		}
-		reg[f.Name] = func(context.Context, lambdas.Deps) (any, error) {
-			return lambdas.SQSFunc(func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-				var r events.SQSEventResponse
-				for _, m := range ev.Records { // leave their messages alone
-					r.BatchItemFailures = append(r.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
-				}
-				return r, nil
-			}), nil
-		}
-	}
-}
-
 // TestWebhooksOverHTTP drives /v1/webhooks end to end through the local
 // stack (gateway, authorizer, handler, worker on the SQS loop), tenant
 // isolation included.
@@ -184,7 +83,6 @@ func TestWebhooksOverHTTP(t *testing.T) {
 	reg := registry.Registry()
 	reg["webhooks"] = webhooksapi.Constructor(webhooksapi.Options{Resolver: dns})
 	reg["webhook-worker"] = delivery.Constructor(delivery.Options{Resolver: dns})
-	idleMissing(t, reg)
 	s := testenv.NewStack(t, testenv.WithRegistry(reg), func(c *localstack.Config) {
 		c.Parameters = map[string]string{"WebhookAllowLoopback": "true", "WebhookRetrySchedule": "0s,1s"}
 	})
@@ -207,17 +105,17 @@ func TestWebhooksOverHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	live, sandbox, other := a[apikey.Live], a[apikey.Test], b[apikey.Live]
-	c := &client{t: t, base: s.URL(), http: &http.Client{Timeout: 30 * time.Second}}
+	c := testenv.NewAPIClient(t, s.URL())
 	rcv := newHooks(t)
 
 	// Create: the secret once, Location, defaults.
-	r := c.expect(c.do("POST", "/webhooks", live, map[string]any{"url": rcv.URL + "/in", "events": []string{"render.succeeded", "render.succeeded"}, "description": "ops"}), 201)
-	id, secret := r.str("id"), r.str("secret")
-	if !strings.HasPrefix(id, "we_") || !strings.HasPrefix(secret, "whsec_") || r.header.Get("Location") != "/v1/webhooks/"+id {
-		t.Fatalf("create: %s", r.raw)
+	r := c.Expect(c.Do("POST", "/webhooks", live, map[string]any{"url": rcv.URL + "/in", "events": []string{"render.succeeded", "render.succeeded"}, "description": "ops"}), 201)
+	id, secret := r.Str("id"), r.Str("secret")
+	if !strings.HasPrefix(id, "we_") || !strings.HasPrefix(secret, "whsec_") || r.Header.Get("Location") != "/v1/webhooks/"+id {
+		t.Fatalf("create: %s", r.Raw)
 	}
-	if r.str("secretPreview") != webhook.Mask(secret) || r.str("events", "0") != "render.succeeded" || r.get("events", "1") != nil || r.get("enabled") != true {
-		t.Errorf("create view: %s", r.raw)
+	if r.Str("secretPreview") != webhook.Mask(secret) || r.Str("events", "0") != "render.succeeded" || r.Get("events", "1") != nil || r.Get("enabled") != true {
+		t.Errorf("create view: %s", r.Raw)
 	}
 
 	t.Run("validation", func(t *testing.T) {
@@ -238,54 +136,54 @@ func TestWebhooksOverHTTP(t *testing.T) {
 			{"long description", map[string]any{"url": rcv.URL, "events": []string{"*"}, "description": strings.Repeat("d", 201)}, "/description"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				r := c.expect(c.do("POST", "/webhooks", live, tc.body), 400)
-				if r.str("error", "code") != "invalid_request" || r.str("error", "field") != tc.field {
-					t.Errorf("got %s, want field %s", r.raw, tc.field)
+				r := c.Expect(c.Do("POST", "/webhooks", live, tc.body), 400)
+				if r.Str("error", "code") != "invalid_request" || r.Str("error", "field") != tc.field {
+					t.Errorf("got %s, want field %s", r.Raw, tc.field)
 				}
 			})
 		}
 	})
 
 	// Reads never show the secret.
-	r = c.expect(c.do("GET", "/webhooks/"+id, live, nil), 200)
-	if r.get("secret") != nil || strings.Contains(r.raw, secret[6:]) || r.str("url") != rcv.URL+"/in" {
-		t.Errorf("get: %s", r.raw)
+	r = c.Expect(c.Do("GET", "/webhooks/"+id, live, nil), 200)
+	if r.Get("secret") != nil || strings.Contains(r.Raw, secret[6:]) || r.Str("url") != rcv.URL+"/in" {
+		t.Errorf("get: %s", r.Raw)
 	}
-	r = c.expect(c.do("GET", "/webhooks", live, nil), 200)
-	if r.str("data", "0", "id") != id || strings.Contains(r.raw, secret[6:]) {
-		t.Errorf("list: %s", r.raw)
+	r = c.Expect(c.Do("GET", "/webhooks", live, nil), 200)
+	if r.Str("data", "0", "id") != id || strings.Contains(r.Raw, secret[6:]) {
+		t.Errorf("list: %s", r.Raw)
 	}
 
 	// Tenant and environment isolation: not found, never forbidden.
 	for _, key := range []string{other, sandbox} {
-		c.expect(c.do("GET", "/webhooks/"+id, key, nil), 404)
-		c.expect(c.do("PATCH", "/webhooks/"+id, key, map[string]any{"enabled": false}), 404)
-		c.expect(c.do("DELETE", "/webhooks/"+id, key, nil), 404)
-		c.expect(c.do("POST", "/webhooks/"+id+"/rotate-secret", key, nil), 404)
-		c.expect(c.do("POST", "/webhooks/"+id+"/test", key, nil), 404)
-		c.expect(c.do("GET", "/webhooks/"+id+"/deliveries", key, nil), 404)
-		if r := c.expect(c.do("GET", "/webhooks", key, nil), 200); r.get("data", "0") != nil {
-			t.Errorf("another tenant lists: %s", r.raw)
+		c.Expect(c.Do("GET", "/webhooks/"+id, key, nil), 404)
+		c.Expect(c.Do("PATCH", "/webhooks/"+id, key, map[string]any{"enabled": false}), 404)
+		c.Expect(c.Do("DELETE", "/webhooks/"+id, key, nil), 404)
+		c.Expect(c.Do("POST", "/webhooks/"+id+"/rotate-secret", key, nil), 404)
+		c.Expect(c.Do("POST", "/webhooks/"+id+"/test", key, nil), 404)
+		c.Expect(c.Do("GET", "/webhooks/"+id+"/deliveries", key, nil), 404)
+		if r := c.Expect(c.Do("GET", "/webhooks", key, nil), 200); r.Get("data", "0") != nil {
+			t.Errorf("another tenant lists: %s", r.Raw)
 		}
 	}
 
 	// PATCH.
-	r = c.expect(c.do("PATCH", "/webhooks/"+id, live, map[string]any{"events": []string{"*"}, "description": ""}), 200)
-	if r.str("events", "0") != "*" || r.str("description") != "" {
-		t.Errorf("patch: %s", r.raw)
+	r = c.Expect(c.Do("PATCH", "/webhooks/"+id, live, map[string]any{"events": []string{"*"}, "description": ""}), 200)
+	if r.Str("events", "0") != "*" || r.Str("description") != "" {
+		t.Errorf("patch: %s", r.Raw)
 	}
-	r = c.expect(c.do("PATCH", "/webhooks/"+id, live, map[string]any{"enabled": false}), 200)
-	if r.get("enabled") != false || r.str("disabledReason") != "user" {
-		t.Errorf("disable: %s", r.raw)
+	r = c.Expect(c.Do("PATCH", "/webhooks/"+id, live, map[string]any{"enabled": false}), 200)
+	if r.Get("enabled") != false || r.Str("disabledReason") != "user" {
+		t.Errorf("disable: %s", r.Raw)
 	}
-	c.expect(c.do("POST", "/webhooks/"+id+"/test", live, nil), 409)
-	c.expect(c.do("PATCH", "/webhooks/"+id, live, map[string]any{"enabled": true}), 200)
-	c.expect(c.do("PATCH", "/webhooks/"+id, live, map[string]any{}), 400)
-	c.expect(c.do("PATCH", "/webhooks/"+id, live, map[string]any{"url": "https://10.0.0.1/"}), 400)
+	c.Expect(c.Do("POST", "/webhooks/"+id+"/test", live, nil), 409)
+	c.Expect(c.Do("PATCH", "/webhooks/"+id, live, map[string]any{"enabled": true}), 200)
+	c.Expect(c.Do("PATCH", "/webhooks/"+id, live, map[string]any{}), 400)
+	c.Expect(c.Do("PATCH", "/webhooks/"+id, live, map[string]any{"url": "https://10.0.0.1/"}), 400)
 
 	// Test event: signed, logged.
-	r = c.expect(c.do("POST", "/webhooks/"+id+"/test", live, nil), 202)
-	deliveryID := r.str("deliveryId")
+	r = c.Expect(c.Do("POST", "/webhooks/"+id+"/test", live, nil), 202)
+	deliveryID := r.Str("deliveryId")
 	got := rcv.wait(t)
 	if err := webhook.Verify(secret, got.header, got.body, time.Minute); err != nil {
 		t.Fatalf("test event: %v", err)
@@ -295,35 +193,35 @@ func TestWebhooksOverHTTP(t *testing.T) {
 	if payload["type"] != "webhook.test" || payload["id"] != got.header.Get("Webhook-Id") {
 		t.Errorf("test payload %s", got.body)
 	}
-	waitLog := func(attempts int) reply {
+	waitLog := func(attempts int) testenv.Reply {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			r := c.expect(c.do("GET", "/webhooks/"+id+"/deliveries", live, nil), 200)
-			if n, _ := r.get("data", "0", "attemptCount").(float64); int(n) == attempts && r.str("data", "0", "status") == "succeeded" {
+			r := c.Expect(c.Do("GET", "/webhooks/"+id+"/deliveries", live, nil), 200)
+			if n, _ := r.Get("data", "0", "attemptCount").(float64); int(n) == attempts && r.Str("data", "0", "status") == "succeeded" {
 				return r
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("delivery log: %s", r.raw)
+				t.Fatalf("delivery log: %s", r.Raw)
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
 	r = waitLog(1)
-	if r.str("data", "0", "id") != deliveryID || r.get("data", "0", "attempts", "0", "statusCode") != float64(204) ||
-		r.str("data", "0", "eventType") != "webhook.test" || r.str("data", "0", "payload", "type") != "webhook.test" {
-		t.Errorf("log: %s", r.raw)
+	if r.Str("data", "0", "id") != deliveryID || r.Get("data", "0", "attempts", "0", "statusCode") != float64(204) ||
+		r.Str("data", "0", "eventType") != "webhook.test" || r.Str("data", "0", "payload", "type") != "webhook.test" {
+		t.Errorf("log: %s", r.Raw)
 	}
 
 	// Rotation: the new secret once, two signatures for a day.
-	r = c.expect(c.do("POST", "/webhooks/"+id+"/rotate-secret", live, nil), 200)
-	newSecret := r.str("secret")
-	if newSecret == "" || newSecret == secret || r.str("previousSecretExpiresAt") == "" {
-		t.Fatalf("rotate: %s", r.raw)
+	r = c.Expect(c.Do("POST", "/webhooks/"+id+"/rotate-secret", live, nil), 200)
+	newSecret := r.Str("secret")
+	if newSecret == "" || newSecret == secret || r.Str("previousSecretExpiresAt") == "" {
+		t.Fatalf("rotate: %s", r.Raw)
 	}
 
 	// Redeliver: the same webhook-id again, now signed by both secrets.
-	c.expect(c.do("POST", "/webhooks/"+id+"/deliveries/"+deliveryID+"/redeliver", live, nil), 202)
+	c.Expect(c.Do("POST", "/webhooks/"+id+"/deliveries/"+deliveryID+"/redeliver", live, nil), 202)
 	again := rcv.wait(t)
 	if again.header.Get("Webhook-Id") != got.header.Get("Webhook-Id") || !bytes.Equal(again.body, got.body) {
 		t.Errorf("redelivery differs: %v %s", again.header, again.body)
@@ -337,43 +235,43 @@ func TestWebhooksOverHTTP(t *testing.T) {
 		}
 	}
 	r = waitLog(2)
-	if r.get("data", "0", "attempts", "1", "manual") != true {
-		t.Errorf("redelivery not marked manual: %s", r.raw)
+	if r.Get("data", "0", "attempts", "1", "manual") != true {
+		t.Errorf("redelivery not marked manual: %s", r.Raw)
 	}
-	c.expect(c.do("POST", "/webhooks/"+id+"/deliveries/"+deliveryID+"/redeliver", other, nil), 404)
-	c.expect(c.do("POST", "/webhooks/"+id+"/deliveries/dlv_nope/redeliver", live, nil), 404)
+	c.Expect(c.Do("POST", "/webhooks/"+id+"/deliveries/"+deliveryID+"/redeliver", other, nil), 404)
+	c.Expect(c.Do("POST", "/webhooks/"+id+"/deliveries/dlv_nope/redeliver", live, nil), 404)
 
 	// The video-urls endpoint: made on first need, its secret shown once.
-	r = c.expect(c.do("GET", "/webhooks/video-urls", live, nil), 200)
-	if r.str("kind") != "video_urls" || !strings.HasPrefix(r.str("secret"), "whsec_") {
-		t.Errorf("video-urls: %s", r.raw)
+	r = c.Expect(c.Do("GET", "/webhooks/video-urls", live, nil), 200)
+	if r.Str("kind") != "video_urls" || !strings.HasPrefix(r.Str("secret"), "whsec_") {
+		t.Errorf("video-urls: %s", r.Raw)
 	}
-	if r = c.expect(c.do("GET", "/webhooks/video-urls", live, nil), 200); r.get("secret") != nil {
-		t.Errorf("video-urls secret shown twice: %s", r.raw)
+	if r = c.Expect(c.Do("GET", "/webhooks/video-urls", live, nil), 200); r.Get("secret") != nil {
+		t.Errorf("video-urls secret shown twice: %s", r.Raw)
 	}
-	c.expect(c.do("DELETE", "/webhooks/video-urls", live, nil), 409)
-	c.expect(c.do("PATCH", "/webhooks/video-urls", live, map[string]any{"url": rcv.URL}), 400)
+	c.Expect(c.Do("DELETE", "/webhooks/video-urls", live, nil), 409)
+	c.Expect(c.Do("PATCH", "/webhooks/video-urls", live, map[string]any{"url": rcv.URL}), 400)
 
 	// Pagination.
 	for range 2 {
-		c.expect(c.do("POST", "/webhooks", live, map[string]any{"url": rcv.URL, "events": []string{"*"}}), 201)
+		c.Expect(c.Do("POST", "/webhooks", live, map[string]any{"url": rcv.URL, "events": []string{"*"}}), 201)
 	}
-	r = c.expect(c.do("GET", "/webhooks?limit=2", live, nil), 200)
-	next := r.str("pagination", "next")
-	if next == "" || r.get("data", "1") == nil {
-		t.Fatalf("page 1: %s", r.raw)
+	r = c.Expect(c.Do("GET", "/webhooks?limit=2", live, nil), 200)
+	next := r.Str("pagination", "next")
+	if next == "" || r.Get("data", "1") == nil {
+		t.Fatalf("page 1: %s", r.Raw)
 	}
-	seen := map[string]bool{r.str("data", "0", "id"): true, r.str("data", "1", "id"): true}
-	r = c.expect(c.do("GET", strings.TrimPrefix(next, "/v1"), live, nil), 200)
+	seen := map[string]bool{r.Str("data", "0", "id"): true, r.Str("data", "1", "id"): true}
+	r = c.Expect(c.Do("GET", strings.TrimPrefix(next, "/v1"), live, nil), 200)
 	for _, k := range []string{"0", "1"} {
-		if x := r.str("data", k, "id"); x != "" && seen[x] {
+		if x := r.Str("data", k, "id"); x != "" && seen[x] {
 			t.Errorf("page 2 repeats %s", x)
 		}
 	}
-	c.expect(c.do("GET", "/webhooks?limit=0", live, nil), 400)
+	c.Expect(c.Do("GET", "/webhooks?limit=0", live, nil), 400)
 
 	// Delete.
-	c.expect(c.do("DELETE", "/webhooks/"+id, live, nil), 200)
-	c.expect(c.do("GET", "/webhooks/"+id, live, nil), 404)
-	c.expect(c.do("DELETE", "/webhooks/"+id, live, nil), 404)
+	c.Expect(c.Do("DELETE", "/webhooks/"+id, live, nil), 200)
+	c.Expect(c.Do("GET", "/webhooks/"+id, live, nil), 404)
+	c.Expect(c.Do("DELETE", "/webhooks/"+id, live, nil), 404)
 }

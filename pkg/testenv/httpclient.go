@@ -1,0 +1,99 @@
+package testenv
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// APIClient talks to a local stack over HTTP the way a client of the API
+// does, for end-to-end tests that read answers loosely by path.
+type APIClient struct {
+	t    testing.TB
+	base string
+	http *http.Client
+}
+
+// NewAPIClient returns a client of base (a stack's URL, ending in /v1).
+func NewAPIClient(t testing.TB, base string) *APIClient {
+	return &APIClient{t: t, base: base, http: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// Reply is one answer: status, headers, the body decoded as a JSON object
+// (nil when it is not one) and raw.
+type Reply struct {
+	Status int
+	Header http.Header
+	Body   map[string]any
+	Raw    string
+}
+
+// Str is the string at a path of object keys and array indexes.
+func (r Reply) Str(path ...string) string {
+	v, _ := r.Get(path...).(string)
+	return v
+}
+
+// Get is the value at a path of object keys and array indexes, or nil.
+func (r Reply) Get(path ...string) any {
+	var cur any = r.Body
+	for _, k := range path {
+		switch c := cur.(type) {
+		case map[string]any:
+			cur = c[k]
+		case []any:
+			var i int
+			if _, err := fmt.Sscan(k, &i); err != nil || i < 0 || i >= len(c) {
+				return nil
+			}
+			cur = c[i]
+		default:
+			return nil
+		}
+	}
+	return cur
+}
+
+// Do sends method path (relative to base) with key as a Bearer token and
+// body as JSON when not nil.
+func (c *APIClient) Do(method, path, key string, body any) Reply {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			c.t.Fatalf("encode body: %v", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := Reply{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
+	_ = json.Unmarshal(raw, &r.Body)
+	return r
+}
+
+// Expect fails the test unless r has status, and returns r.
+func (c *APIClient) Expect(r Reply, status int) Reply {
+	c.t.Helper()
+	if r.Status != status {
+		c.t.Fatalf("status %d, want %d: %s", r.Status, status, r.Raw)
+	}
+	return r
+}
