@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/client"
 	"github.com/framegate/framegate/pkg/keystore"
