@@ -2,22 +2,20 @@ package connections
 
 import (
 	"context"
-	"net"
 	"net/netip"
-	"net/url"
 	"regexp"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/framegate/framegate/pkg/apierr"
+	"github.com/framegate/framegate/pkg/delivery"
 	"github.com/framegate/framegate/pkg/egress"
 )
 
 // Limits of the fields.
 const (
 	MaxNameLen   = 100
-	MaxURLLen    = 2048
+	MaxURLLen    = delivery.MaxURLLen
 	MaxPrefixLen = 512
 )
 
@@ -71,7 +69,7 @@ func (in CreateRequest) Validate(ctx context.Context, guard *egress.Guard, env s
 		if in.URL == nil {
 			return Spec{}, apierr.Invalid("/url", "url is required.")
 		}
-		u, err := checkURL(ctx, guard, *in.URL, env)
+		u, err := delivery.CheckTargetURL(ctx, guard, *in.URL, env)
 		if err != nil {
 			return Spec{}, err
 		}
@@ -116,55 +114,4 @@ func validBucket(b string) bool {
 	}
 	_, err := netip.ParseAddr(b) // "192.168.5.4" is not a bucket name
 	return err != nil
-}
-
-// checkURL admits what the webhooks API admits (the same policy, so a
-// catch-hook URL that works as an endpoint works as a connection): https
-// URLs of public hosts, http too in the sandbox, loopback only when the
-// operator allows it. Names are resolved now so one pointing inside our
-// network is refused at once; every send checks again (DNS changes).
-func checkURL(ctx context.Context, guard *egress.Guard, raw, env string) (string, error) {
-	const f = "/url"
-	raw = strings.TrimSpace(raw)
-	if raw == "" || len(raw) > MaxURLLen {
-		return "", apierr.Invalid(f, "url must be an absolute https URL of at most %d characters.", MaxURLLen)
-	}
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() || u.Host == "" {
-		return "", apierr.Invalid(f, "url must be an absolute https URL.")
-	}
-	switch {
-	case u.Scheme == "https":
-	case u.Scheme == "http" && (env == "test" || guard.AllowLoopback):
-	default:
-		return "", apierr.Invalid(f, "url must use https.")
-	}
-	if u.Fragment != "" {
-		return "", apierr.Invalid(f, "url must not have a #fragment.")
-	}
-	check := *u
-	check.Scheme = "https" // the scheme was judged above, by environment
-	if err := guard.CheckURL(&check); err != nil {
-		return "", apierr.Invalid(f, "url is not allowed: %s.", err.Error())
-	}
-	if _, err := netip.ParseAddr(u.Hostname()); err != nil {
-		r := guard.Resolver
-		if r == nil {
-			r = net.DefaultResolver
-		}
-		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		defer cancel()
-		addrs, err := r.LookupIPAddr(ctx, u.Hostname())
-		if err != nil || len(addrs) == 0 {
-			return "", apierr.Invalid(f, "url's host %s does not resolve.", u.Hostname())
-		}
-		for _, ad := range addrs {
-			ip, _ := netip.AddrFromSlice(ad.IP)
-			if reason := guard.CheckAddr(ip); reason != "" {
-				re := &egress.RefusedError{Host: u.Hostname(), Addr: ip.Unmap(), Reason: reason}
-				return "", apierr.Invalid(f, "url is not allowed: %s.", re.Error())
-			}
-		}
-	}
-	return u.String(), nil
 }

@@ -8,9 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -29,7 +27,7 @@ import (
 
 // Limits of the endpoint fields.
 const (
-	MaxURLLen         = 2048
+	MaxURLLen         = delivery.MaxURLLen
 	MaxDescriptionLen = 200
 	MaxEvents         = 10
 )
@@ -209,54 +207,9 @@ func deliveryView(d delivery.Delivery) DeliveryView {
 
 // ------------------------------------------------------------------ validation
 
-// checkURL admits https URLs of public hosts; http too in the sandbox (test
-// keys); loopback and http anywhere only when the operator allows loopback.
-// Host names are resolved now so a name pointing inside our network is
-// refused at once; the worker checks again on every attempt (DNS changes).
+// checkURL applies the destination URL policy shared with connections.
 func (a *API) checkURL(ctx context.Context, raw, env string) (string, error) {
-	const f = "/url"
-	raw = strings.TrimSpace(raw)
-	if raw == "" || len(raw) > MaxURLLen {
-		return "", apierr.Invalid(f, "url must be an absolute https URL of at most %d characters.", MaxURLLen)
-	}
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() || u.Host == "" {
-		return "", apierr.Invalid(f, "url must be an absolute https URL.")
-	}
-	switch {
-	case u.Scheme == "https":
-	case u.Scheme == "http" && (env == "test" || a.Guard.AllowLoopback):
-	default:
-		return "", apierr.Invalid(f, "url must use https.")
-	}
-	if u.Fragment != "" {
-		return "", apierr.Invalid(f, "url must not have a #fragment.")
-	}
-	check := *u
-	check.Scheme = "https" // the scheme was judged above, by environment
-	if err := a.Guard.CheckURL(&check); err != nil {
-		return "", apierr.Invalid(f, "url is not allowed: %s.", err.Error())
-	}
-	if _, err := netip.ParseAddr(u.Hostname()); err != nil {
-		r := a.Guard.Resolver
-		if r == nil {
-			r = net.DefaultResolver
-		}
-		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		defer cancel()
-		addrs, err := r.LookupIPAddr(ctx, u.Hostname())
-		if err != nil || len(addrs) == 0 {
-			return "", apierr.Invalid(f, "url's host %s does not resolve.", u.Hostname())
-		}
-		for _, ad := range addrs {
-			ip, _ := netip.AddrFromSlice(ad.IP)
-			if reason := a.Guard.CheckAddr(ip); reason != "" {
-				re := &egress.RefusedError{Host: u.Hostname(), Addr: ip.Unmap(), Reason: reason}
-				return "", apierr.Invalid(f, "url is not allowed: %s.", re.Error())
-			}
-		}
-	}
-	return u.String(), nil
+	return delivery.CheckTargetURL(ctx, a.Guard, raw, env)
 }
 
 func checkEvents(in []string) ([]string, error) {
