@@ -1,20 +1,37 @@
 // Package authapi serves GET /v1/auth: who the calling key is, what it may
 // do and where it stands against its limits. Everything comes from the
-// authorizer's verdict, so it costs no database call.
+// authorizer's verdict, except the workspace ceiling of a workspace whose
+// keys cannot reach it (keystore's key-only mode): no write counted it, so
+// it is summed from the keys' own counts.
 package authapi
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/httpapi"
+	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/scopes"
 	"github.com/framegate/framegate/pkg/verdict"
 )
 
 // New is the constructor of functions/auth.
 func New(_ context.Context, d lambdas.Deps) (any, error) {
-	return httpapi.NewServer(d).API(httpapi.Routes{"GET /auth": whoami}), nil
+	d = d.WithDefaults()
+	table := d.Getenv("KEYS_TABLE")
+	if table == "" {
+		return nil, errors.New("auth: KEYS_TABLE is not set")
+	}
+	u := keystore.NewUsage(dynamodb.NewFromConfig(d.AWS), table, d.Now)
+	return httpapi.NewServer(d).API(httpapi.Routes{"GET /auth": func(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+		return whoami(ctx, r, u)
+	}}), nil
 }
 
 // Identity is the body of GET /v1/auth.
@@ -58,12 +75,19 @@ func limit(l verdict.Limit) Limit {
 	return Limit{Limit: l.Limit, Remaining: l.Remaining, Reset: l.Reset, Window: l.Window}
 }
 
-func whoami(_ context.Context, r *httpapi.Request) (httpapi.Response, error) {
+func whoami(ctx context.Context, r *httpapi.Request, u *keystore.Usage) (httpapi.Response, error) {
 	v := r.Verdict
 	id := Identity{
 		Object: "auth", Workspace: IDRef{ID: v.Workspace}, Environment: v.Env,
 		Key:        KeyFacts{ID: v.KeyID, Kind: v.KeyKind, Role: v.Role, Scopes: scopes.Split(v.Scopes)},
 		RateLimits: RateLimits{Key: limit(v.KeyLimit), Workspace: limit(v.WorkspaceLimit)},
+	}
+	if v.WorkspaceLimit.Remaining == verdict.Uncounted {
+		st, err := u.Workspace(ctx, v.Workspace, apikey.Env(v.Env))
+		if err != nil {
+			return httpapi.Response{}, fmt.Errorf("workspace usage: %w", err)
+		}
+		id.RateLimits.Workspace = Limit{Limit: st.Limit, Remaining: st.Remaining, Reset: ratelimit.Seconds(st.Reset), Window: v.KeyLimit.Window}
 	}
 	if v.KeyExpiresAt != "" {
 		id.Key.ExpiresAt = &v.KeyExpiresAt

@@ -1,8 +1,9 @@
 // Package authorizer is the Lambda REQUEST authorizer: it finds the key in
 // the request, rejects malformed ones offline, and counts the request with
-// one atomic write per limit — the key's record and its workspace's record,
-// in parallel — whose returned item carries everything that can change
-// (revoked, expired, scopes, counts). Authentication failures are a Deny
+// one atomic write on the key's record, whose returned item carries
+// everything that can change (revoked, expired, scopes, limits, counts).
+// When the workspace ceiling can bind (keystore's counting mode), a second
+// write counts it on the workspace's record, in parallel. Authentication failures are a Deny
 // with a code and message for the gateway response; authorization and limit
 // verdicts travel in the Allow context to the shared handler middleware.
 package authorizer
@@ -61,7 +62,7 @@ type Authorizer struct {
 	window ratelimit.Window
 
 	mu        sync.Mutex
-	workspace map[string]string // key hash → workspace id
+	workspace map[string]wsEntry // key hash → its workspace
 	cacheSize int
 
 	names atomic.Pointer[cellNames]
@@ -90,7 +91,7 @@ func New(c Config) (*Authorizer, error) {
 	}
 	return &Authorizer{
 		db: c.DB, table: c.Table, hasher: c.Hasher, now: c.Now, log: c.Logger, window: c.Window,
-		workspace: map[string]string{}, cacheSize: c.CacheSize,
+		workspace: map[string]wsEntry{}, cacheSize: c.CacheSize,
 	}, nil
 }
 
@@ -154,12 +155,16 @@ type keyFacts struct {
 	id, ws, env, kind, role, scopes string
 	expiresMS                       int64
 	expires                         bool
+	counted                         bool // the workspace ceiling is counted too
 }
 
 func factsOf(it map[string]types.AttributeValue) keyFacts {
 	f := keyFacts{id: attr.Str(it, keystore.AttrID), ws: attr.Str(it, keystore.AttrWorkspace), env: attr.Str(it, keystore.AttrEnv),
 		kind: attr.Str(it, keystore.AttrKind), role: attr.Str(it, keystore.AttrRole)}
 	f.expiresMS, f.expires = attr.Int(it, keystore.AttrExpiresAt)
+	// Records written before the counting mode existed count.
+	c, ok := it[keystore.AttrCounted].(*types.AttributeValueMemberBOOL)
+	f.counted = !ok || c.Value
 	if ss, ok := it[keystore.AttrScopes].(*types.AttributeValueMemberSS); ok {
 		// Sets come back in any order; list them in the canonical order.
 		var b strings.Builder
@@ -271,19 +276,28 @@ var (
 	undoValues  = map[string]types.AttributeValue{":minus": minus}
 )
 
-func (a *Authorizer) cachedWorkspace(hash string) string {
+// wsEntry is what the container remembers of a key's workspace: its id,
+// which never changes, and whether the last write said its ceiling is
+// counted, which only decides whether the workspace write goes out in
+// parallel: the key write's own answer always decides.
+type wsEntry struct {
+	id      string
+	counted bool
+}
+
+func (a *Authorizer) cachedWorkspace(hash string) wsEntry {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.workspace[hash]
 }
 
-func (a *Authorizer) remember(hash, ws string) {
+func (a *Authorizer) remember(hash string, e wsEntry) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if len(a.workspace) >= a.cacheSize {
 		clear(a.workspace)
 	}
-	a.workspace[hash] = ws
+	a.workspace[hash] = e
 }
 
 type writeResult struct {
@@ -309,21 +323,22 @@ func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (de
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}
 
-	// What never changes for a key (its workspace) is cached, so in steady
-	// state both counting writes go out together: one round trip.
-	ws := a.cachedWorkspace(hash)
+	// What never changes for a key (its workspace) is cached. When its
+	// ceiling is counted, both counting writes go out together: one round
+	// trip. When it cannot bind (keystore's counting mode), the key write
+	// is the only one.
+	cached := a.cachedWorkspace(hash)
+	ws := cached.id
 	var wsCh chan writeResult
-	if ws != "" {
+	if ws != "" && cached.counted {
 		wsCh = make(chan writeResult, 1)
 		go func() { wsCh <- a.countWorkspace(ctx, ws, env, names) }()
 	}
 	keyOut, keyErr := a.db.UpdateItem(ctx, keyIn)
 	var ccf *types.ConditionalCheckFailedException
 	if keyErr != nil {
-		var wr writeResult
 		if wsCh != nil {
-			wr = <-wsCh
-			if wr.err == nil {
+			if wr := <-wsCh; wr.err == nil {
 				a.undo(ctx, keystore.EnvKey(ws, env), names)
 			}
 		}
@@ -334,7 +349,7 @@ func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (de
 	}
 	item := keyOut.Attributes
 	stored := factsOf(item)
-	if stored.env != string(env) || stored.ws == "" {
+	if stored.env != string(env) || stored.ws == "" || (ws != "" && stored.ws != ws) {
 		// The record disagrees with the key's own prefix: treat as unknown.
 		if wsCh != nil {
 			if wr := <-wsCh; wr.err == nil {
@@ -344,12 +359,15 @@ func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (de
 		a.undo(ctx, keyKey, names)
 		return decision{denyCode: apierr.InvalidAPIKey, denyMessage: "The API key is not valid."}, nil
 	}
-	var wr writeResult
-	if wsCh != nil {
-		wr = <-wsCh
-	} else {
+	if ws == "" || cached.counted != stored.counted {
 		ws = stored.ws
-		a.remember(hash, ws)
+		a.remember(hash, wsEntry{id: ws, counted: stored.counted})
+	}
+	var wr writeResult
+	switch {
+	case wsCh != nil:
+		wr = <-wsCh
+	case stored.counted:
 		wr = a.countWorkspace(ctx, ws, env, names)
 	}
 	if wr.err != nil {
@@ -364,33 +382,47 @@ func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (de
 	if !ok {
 		keyLimit, _ = attr.Int(wr.item, keystore.AttrKeyRPM)
 	}
-	wsLimit, _ := attr.Int(wr.item, keystore.AttrWorkspaceRPM)
 	ks := a.window.Evaluate(item, now, int(keyLimit))
-	wss := a.window.Evaluate(wr.item, now, int(wsLimit))
 	if len(ks.Leftover) >= a.window.Cells {
 		a.cleanLater(keyKey, ks.Leftover)
 	}
-	if len(wss.Leftover) >= a.window.Cells {
-		a.cleanLater(keystore.EnvKey(ws, env), wss.Leftover)
+	// Without a workspace write, the key's own limit is the binding one.
+	var wss ratelimit.State
+	if stored.counted {
+		wsLimit, _ := attr.Int(wr.item, keystore.AttrWorkspaceRPM)
+		wss = a.window.Evaluate(wr.item, now, int(wsLimit))
+		if len(wss.Leftover) >= a.window.Cells {
+			a.cleanLater(keystore.EnvKey(ws, env), wss.Leftover)
+		}
 	}
 
 	v := verdict.Verdict{
 		Outcome: verdict.Allow, Workspace: ws, Env: string(env), KeyID: stored.id,
 		KeyKind: stored.kind, Role: stored.role, Scopes: stored.scopes,
-		KeyLimit:       limitOf("key", ks, a.window),
-		WorkspaceLimit: limitOf("workspace", wss, a.window),
+		KeyLimit: limitOf("key", ks, a.window),
+	}
+	if stored.counted {
+		v.WorkspaceLimit = limitOf("workspace", wss, a.window)
+	} else if wsLimit, ok := attr.Int(item, keystore.AttrWorkspaceRPM); ok {
+		v.WorkspaceLimit = verdict.Limit{Name: "workspace", Limit: int(wsLimit), Remaining: verdict.Uncounted, Window: int(a.window.Length / time.Second)}
 	}
 	if stored.expires {
 		v.KeyExpiresAt = time.UnixMilli(stored.expiresMS).UTC().Format(time.RFC3339)
 	}
 	if !ks.Allowed() || !wss.Allowed() {
 		// A rejected request is not counted against any limit.
-		a.undoBoth(ctx, keyKey, keystore.EnvKey(ws, env), names)
+		if wr.item != nil {
+			a.undoBoth(ctx, keyKey, keystore.EnvKey(ws, env), names)
+		} else {
+			a.undo(ctx, keyKey, names)
+		}
 		v.Outcome = verdict.RateLimited
 		v.RetryAfter = ratelimit.Seconds(max(ks.RetryAfter, wss.RetryAfter))
 		// The rejected request is not in the counts the client sees either.
 		v.KeyLimit.Remaining = max(ks.Limit-ks.Count+1, 0)
-		v.WorkspaceLimit.Remaining = max(wss.Limit-wss.Count+1, 0)
+		if stored.counted {
+			v.WorkspaceLimit.Remaining = max(wss.Limit-wss.Count+1, 0)
+		}
 	}
 	return decision{verdict: v}, nil
 }

@@ -63,6 +63,7 @@ func (c *countingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInpu
 }
 
 type fixture struct {
+	table string
 	store *keystore.Store
 	auth  *authorizer.Authorizer
 	db    *countingDB
@@ -98,7 +99,7 @@ func setup(t *testing.T, overrides plan.Limits) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{store: st, auth: a, db: db, clock: clock, ws: ws, keys: keys}
+	return &fixture{table: d.Getenv("KEYS_TABLE"), store: st, auth: a, db: db, clock: clock, ws: ws, keys: keys}
 }
 
 func request(method, resource string, headers map[string]string) events.APIGatewayCustomAuthorizerRequestTypeRequest {
@@ -183,7 +184,9 @@ func TestXAPIKeyHeaderAndVerdict(t *testing.T) {
 	if v.Workspace != f.ws.ID || v.Env != "test" || v.KeyKind != keystore.Primary || v.Scopes != scopes.Join(scopes.All) {
 		t.Fatalf("verdict %+v", v)
 	}
-	if v.KeyLimit.Limit != 100 || v.KeyLimit.Remaining != 99 || v.WorkspaceLimit.Limit != 1000 || v.WorkspaceLimit.Remaining != 999 {
+	// business: 5 keys × 100/min cannot reach the 1000/min ceiling, so
+	// only the key's limit is counted.
+	if v.KeyLimit.Limit != 100 || v.KeyLimit.Remaining != 99 || v.WorkspaceLimit.Limit != 1000 || v.WorkspaceLimit.Remaining != verdict.Uncounted || v.Binding().Name != "key" {
 		t.Fatalf("limits %+v %+v", v.KeyLimit, v.WorkspaceLimit)
 	}
 	for k, val := range resp.Context {
@@ -193,13 +196,28 @@ func TestXAPIKeyHeaderAndVerdict(t *testing.T) {
 	}
 }
 
-func TestOneRoundTripInSteadyState(t *testing.T) {
-	f := setup(t, plan.Limits{})
+func TestOneWritePerRequestWhenTheCeilingCannotBind(t *testing.T) {
+	f := setup(t, plan.Limits{}) // business: 5 × 100/min ≤ 1000/min
+	key := f.keys[apikey.Live]
+	for i := range 4 { // the first one is a cold container's
+		before := f.db.calls.Load()
+		if code, v := f.call(t, key, "GET", "/auth"); code != "" || v.Outcome != verdict.Allow {
+			t.Fatal(code, v)
+		}
+		if n := f.db.calls.Load() - before; n != 1 {
+			t.Fatalf("request %d made %d calls, want 1 (the key's record only)", i, n)
+		}
+	}
+}
+
+func TestOneRoundTripInSteadyStateWhenTheCeilingCounts(t *testing.T) {
+	// 5 keys × 100/min could exceed 300/min: the workspace is counted.
+	f := setup(t, plan.Limits{WorkspaceRequestsPerMinute: 300})
 	key := f.keys[apikey.Live]
 	// Cold container: the workspace is not known yet, so the writes go one
 	// after the other.
-	if code, _ := f.call(t, key, "GET", "/auth"); code != "" {
-		t.Fatal(code)
+	if code, v := f.call(t, key, "GET", "/auth"); code != "" || v.WorkspaceLimit.Limit != 300 {
+		t.Fatal(code, v.WorkspaceLimit)
 	}
 	if n := f.db.calls.Load(); n != 2 {
 		t.Fatalf("cold request made %d calls, want 2", n)
@@ -215,6 +233,92 @@ func TestOneRoundTripInSteadyState(t *testing.T) {
 		}
 		if n := f.db.overlapped.Load() - overlapBefore; n != 2 {
 			t.Fatalf("request %d: the two writes did not overlap: one sequential round trip expected", i)
+		}
+	}
+}
+
+// A workspace whose keys cannot reach its ceiling is not counted; a rotation
+// with a grace period lets one more key authenticate, which can make the
+// ceiling bind: the workspace then starts counting, seeded with what its
+// keys already used in the window, inherited counts not twice.
+func TestCeilingStartsCountingWhenAGraceKeyCouldExceedIt(t *testing.T) {
+	// 3 keys × 10/min = 30/min: the ceiling cannot bind until a 4th key
+	// authenticates.
+	f := setup(t, plan.Limits{KeyRequestsPerMinute: 10, WorkspaceRequestsPerMinute: 30, MaxActiveKeys: 3})
+	ctx := context.Background()
+	usage := keystore.NewUsage(dynamodb.NewFromConfig(testenv.New(t).AWS), f.table, f.clock.Now)
+	a := f.keys[apikey.Live]
+	_, b, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "b", Role: scopes.Render})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, cPlain, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "c", Role: scopes.Render})
+	if err != nil {
+		t.Fatal(err)
+	}
+	use := func(key string, n int) (admitted int, last verdict.Verdict) {
+		t.Helper()
+		for range n {
+			code, v := f.call(t, key, "GET", "/auth")
+			if code != "" {
+				t.Fatal(code)
+			}
+			if v.Outcome == verdict.Allow {
+				admitted++
+			}
+			last = v
+		}
+		return admitted, last
+	}
+	before := f.db.calls.Load()
+	if got, last := use(a, 4); got != 4 || last.WorkspaceLimit.Remaining != verdict.Uncounted {
+		t.Fatalf("key-only mode: admitted %d, workspace limit %+v", got, last.WorkspaceLimit)
+	}
+	use(b, 4)
+	use(cPlain, 3)
+	if n := f.db.calls.Load() - before; n != 11 {
+		t.Fatalf("11 requests made %d calls, want 11", n)
+	}
+	if st, err := usage.Workspace(ctx, f.ws.ID, apikey.Live); err != nil || st.Count != 11 || st.Remaining != 19 || st.Limit != 30 {
+		t.Fatalf("usage %+v %v", st, err)
+	}
+
+	_, c2, err := f.store.RotateKey(ctx, f.ws.ID, apikey.Live, c.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Counted now, from 11 (c's 3 are in both c and its successor: once).
+	_, last := use(c2, 1)
+	if last.WorkspaceLimit.Limit != 30 || last.WorkspaceLimit.Remaining != 18 || last.KeyLimit.Remaining != 6 {
+		t.Fatalf("after the switch: key %+v workspace %+v", last.KeyLimit, last.WorkspaceLimit)
+	}
+	// 18 left for the workspace: a 6, b 6, c2 6 use them up exactly, then
+	// the old c (3 of its own 10 used) is stopped by the ceiling.
+	for _, k := range []string{a, b, c2} {
+		if got, _ := use(k, 6); got != 6 {
+			t.Fatalf("admitted %d of 6", got)
+		}
+	}
+	got, last := use(cPlain, 2)
+	if got != 0 || last.Outcome != verdict.RateLimited || last.Binding().Name != "workspace" {
+		t.Fatalf("old key in grace: admitted %d, %+v", got, last)
+	}
+
+	// A plan change that lifts the ceiling out of reach stops the counting.
+	if _, err := f.store.SetPlan(ctx, f.ws.ID, "business", plan.Limits{KeyRequestsPerMinute: 10, WorkspaceRequestsPerMinute: 100, MaxActiveKeys: 3}); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Minute) // every key used its 10
+	// (The container still expects a counted workspace for c2's first
+	// request, whose key write then says otherwise; from the next one on,
+	// one write.)
+	for i := range 2 {
+		before = f.db.calls.Load()
+		if _, v := f.call(t, c2, "GET", "/auth"); v.Outcome != verdict.Allow || v.WorkspaceLimit.Limit != 100 || v.WorkspaceLimit.Remaining != verdict.Uncounted || v.KeyLimit.Limit != 10 {
+			t.Fatalf("after the plan change: %+v", v)
+		}
+		if n := f.db.calls.Load() - before; i == 1 && n != 1 {
+			t.Fatalf("%d calls after the plan change, want 1", n)
 		}
 	}
 }

@@ -70,16 +70,26 @@ func (st *Store) CreateKey(ctx context.Context, ws string, env apikey.Env, nk Ne
 	}
 	swept := false
 	for attempt := 0; ; attempt++ {
-		_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		p, err := st.readPolicy(ctx, ws, env)
+		if err != nil {
+			return Key{}, "", err
+		}
+		item := st.keyItem(k)
+		p.stamp(item)
+		names := map[string]string{"#a": AttrActiveKeys, "#m": AttrMaxKeys}
+		values := map[string]types.AttributeValue{":one": attr.N(1)}
+		guard := p.guard(names, values)
+		_, err = st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{Update: &types.Update{
 				TableName: &st.table, Key: EnvKey(ws, env),
 				UpdateExpression:          aws.String("ADD #a :one"),
-				ConditionExpression:       aws.String("attribute_exists(pk) AND #a < #m"),
-				ExpressionAttributeNames:  map[string]string{"#a": AttrActiveKeys, "#m": AttrMaxKeys},
-				ExpressionAttributeValues: map[string]types.AttributeValue{":one": attr.N(1)},
+				ConditionExpression:       aws.String("attribute_exists(pk) AND #a < #m AND " + guard),
+				ExpressionAttributeNames:  names,
+				ExpressionAttributeValues: values,
 			}},
-			{Put: &types.Put{TableName: &st.table, Item: st.keyItem(k), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+			{Put: &types.Put{TableName: &st.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 			{Put: &types.Put{TableName: &st.table, Item: idItem(k), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+			st.rosterUpdate(ws, env, []string{k.hash}, nil, nil),
 		}})
 		if err == nil {
 			return k, plain, nil
@@ -92,6 +102,8 @@ func (st *Store) CreateKey(ctx context.Context, ws string, env apikey.Env, nk Ne
 			if err := backoff(ctx, attempt); err != nil {
 				return Key{}, "", err
 			}
+		case reasons[0] == "ConditionalCheckFailed" && attempt < txAttempts && st.policyChanged(ctx, p):
+			// The limits or counting mode changed meanwhile: mint under the new ones.
 		case reasons[0] == "ConditionalCheckFailed" && !swept:
 			swept = true
 			released, err := st.releaseExpired(ctx, ws, env)
@@ -168,7 +180,7 @@ func (st *Store) retire(ctx context.Context, k Key, at time.Time, holdsSlot bool
 			":at": attr.Millis(at), ":ttl": attr.N(at.Add(retention).Unix()),
 		},
 	}
-	items := []types.TransactWriteItem{{Update: keyUpdate}}
+	items := []types.TransactWriteItem{{Update: keyUpdate}, st.rosterUpdate(k.Workspace, k.Env, nil, map[string]time.Time{k.hash: at}, nil)}
 	if holdsSlot {
 		keyUpdate.ConditionExpression = aws.String("attribute_exists(pk) AND attribute_not_exists(#rev) AND attribute_exists(#slot)")
 		items = append(items, types.TransactWriteItem{Update: &types.Update{
@@ -348,18 +360,30 @@ func (st *Store) RotateKey(ctx context.Context, ws string, env apikey.Env, id st
 	case StatusRotating:
 		return Key{}, "", apierr.New(apierr.Conflict, "Key %s was already rotated to %s.", id, old.RotatedTo)
 	}
+	// A grace period lets one more key authenticate for a while: switch the
+	// workspace to counting first if that lets its ceiling bind.
+	var p policy
+	if grace > 0 {
+		p, err = st.syncCeiling(ctx, ws, env, 1, false)
+	} else {
+		p, err = st.readPolicy(ctx, ws, env)
+	}
+	if err != nil {
+		return Key{}, "", err
+	}
 	nk, plain, err := st.mint(ws, env, old.Kind, old.Name, old.Role, old.ExpiresAt)
 	if err != nil {
 		return Key{}, "", err
 	}
 	nk.HoldsSlot = old.HoldsSlot
 	newItem := st.keyItem(nk)
-	for name, v := range counterCells(it, now) {
+	p.stamp(newItem)
+	inherited := counterCells(it, now)
+	for name, v := range inherited {
 		newItem[name] = v
 	}
-	if v, ok := it[AttrKeyRPM]; ok {
-		newItem[AttrKeyRPM] = v
-	}
+	newItem[attrInherited] = &types.AttributeValueMemberM{Value: inherited}
+	newItem[attrInheritedFrom] = attr.S(old.hash)
 	end := now.Add(grace)
 	if old.ExpiresAt != nil && old.ExpiresAt.Before(end) {
 		end = *old.ExpiresAt
@@ -389,9 +413,12 @@ func (st *Store) RotateKey(ctx context.Context, ws string, env apikey.Env, id st
 		{Put: &types.Put{TableName: &st.table, Item: newItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 		{Put: &types.Put{TableName: &st.table, Item: idItem(nk), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 		{Update: oldUpdate},
+		st.rosterUpdate(ws, env, []string{nk.hash}, map[string]time.Time{old.hash: end}, nil),
 	}
 	if old.Kind == Primary {
-		items = append(items, st.movePrimary(ws, env, old, nk))
+		items = append(items, st.movePrimary(p, old, nk))
+	} else {
+		items = append(items, p.check(st.table))
 	}
 	if err := st.transact(ctx, items); err != nil {
 		if reasons := cancelReasons(err); reasons != nil {
@@ -402,14 +429,26 @@ func (st *Store) RotateKey(ctx context.Context, ws string, env apikey.Env, id st
 	return nk, plain, nil
 }
 
-func (st *Store) movePrimary(ws string, env apikey.Env, from, to Key) types.TransactWriteItem {
+// movePrimary points the environment record at a new primary key, if the
+// old one and the policy p are still current.
+func (st *Store) movePrimary(p policy, from, to Key) types.TransactWriteItem {
+	names := map[string]string{"#pid": attrPrimaryID, "#ph": attrPrimaryHash}
+	values := map[string]types.AttributeValue{":new": attr.S(to.ID), ":newh": attr.S(to.hash), ":old": attr.S(from.ID)}
+	guard := p.guard(names, values)
 	return types.TransactWriteItem{Update: &types.Update{
-		TableName: &st.table, Key: EnvKey(ws, env),
+		TableName: &st.table, Key: EnvKey(p.workspace, p.env),
 		UpdateExpression:          aws.String("SET #pid = :new, #ph = :newh"),
-		ConditionExpression:       aws.String("#pid = :old"),
-		ExpressionAttributeNames:  map[string]string{"#pid": attrPrimaryID, "#ph": attrPrimaryHash},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":new": attr.S(to.ID), ":newh": attr.S(to.hash), ":old": attr.S(from.ID)},
+		ConditionExpression:       aws.String("#pid = :old AND " + guard),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
 	}}
+}
+
+// policyChanged reports whether the environment record's policy is no
+// longer p (so a transaction guarded by p failed for that reason).
+func (st *Store) policyChanged(ctx context.Context, p policy) bool {
+	now, err := st.readPolicy(ctx, p.workspace, p.env)
+	return err == nil && now.ver != p.ver
 }
 
 // transact runs a transaction, retrying only transaction conflicts.
@@ -435,14 +474,17 @@ func (st *Store) ResetPrimary(ctx context.Context, ws string, env apikey.Env) (K
 		if out.Item == nil {
 			return Key{}, "", apierr.New(apierr.NotFound, "No workspace %s.", ws)
 		}
-		old := Key{ID: attr.Str(out.Item, attrPrimaryID), Workspace: ws, Env: env, hash: attr.Str(out.Item, attrPrimaryHash)}
+		p := policyOf(ws, env, out.Item)
+		old := Key{ID: p.primaryID, Workspace: ws, Env: env, hash: p.primaryHash}
 		nk, plain, err := st.mint(ws, env, Primary, "Primary key", scopes.Manager, nil)
 		if err != nil {
 			return Key{}, "", err
 		}
 		now := st.now().UTC()
+		item := st.keyItem(nk)
+		p.stamp(item)
 		items := []types.TransactWriteItem{
-			{Put: &types.Put{TableName: &st.table, Item: st.keyItem(nk), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+			{Put: &types.Put{TableName: &st.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 			{Put: &types.Put{TableName: &st.table, Item: idItem(nk), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 			// The old primary stops at once, even if it was in a rotation grace period.
 			{Update: &types.Update{
@@ -454,7 +496,8 @@ func (st *Store) ResetPrimary(ctx context.Context, ws string, env apikey.Env) (K
 					":now": attr.Millis(now), ":ttl": attr.N(now.Add(retention).Unix()),
 				},
 			}},
-			st.movePrimary(ws, env, old, nk),
+			st.movePrimary(p, old, nk),
+			st.rosterUpdate(ws, env, []string{nk.hash}, map[string]time.Time{old.hash: now}, nil),
 		}
 		err = st.transact(ctx, items)
 		if err == nil {

@@ -251,6 +251,8 @@ func (st *Store) CreateWorkspace(ctx context.Context, name, planName string, ove
 			return Workspace{}, nil, err
 		}
 		plains[env] = plain
+		p := policy{ver: 1, keyRPM: int64(lim.KeyRequestsPerMinute), wsRPM: int64(lim.WorkspaceRequestsPerMinute), maxKeys: int64(lim.MaxActiveKeys)}
+		p.counted = needsCeiling(p.keyRPM, p.wsRPM, p.maxKeys, 0)
 		envItem := EnvKey(id, env)
 		envItem[AttrActiveKeys] = attr.N(1)
 		envItem[attrPrimaryID] = attr.S(k.ID)
@@ -258,9 +260,15 @@ func (st *Store) CreateWorkspace(ctx context.Context, name, planName string, ove
 		for name, v := range limitAttrs(lim) {
 			envItem[name] = v
 		}
+		envItem[AttrCounted], envItem[attrPolicyVersion] = attr.B(p.counted), attr.N(p.ver)
+		keyItem := st.keyItem(k)
+		p.stamp(keyItem)
+		roster := rosterKey(id, env)
+		roster[attrRoster] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{k.hash: attr.N(0)}}
 		items = append(items,
 			types.TransactWriteItem{Put: &types.Put{TableName: &st.table, Item: envItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-			types.TransactWriteItem{Put: &types.Put{TableName: &st.table, Item: st.keyItem(k), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+			types.TransactWriteItem{Put: &types.Put{TableName: &st.table, Item: roster, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+			types.TransactWriteItem{Put: &types.Put{TableName: &st.table, Item: keyItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 			types.TransactWriteItem{Put: &types.Put{TableName: &st.table, Item: idItem(k), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 		)
 	}
@@ -404,6 +412,12 @@ func (st *Store) SetPlan(ctx context.Context, id, planName string, overrides pla
 	}
 	if _, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
 		return Workspace{}, fmt.Errorf("set plan of %s: %w", id, err)
+	}
+	// The keys carry their limits and counting mode: bring them up to date.
+	for _, env := range []apikey.Env{apikey.Live, apikey.Test} {
+		if _, err := st.syncCeiling(ctx, id, env, 0, true); err != nil {
+			return Workspace{}, err
+		}
 	}
 	return w, nil
 }

@@ -41,10 +41,16 @@ type Verdict struct {
 	RetryAfter     int // seconds, when rate limited
 }
 
+// Uncounted is the Remaining of a workspace limit that no write counted
+// for this request because the workspace's keys together cannot reach it
+// (keystore's key-only mode): it has at least as many requests left as the
+// key's limit.
+const Uncounted = -1
+
 // Binding is the limit with the fewest requests left: the one a client
 // should pace itself by and the one the headers show.
 func (v Verdict) Binding() Limit {
-	if v.WorkspaceLimit.Limit > 0 && v.WorkspaceLimit.Remaining < v.KeyLimit.Remaining {
+	if v.WorkspaceLimit.Limit > 0 && v.WorkspaceLimit.Remaining != Uncounted && v.WorkspaceLimit.Remaining < v.KeyLimit.Remaining {
 		return v.WorkspaceLimit
 	}
 	return v.KeyLimit

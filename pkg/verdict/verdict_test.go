@@ -50,3 +50,17 @@ func TestFromContextRejectsIncomplete(t *testing.T) {
 		t.Error("accepted nil")
 	}
 }
+
+func TestUncountedWorkspaceNeverBinds(t *testing.T) {
+	v := Verdict{
+		KeyLimit:       Limit{Name: "key", Limit: 100, Remaining: 40},
+		WorkspaceLimit: Limit{Name: "workspace", Limit: 1000, Remaining: Uncounted},
+	}
+	if v.Binding().Name != "key" {
+		t.Fatal(v.Binding())
+	}
+	v.WorkspaceLimit.Remaining = 39
+	if v.Binding().Name != "workspace" {
+		t.Fatal(v.Binding())
+	}
+}

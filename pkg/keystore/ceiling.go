@@ -1,0 +1,432 @@
+package keystore
+
+// The workspace ceiling (requests per minute across all keys of a workspace
+// and environment) costs the authorizer a second counting write per request.
+// That write is only worth paying when the ceiling can bind: when the keys
+// that can authenticate could, together, send more than it allows. With the
+// default plan (100/min per key, 5 keys, 1000/min per workspace) it cannot,
+// so each request is one write to one item.
+//
+// The decision is the workspace's "counting mode", kept on its environment
+// record and copied onto every key record (with the limits), so the
+// authorizer learns it from the very write that counts the request:
+//
+//   - counted: keyRpm × (maxKeys + keys in a rotation grace period) > wsRpm.
+//     The authorizer counts the key and the workspace records in parallel.
+//   - key only: otherwise. The key's own limit is the tighter one for every
+//     request, so the workspace record is not written.
+//
+// Keys that can authenticate are listed in the roster record (hash → end of
+// grace period in ms, 0 while active), written in the same transaction as
+// every key it lists. The mode is recomputed before a rotation with a grace
+// period and after a plan change, by syncCeiling. Every record that mints a
+// key checks the environment record's policy version ("lver") in the same
+// transaction, so no key can be minted with a mode that is being changed.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/framegate/framegate/pkg/apierr"
+	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/attr"
+	"github.com/framegate/framegate/pkg/ratelimit"
+)
+
+const (
+	// AttrCounted is true on an environment record and its key records
+	// when the authorizer must count the workspace ceiling too. A key
+	// record without it (written before the mode existed) counts.
+	AttrCounted = "wsc"
+	// attrPolicyVersion changes whenever the mode or limits change.
+	attrPolicyVersion = "lver"
+	// attrInherited holds the counts a rotated key took over from its
+	// predecessor, which also still holds them.
+	attrInherited, attrInheritedFrom = "inh", "inhFrom"
+	// attrRoster is the roster record's map of key hashes.
+	attrRoster = "k"
+	rosterSK   = "ROSTER#"
+)
+
+func rosterKey(ws string, env apikey.Env) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: attr.S(WorkspacePKPrefix + ws), attrSK: attr.S(rosterSK + string(env))}
+}
+
+// policy is what an environment record says about counting.
+type policy struct {
+	ver                    int64
+	keyRPM, wsRPM, maxKeys int64
+	counted                bool
+	workspace              string
+	env                    apikey.Env
+	primaryID, primaryHash string
+	activeKeys             int64
+	exists                 bool
+}
+
+func policyOf(ws string, env apikey.Env, it map[string]types.AttributeValue) policy {
+	p := policy{workspace: ws, env: env, exists: it != nil}
+	p.ver, _ = attr.Int(it, attrPolicyVersion)
+	p.keyRPM, _ = attr.Int(it, AttrKeyRPM)
+	p.wsRPM, _ = attr.Int(it, AttrWorkspaceRPM)
+	p.maxKeys, _ = attr.Int(it, AttrMaxKeys)
+	p.activeKeys, _ = attr.Int(it, AttrActiveKeys)
+	p.counted = countedOf(it)
+	p.primaryID, p.primaryHash = attr.Str(it, attrPrimaryID), attr.Str(it, attrPrimaryHash)
+	return p
+}
+
+// countedOf reads the mode of a record; records without one count.
+func countedOf(it map[string]types.AttributeValue) bool {
+	v, ok := it[AttrCounted].(*types.AttributeValueMemberBOOL)
+	return !ok || v.Value
+}
+
+// needsCeiling reports whether the workspace ceiling can bind when graces
+// keys are in their rotation grace period on top of the plan's maximum.
+func needsCeiling(keyRPM, wsRPM, maxKeys int64, graces int) bool {
+	return keyRPM*(maxKeys+int64(graces)) > wsRPM
+}
+
+func (st *Store) readPolicy(ctx context.Context, ws string, env apikey.Env) (policy, error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: EnvKey(ws, env), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return policy{}, fmt.Errorf("read limits of %s/%s: %w", ws, env, err)
+	}
+	if out.Item == nil {
+		return policy{}, apierr.New(apierr.NotFound, "No workspace %s.", ws)
+	}
+	return policyOf(ws, env, out.Item), nil
+}
+
+// stamp copies the policy onto a new key record.
+func (p policy) stamp(it map[string]types.AttributeValue) {
+	it[AttrKeyRPM] = attr.N(p.keyRPM)
+	it[AttrWorkspaceRPM] = attr.N(p.wsRPM)
+	it[AttrCounted] = attr.B(p.counted)
+	it[attrPolicyVersion] = attr.N(p.ver)
+}
+
+// guard is the condition, on the environment record, that its policy is
+// still the one read; names and values get its placeholders.
+func (p policy) guard(names map[string]string, values map[string]types.AttributeValue) string {
+	names["#lv"] = attrPolicyVersion
+	if p.ver == 0 {
+		return "attribute_not_exists(#lv)"
+	}
+	values[":lv"] = attr.N(p.ver)
+	return "#lv = :lv"
+}
+
+// check is a transaction item that only checks the policy is unchanged.
+func (p policy) check(table string) types.TransactWriteItem {
+	names, values := map[string]string{}, map[string]types.AttributeValue{}
+	cond := p.guard(names, values)
+	c := &types.ConditionCheck{TableName: &table, Key: EnvKey(p.workspace, p.env), ConditionExpression: &cond, ExpressionAttributeNames: names}
+	if len(values) > 0 {
+		c.ExpressionAttributeValues = values
+	}
+	return types.TransactWriteItem{ConditionCheck: c}
+}
+
+// rosterUpdate lists add (active) and grace (hash → end) in the roster and
+// drops the hashes in drop, as one transaction item.
+func (st *Store) rosterUpdate(ws string, env apikey.Env, add []string, grace map[string]time.Time, drop []string) types.TransactWriteItem {
+	names := map[string]string{"#k": attrRoster}
+	values := map[string]types.AttributeValue{}
+	var sets, removes []string
+	i := 0
+	ph := func(h string) string {
+		p := "#h" + strconv.Itoa(i)
+		names[p] = h
+		i++
+		return p
+	}
+	for _, h := range add {
+		sets = append(sets, "#k."+ph(h)+" = :zero")
+		values[":zero"] = attr.N(0)
+	}
+	for h, end := range grace {
+		v := ":g" + strconv.Itoa(i)
+		sets = append(sets, "#k."+ph(h)+" = "+v)
+		values[v] = attr.Millis(end)
+	}
+	for _, h := range drop {
+		removes = append(removes, "#k."+ph(h))
+	}
+	var expr string
+	if len(sets) > 0 {
+		expr = "SET " + strings.Join(sets, ", ")
+	}
+	if len(removes) > 0 {
+		expr = strings.TrimSpace(expr + " REMOVE " + strings.Join(removes, ", "))
+	}
+	u := &types.Update{
+		TableName: &st.table, Key: rosterKey(ws, env), UpdateExpression: &expr,
+		ConditionExpression: aws.String("attribute_exists(#k)"), ExpressionAttributeNames: names,
+	}
+	if len(values) > 0 {
+		u.ExpressionAttributeValues = values
+	}
+	return types.TransactWriteItem{Update: u}
+}
+
+// roster reads the roster of ws/env: key hash → when it stopped
+// authenticating (ms; 0 while it still does with no end set, and a future
+// time for a key in its rotation grace period).
+func (st *Store) roster(ctx context.Context, ws string, env apikey.Env) (map[string]int64, error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: rosterKey(ws, env), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, fmt.Errorf("read keys of %s/%s: %w", ws, env, err)
+	}
+	r := map[string]int64{}
+	if m, ok := out.Item[attrRoster].(*types.AttributeValueMemberM); ok {
+		for h := range m.Value {
+			r[h], _ = attr.Int(m.Value, h)
+		}
+	}
+	return r, nil
+}
+
+// graces counts the keys of a roster in a grace period at now.
+func graces(r map[string]int64, now time.Time) int {
+	n := 0
+	for _, end := range r {
+		if end > now.UnixMilli() {
+			n++
+		}
+	}
+	return n
+}
+
+// syncCeiling recomputes the counting mode of ws/env as if extraGraces more
+// keys were in a grace period, and copies the mode and limits to every key
+// that can authenticate when the mode changed or always is set. When the
+// workspace starts counting, its record is seeded with the counts its keys
+// hold in the current window, so no request admitted before goes uncounted
+// (a request in flight during the switch may be counted twice: stricter,
+// never looser). It returns the policy now in force.
+func (st *Store) syncCeiling(ctx context.Context, ws string, env apikey.Env, extraGraces int, always bool) (policy, error) {
+	for attempt := 0; attempt < txAttempts; attempt++ {
+		p, err := st.readPolicy(ctx, ws, env)
+		if err != nil {
+			return policy{}, err
+		}
+		now := st.now()
+		r, err := st.roster(ctx, ws, env)
+		if err != nil {
+			return policy{}, err
+		}
+		want := needsCeiling(p.keyRPM, p.wsRPM, p.maxKeys, graces(r, now)+extraGraces)
+		if want == p.counted && !always {
+			return p, nil
+		}
+		seed := want && !p.counted
+		names, values := map[string]string{"#wsc": AttrCounted}, map[string]types.AttributeValue{":want": attr.B(want), ":nv": attr.N(p.ver + 1)}
+		cond := p.guard(names, values)
+		expr := "SET #wsc = :want, #lv = :nv"
+		if seed {
+			// Counts left from an earlier counted period, or written by a
+			// container that had not yet seen the key-only mode, are all
+			// in the key records too: start from those alone.
+			w := ratelimit.PerMinute
+			cur := w.Cell(now)
+			var rm []string
+			for i := cur - int64(w.Cells) - int64(w.Stale()); i <= cur+1; i++ {
+				ph := "#c" + strconv.Itoa(len(rm))
+				names[ph] = ratelimit.Attr(i)
+				rm = append(rm, ph)
+			}
+			expr += " REMOVE " + strings.Join(rm, ", ")
+		}
+		_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: &st.table, Key: EnvKey(ws, env), UpdateExpression: &expr,
+			ConditionExpression: aws.String("attribute_exists(pk) AND " + cond), ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+		})
+		if isConditionFailed(err) {
+			continue // another change of policy won: read again
+		}
+		if err != nil {
+			return policy{}, fmt.Errorf("set counting mode of %s/%s: %w", ws, env, err)
+		}
+		p.ver, p.counted = p.ver+1, want
+		// Every key minted before the version changed is in the roster now.
+		sums, err := st.windowCounts(ctx, ws, env, now, &p)
+		if err != nil {
+			return policy{}, err
+		}
+		if seed {
+			if err := st.seed(ctx, ws, env, sums); err != nil {
+				return policy{}, err
+			}
+		}
+		return p, nil
+	}
+	return policy{}, apierr.New(apierr.Conflict, "The workspace's limits kept changing; retry.")
+}
+
+func isConditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return err != nil && errors.As(err, &ccf)
+}
+
+// stampKey writes policy p onto key record h unless it already has a newer
+// one, returning the record as it is after the write (nil when skipped).
+func (st *Store) stampKey(ctx context.Context, h string, p policy, withItem bool) (map[string]types.AttributeValue, error) {
+	in := &dynamodb.UpdateItemInput{
+		TableName: &st.table, Key: KeyKey(h),
+		UpdateExpression:         aws.String("SET #wsc = :wsc, #k = :k, #w = :w, #lv = :lv"),
+		ConditionExpression:      aws.String("attribute_exists(pk) AND (attribute_not_exists(#lv) OR #lv < :lv)"),
+		ExpressionAttributeNames: map[string]string{"#wsc": AttrCounted, "#k": AttrKeyRPM, "#w": AttrWorkspaceRPM, "#lv": attrPolicyVersion},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":wsc": attr.B(p.counted), ":k": attr.N(p.keyRPM), ":w": attr.N(p.wsRPM), ":lv": attr.N(p.ver),
+		},
+	}
+	if withItem {
+		in.ReturnValues = types.ReturnValueAllNew
+	}
+	out, err := st.db.UpdateItem(ctx, in)
+	if isConditionFailed(err) {
+		return nil, nil // gone (TTL) or already stamped by a newer change
+	}
+	if err != nil {
+		return nil, fmt.Errorf("set counting mode of a key of %s/%s: %w", p.workspace, p.env, err)
+	}
+	return out.Attributes, nil
+}
+
+// windowCounts sums, per cell of the window at now, the requests counted on
+// the keys of ws/env: every key in the roster that authenticated within the
+// window, each with its own counts only (a rotated key's inherited counts
+// are its predecessor's, summed there while that one is listed). With stamp
+// set, it also writes that policy onto every key that still authenticates.
+func (st *Store) windowCounts(ctx context.Context, ws string, env apikey.Env, now time.Time, stamp *policy) (map[string]int64, error) {
+	r, err := st.roster(ctx, ws, env)
+	if err != nil {
+		return nil, err
+	}
+	since := now.Add(-ratelimit.PerMinute.Length).UnixMilli()
+	sums := map[string]int64{}
+	var stale []string
+	for h, end := range r {
+		if end != 0 && end < since {
+			stale = append(stale, h)
+			continue
+		}
+		var it map[string]types.AttributeValue
+		if stamp != nil && (end == 0 || end > now.UnixMilli()) {
+			it, err = st.stampKey(ctx, h, *stamp, true)
+		} else {
+			var out *dynamodb.GetItemOutput
+			out, err = st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: KeyKey(h), ConsistentRead: aws.Bool(true)})
+			if out != nil {
+				it = out.Item
+			}
+		}
+		if err == nil && it == nil && stamp != nil {
+			// Already stamped by a newer change: read its counts.
+			var out *dynamodb.GetItemOutput
+			out, err = st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: KeyKey(h), ConsistentRead: aws.Bool(true)})
+			if out != nil {
+				it = out.Item
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read the counts of a key of %s/%s: %w", ws, env, err)
+		}
+		inh, _ := it[attrInherited].(*types.AttributeValueMemberM)
+		from := attr.Str(it, attrInheritedFrom)
+		if _, listed := r[from]; !listed {
+			inh = nil
+		}
+		for name := range counterCells(it, now) {
+			n, _ := attr.Int(it, name)
+			if inh != nil {
+				v, _ := attr.Int(inh.Value, name)
+				n -= v
+			}
+			if n > 0 {
+				sums[name] += n
+			}
+		}
+	}
+	if stamp != nil {
+		st.prune(ctx, ws, env, stale)
+	}
+	return sums, nil
+}
+
+// prune drops from the roster keys that stopped authenticating more than a
+// window ago. It is housekeeping: a failure is left for the next call.
+func (st *Store) prune(ctx context.Context, ws string, env apikey.Env, stale []string) {
+	if len(stale) == 0 {
+		return
+	}
+	u := st.rosterUpdate(ws, env, nil, nil, stale[:min(len(stale), 50)]).Update
+	_, _ = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: u.TableName, Key: u.Key, UpdateExpression: u.UpdateExpression,
+		ConditionExpression: u.ConditionExpression, ExpressionAttributeNames: u.ExpressionAttributeNames,
+	})
+}
+
+// seed adds the keys' counts to the workspace record's cells.
+func (st *Store) seed(ctx context.Context, ws string, env apikey.Env, sums map[string]int64) error {
+	if len(sums) == 0 {
+		return nil
+	}
+	names, values := map[string]string{}, map[string]types.AttributeValue{}
+	var adds []string
+	for cell, n := range sums {
+		i := strconv.Itoa(len(adds))
+		names["#c"+i], values[":n"+i] = cell, attr.N(n)
+		adds = append(adds, "#c"+i+" :n"+i)
+	}
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.table, Key: EnvKey(ws, env),
+		UpdateExpression:    aws.String("ADD " + strings.Join(adds, ", ")),
+		ConditionExpression: aws.String("attribute_exists(pk)"), ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+	})
+	if err != nil {
+		return fmt.Errorf("seed the workspace counts of %s/%s: %w", ws, env, err)
+	}
+	return nil
+}
+
+// Usage reads where a workspace stands against its ceiling; it needs no
+// pepper and only reads.
+type Usage struct{ st *Store }
+
+// NewUsage returns a Usage over table.
+func NewUsage(db DB, table string, now func() time.Time) *Usage {
+	if now == nil {
+		now = time.Now
+	}
+	return &Usage{st: &Store{db: db, table: table, now: now}}
+}
+
+// Workspace is the state of the ceiling of ws/env in key-only mode, when no
+// record counts it: the sum of its keys' own counts in the window.
+func (u *Usage) Workspace(ctx context.Context, ws string, env apikey.Env) (ratelimit.State, error) {
+	p, err := u.st.readPolicy(ctx, ws, env)
+	if err != nil {
+		return ratelimit.State{}, err
+	}
+	now := u.st.now()
+	sums, err := u.st.windowCounts(ctx, ws, env, now, nil)
+	if err != nil {
+		return ratelimit.State{}, err
+	}
+	item := make(map[string]types.AttributeValue, len(sums))
+	for cell, n := range sums {
+		item[cell] = attr.N(n)
+	}
+	return ratelimit.PerMinute.Evaluate(item, now, int(p.wsRPM)), nil
+}
