@@ -75,8 +75,10 @@ func withAttrs(base map[string]any, more map[string]any) map[string]any {
 }
 
 // keyItem is a primary live key's record as UpdateItem returns it (ALL_NEW):
-// every attribute keystore writes, lastUsedAt, and six counter cells.
-func keyItem(hash string, perCell int) map[string]any {
+// every attribute keystore writes (limits and counting mode included),
+// lastUsedAt, and six counter cells. counted says whether its workspace
+// ceiling can bind, so that the authorizer also counts the workspace.
+func keyItem(hash string, perCell, keyRPM, wsRPM int, counted bool) map[string]any {
 	ss := make([]string, 0, len(scopes.All))
 	for _, s := range scopes.Of(scopes.Manager) {
 		ss = append(ss, string(s))
@@ -91,6 +93,8 @@ func keyItem(hash string, perCell int) map[string]any {
 		"createdAt": awsstub.N(created), keystore.AttrLastUsed: awsstub.N(benchNow.UnixMilli()),
 		"gsi1pk": awsstub.S(keystore.WorkspacePKPrefix + benchWS + "#live"),
 		"gsi1sk": awsstub.S(keystore.KeySK + "#" + benchKeyID), "slot": awsstub.BOOL(true),
+		keystore.AttrKeyRPM: awsstub.N(keyRPM), keystore.AttrWorkspaceRPM: awsstub.N(wsRPM),
+		keystore.AttrCounted: awsstub.BOOL(counted), "lver": awsstub.N(1),
 	}, counters(perCell))
 }
 
@@ -130,11 +134,11 @@ type answers struct {
 	met     atomic.Int64
 }
 
-func newAnswers(hash string, keyPerCell, keyRPM, wsRPM, wsPerCell int) *answers {
+func newAnswers(hash string, counted bool, keyPerCell, keyRPM, wsRPM, wsPerCell int) *answers {
 	_, undo := awsstub.JSON(map[string]any{})
 	return &answers{
 		keyStatus: http.StatusOK,
-		key:       attributes(keyItem(hash, keyPerCell)),
+		key:       attributes(keyItem(hash, keyPerCell, keyRPM, wsRPM, counted)),
 		env:       attributes(envItem(keyRPM, wsRPM, wsPerCell)),
 		undo:      undo,
 	}
@@ -213,7 +217,10 @@ type harness struct {
 	allow events.APIGatewayCustomAuthorizerRequestTypeRequest
 }
 
-func newHarness(tb testing.TB, inProcess bool, latency time.Duration) *harness {
+// newHarness answers as the default plan does (100/min per key, 5 keys,
+// 1000/min per workspace: the ceiling cannot bind, one write per request)
+// or, with counted, as a workspace whose ceiling can bind (two writes).
+func newHarness(tb testing.TB, inProcess bool, latency time.Duration, counted bool) *harness {
 	tb.Helper()
 	stub, err := awsstub.Start()
 	if err != nil {
@@ -247,7 +254,7 @@ func newHarness(tb testing.TB, inProcess bool, latency time.Duration) *harness {
 	}
 	hash := hasher.Hash(key)
 	// Within limits: 3 of 100 per key and 30 of 1000 per workspace per cell.
-	ans := newAnswers(hash, 3, 100, 1000, 30)
+	ans := newAnswers(hash, counted, 3, 100, 1000, 30)
 	if latency > 0 {
 		stub.Handle(ddbUpdateItem, func(body []byte) (int, []byte) {
 			time.Sleep(latency)
@@ -322,13 +329,13 @@ func (h *harness) bareInput() *dynamodb.UpdateItemInput {
 // "network2ms": loopback with every answer 2 ms late, about a same-region
 // DynamoDB round trip, where what a client waits for is round trips rather
 // than the CPU both writes cost.
-func transports(b *testing.B, fn func(b *testing.B, h *harness)) {
+func transports(b *testing.B, counted bool, fn func(b *testing.B, h *harness)) {
 	for _, mode := range []struct {
 		name      string
 		inProcess bool
 		latency   time.Duration
 	}{{"loopback", false, 0}, {"inprocess", true, 0}, {"network2ms", false, 2 * time.Millisecond}} {
-		b.Run(mode.name, func(b *testing.B) { fn(b, newHarness(b, mode.inProcess, mode.latency)) })
+		b.Run(mode.name, func(b *testing.B) { fn(b, newHarness(b, mode.inProcess, mode.latency, counted)) })
 	}
 }
 
@@ -346,7 +353,7 @@ func reportCalls(b *testing.B, h *harness, m mark, n int) {
 // BenchmarkBareUpdateItem is the baseline: the key write alone, through the
 // same client and config, answered with the same ALL_NEW key item.
 func BenchmarkBareUpdateItem(b *testing.B) {
-	transports(b, func(b *testing.B, h *harness) {
+	transports(b, false, func(b *testing.B, h *harness) {
 		ctx := context.Background()
 		in := h.bareInput()
 		if _, err := h.ddb.UpdateItem(ctx, in); err != nil { // open the connection
@@ -369,7 +376,7 @@ func BenchmarkBareUpdateItem(b *testing.B) {
 // workspace record), as the authorizer issues them: the floor of any design
 // that touches two items, shown next to the single-write baseline.
 func BenchmarkBareUpdateItemPair(b *testing.B) {
-	transports(b, func(b *testing.B, h *harness) {
+	transports(b, false, func(b *testing.B, h *harness) {
 		ctx := context.Background()
 		in := h.bareInput()
 		ws := h.bareInput()
@@ -405,10 +412,17 @@ func BenchmarkBareUpdateItemPair(b *testing.B) {
 	})
 }
 
-// BenchmarkAuthorizerAllow is a steady-state request: a valid key whose
-// workspace is cached, both counting writes in parallel, within limits.
-func BenchmarkAuthorizerAllow(b *testing.B) {
-	transports(b, func(b *testing.B, h *harness) {
+// BenchmarkAuthorizerAllow is a steady-state request of the default plan: a
+// valid key, within limits, whose workspace ceiling cannot bind, so the
+// key write is the only call.
+func BenchmarkAuthorizerAllow(b *testing.B) { benchAllow(b, false) }
+
+// BenchmarkAuthorizerAllowCeiling is a steady-state request of a workspace
+// whose ceiling can bind: the key and workspace writes go out in parallel.
+func BenchmarkAuthorizerAllowCeiling(b *testing.B) { benchAllow(b, true) }
+
+func benchAllow(b *testing.B, counted bool) {
+	transports(b, counted, func(b *testing.B, h *harness) {
 		if effect, code, outcome := h.handle(b, h.allow); effect != "Allow" || outcome != "allow" { // warms the workspace cache
 			b.Fatalf("warm-up: %s %s %s", effect, code, outcome)
 		}
@@ -433,7 +447,7 @@ func BenchmarkAuthorizerAllow(b *testing.B) {
 // BenchmarkAuthorizerMalformed is a key with a wrong checksum: a Deny decided
 // offline, with no DynamoDB call.
 func BenchmarkAuthorizerMalformed(b *testing.B) {
-	transports(b, func(b *testing.B, h *harness) {
+	transports(b, false, func(b *testing.B, h *harness) {
 		req := authRequest("GET", "/auth", map[string]string{"Authorization": "Bearer " + h.bad})
 		ctx := context.Background()
 		m, n := h.mark(), 0
@@ -456,7 +470,15 @@ func BenchmarkAuthorizerMalformed(b *testing.B) {
 // kind against the stub (the emulator-based tests check the same on real
 // semantics; this one is cheap and runs with the benchmarks' setup).
 func TestCallCountsAgainstStub(t *testing.T) {
-	h := newHarness(t, false, 0)
+	for _, counted := range []bool{false, true} {
+		t.Run(map[bool]string{false: "ceiling cannot bind", true: "ceiling counted"}[counted], func(t *testing.T) {
+			callCounts(t, counted)
+		})
+	}
+}
+
+func callCounts(t *testing.T, counted bool) {
+	h := newHarness(t, false, 0, counted)
 	step := func(name string, req events.APIGatewayCustomAuthorizerRequestTypeRequest, wantCalls, wantTrips int64, wantEffect, wantCode, wantOutcome string) {
 		t.Helper()
 		m := h.mark()
@@ -472,44 +494,50 @@ func TestCallCountsAgainstStub(t *testing.T) {
 			t.Errorf("%s: %s %q %q, want %s %q %q", name, effect, code, outcome, wantEffect, wantCode, wantOutcome)
 		}
 	}
+	// writes is how many records a request counts on.
+	writes := int64(1)
+	if counted {
+		writes = 2
+	}
 
 	step("malformed key", authRequest("GET", "/auth", map[string]string{"Authorization": "Bearer " + h.bad}), 0, 0, "Deny", "invalid_api_key", "")
 	step("garbage", authRequest("GET", "/auth", map[string]string{"x-api-key": "hello"}), 0, 0, "Deny", "invalid_api_key", "")
 	step("no key", authRequest("GET", "/auth", map[string]string{"Accept": "*/*"}), 0, 0, "Deny", "missing_api_key", "")
 
-	// Cold container: the workspace is learnt from the key write, then the
-	// workspace write follows.
-	step("cold first request", h.allow, 2, 2, "Allow", "", "allow")
+	// Cold container: the workspace and its mode are learnt from the key
+	// write; a counted workspace's write follows.
+	step("cold first request", h.allow, writes, writes, "Allow", "", "allow")
 
-	// Steady state: both writes, in flight together.
-	h.ans.pair.Store(true)
+	// Steady state: one write, or both in flight together.
+	h.ans.pair.Store(counted)
 	for i := range 3 {
 		met := h.ans.met.Load()
-		step(fmt.Sprintf("steady request %d", i), h.allow, 2, 1, "Allow", "", "allow")
-		if got := h.ans.met.Load() - met; got != 2 {
+		step(fmt.Sprintf("steady request %d", i), h.allow, writes, 1, "Allow", "", "allow")
+		if got := h.ans.met.Load() - met; counted && got != 2 {
 			t.Errorf("steady request %d: the key and workspace writes did not overlap (%d met): want 1 sequential round trip", i, got)
 		}
 	}
 	h.ans.pair.Store(false)
 
 	// Unknown (or revoked) key: the conditional key write fails with no
-	// item; nothing else is written.
+	// item; nothing else is written (the parallel workspace write of a
+	// counted workspace is taken back).
 	unknown, err := apikey.New(apikey.Live, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ccf := newAnswers(h.hash, 3, 100, 1000, 30)
+	ccf := newAnswers(h.hash, counted, 3, 100, 1000, 30)
 	ccf.keyStatus, ccf.key = awsstub.DynamoDBError("ConditionalCheckFailedException", "The conditional request failed")
 	h.stub.Handle(ddbUpdateItem, ccf.handle)
 	step("unknown key", authRequest("GET", "/auth", map[string]string{"Authorization": "Bearer " + unknown}), 1, 1, "Deny", "invalid_api_key", "")
 
-	// Rate limited (warm cache): both writes, then both counts taken back
-	// in parallel so the rejection counts against neither limit.
-	limited := newAnswers(h.hash, 20, 100, 1000, 30) // 120 of 100 in the window
+	// Rate limited (warm cache): the writes, then the counts taken back
+	// in parallel so the rejection counts against no limit.
+	limited := newAnswers(h.hash, counted, 20, 100, 1000, 30) // 120 of 100 in the window
 	h.stub.Handle(ddbUpdateItem, limited.handle)
-	step("rate limited", h.allow, 4, 2, "Allow", "", "rate_limited")
-	if u := limited.undos.Load(); u != 2 {
-		t.Errorf("rate limited: %d take-backs, want 2", u)
+	step("rate limited", h.allow, 2*writes, 2, "Allow", "", "rate_limited")
+	if u := limited.undos.Load(); u != writes {
+		t.Errorf("rate limited: %d take-backs, want %d", u, writes)
 	}
 
 	if other := h.stub.CallCounts(); len(other) != 1 {
