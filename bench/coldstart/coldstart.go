@@ -40,6 +40,7 @@ const (
 type Config struct {
 	Fn       string        // package of the function to measure, as go build takes it
 	Baseline string        // package of the baseline; empty means the hello-world function
+	Floor    string        // package linking what Fn links with no init work; empty for none
 	N        int           // measured runs of each binary
 	Warmup   int           // discarded runs of each binary before measuring
 	Timeout  time.Duration // per run, from exec to the first poll
@@ -53,16 +54,20 @@ type Config struct {
 
 // Report is what Run measured. Durations are in milliseconds.
 type Report struct {
-	Host        string   `json:"host"`   // GOOS/GOARCH the binaries ran on
-	Deploy      string   `json:"deploy"` // what Lambda runs
-	N           int      `json:"n"`
-	Warmup      int      `json:"warmup"`
-	Baseline    Binary   `json:"baseline"`
-	Function    Binary   `json:"function"`
-	RatioMedian float64  `json:"ratioMedian"` // function median / baseline median
-	MaxRatio    float64  `json:"maxRatio"`
-	MaxSize     int64    `json:"maxSizeBytes"`
-	Notes       []string `json:"notes,omitempty"`
+	Host        string  `json:"host"`   // GOOS/GOARCH the binaries ran on
+	Deploy      string  `json:"deploy"` // what Lambda runs
+	N           int     `json:"n"`
+	Warmup      int     `json:"warmup"`
+	Baseline    Binary  `json:"baseline"`
+	Function    Binary  `json:"function"`
+	RatioMedian float64 `json:"ratioMedian"` // function median / baseline median
+	// Floor, when measured, links the function's packages and does no init
+	// work; FloorRatio is its median over the baseline's.
+	Floor      *Binary  `json:"floor,omitempty"`
+	FloorRatio float64  `json:"floorRatio,omitempty"`
+	MaxRatio   float64  `json:"maxRatio"`
+	MaxSize    int64    `json:"maxSizeBytes"`
+	Notes      []string `json:"notes,omitempty"`
 }
 
 // Binary is one side of the comparison.
@@ -137,6 +142,10 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		Baseline: Binary{Package: c.Baseline}, Function: Binary{Package: c.Fn},
 	}
 	sides := []*Binary{&r.Baseline, &r.Function}
+	if c.Floor != "" {
+		r.Floor = &Binary{Package: c.Floor}
+		sides = append(sides, r.Floor)
+	}
 	bins := make([]string, len(sides))
 	for i, b := range sides {
 		logf("building %s", b.Package)
@@ -157,7 +166,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	}
 	defer h.close()
 
-	// Alternate the two binaries so that machine noise hits both alike.
+	// Alternate the binaries so that machine noise hits all alike.
 	for run := range c.Warmup + c.N {
 		for i, b := range sides {
 			d, calls, err := h.once(ctx, bins[i])
@@ -189,6 +198,9 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		}
 	}
 	r.RatioMedian = r.Function.MedianMS / r.Baseline.MedianMS
+	if r.Floor != nil {
+		r.FloorRatio = r.Floor.MedianMS / r.Baseline.MedianMS
+	}
 	if r.Host != r.Deploy {
 		r.Notes = append(r.Notes, fmt.Sprintf("timed on %s; Lambda runs %s (size cross-compiled only)", r.Host, r.Deploy))
 	}

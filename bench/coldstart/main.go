@@ -48,6 +48,7 @@ func main() {
 	)
 	flag.StringVar(&c.Fn, "fn", "./functions/authorizer", "package of the function to measure")
 	flag.StringVar(&c.Baseline, "baseline", helloPkg, "package of the baseline function")
+	flag.StringVar(&c.Floor, "floor", "./bench/coldstart/linkonly", "package linking the function's packages with no init work (empty: not measured)")
 	flag.IntVar(&c.N, "n", 30, "measured runs of each binary")
 	flag.IntVar(&c.Warmup, "warmup", 1, "discarded runs of each binary first")
 	flag.DurationVar(&c.Timeout, "timeout", 10*time.Second, "how long a binary may take to poll")
@@ -84,13 +85,21 @@ func printTable(w io.Writer, r *Report) {
 		nextPath, r.N, r.Warmup, r.Host)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "binary\tmedian\tp90\tmin\tpkg init\tsize "+r.Host+"\tsize linux/arm64\tprimed before poll")
-	for _, b := range []Binary{r.Baseline, r.Function} {
+	rows := []Binary{r.Baseline, r.Function}
+	if r.Floor != nil {
+		rows = append(rows, *r.Floor)
+	}
+	for _, b := range rows {
 		fmt.Fprintf(tw, "%s\t%.2f ms\t%.2f ms\t%.2f ms\t%s\t%s\t%s\t%d/%d\n", strings.TrimPrefix(b.Package, "github.com/framegate/framegate/"), b.MedianMS, b.P90MS, b.MinMS,
 			initMS(b.InitMS), mb(b.SizeHost), mb(b.SizeArm64), b.PrimedRuns, len(b.SamplesMS))
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "ratio of medians   %.2f×  (target ≤ %.1f×)  %s\n", r.RatioMedian, r.MaxRatio, verdict(r.RatioOK()))
+	if r.Floor != nil {
+		fmt.Fprintf(w, "floor              %.2f×  (%s: the same packages linked, no init work; Go initialises every linked package before main)\n",
+			r.FloorRatio, strings.TrimPrefix(r.Floor.Package, "./"))
+	}
 	size, where := r.Function.SizeArm64, "linux/arm64"
 	if size == 0 {
 		size, where = r.Function.SizeHost, r.Host

@@ -3,9 +3,14 @@ package keystore_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
@@ -263,5 +268,93 @@ func TestRecordsPastTheirTTLAreGone(t *testing.T) {
 	keys, _, err := st.ListKeys(ctx, ws.ID, apikey.Live, "", 10, true)
 	if err != nil || len(keys) != 1 {
 		t.Fatalf("list with revoked shows %d keys (%v), want the primary only", len(keys), err)
+	}
+}
+
+// flipOnRead runs flip once, right after the first read of an environment
+// record: a plan change landing between CreateKey's read of the limits and
+// its transaction.
+type flipOnRead struct {
+	keystore.DB
+	once sync.Once
+	flip func()
+}
+
+func (f *flipOnRead) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	out, err := f.DB.GetItem(ctx, in, o...)
+	if sk, ok := in.Key["sk"].(*types.AttributeValueMemberS); ok && strings.HasPrefix(sk.Value, keystore.EnvSKPrefix) {
+		f.once.Do(f.flip)
+	}
+	return out, err
+}
+
+// TestCountingModeReachesEveryKey: a plan change that makes the workspace
+// ceiling reachable lands while a key is being created. The new key must
+// still carry the mode and limits the environment record ends with (the
+// authorizer reads them from the key's record alone).
+func TestCountingModeReachesEveryKey(t *testing.T) {
+	env := testenv.New(t)
+	ctx := context.Background()
+	d := env.Deps("KeysFunction", nil)
+	admin, err := keystore.Open(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 10 keys × 10/min: a 100/min ceiling cannot bind, a 50/min one can.
+	limits := func(ws int) plan.Limits {
+		return plan.Limits{KeyRequestsPerMinute: 10, WorkspaceRequestsPerMinute: ws, MaxActiveKeys: 10}
+	}
+	w, _, err := admin.CreateWorkspace(ctx, "Acme", "business", limits(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := dynamodb.NewFromConfig(env.AWS)
+	table := d.Getenv("KEYS_TABLE")
+	hooked := &flipOnRead{DB: db, flip: func() {
+		if _, err := admin.SetPlan(ctx, w.ID, "business", limits(50)); err != nil {
+			t.Error(err)
+		}
+	}}
+	hasher, err := keystore.OpenHasher(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := keystore.New(hooked, table, hasher, keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.CreateKey(ctx, w.ID, apikey.Live, keystore.NewKey{Name: "k", Role: scopes.Render}); err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: keystore.EnvKey(w.ID, apikey.Live), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := out.Item[keystore.AttrCounted].(*types.AttributeValueMemberBOOL); c == nil || !c.Value {
+		t.Fatal("a 50/min ceiling over 10 keys × 10/min must be counted")
+	}
+	keys, err := db.Query(ctx, &dynamodb.QueryInput{
+		TableName: &table, IndexName: aws.String("gsi1"),
+		KeyConditionExpression:    aws.String("gsi1pk = :p"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: keystore.WorkspacePKPrefix + w.ID + "#live"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys.Items) != 2 {
+		t.Fatalf("%d keys, want 2", len(keys.Items))
+	}
+	for _, k := range keys.Items {
+		full, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: map[string]types.AttributeValue{"pk": k["pk"], "sk": k["sk"]}, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		it := full.Item
+		c, _ := it[keystore.AttrCounted].(*types.AttributeValueMemberBOOL)
+		wsRPM, _ := it[keystore.AttrWorkspaceRPM].(*types.AttributeValueMemberN)
+		if c == nil || !c.Value || wsRPM == nil || wsRPM.Value != "50" {
+			t.Errorf("key %v: counted %v, wsRpm %v; want true and 50", it["id"], c, wsRPM)
+		}
 	}
 }
