@@ -29,6 +29,9 @@ func (templatesCodec) Decode(doc []byte) (Template, error) {
 	if err := httpapi.DecodeJSON(doc, &t); err != nil {
 		return nil, err
 	}
+	if t.Variables == nil {
+		t.Variables = []templates.Variable{} // served as [], never null
+	}
 	return t, nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/httpapi"
+	"github.com/framegate/framegate/pkg/templates"
 	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/lambdas"
 )
@@ -78,6 +79,11 @@ func (a *api) list(ctx context.Context, r *httpapi.Request) (httpapi.Response, e
 		return httpapi.Response{}, apierr.Invalid("cursor", "cursor must come from a previous page's links.")
 	}
 	category, orientation, q := r.Query("category"), r.Query("orientation"), r.Query("q")
+	switch strings.ToLower(orientation) {
+	case "", templates.Landscape, templates.Portrait, templates.Square:
+	default:
+		return httpapi.Response{}, apierr.Invalid("orientation", "orientation must be landscape, portrait or square.")
+	}
 	if len(q) > 100 {
 		return httpapi.Response{}, apierr.Invalid("q", "q must be at most 100 characters.")
 	}

@@ -143,6 +143,9 @@ func TestTemplatesCRUDAndFilters(t *testing.T) {
 	if r.status != 201 || r.body["builtIn"] != false || r.body["object"] != "template" {
 		t.Fatalf("create: %d %s", r.status, r.raw)
 	}
+	if r := f.do(t, ws, apikey.Live, "GET", "/templates", "", map[string]string{"orientation": "sideways"}, ""); r.status != 400 || !strings.Contains(string(r.raw), "orientation") {
+		t.Errorf("unknown orientation: %d %s", r.status, r.raw)
+	}
 	if r := f.do(t, ws, apikey.Live, "POST", "/templates", "", nil, `{"id":"promo","name":"again","resolution":"sd"}`); r.status != 409 {
 		t.Errorf("duplicate create: %d", r.status)
 	}
