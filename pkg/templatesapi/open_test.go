@@ -9,7 +9,7 @@ import (
 // A stored or posted template without variables is served with
 // "variables": [], as the contract says, never null.
 func TestDecodedTemplateListsNoVariablesAsEmpty(t *testing.T) {
-	tpl, err := templatesCodec{}.Decode([]byte(`{"id":"promo","name":"My promo","resolution":"sd"}`))
+	tpl, err := templatesCodec{}.Decode([]byte(`{"id":"promo","name":"My promo","orientation":"landscape","spec":{"resolution":"sd","scenes":[]}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
