@@ -155,7 +155,8 @@ type keyFacts struct {
 	id, ws, env, kind, role, scopes string
 	expiresMS                       int64
 	expires                         bool
-	counted                         bool // the workspace ceiling is counted too
+	counted                         bool   // the workspace ceiling is counted too
+	succ                            string // in a grace period: the record counting it
 }
 
 func factsOf(it map[string]types.AttributeValue) keyFacts {
@@ -165,6 +166,7 @@ func factsOf(it map[string]types.AttributeValue) keyFacts {
 	// Records written before the counting mode existed count.
 	c, ok := it[keystore.AttrCounted].(*types.AttributeValueMemberBOOL)
 	f.counted = !ok || c.Value
+	f.succ = attr.Str(it, keystore.AttrSuccessor)
 	if ss, ok := it[keystore.AttrScopes].(*types.AttributeValueMemberSS); ok {
 		// Sets come back in any order; list them in the canonical order.
 		var b strings.Builder
@@ -239,7 +241,10 @@ const (
 	keyCond   = "attribute_exists(pk) AND attribute_not_exists(#rev) AND (attribute_not_exists(#exp) OR #exp > :now)"
 	wsUpdate  = "ADD #c :one REMOVE "
 	undoExpr  = "ADD #c :minus"
-	existCond = "attribute_exists(pk)"
+	// checkUpdate is the key write of a key in its grace period: it checks
+	// the key and keeps lastUsedAt; the count goes to its successor.
+	checkUpdate = "SET #lu = :now"
+	existCond   = "attribute_exists(pk)"
 )
 
 func (a *Authorizer) namesFor(cell int64) *cellNames {
@@ -267,22 +272,26 @@ func (a *Authorizer) namesFor(cell int64) *cellNames {
 
 // Read-only request parts shared by every call (the SDK only reads them).
 var (
-	one         = &types.AttributeValueMemberN{Value: "1"}
-	minus       = &types.AttributeValueMemberN{Value: "-1"}
-	keyCondP    = aws.String(keyCond)
-	existCondP  = aws.String(existCond)
-	undoExprP   = aws.String(undoExpr)
-	countValues = map[string]types.AttributeValue{":one": one}
-	undoValues  = map[string]types.AttributeValue{":minus": minus}
+	one          = &types.AttributeValueMemberN{Value: "1"}
+	minus        = &types.AttributeValueMemberN{Value: "-1"}
+	keyCondP     = aws.String(keyCond)
+	existCondP   = aws.String(existCond)
+	undoExprP    = aws.String(undoExpr)
+	checkUpdateP = aws.String(checkUpdate)
+	checkNames   = map[string]string{"#lu": keystore.AttrLastUsed, "#rev": keystore.AttrRevokedAt, "#exp": keystore.AttrExpiresAt}
+	countValues  = map[string]types.AttributeValue{":one": one}
+	undoValues   = map[string]types.AttributeValue{":minus": minus}
 )
 
 // wsEntry is what the container remembers of a key's workspace: its id,
 // which never changes, and whether the last write said its ceiling is
 // counted, which only decides whether the workspace write goes out in
-// parallel: the key write's own answer always decides.
+// parallel, and succ, for a key in its rotation grace period, which record
+// its count goes to: the key write's own answer always decides.
 type wsEntry struct {
 	id      string
 	counted bool
+	succ    string
 }
 
 func (a *Authorizer) cachedWorkspace(hash string) wsEntry {
@@ -311,7 +320,18 @@ func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (de
 	names := a.namesFor(a.window.Cell(now))
 	nowMS := &types.AttributeValueMemberN{Value: strconv.FormatInt(now.UnixMilli(), 10)}
 
+	// What never changes for a key (its workspace) is cached, with what the
+	// last write said of what can (whether the workspace ceiling is
+	// counted, and the successor a key in its grace period counts on), so
+	// that in steady state every write a request needs goes out together:
+	// one round trip. The key write's own answer always decides.
 	keyKey := keystore.KeyKey(hash)
+	cached := a.cachedWorkspace(hash)
+	ws := cached.id
+	var wsCh chan writeResult
+	if ws != "" && cached.counted {
+		wsCh = a.countAsync(ctx, keystore.EnvKey(ws, env), names)
+	}
 	keyIn := &dynamodb.UpdateItemInput{
 		TableName:                           &a.table,
 		Key:                                 keyKey,
@@ -322,26 +342,23 @@ func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (de
 		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}
-
-	// What never changes for a key (its workspace) is cached. When its
-	// ceiling is counted, both counting writes go out together: one round
-	// trip. When it cannot bind (keystore's counting mode), the key write
-	// is the only one.
-	cached := a.cachedWorkspace(hash)
-	ws := cached.id
-	var wsCh chan writeResult
-	if ws != "" && cached.counted {
-		wsCh = make(chan writeResult, 1)
-		go func() { wsCh <- a.countWorkspace(ctx, ws, env, names) }()
+	// counter is the record this request's key count went to; a key in its
+	// grace period only has its own record checked.
+	counter, counterCh := keyKey, (chan writeResult)(nil)
+	if cached.succ != "" {
+		counter = keystore.KeyKey(cached.succ)
+		counterCh = a.countAsync(ctx, counter, names)
+		keyIn.UpdateExpression, keyIn.ExpressionAttributeNames = checkUpdateP, checkNames
+		keyIn.ExpressionAttributeValues = map[string]types.AttributeValue{":now": nowMS}
 	}
 	keyOut, keyErr := a.db.UpdateItem(ctx, keyIn)
+	takeBackAll := func() {
+		a.takeBack(ctx, wsCh, keystore.EnvKey(ws, env), names)
+		a.takeBack(ctx, counterCh, counter, names)
+	}
 	var ccf *types.ConditionalCheckFailedException
 	if keyErr != nil {
-		if wsCh != nil {
-			if wr := <-wsCh; wr.err == nil {
-				a.undo(ctx, keystore.EnvKey(ws, env), names)
-			}
-		}
+		takeBackAll()
 		if errors.As(keyErr, &ccf) {
 			return a.denyFor(ccf.Item, now), nil
 		}
@@ -351,27 +368,48 @@ func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (de
 	stored := factsOf(item)
 	if stored.env != string(env) || stored.ws == "" || (ws != "" && stored.ws != ws) {
 		// The record disagrees with the key's own prefix: treat as unknown.
-		if wsCh != nil {
-			if wr := <-wsCh; wr.err == nil {
-				a.undo(ctx, keystore.EnvKey(ws, env), names)
-			}
+		takeBackAll()
+		if counterCh == nil {
+			a.undo(ctx, keyKey, names)
 		}
-		a.undo(ctx, keyKey, names)
 		return decision{denyCode: apierr.InvalidAPIKey, denyMessage: "The API key is not valid."}, nil
 	}
-	if ws == "" || cached.counted != stored.counted {
+	if ws == "" || cached.counted != stored.counted || cached.succ != stored.succ {
 		ws = stored.ws
-		a.remember(hash, wsEntry{id: ws, counted: stored.counted})
+		a.remember(hash, wsEntry{id: ws, counted: stored.counted, succ: stored.succ})
 	}
+
+	// The key's counts: its own record, or its successor's.
+	counts := item
+	if counterCh != nil {
+		cr := <-counterCh
+		if cr.err != nil {
+			a.takeBack(ctx, wsCh, keystore.EnvKey(ws, env), names)
+			return decision{}, fmt.Errorf("count key request on its successor: %w", cr.err)
+		}
+		counts = cr.item
+	}
+	if want := keyKeyOf(hash, stored.succ); attr.Str(want, "pk") != attr.Str(counter, "pk") {
+		// Counted on the wrong record (a cold cache, or a rotation since):
+		// move the count.
+		a.undo(ctx, counter, names)
+		cr := a.count(ctx, want, names)
+		if cr.err != nil {
+			a.takeBack(ctx, wsCh, keystore.EnvKey(ws, env), names)
+			return decision{}, fmt.Errorf("count key request on its successor: %w", cr.err)
+		}
+		counter, counts = want, cr.item
+	}
+
 	var wr writeResult
 	switch {
 	case wsCh != nil:
 		wr = <-wsCh
 	case stored.counted:
-		wr = a.countWorkspace(ctx, ws, env, names)
+		wr = a.count(ctx, keystore.EnvKey(ws, env), names)
 	}
 	if wr.err != nil {
-		a.undo(ctx, keyKey, names)
+		a.undo(ctx, counter, names)
 		if errors.As(wr.err, &ccf) {
 			return decision{denyCode: apierr.InvalidAPIKey, denyMessage: "The API key's workspace no longer exists."}, nil
 		}
@@ -382,9 +420,9 @@ func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (de
 	if !ok {
 		keyLimit, _ = attr.Int(wr.item, keystore.AttrKeyRPM)
 	}
-	ks := a.window.Evaluate(item, now, int(keyLimit))
+	ks := a.window.Evaluate(counts, now, int(keyLimit))
 	if len(ks.Leftover) >= a.window.Cells {
-		a.cleanLater(keyKey, ks.Leftover)
+		a.cleanLater(counter, ks.Leftover)
 	}
 	// Without a workspace write, the key's own limit is the binding one.
 	var wss ratelimit.State
@@ -412,9 +450,9 @@ func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (de
 	if !ks.Allowed() || !wss.Allowed() {
 		// A rejected request is not counted against any limit.
 		if wr.item != nil {
-			a.undoBoth(ctx, keyKey, keystore.EnvKey(ws, env), names)
+			a.undoBoth(ctx, counter, keystore.EnvKey(ws, env), names)
 		} else {
-			a.undo(ctx, keyKey, names)
+			a.undo(ctx, counter, names)
 		}
 		v.Outcome = verdict.RateLimited
 		v.RetryAfter = ratelimit.Seconds(max(ks.RetryAfter, wss.RetryAfter))
@@ -427,10 +465,39 @@ func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (de
 	return decision{verdict: v}, nil
 }
 
-func (a *Authorizer) countWorkspace(ctx context.Context, ws string, env apikey.Env, names *cellNames) writeResult {
+// keyKeyOf is the record a key's requests count on: its successor's while
+// it is in a rotation grace period, else its own.
+func keyKeyOf(hash, succ string) map[string]types.AttributeValue {
+	if succ != "" {
+		return keystore.KeyKey(succ)
+	}
+	return keystore.KeyKey(hash)
+}
+
+// countAsync counts on record key in the background.
+func (a *Authorizer) countAsync(ctx context.Context, key map[string]types.AttributeValue, names *cellNames) chan writeResult {
+	ch := make(chan writeResult, 1)
+	go func() { ch <- a.count(ctx, key, names) }()
+	return ch
+}
+
+// takeBack waits for a background count, if any, and takes it back if it
+// landed.
+func (a *Authorizer) takeBack(ctx context.Context, ch chan writeResult, key map[string]types.AttributeValue, names *cellNames) {
+	if ch == nil {
+		return
+	}
+	if r := <-ch; r.err == nil {
+		a.undo(ctx, key, names)
+	}
+}
+
+// count adds this request to record key (a workspace record, or the
+// successor of a key in its grace period), returning the record.
+func (a *Authorizer) count(ctx context.Context, key map[string]types.AttributeValue, names *cellNames) writeResult {
 	out, err := a.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &a.table,
-		Key:                       keystore.EnvKey(ws, env),
+		Key:                       key,
 		UpdateExpression:          names.wsUpd,
 		ConditionExpression:       existCondP,
 		ExpressionAttributeNames:  names.ws,

@@ -63,13 +63,14 @@ func (c *countingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInpu
 }
 
 type fixture struct {
-	table string
-	store *keystore.Store
-	auth  *authorizer.Authorizer
-	db    *countingDB
-	clock *testenv.Clock
-	ws    keystore.Workspace
-	keys  map[apikey.Env]string
+	table  string
+	dynamo *dynamodb.Client
+	store  *keystore.Store
+	auth   *authorizer.Authorizer
+	db     *countingDB
+	clock  *testenv.Clock
+	ws     keystore.Workspace
+	keys   map[apikey.Env]string
 }
 
 // t0 is on a cell boundary plus a little, so a test's requests share a cell.
@@ -89,7 +90,8 @@ func setup(t *testing.T, overrides plan.Limits) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := &countingDB{DB: dynamodb.NewFromConfig(env.AWS)}
+	dynamo := dynamodb.NewFromConfig(env.AWS)
+	db := &countingDB{DB: dynamo}
 	a, err := authorizer.New(authorizer.Config{DB: db, Table: d.Getenv("KEYS_TABLE"), Hasher: hasher, Now: clock.Now, Logger: d.Logger})
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +101,7 @@ func setup(t *testing.T, overrides plan.Limits) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{table: d.Getenv("KEYS_TABLE"), store: st, auth: a, db: db, clock: clock, ws: ws, keys: keys}
+	return &fixture{table: d.Getenv("KEYS_TABLE"), dynamo: dynamo, store: st, auth: a, db: db, clock: clock, ws: ws, keys: keys}
 }
 
 func request(method, resource string, headers map[string]string) events.APIGatewayCustomAuthorizerRequestTypeRequest {
@@ -237,16 +239,15 @@ func TestOneRoundTripInSteadyStateWhenTheCeilingCounts(t *testing.T) {
 	}
 }
 
-// A workspace whose keys cannot reach its ceiling is not counted; a rotation
-// with a grace period lets one more key authenticate, which can make the
-// ceiling bind: the workspace then starts counting, seeded with what its
-// keys already used in the window, inherited counts not twice.
-func TestCeilingStartsCountingWhenAGraceKeyCouldExceedIt(t *testing.T) {
-	// 3 keys × 10/min = 30/min: the ceiling cannot bind until a 4th key
-	// authenticates.
+// A workspace whose keys cannot reach its ceiling is not counted; a plan
+// change that makes it reachable switches the workspace to counting, seeded
+// with what its keys already used in the window (counts a rotated key
+// inherited, once), and one that puts it out of reach stops the counting.
+func TestCeilingCountedOnlyWhenItCanBind(t *testing.T) {
+	// 3 keys × 10/min = 30/min: a 30/min ceiling cannot bind.
 	f := setup(t, plan.Limits{KeyRequestsPerMinute: 10, WorkspaceRequestsPerMinute: 30, MaxActiveKeys: 3})
 	ctx := context.Background()
-	usage := keystore.NewUsage(dynamodb.NewFromConfig(testenv.New(t).AWS), f.table, f.clock.Now)
+	usage := keystore.NewUsage(f.dynamo, f.table, f.clock.Now)
 	a := f.keys[apikey.Live]
 	_, b, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "b", Role: scopes.Render})
 	if err != nil {
@@ -279,36 +280,42 @@ func TestCeilingStartsCountingWhenAGraceKeyCouldExceedIt(t *testing.T) {
 	if n := f.db.calls.Load() - before; n != 11 {
 		t.Fatalf("11 requests made %d calls, want 11", n)
 	}
-	if st, err := usage.Workspace(ctx, f.ws.ID, apikey.Live); err != nil || st.Count != 11 || st.Remaining != 19 || st.Limit != 30 {
-		t.Fatalf("usage %+v %v", st, err)
-	}
-
+	// c is rotated: its successor inherits its 3, and c's own requests in
+	// its grace period count on the successor's record.
 	_, c2, err := f.store.RotateKey(ctx, f.ws.ID, apikey.Live, c.ID, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Counted now, from 11 (c's 3 are in both c and its successor: once).
+	use(cPlain, 1)
+	if st, err := usage.Workspace(ctx, f.ws.ID, apikey.Live); err != nil || st.Count != 12 || st.Remaining != 18 || st.Limit != 30 {
+		t.Fatalf("usage %+v %v", st, err)
+	}
+
+	// 25/min is reachable by 3 keys × 10: counted from now on, from 12.
+	if _, err := f.store.SetPlan(ctx, f.ws.ID, "business", plan.Limits{KeyRequestsPerMinute: 10, WorkspaceRequestsPerMinute: 25, MaxActiveKeys: 3}); err != nil {
+		t.Fatal(err)
+	}
 	_, last := use(c2, 1)
-	if last.WorkspaceLimit.Limit != 30 || last.WorkspaceLimit.Remaining != 18 || last.KeyLimit.Remaining != 6 {
+	if last.WorkspaceLimit.Limit != 25 || last.WorkspaceLimit.Remaining != 12 || last.KeyLimit.Remaining != 5 {
 		t.Fatalf("after the switch: key %+v workspace %+v", last.KeyLimit, last.WorkspaceLimit)
 	}
-	// 18 left for the workspace: a 6, b 6, c2 6 use them up exactly, then
-	// the old c (3 of its own 10 used) is stopped by the ceiling.
-	for _, k := range []string{a, b, c2} {
+	// 12 left for the workspace: a 6 and b 6 use them up exactly; then c2
+	// (5 of its own 10 left) is stopped by the ceiling.
+	for _, k := range []string{a, b} {
 		if got, _ := use(k, 6); got != 6 {
 			t.Fatalf("admitted %d of 6", got)
 		}
 	}
-	got, last := use(cPlain, 2)
+	got, last := use(c2, 2)
 	if got != 0 || last.Outcome != verdict.RateLimited || last.Binding().Name != "workspace" {
-		t.Fatalf("old key in grace: admitted %d, %+v", got, last)
+		t.Fatalf("c2: admitted %d, %+v", got, last)
 	}
 
 	// A plan change that lifts the ceiling out of reach stops the counting.
 	if _, err := f.store.SetPlan(ctx, f.ws.ID, "business", plan.Limits{KeyRequestsPerMinute: 10, WorkspaceRequestsPerMinute: 100, MaxActiveKeys: 3}); err != nil {
 		t.Fatal(err)
 	}
-	f.clock.Advance(time.Minute) // every key used its 10
+	f.clock.Advance(time.Minute)
 	// (The container still expects a counted workspace for c2's first
 	// request, whose key write then says otherwise; from the next one on,
 	// one write.)
@@ -319,6 +326,78 @@ func TestCeilingStartsCountingWhenAGraceKeyCouldExceedIt(t *testing.T) {
 		}
 		if n := f.db.calls.Load() - before; i == 1 && n != 1 {
 			t.Fatalf("%d calls after the plan change, want 1", n)
+		}
+	}
+}
+
+// During a rotation's grace period the old and the new key share one key
+// limit, through any number of rotations, and the old key's requests cost
+// one round trip.
+func TestRotationGraceSharesTheKeyLimit(t *testing.T) {
+	f := setup(t, plan.Limits{KeyRequestsPerMinute: 10})
+	ctx := context.Background()
+	k, k1, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "worker", Role: scopes.Editor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	remaining := func(key string) int {
+		t.Helper()
+		code, v := f.call(t, key, "GET", "/auth")
+		if code != "" {
+			t.Fatal(code)
+		}
+		if v.Outcome != verdict.Allow {
+			return -1
+		}
+		return v.KeyLimit.Remaining
+	}
+	for i := range 3 {
+		if r := remaining(k1); r != 9-i {
+			t.Fatalf("k1 request %d: remaining %d", i, r)
+		}
+	}
+	k2key, k2, err := f.store.RotateKey(ctx, f.ws.ID, apikey.Live, k.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Alternate the two: each request takes one from the same 10.
+	want := 6
+	for i := range 4 {
+		key := k1
+		if i%2 == 1 {
+			key = k2
+		}
+		if r := remaining(key); r != want {
+			t.Fatalf("after rotation, request %d: remaining %d, want %d", i, r, want)
+		}
+		want--
+	}
+	// Once the line is warm, the old key's request is one round trip.
+	f.db.pairWait = true
+	overlap := f.db.overlapped.Load()
+	if r := remaining(k1); r != want {
+		t.Fatalf("old key: remaining %d, want %d", r, want)
+	}
+	if f.db.overlapped.Load()-overlap != 2 {
+		t.Fatal("the old key's check and its successor's count did not overlap")
+	}
+	f.db.pairWait = false
+	want--
+	// Rotated again: the first key now counts on the newest record.
+	_, k3, err := f.store.RotateKey(ctx, f.ws.ID, apikey.Live, k2key.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{k1, k3, k2} {
+		if r := remaining(key); r != want {
+			t.Fatalf("after the second rotation: remaining %d, want %d", r, want)
+		}
+		want--
+	}
+	// 10 used: every key of the line is limited.
+	for _, key := range []string{k1, k2, k3} {
+		if r := remaining(key); r != -1 {
+			t.Fatalf("11th request of the line admitted (remaining %d)", r)
 		}
 	}
 }

@@ -2,26 +2,30 @@ package keystore
 
 // The workspace ceiling (requests per minute across all keys of a workspace
 // and environment) costs the authorizer a second counting write per request.
-// That write is only worth paying when the ceiling can bind: when the keys
-// that can authenticate could, together, send more than it allows. With the
-// default plan (100/min per key, 5 keys, 1000/min per workspace) it cannot,
-// so each request is one write to one item.
+// That write is only worth paying when the ceiling can bind: when the keys of
+// the workspace could, together, send more than it allows. With the default
+// plan (100/min per key, 5 keys, 1000/min per workspace) they cannot, so each
+// request is one write to one item.
 //
 // The decision is the workspace's "counting mode", kept on its environment
 // record and copied onto every key record (with the limits), so the
 // authorizer learns it from the very write that counts the request:
 //
-//   - counted: keyRpm × (maxKeys + keys in a rotation grace period) > wsRpm.
-//     The authorizer counts the key and the workspace records in parallel.
+//   - counted: keyRpm × maxKeys > wsRpm. The authorizer counts the key and
+//     the workspace records in parallel.
 //   - key only: otherwise. The key's own limit is the tighter one for every
 //     request, so the workspace record is not written.
 //
-// Keys that can authenticate are listed in the roster record (hash → end of
-// grace period in ms, 0 while active), written in the same transaction as
-// every key it lists. The mode is recomputed before a rotation with a grace
-// period and after a plan change, by syncCeiling. Every record that mints a
-// key checks the environment record's policy version ("lver") in the same
-// transaction, so no key can be minted with a mode that is being changed.
+// A key in its rotation grace period adds no capacity: its requests count on
+// its successor's record (AttrSuccessor), against one shared key limit.
+//
+// Keys are listed in the roster record (hash → when the key stopped
+// authenticating, in ms; 0 while it does, a future time during a grace
+// period), written in the same transaction as every key it lists. A plan
+// change recomputes the mode and copies it and the limits to every key, by
+// syncCeiling. Every transaction that mints a key checks the environment
+// record's policy version ("lver"), so no key can be minted with a mode or
+// limits that are being changed.
 
 import (
 	"context"
@@ -46,6 +50,9 @@ const (
 	// when the authorizer must count the workspace ceiling too. A key
 	// record without it (written before the mode existed) counts.
 	AttrCounted = "wsc"
+	// AttrSuccessor, on a key in its rotation grace period, is the hash of
+	// the key whose record counts its requests (the newest of its line).
+	AttrSuccessor = "succ"
 	// attrPolicyVersion changes whenever the mode or limits change.
 	attrPolicyVersion = "lver"
 	// attrInherited holds the counts a rotated key took over from its
@@ -90,10 +97,10 @@ func countedOf(it map[string]types.AttributeValue) bool {
 	return !ok || v.Value
 }
 
-// needsCeiling reports whether the workspace ceiling can bind when graces
-// keys are in their rotation grace period on top of the plan's maximum.
-func needsCeiling(keyRPM, wsRPM, maxKeys int64, graces int) bool {
-	return keyRPM*(maxKeys+int64(graces)) > wsRPM
+// needsCeiling reports whether the workspace ceiling can bind: whether the
+// plan's maximum of active keys, each at its limit, could exceed it.
+func needsCeiling(keyRPM, wsRPM, maxKeys int64) bool {
+	return keyRPM*maxKeys > wsRPM
 }
 
 func (st *Store) readPolicy(ctx context.Context, ws string, env apikey.Env) (policy, error) {
@@ -196,39 +203,20 @@ func (st *Store) roster(ctx context.Context, ws string, env apikey.Env) (map[str
 	return r, nil
 }
 
-// graces counts the keys of a roster in a grace period at now.
-func graces(r map[string]int64, now time.Time) int {
-	n := 0
-	for _, end := range r {
-		if end > now.UnixMilli() {
-			n++
-		}
-	}
-	return n
-}
-
-// syncCeiling recomputes the counting mode of ws/env as if extraGraces more
-// keys were in a grace period, and copies the mode and limits to every key
-// that can authenticate when the mode changed or always is set. When the
+// syncCeiling recomputes the counting mode of ws/env from its limits and
+// copies the mode and limits to every key that can authenticate. When the
 // workspace starts counting, its record is seeded with the counts its keys
 // hold in the current window, so no request admitted before goes uncounted
 // (a request in flight during the switch may be counted twice: stricter,
 // never looser). It returns the policy now in force.
-func (st *Store) syncCeiling(ctx context.Context, ws string, env apikey.Env, extraGraces int, always bool) (policy, error) {
+func (st *Store) syncCeiling(ctx context.Context, ws string, env apikey.Env) (policy, error) {
 	for attempt := 0; attempt < txAttempts; attempt++ {
 		p, err := st.readPolicy(ctx, ws, env)
 		if err != nil {
 			return policy{}, err
 		}
 		now := st.now()
-		r, err := st.roster(ctx, ws, env)
-		if err != nil {
-			return policy{}, err
-		}
-		want := needsCeiling(p.keyRPM, p.wsRPM, p.maxKeys, graces(r, now)+extraGraces)
-		if want == p.counted && !always {
-			return p, nil
-		}
+		want := needsCeiling(p.keyRPM, p.wsRPM, p.maxKeys)
 		seed := want && !p.counted
 		names, values := map[string]string{"#wsc": AttrCounted}, map[string]types.AttributeValue{":want": attr.B(want), ":nv": attr.N(p.ver + 1)}
 		cond := p.guard(names, values)

@@ -360,14 +360,7 @@ func (st *Store) RotateKey(ctx context.Context, ws string, env apikey.Env, id st
 	case StatusRotating:
 		return Key{}, "", apierr.New(apierr.Conflict, "Key %s was already rotated to %s.", id, old.RotatedTo)
 	}
-	// A grace period lets one more key authenticate for a while: switch the
-	// workspace to counting first if that lets its ceiling bind.
-	var p policy
-	if grace > 0 {
-		p, err = st.syncCeiling(ctx, ws, env, 1, false)
-	} else {
-		p, err = st.readPolicy(ctx, ws, env)
-	}
+	p, err := st.readPolicy(ctx, ws, env)
 	if err != nil {
 		return Key{}, "", err
 	}
@@ -398,11 +391,13 @@ func (st *Store) RotateKey(ctx context.Context, ws string, env apikey.Env, id st
 			},
 		}
 	} else {
+		// Through its grace period the old key counts on the new key's
+		// record: one key limit for both.
 		oldUpdate = &types.Update{
-			UpdateExpression:         aws.String("SET #exp = :end, #to = :to, #ttl = :ttl REMOVE #slot"),
-			ExpressionAttributeNames: map[string]string{"#exp": AttrExpiresAt, "#to": attrRotatedTo, "#ttl": attrTTL, "#slot": attrSlot},
+			UpdateExpression:         aws.String("SET #exp = :end, #to = :to, #succ = :succ, #ttl = :ttl REMOVE #slot"),
+			ExpressionAttributeNames: map[string]string{"#exp": AttrExpiresAt, "#to": attrRotatedTo, "#succ": AttrSuccessor, "#ttl": attrTTL, "#slot": attrSlot},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":end": attr.Millis(end), ":to": attr.S(nk.ID), ":ttl": attr.N(end.Add(retention).Unix()),
+				":end": attr.Millis(end), ":to": attr.S(nk.ID), ":succ": attr.S(nk.hash), ":ttl": attr.N(end.Add(retention).Unix()),
 			},
 		}
 	}
@@ -420,6 +415,24 @@ func (st *Store) RotateKey(ctx context.Context, ws string, env apikey.Env, id st
 	} else {
 		items = append(items, p.check(st.table))
 	}
+	// Older keys still in a grace period that count on the old key's record
+	// move on to the new one, so a lineage always shares one counter.
+	ancestors, err := st.graceAncestors(ctx, ws, env, old.hash, now)
+	if err != nil {
+		return Key{}, "", err
+	}
+	if len(items)+len(ancestors) > 100 {
+		return Key{}, "", apierr.New(apierr.Conflict, "Key %s has too many earlier versions still in their grace period; revoke some first.", id)
+	}
+	for _, h := range ancestors {
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName: &st.table, Key: KeyKey(h),
+			UpdateExpression:          aws.String("SET #succ = :new"),
+			ConditionExpression:       aws.String("#succ = :old"),
+			ExpressionAttributeNames:  map[string]string{"#succ": AttrSuccessor},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":new": attr.S(nk.hash), ":old": attr.S(old.hash)},
+		}})
+	}
 	if err := st.transact(ctx, items); err != nil {
 		if reasons := cancelReasons(err); reasons != nil {
 			return Key{}, "", apierr.New(apierr.Conflict, "Key %s changed while it was being rotated; retry.", id)
@@ -431,6 +444,29 @@ func (st *Store) RotateKey(ctx context.Context, ws string, env apikey.Env, id st
 
 // movePrimary points the environment record at a new primary key, if the
 // old one and the policy p are still current.
+// graceAncestors lists the keys of ws/env in a grace period at now whose
+// requests count on the record of the key with hash succ.
+func (st *Store) graceAncestors(ctx context.Context, ws string, env apikey.Env, succ string, now time.Time) ([]string, error) {
+	r, err := st.roster(ctx, ws, env)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for h, end := range r {
+		if end <= now.UnixMilli() || h == succ {
+			continue
+		}
+		it, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: KeyKey(h), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return nil, fmt.Errorf("read a key of %s/%s: %w", ws, env, err)
+		}
+		if attr.Str(it.Item, AttrSuccessor) == succ {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
 func (st *Store) movePrimary(p policy, from, to Key) types.TransactWriteItem {
 	names := map[string]string{"#pid": attrPrimaryID, "#ph": attrPrimaryHash}
 	values := map[string]types.AttributeValue{":new": attr.S(to.ID), ":newh": attr.S(to.hash), ":old": attr.S(from.ID)}

@@ -252,7 +252,7 @@ func (st *Store) CreateWorkspace(ctx context.Context, name, planName string, ove
 		}
 		plains[env] = plain
 		p := policy{ver: 1, keyRPM: int64(lim.KeyRequestsPerMinute), wsRPM: int64(lim.WorkspaceRequestsPerMinute), maxKeys: int64(lim.MaxActiveKeys)}
-		p.counted = needsCeiling(p.keyRPM, p.wsRPM, p.maxKeys, 0)
+		p.counted = needsCeiling(p.keyRPM, p.wsRPM, p.maxKeys)
 		envItem := EnvKey(id, env)
 		envItem[AttrActiveKeys] = attr.N(1)
 		envItem[attrPrimaryID] = attr.S(k.ID)
@@ -415,7 +415,7 @@ func (st *Store) SetPlan(ctx context.Context, id, planName string, overrides pla
 	}
 	// The keys carry their limits and counting mode: bring them up to date.
 	for _, env := range []apikey.Env{apikey.Live, apikey.Test} {
-		if _, err := st.syncCeiling(ctx, id, env, 0, true); err != nil {
+		if _, err := st.syncCeiling(ctx, id, env); err != nil {
 			return Workspace{}, err
 		}
 	}
