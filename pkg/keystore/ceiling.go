@@ -312,20 +312,11 @@ func (st *Store) windowCounts(ctx context.Context, ws string, env apikey.Env, no
 		var it map[string]types.AttributeValue
 		if stamp != nil && (end == 0 || end > now.UnixMilli()) {
 			it, err = st.stampKey(ctx, h, *stamp, true)
-		} else {
-			var out *dynamodb.GetItemOutput
-			out, err = st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: KeyKey(h), ConsistentRead: aws.Bool(true)})
-			if out != nil {
-				it = out.Item
-			}
 		}
-		if err == nil && it == nil && stamp != nil {
-			// Already stamped by a newer change: read its counts.
-			var out *dynamodb.GetItemOutput
-			out, err = st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: KeyKey(h), ConsistentRead: aws.Bool(true)})
-			if out != nil {
-				it = out.Item
-			}
+		if err == nil && it == nil {
+			// Not stamped here (it no longer authenticates, or a newer
+			// change stamped it): read its counts.
+			it, err = st.keyRecord(ctx, h)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read the counts of a key of %s/%s: %w", ws, env, err)
@@ -350,6 +341,15 @@ func (st *Store) windowCounts(ctx context.Context, ws string, env apikey.Env, no
 		st.prune(ctx, ws, env, stale)
 	}
 	return sums, nil
+}
+
+// keyRecord reads the record of the key with hash h (nil when gone).
+func (st *Store) keyRecord(ctx context.Context, h string) (map[string]types.AttributeValue, error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: KeyKey(h), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, err
+	}
+	return out.Item, nil
 }
 
 // prune drops from the roster keys that stopped authenticating more than a

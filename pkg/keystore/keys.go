@@ -456,11 +456,11 @@ func (st *Store) graceAncestors(ctx context.Context, ws string, env apikey.Env, 
 		if end <= now.UnixMilli() || h == succ {
 			continue
 		}
-		it, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: KeyKey(h), ConsistentRead: aws.Bool(true)})
+		it, err := st.keyRecord(ctx, h)
 		if err != nil {
 			return nil, fmt.Errorf("read a key of %s/%s: %w", ws, env, err)
 		}
-		if attr.Str(it.Item, AttrSuccessor) == succ {
+		if attr.Str(it, AttrSuccessor) == succ {
 			out = append(out, h)
 		}
 	}
