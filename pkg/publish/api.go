@@ -2,16 +2,23 @@ package publish
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/framegate/framegate/pkg/apierr"
+	"github.com/framegate/framegate/pkg/attr"
 	"github.com/framegate/framegate/pkg/connections"
 	"github.com/framegate/framegate/pkg/httpapi"
+	"github.com/framegate/framegate/pkg/idempotency"
 	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/videos"
@@ -28,6 +35,9 @@ type API struct {
 	Videos      VideoReader
 	Connections ConnectionGetter
 	Queue       Queue
+	// Idempotency remembers the Idempotency-Keys of POST …/publish.
+	Idempotency *idempotency.Store
+	Log         *slog.Logger
 	Now         func() time.Time
 }
 
@@ -117,10 +127,24 @@ func videoID(r *httpapi.Request) (string, error) {
 	return id, nil
 }
 
+// publish schedules a publication. With an Idempotency-Key it behaves
+// like POST /v1/videos: the same key with the same video and body within
+// 24 h gets the first answer again (Idempotent-Replayed: true) and
+// schedules nothing; with another video or body it is 409
+// idempotency_mismatch. The key is claimed before the checks that depend
+// on the time or on stored state (publishAt, the video, the connection),
+// so a retry of a publication whose publishAt has since passed, or whose
+// video expired, is still a replay; a request that fails releases the key.
 func (a *API) publish(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 	vid, err := videoID(r)
 	if err != nil {
 		return httpapi.Response{}, err
+	}
+	key := r.Header(idempotency.Header)
+	if key != "" {
+		if err := idempotency.Check(key); err != nil {
+			return httpapi.Response{}, err
+		}
 	}
 	var in Request
 	if err := r.Decode(&in, false); err != nil {
@@ -130,36 +154,74 @@ func (a *API) publish(ctx context.Context, r *httpapi.Request) (httpapi.Response
 		return httpapi.Response{}, apierr.Invalid("/connectionId", "connectionId must be the id of a connection (conn_…).")
 	}
 	now := a.Now().UTC().Truncate(time.Millisecond)
-	at, err := in.When(now)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	ws, env := r.Workspace(), string(r.Env())
-	v, err := a.Videos.Get(ctx, ws, r.Env(), vid)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	if v.Status != videos.Succeeded {
-		return httpapi.Response{}, apierr.New(apierr.Conflict, "Video %s is %s; only a succeeded video can be published.", vid, v.Status)
-	}
-	if v.ExpiresAt != nil && !at.Before(*v.ExpiresAt) {
-		return httpapi.Response{}, apierr.Invalid("/publishAt", "This sandbox video expires at %s; publish it before then.", v.ExpiresAt.UTC().Format(connections.TimeFormat))
-	}
-	conn, err := a.Connections.Get(ctx, ws, env, *in.ConnectionID)
-	if apierr.From(err).Code == apierr.NotFound {
-		return httpapi.Response{}, apierr.Invalid("/connectionId", "No connection %s in this environment.", *in.ConnectionID)
-	}
-	if err != nil {
-		return httpapi.Response{}, err
-	}
 	id, err := ids.New(IDPrefix, now, nil)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
+	ws, env := r.Workspace(), string(r.Env())
+	out, replayed, err := a.Idempotency.Do(ctx, a.Log, idempotency.Request{Partition: partition(ws, env), Key: key,
+		Hash: requestHash(vid, in), Attrs: map[string]types.AttributeValue{"publicationId": attr.S(id), aVideo: attr.S(vid)}},
+		func(ctx context.Context) (idempotency.Response, error) {
+			p, err := a.schedule(ctx, r, vid, id, in, now)
+			if err != nil {
+				return idempotency.Response{}, err
+			}
+			body, err := json.Marshal(ViewOf(p))
+			if err != nil {
+				return idempotency.Response{}, fmt.Errorf("encode publication %s: %w", id, err)
+			}
+			return idempotency.Response{Status: http.StatusAccepted, Body: body}, nil
+		})
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	resp := httpapi.Response{Status: out.Status, Raw: out.Body}
+	if replayed {
+		resp.Headers = map[string]string{idempotency.ReplayedHeader: "true"}
+	}
+	return resp, nil
+}
+
+// requestHash identifies a publish request for its Idempotency-Key: the
+// video in the path and the decoded body (so whitespace, key order and an
+// explicit null do not count).
+func requestHash(videoID string, in Request) string {
+	b, _ := json.Marshal(struct {
+		VideoID string `json:"videoId"`
+		Request
+	}{videoID, in})
+	return idempotency.BodyHash(b)
+}
+
+// schedule checks the request against the time and the stored video and
+// connection, stores the publication id and queues its first message.
+func (a *API) schedule(ctx context.Context, r *httpapi.Request, vid, id string, in Request, now time.Time) (Publication, error) {
+	at, err := in.When(now)
+	if err != nil {
+		return Publication{}, err
+	}
+	ws, env := r.Workspace(), string(r.Env())
+	v, err := a.Videos.Get(ctx, ws, r.Env(), vid)
+	if err != nil {
+		return Publication{}, err
+	}
+	if v.Status != videos.Succeeded {
+		return Publication{}, apierr.New(apierr.Conflict, "Video %s is %s; only a succeeded video can be published.", vid, v.Status)
+	}
+	if v.ExpiresAt != nil && !at.Before(*v.ExpiresAt) {
+		return Publication{}, apierr.Invalid("/publishAt", "This sandbox video expires at %s; publish it before then.", v.ExpiresAt.UTC().Format(connections.TimeFormat))
+	}
+	conn, err := a.Connections.Get(ctx, ws, env, *in.ConnectionID)
+	if apierr.From(err).Code == apierr.NotFound {
+		return Publication{}, apierr.Invalid("/connectionId", "No connection %s in this environment.", *in.ConnectionID)
+	}
+	if err != nil {
+		return Publication{}, err
+	}
 	p := Publication{ID: id, Workspace: ws, Env: env, VideoID: vid, ConnectionID: conn.ID, ConnectionType: conn.Type,
 		Status: Scheduled, PublishAt: at.Truncate(time.Millisecond), CreatedAt: now}
 	if err := a.Store.Create(ctx, p); err != nil {
-		return httpapi.Response{}, err
+		return Publication{}, err
 	}
 	m := Message{PublicationID: id, Workspace: ws, Environment: env, VideoID: vid, DueAt: p.PublishAt.UnixMilli()}
 	if err := a.Queue.Send(ctx, m, now); err != nil {
@@ -168,9 +230,9 @@ func (a *API) publish(ctx context.Context, r *httpapi.Request) (httpapi.Response
 		if _, cerr := a.Store.Cancel(ctx, ws, env, vid, id); cerr != nil {
 			err = errors.Join(err, cerr)
 		}
-		return httpapi.Response{}, err
+		return Publication{}, err
 	}
-	return httpapi.Response{Status: http.StatusAccepted, Body: ViewOf(p)}, nil
+	return p, nil
 }
 
 // List is a page of publications.

@@ -14,6 +14,7 @@ import (
 	"github.com/framegate/framegate/pkg/egress"
 	"github.com/framegate/framegate/pkg/event"
 	"github.com/framegate/framegate/pkg/httpapi"
+	"github.com/framegate/framegate/pkg/idempotency"
 	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/videos"
 )
@@ -80,7 +81,12 @@ func Constructor(o Options) lambdas.Constructor {
 		if err != nil {
 			return nil, err
 		}
-		return Handler(httpapi.NewServer(d), &API{Store: st, Videos: vs, Connections: cs, Queue: q, Now: d.Now}), nil
+		idem, err := idempotency.NewStore(dynamodb.NewFromConfig(d.AWS), d.Getenv(delivery.EnvTable), d.Now)
+		if err != nil {
+			return nil, err
+		}
+		return Handler(httpapi.NewServer(d), &API{Store: st, Videos: vs, Connections: cs, Queue: q, Idempotency: idem,
+			Log: d.Logger, Now: d.Now}), nil
 	}
 }
 

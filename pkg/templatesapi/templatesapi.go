@@ -11,9 +11,9 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/httpapi"
-	"github.com/framegate/framegate/pkg/templates"
 	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/templates"
 )
 
 // Handler returns the routes of functions/templates.

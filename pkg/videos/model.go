@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/idempotency"
 )
 
 // Statuses of a video.
@@ -46,7 +47,7 @@ const (
 const SandboxRetention = 24 * time.Hour
 
 // IdempotencyWindow is how long an Idempotency-Key is remembered.
-const IdempotencyWindow = 24 * time.Hour
+const IdempotencyWindow = idempotency.Window
 
 // Error is why a video failed.
 type Error struct {

@@ -1,10 +1,7 @@
 package videos
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +11,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
@@ -24,6 +20,7 @@ import (
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/httpapi"
+	"github.com/framegate/framegate/pkg/idempotency"
 	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/movie"
 )
@@ -91,7 +88,7 @@ type Created struct {
 // answer again and creates nothing.
 func (sv *Service) Create(ctx context.Context, ws string, env apikey.Env, body []byte, idemKey string) (Created, error) {
 	if idemKey != "" {
-		if err := checkIdemKey(idemKey); err != nil {
+		if err := idempotency.Check(idemKey); err != nil {
 			return Created{}, err
 		}
 	}
@@ -107,34 +104,20 @@ func (sv *Service) Create(ctx context.Context, ws string, env apikey.Env, body [
 	if err != nil {
 		return Created{}, err
 	}
-	if idemKey != "" {
-		rep, err := sv.Store.Claim(ctx, ws, env, idemKey, bodyHash(body), v.ID)
-		if err != nil {
-			return Created{}, err
-		}
-		if rep != nil {
-			var id struct{ ID string }
-			_ = json.Unmarshal(rep.Body, &id)
-			return Created{Status: rep.Status, Body: rep.Body, Replayed: true, VideoID: id.ID}, nil
-		}
-	}
-	out, err := sv.insertAndQueue(ctx, v, lim)
+	out, replayed, err := sv.Store.Idempotent(ctx, sv.Logger, ws, env, idemKey, idempotency.BodyHash(body), v.ID,
+		func(ctx context.Context) (idempotency.Response, error) {
+			c, err := sv.insertAndQueue(ctx, v, lim)
+			return idempotency.Response{Status: c.Status, Body: c.Body}, err
+		})
 	if err != nil {
-		if idemKey != "" {
-			if rerr := sv.Store.ReleaseClaim(context.WithoutCancel(ctx), ws, env, idemKey); rerr != nil {
-				sv.Logger.ErrorContext(ctx, "release idempotency key", "err", rerr)
-			}
-		}
 		return Created{}, err
 	}
-	if idemKey != "" {
-		// The video is queued either way; a lost answer only means a retry
-		// with the key gets 409 conflict until the record expires.
-		if err := sv.Store.Complete(ctx, ws, env, idemKey, out.Status, out.Body); err != nil {
-			sv.Logger.ErrorContext(ctx, "store idempotent answer", "video", v.ID, "err", err)
-		}
+	if replayed {
+		var id struct{ ID string }
+		_ = json.Unmarshal(out.Body, &id)
+		return Created{Status: out.Status, Body: out.Body, Replayed: true, VideoID: id.ID}, nil
 	}
-	return out, nil
+	return Created{Status: out.Status, Body: out.Body, VideoID: v.ID}, nil
 }
 
 func (sv *Service) insertAndQueue(ctx context.Context, v Video, lim Limits) (Created, error) {
@@ -244,28 +227,6 @@ func checkWebhookURL(raw string) error {
 		return apierr.Invalid("/webhookUrl", "webhookUrl must be an https URL of at most %d characters.", movie.MaxURLLen)
 	}
 	return nil
-}
-
-func checkIdemKey(k string) error {
-	if len(k) > 255 || !utf8.ValidString(k) {
-		return apierr.Invalid("Idempotency-Key", "Idempotency-Key must be at most 255 characters.")
-	}
-	for _, r := range k {
-		if r < 0x20 || r > 0x7e {
-			return apierr.Invalid("Idempotency-Key", "Idempotency-Key must be printable ASCII.")
-		}
-	}
-	return nil
-}
-
-// bodyHash identifies a request body; insignificant whitespace does not count.
-func bodyHash(body []byte) string {
-	var c bytes.Buffer
-	if json.Compact(&c, body) == nil {
-		body = c.Bytes()
-	}
-	h := sha256.Sum256(body)
-	return hex.EncodeToString(h[:])
 }
 
 // Get reads one video.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/idempotency"
 	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/plan"
 )
@@ -35,6 +36,7 @@ type Store struct {
 	table     string
 	keysTable string
 	now       func() time.Time
+	idem      *idempotency.Store
 }
 
 // NewStore returns a store over the data table; keysTable is where the
@@ -43,7 +45,11 @@ func NewStore(db DB, table, keysTable string, now func() time.Time) (*Store, err
 	if db == nil || table == "" || keysTable == "" || now == nil {
 		return nil, errors.New("videos: db, table, keys table and clock are required")
 	}
-	return &Store{db: db, table: table, keysTable: keysTable, now: now}, nil
+	idem, err := idempotency.NewStore(db, table, now)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{db: db, table: table, keysTable: keysTable, now: now, idem: idem}, nil
 }
 
 // Item layout. Everything of a workspace's environment shares one partition,
@@ -53,8 +59,7 @@ const (
 	attrTTL        = "ttl"
 
 	videoPrefix = "VIDEO#"
-	idemPrefix  = "IDEM#"
-	slotPrefix  = "SLOT#"
+	slotPrefix  = "SLOT#" // idempotency records are IDEM# (package idempotency)
 	counterSK   = "COUNTER#renders"
 
 	aID, aWS, aEnv, aStatus, aProgress        = "id", "ws", "env", "status", "progress"
@@ -65,7 +70,7 @@ const (
 	aWebhook, aWatermark, aS3Key, aSlot, aEvt = "webhookUrl", "watermark", "s3Key", "slot", "eventSent"
 	aQueued                                   = "queued"
 	aHolder, aLease                           = "holder", "leaseExpiresAt"
-	aHash, aState, aVideo, aResponse          = "hash", "state", "videoId", "response"
+	aVideo                                    = "videoId" // of an idempotency record
 )
 
 // Partition is the partition key of a workspace's environment.
