@@ -3,9 +3,11 @@
 // one atomic write on the key's record, whose returned item carries
 // everything that can change (revoked, expired, scopes, limits, counts).
 // When the workspace ceiling can bind (keystore's counting mode), a second
-// write counts it on the workspace's record, in parallel. Authentication failures are a Deny
-// with a code and message for the gateway response; authorization and limit
-// verdicts travel in the Allow context to the shared handler middleware.
+// write counts it on the workspace's record, in parallel; a key in its
+// rotation grace period counts on its replacement's record. Authentication
+// failures are a Deny with a code and message for the gateway response;
+// authorization and limit verdicts travel in the Allow context to the shared
+// handler middleware.
 package authorizer
 
 import (
