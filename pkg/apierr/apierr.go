@@ -24,6 +24,7 @@ const (
 	NotFound                Code = "not_found"
 	Conflict                Code = "conflict"
 	KeyLimitReached         Code = "key_limit_reached"
+	ConnectionLimitReached  Code = "connection_limit_reached"
 	IdempotencyMismatch     Code = "idempotency_mismatch"
 	PayloadTooLarge         Code = "payload_too_large"
 	UnsupportedMediaType    Code = "unsupported_media_type"
@@ -43,6 +44,7 @@ var statuses = map[Code]int{
 	NotFound:                http.StatusNotFound,
 	Conflict:                http.StatusConflict,
 	KeyLimitReached:         http.StatusConflict,
+	ConnectionLimitReached:  http.StatusConflict,
 	IdempotencyMismatch:     http.StatusConflict,
 	PayloadTooLarge:         http.StatusRequestEntityTooLarge,
 	UnsupportedMediaType:    http.StatusUnsupportedMediaType,

@@ -35,7 +35,8 @@ func Constructor(o Options) lambdas.Constructor {
 		if err != nil {
 			return nil, err
 		}
-		return Handler(httpapi.NewServer(d), &API{Store: st, Guard: delivery.Guard(d.Getenv, o.Resolver)}), nil
+		return Handler(httpapi.NewServer(d), &API{Store: st, Guard: delivery.Guard(d.Getenv, o.Resolver),
+			Access: &Checker{Roles: NewRoles(d.AWS), Log: d.Logger}}), nil
 	}
 }
 
@@ -61,7 +62,8 @@ func OpenStore(ctx context.Context, d lambdas.Deps, withCipher bool) (*Store, er
 
 // Manager is what the handlers need from the store.
 type Manager interface {
-	Create(ctx context.Context, ws, env string, n Spec) (Connection, string, error)
+	Prepare(ws, env string, n Spec) (Connection, string, error)
+	Insert(ctx context.Context, c Connection) error
 	Get(ctx context.Context, ws, env, id string) (Connection, error)
 	List(ctx context.Context, ws, env, after string, limit int) ([]Connection, string, error)
 	Delete(ctx context.Context, ws, env, id string) error
@@ -71,6 +73,13 @@ type Manager interface {
 type API struct {
 	Store Manager
 	Guard *egress.Guard
+	// Access checks an s3 connection before it is stored (*Checker).
+	Access AccessChecker
+}
+
+// AccessChecker proves that framegate can publish to an s3 connection.
+type AccessChecker interface {
+	Check(ctx context.Context, c Connection) error
 }
 
 // Handler returns the routes of functions/connections.
@@ -129,8 +138,21 @@ func (a *API) create(ctx context.Context, r *httpapi.Request) (httpapi.Response,
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	c, secret, err := a.Store.Create(ctx, r.Workspace(), string(r.Env()), n)
+	c, secret, err := a.Store.Prepare(r.Workspace(), string(r.Env()), n)
 	if err != nil {
+		return httpapi.Response{}, err
+	}
+	// An s3 connection is stored only once its role and bucket work, so a
+	// mistake shows now rather than when the first publication fails.
+	if c.Type == TypeS3 {
+		if a.Access == nil {
+			return httpapi.Response{}, errors.New("create connection: no access checker")
+		}
+		if err := a.Access.Check(ctx, c); err != nil {
+			return httpapi.Response{}, err
+		}
+	}
+	if err := a.Store.Insert(ctx, c); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.Response{Status: http.StatusCreated, Body: ViewOf(c, secret),

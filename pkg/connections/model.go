@@ -17,9 +17,16 @@ const (
 // IDPrefix starts connection ids.
 const IDPrefix = "conn"
 
+// MaxPerEnvironment caps the connections of one workspace and environment
+// (409 connection_limit_reached beyond). The store counts them in one item
+// written in the same transaction as each connection, so concurrent
+// creates never overshoot it.
+const MaxPerEnvironment = 25
+
 // ExternalIDPrefix starts every external id framegate generates. The
-// publish worker's IAM policy only allows sts:AssumeRole with an external id
-// of this shape, so no code path can assume a role without one.
+// IAM policies of the publish worker and of the connections function (its
+// access check) only allow sts:AssumeRole with an external id of this
+// shape, so no code path can assume a role without one.
 const ExternalIDPrefix = "fgx_"
 
 // Connection is a publishing destination of one workspace's environment.

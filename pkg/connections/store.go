@@ -25,12 +25,18 @@ type DB interface {
 	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
 // Store keeps connections in the data table, one partition per workspace
 // and environment, so no id of another tenant can reach a record:
 //
 //	CONN#<ws>#<env>   C#<id>   a connection (a webhook secret sealed inside)
+//	CONN#<ws>#<env>   COUNT    n: how many connections the partition holds
+//
+// A connection and the count change in one transaction whose condition is
+// the cap (MaxPerEnvironment) or the connection's existence, so concurrent
+// creates never overshoot and a repeated delete frees a place once.
 type Store struct {
 	db     DB
 	table  string
@@ -69,11 +75,17 @@ const (
 	aURL, aSecret, aPreview     = "url", "secret", "secretPreview"
 	aBucket, aPrefix, aRegion   = "bucket", "prefix", "region"
 	aRole, aExternal            = "roleArn", "externalId"
+	aCount                      = "n"
 	partitionPrefix, sortPrefix = "CONN#", "C#"
+	countSort                   = "COUNT"
 )
 
 func key(ws, env, id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{aPK: attr.S(partitionPrefix + ws + "#" + env), aSK: attr.S(sortPrefix + id)}
+}
+
+func countKey(ws, env string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{aPK: attr.S(partitionPrefix + ws + "#" + env), aSK: attr.S(countSort)}
 }
 
 // aad binds a sealed secret to its connection: copied onto another record
@@ -121,22 +133,35 @@ func decode(it map[string]types.AttributeValue) Connection {
 
 func notFound() error { return apierr.New(apierr.NotFound, "No connection with this id.") }
 
-// Create stores a new connection. A webhook connection gets a fresh
-// signing secret, returned in plaintext this once; an s3 connection gets
-// the external id its role's trust policy must require.
+// Create prepares a connection and inserts it: Prepare, then Insert.
 func (st *Store) Create(ctx context.Context, ws, env string, n Spec) (Connection, string, error) {
+	c, plain, err := st.Prepare(ws, env, n)
+	if err != nil {
+		return Connection{}, "", err
+	}
+	if err := st.Insert(ctx, c); err != nil {
+		return Connection{}, "", err
+	}
+	return c, plain, nil
+}
+
+// Prepare builds a new connection without writing anything: its id, and a
+// webhook connection's fresh signing secret (returned in plaintext this
+// once) or an s3 connection's external id, which its role's trust policy
+// must require.
+func (st *Store) Prepare(ws, env string, n Spec) (Connection, string, error) {
 	now := st.now().UTC().Truncate(time.Millisecond)
 	id, err := ids.New(IDPrefix, now, st.rand)
 	if err != nil {
 		return Connection{}, "", err
 	}
 	c := Connection{ID: id, Workspace: ws, Env: env, Type: n.Type, Name: n.Name, CreatedAt: now}
+	if st.cipher == nil {
+		return Connection{}, "", errors.New("create connection: the store has no cipher")
+	}
 	plain := ""
 	switch n.Type {
 	case TypeWebhook:
-		if st.cipher == nil {
-			return Connection{}, "", errors.New("create connection: the store has no cipher")
-		}
 		if plain, err = webhook.NewSecret(st.rand); err != nil {
 			return Connection{}, "", err
 		}
@@ -146,34 +171,118 @@ func (st *Store) Create(ctx context.Context, ws, env string, n Spec) (Connection
 		c.URL, c.SecretPreview = n.URL, webhook.Mask(plain)
 	case TypeS3:
 		c.Bucket, c.Prefix, c.Region, c.RoleARN = n.Bucket, n.Prefix, n.Region, n.RoleARN
-		if c.ExternalID, err = newExternalID(st.rand); err != nil {
-			return Connection{}, "", err
-		}
+		c.ExternalID = ExternalID(st.cipher, ws, env, n.RoleARN)
 	default:
 		return Connection{}, "", fmt.Errorf("create connection: unknown type %q", n.Type)
-	}
-	_, err = st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: item(c),
-		ConditionExpression: aws.String("attribute_not_exists(pk)")})
-	if err != nil {
-		return Connection{}, "", fmt.Errorf("create connection %s: %w", id, err)
 	}
 	return c, plain, nil
 }
 
-// newExternalID is 160 random bits: unguessable, so no other customer can
-// name it in a request and make framegate assume a role that trusts it
-// (the confused-deputy problem external ids exist to solve).
-func newExternalID(r io.Reader) (string, error) {
-	const crockford = "0123456789abcdefghjkmnpqrstvwxyz"
-	var b [32]byte
-	if _, err := io.ReadFull(r, b[:]); err != nil {
-		return "", fmt.Errorf("new external id: %w", err)
+// Insert stores c and counts it, in one transaction conditioned on the
+// cap: over it, nothing is written and the answer is 409
+// connection_limit_reached.
+func (st *Store) Insert(ctx context.Context, c Connection) error {
+	for attempt := 0; ; attempt++ {
+		_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Update: &types.Update{
+				TableName: &st.table, Key: countKey(c.Workspace, c.Env),
+				UpdateExpression:          aws.String("ADD #n :one"),
+				ConditionExpression:       aws.String("#n < :max"), // false while the count is absent: see ensureCount
+				ExpressionAttributeNames:  map[string]string{"#n": aCount},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":one": attr.N(1), ":max": attr.N(MaxPerEnvironment)},
+			}},
+			{Put: &types.Put{TableName: &st.table, Item: item(c), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		}})
+		if err == nil {
+			return nil
+		}
+		reasons := cancelReasons(err)
+		switch {
+		case reasons == nil:
+			return fmt.Errorf("create connection %s: %w", c.ID, err)
+		case conflicted(reasons) && attempt < txAttempts:
+			if err := backoff(ctx, attempt); err != nil {
+				return err
+			}
+		case reasons[0] == "ConditionalCheckFailed" && attempt < txAttempts:
+			existed, err := st.ensureCount(ctx, c.Workspace, c.Env)
+			if err != nil {
+				return err
+			}
+			if existed {
+				return limitError(c.Env)
+			}
+			// The count was missing (connections older than the cap) and
+			// is there now: count this one against it.
+		case reasons[0] == "ConditionalCheckFailed":
+			return limitError(c.Env)
+		default:
+			return fmt.Errorf("create connection %s: %v: %w", c.ID, reasons, err)
+		}
 	}
+}
+
+func limitError(env string) error {
+	return apierr.New(apierr.ConnectionLimitReached,
+		"This workspace already has %d %s connections, the maximum per environment. Delete one you no longer use "+
+			"(DELETE /v1/connections/{id}), then create this one again.", MaxPerEnvironment, env)
+}
+
+// ensureCount writes the count of ws/env if it is missing, from the
+// connections the partition holds: those stored before the cap existed.
+// While it is missing no create nor delete can succeed (both require it),
+// so the number read is exact. It reports whether the count was there.
+func (st *Store) ensureCount(ctx context.Context, ws, env string) (bool, error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: countKey(ws, env), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return false, fmt.Errorf("read connection count of %s/%s: %w", ws, env, err)
+	}
+	if _, ok := out.Item[aCount]; ok {
+		return true, nil
+	}
+	n := 0
+	in := &dynamodb.QueryInput{
+		TableName:              &st.table,
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :c)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": attr.S(partitionPrefix + ws + "#" + env), ":c": attr.S(sortPrefix)},
+		Select: types.SelectCount, ConsistentRead: aws.Bool(true),
+	}
+	for {
+		page, err := st.db.Query(ctx, in)
+		if err != nil {
+			return false, fmt.Errorf("count connections of %s/%s: %w", ws, env, err)
+		}
+		n += int(page.Count)
+		if len(page.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+	it := countKey(ws, env)
+	it[aCount] = attr.N(int64(n))
+	_, err = st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: it,
+		ConditionExpression: aws.String("attribute_not_exists(#n)"), ExpressionAttributeNames: map[string]string{"#n": aCount}})
+	var cf *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &cf) { // another request wrote it first: the same number
+		return false, fmt.Errorf("write connection count of %s/%s: %w", ws, env, err)
+	}
+	return false, nil
+}
+
+// ExternalID is the external id of an s3 connection of ws/env on roleARN:
+// a keyed hash under the data key, so the same request always gets the
+// same id (a customer whose first attempt failed the access check puts it
+// in the trust policy and retries) while no one else can compute it, nor
+// choose it, for their own workspace (the confused-deputy problem external
+// ids exist to solve). 160 bits, in Crockford's base32.
+func ExternalID(c *webhook.Cipher, ws, env, roleARN string) string {
+	const crockford = "0123456789abcdefghjkmnpqrstvwxyz"
 	out := []byte(ExternalIDPrefix)
-	for _, x := range b {
+	for _, x := range c.Tag("connection external id", ws+"\x00"+env+"\x00"+roleARN) {
 		out = append(out, crockford[x&31])
 	}
-	return string(out), nil
+	return string(out)
 }
 
 // Get reads one connection of ws/env; another tenant's id is not found.
@@ -216,19 +325,81 @@ func (st *Store) List(ctx context.Context, ws, env, after string, limit int) ([]
 	return cs, next, nil
 }
 
-// Delete removes a connection. Publications still scheduled against it
-// fail when their time comes (their record says why).
+// Delete removes a connection and frees its place under the cap, in one
+// transaction conditioned on the connection's existence: a repeated delete
+// is a 404 and frees nothing. Publications still scheduled against it fail
+// when their time comes (their record says why).
 func (st *Store) Delete(ctx context.Context, ws, env, id string) error {
-	_, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &st.table, Key: key(ws, env, id),
-		ConditionExpression: aws.String("attribute_exists(pk)")})
-	var cf *types.ConditionalCheckFailedException
-	if errors.As(err, &cf) {
-		return notFound()
+	for attempt := 0; ; attempt++ {
+		_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Delete: &types.Delete{TableName: &st.table, Key: key(ws, env, id), ConditionExpression: aws.String("attribute_exists(pk)")}},
+			{Update: &types.Update{
+				TableName: &st.table, Key: countKey(ws, env),
+				UpdateExpression:          aws.String("ADD #n :minus"),
+				ConditionExpression:       aws.String("attribute_exists(#n)"),
+				ExpressionAttributeNames:  map[string]string{"#n": aCount},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":minus": attr.N(-1)},
+			}},
+		}})
+		if err == nil {
+			return nil
+		}
+		reasons := cancelReasons(err)
+		switch {
+		case reasons == nil:
+			return fmt.Errorf("delete connection %s: %w", id, err)
+		case reasons[0] == "ConditionalCheckFailed":
+			return notFound()
+		case conflicted(reasons) && attempt < txAttempts:
+			if err := backoff(ctx, attempt); err != nil {
+				return err
+			}
+		case len(reasons) > 1 && reasons[1] == "ConditionalCheckFailed" && attempt < txAttempts:
+			if _, err := st.ensureCount(ctx, ws, env); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("delete connection %s: %v: %w", id, reasons, err)
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("delete connection %s: %w", id, err)
+}
+
+// txAttempts bounds the retries of a transaction that conflicted.
+const txAttempts = 8
+
+// cancelReasons returns the per-item codes of a cancelled transaction, or nil.
+func cancelReasons(err error) []string {
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) {
+		return nil
 	}
-	return nil
+	out := make([]string, len(tce.CancellationReasons))
+	for i, r := range tce.CancellationReasons {
+		out[i] = aws.ToString(r.Code)
+	}
+	if len(out) == 0 {
+		out = []string{"Unknown"}
+	}
+	return out
+}
+
+func conflicted(reasons []string) bool {
+	for _, r := range reasons {
+		if r == "TransactionConflict" {
+			return true
+		}
+	}
+	return false
+}
+
+func backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(5<<attempt) * time.Millisecond
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
 }
 
 // Secret opens the signing secret of a webhook connection.

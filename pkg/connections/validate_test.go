@@ -2,12 +2,12 @@ package connections
 
 import (
 	"context"
-	"crypto/rand"
 	"strings"
 	"testing"
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/egress"
+	"github.com/framegate/framegate/pkg/webhook"
 )
 
 func TestValidate(t *testing.T) {
@@ -64,12 +64,30 @@ func TestValidate(t *testing.T) {
 }
 
 func TestExternalIDs(t *testing.T) {
-	seen := map[string]bool{}
-	for range 100 {
-		id, err := newExternalID(rand.Reader)
-		if err != nil || !strings.HasPrefix(id, ExternalIDPrefix) || len(id) != len(ExternalIDPrefix)+32 || seen[id] {
-			t.Fatalf("external id %q %v (seen before: %v)", id, err, seen[id])
+	c, err := webhook.NewCipher([]byte(strings.Repeat("k", webhook.MinKeyLen)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := webhook.NewCipher([]byte(strings.Repeat("o", webhook.MinKeyLen)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const role = "arn:aws:iam::123456789012:role/framegate-publisher"
+	id := ExternalID(c, "ws_a", "live", role)
+	if !strings.HasPrefix(id, ExternalIDPrefix) || len(id) != len(ExternalIDPrefix)+32 || id != ExternalID(c, "ws_a", "live", role) {
+		t.Fatalf("external id %q is not stable or has the wrong shape", id)
+	}
+	seen := map[string]string{id: "first"}
+	for name, got := range map[string]string{
+		"another workspace":   ExternalID(c, "ws_b", "live", role),
+		"another environment": ExternalID(c, "ws_a", "test", role),
+		"another role":        ExternalID(c, "ws_a", "live", role+"2"),
+		"shifted separator":   ExternalID(c, "ws_a\x00live", "", role),
+		"another data key":    ExternalID(other, "ws_a", "live", role),
+	} {
+		if prev, ok := seen[got]; ok {
+			t.Errorf("%s gets the same external id as %s", name, prev)
 		}
-		seen[id] = true
+		seen[got] = name
 	}
 }

@@ -8,12 +8,9 @@ import (
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
-	"github.com/framegate/framegate/pkg/awsconf"
 	"github.com/framegate/framegate/pkg/connections"
 )
 
@@ -22,45 +19,22 @@ type ObjectGetter interface {
 	GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 }
 
-// ObjectPutter writes a customer's bucket.
-type ObjectPutter interface {
-	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
-}
-
-// RoleAssumer is the part of the STS client the copier uses.
-type RoleAssumer interface {
-	AssumeRole(context.Context, *sts.AssumeRoleInput, ...func(*sts.Options)) (*sts.AssumeRoleOutput, error)
-}
-
 // Copier copies a rendered video into a customer's bucket as the role the
 // customer granted. It reads with our credentials and writes with the
 // role's: a server-side CopyObject would need the customer's role to read
 // our bucket, that is a bucket policy naming every customer's account.
 type Copier struct {
 	Source ObjectGetter
-	STS    RoleAssumer
-	// Customer returns an S3 client with the assumed role's credentials in
-	// region (the customer's bucket may live anywhere).
-	Customer func(creds aws.CredentialsProvider, region string) ObjectPutter
+	// Roles assumes the connection's role; the connections API checks a new
+	// connection through the same code.
+	Roles *connections.Roles
 	// TempDir holds the file between download and upload ("" is os.TempDir).
 	TempDir string
 }
 
 // NewCopier builds a copier from one AWS config.
 func NewCopier(cfg aws.Config, source ObjectGetter) *Copier {
-	return &Copier{
-		Source: source,
-		STS:    sts.NewFromConfig(cfg),
-		Customer: func(creds aws.CredentialsProvider, region string) ObjectPutter {
-			return s3.NewFromConfig(cfg, func(o *s3.Options) {
-				o.Credentials = creds
-				if region != "" {
-					o.Region = region
-				}
-				o.UsePathStyle = awsconf.UsesEmulator(cfg) // the emulator's buckets are not DNS names
-			})
-		},
-	}
+	return &Copier{Source: source, Roles: connections.NewRoles(cfg)}
 }
 
 // CopyError is a copy that failed; Permanent ones are not retried (a
@@ -83,18 +57,13 @@ func DestinationKey(c connections.Connection, videoID string) string {
 // name carries the publication id, so the customer's CloudTrail shows which
 // publication wrote what.
 func (c *Copier) Copy(ctx context.Context, conn connections.Connection, bucket, key, videoID, pubID string) (string, error) {
-	out, err := c.STS.AssumeRole(ctx, &sts.AssumeRoleInput{
-		RoleArn: aws.String(conn.RoleARN), ExternalId: aws.String(conn.ExternalID),
-		RoleSessionName: aws.String("framegate-" + pubID), DurationSeconds: aws.Int32(900),
-	})
+	dstBucket, err := c.Roles.Assume(ctx, conn, "framegate-"+pubID)
+	if errors.Is(err, connections.ErrNoCredentials) {
+		return "", &CopyError{Code: ErrS3AccessDenied, Msg: "assume role " + conn.RoleARN + ": no credentials returned"}
+	}
 	if err != nil {
 		return "", classify("assume role "+conn.RoleARN, err)
 	}
-	if out.Credentials == nil {
-		return "", &CopyError{Code: ErrS3AccessDenied, Msg: "assume role " + conn.RoleARN + ": no credentials returned"}
-	}
-	cr := out.Credentials
-	creds := credentials.NewStaticCredentialsProvider(aws.ToString(cr.AccessKeyId), aws.ToString(cr.SecretAccessKey), aws.ToString(cr.SessionToken))
 
 	f, size, err := c.download(ctx, bucket, key)
 	if err != nil {
@@ -103,7 +72,7 @@ func (c *Copier) Copy(ctx context.Context, conn connections.Connection, bucket, 
 	defer func() { f.Close(); os.Remove(f.Name()) }()
 
 	dst := DestinationKey(conn, videoID)
-	_, err = c.Customer(creds, conn.Region).PutObject(ctx, &s3.PutObjectInput{
+	_, err = dstBucket.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(conn.Bucket), Key: aws.String(dst), Body: f, ContentLength: aws.Int64(size),
 		ContentType: aws.String("video/mp4"),
 	})

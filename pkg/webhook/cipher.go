@@ -5,6 +5,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -19,7 +20,8 @@ import (
 // derived from a data key held in Secrets Manager, so a copy of the table
 // alone (a backup, an export) reveals no secret.
 type Cipher struct {
-	aead cipher.AEAD
+	aead   cipher.AEAD
+	tagKey []byte
 }
 
 // sealedPrefix versions the stored form, so the data key or the algorithm
@@ -49,7 +51,24 @@ func NewCipher(dataKey []byte) (*Cipher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webhook cipher: %w", err)
 	}
-	return &Cipher{aead: aead}, nil
+	tk, err := hkdf.Key(sha256.New, dataKey, nil, "framegate tags v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("webhook cipher: derive tag key: %w", err)
+	}
+	return &Cipher{aead: aead, tagKey: tk}, nil
+}
+
+// Tag is HMAC-SHA256 of msg under a key derived from the data key, apart
+// for each purpose: a value that is the same for the same input and that
+// no one without the data key can compute (an S3 connection's external
+// id, which a customer needs before the connection exists). It changes if
+// the data key does.
+func (c *Cipher) Tag(purpose, msg string) []byte {
+	h := hmac.New(sha256.New, c.tagKey)
+	h.Write([]byte(purpose))
+	h.Write([]byte{0})
+	h.Write([]byte(msg))
+	return h.Sum(nil)
 }
 
 // SecretGetter is the part of the Secrets Manager client LoadCipher uses.
