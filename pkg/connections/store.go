@@ -16,6 +16,7 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/ids"
+	"github.com/framegate/framegate/pkg/txn"
 	"github.com/framegate/framegate/pkg/webhook"
 )
 
@@ -196,15 +197,15 @@ func (st *Store) Insert(ctx context.Context, c Connection) error {
 		if err == nil {
 			return nil
 		}
-		reasons := cancelReasons(err)
+		reasons := txn.CancelReasons(err)
 		switch {
 		case reasons == nil:
 			return fmt.Errorf("create connection %s: %w", c.ID, err)
-		case conflicted(reasons) && attempt < txAttempts:
-			if err := backoff(ctx, attempt); err != nil {
+		case txn.Conflicted(reasons) && attempt < txn.Attempts:
+			if err := txn.Backoff(ctx, attempt); err != nil {
 				return err
 			}
-		case reasons[0] == "ConditionalCheckFailed" && attempt < txAttempts:
+		case reasons[0] == "ConditionalCheckFailed" && attempt < txn.Attempts:
 			existed, err := st.ensureCount(ctx, c.Workspace, c.Env)
 			if err != nil {
 				return err
@@ -344,61 +345,23 @@ func (st *Store) Delete(ctx context.Context, ws, env, id string) error {
 		if err == nil {
 			return nil
 		}
-		reasons := cancelReasons(err)
+		reasons := txn.CancelReasons(err)
 		switch {
 		case reasons == nil:
 			return fmt.Errorf("delete connection %s: %w", id, err)
 		case reasons[0] == "ConditionalCheckFailed":
 			return notFound()
-		case conflicted(reasons) && attempt < txAttempts:
-			if err := backoff(ctx, attempt); err != nil {
+		case txn.Conflicted(reasons) && attempt < txn.Attempts:
+			if err := txn.Backoff(ctx, attempt); err != nil {
 				return err
 			}
-		case len(reasons) > 1 && reasons[1] == "ConditionalCheckFailed" && attempt < txAttempts:
+		case len(reasons) > 1 && reasons[1] == "ConditionalCheckFailed" && attempt < txn.Attempts:
 			if _, err := st.ensureCount(ctx, ws, env); err != nil {
 				return err
 			}
 		default:
 			return fmt.Errorf("delete connection %s: %v: %w", id, reasons, err)
 		}
-	}
-}
-
-// txAttempts bounds the retries of a transaction that conflicted.
-const txAttempts = 8
-
-// cancelReasons returns the per-item codes of a cancelled transaction, or nil.
-func cancelReasons(err error) []string {
-	var tce *types.TransactionCanceledException
-	if !errors.As(err, &tce) {
-		return nil
-	}
-	out := make([]string, len(tce.CancellationReasons))
-	for i, r := range tce.CancellationReasons {
-		out[i] = aws.ToString(r.Code)
-	}
-	if len(out) == 0 {
-		out = []string{"Unknown"}
-	}
-	return out
-}
-
-func conflicted(reasons []string) bool {
-	for _, r := range reasons {
-		if r == "TransactionConflict" {
-			return true
-		}
-	}
-	return false
-}
-
-func backoff(ctx context.Context, attempt int) error {
-	d := time.Duration(5<<attempt) * time.Millisecond
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
 	}
 }
 

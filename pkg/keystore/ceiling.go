@@ -43,6 +43,7 @@ import (
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/attr"
 	"github.com/framegate/framegate/pkg/ratelimit"
+	"github.com/framegate/framegate/pkg/txn"
 )
 
 const (
@@ -210,7 +211,7 @@ func (st *Store) roster(ctx context.Context, ws string, env apikey.Env) (map[str
 // (a request in flight during the switch may be counted twice: stricter,
 // never looser). It returns the policy now in force.
 func (st *Store) syncCeiling(ctx context.Context, ws string, env apikey.Env) (policy, error) {
-	for attempt := 0; attempt < txAttempts; attempt++ {
+	for attempt := 0; attempt < txn.Attempts; attempt++ {
 		p, err := st.readPolicy(ctx, ws, env)
 		if err != nil {
 			return policy{}, err

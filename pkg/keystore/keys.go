@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/framegate/framegate/pkg/attr"
 	"strings"
 	"time"
 
@@ -14,48 +13,12 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/attr"
 	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/scopes"
+	"github.com/framegate/framegate/pkg/txn"
 )
-
-// Transactions that lose a race are retried this many times.
-const txAttempts = 8
-
-// cancelReasons returns the per-item codes of a cancelled transaction, or nil.
-func cancelReasons(err error) []string {
-	var tce *types.TransactionCanceledException
-	if !errors.As(err, &tce) {
-		return nil
-	}
-	out := make([]string, len(tce.CancellationReasons))
-	for i, r := range tce.CancellationReasons {
-		out[i] = aws.ToString(r.Code)
-	}
-	if len(out) == 0 {
-		out = []string{"Unknown"}
-	}
-	return out
-}
-
-func conflicted(reasons []string) bool {
-	for _, r := range reasons {
-		if r == "TransactionConflict" {
-			return true
-		}
-	}
-	return false
-}
-
-func backoff(ctx context.Context, attempt int) error {
-	d := time.Duration(5<<attempt) * time.Millisecond
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
-	}
-}
 
 func errKeyNotFound(id string) error { return apierr.New(apierr.NotFound, "No API key %s.", id) }
 
@@ -94,15 +57,15 @@ func (st *Store) CreateKey(ctx context.Context, ws string, env apikey.Env, nk Ne
 		if err == nil {
 			return k, plain, nil
 		}
-		reasons := cancelReasons(err)
+		reasons := txn.CancelReasons(err)
 		switch {
 		case reasons == nil:
 			return Key{}, "", fmt.Errorf("create key in %s/%s: %w", ws, env, err)
-		case conflicted(reasons) && attempt < txAttempts:
-			if err := backoff(ctx, attempt); err != nil {
+		case txn.Conflicted(reasons) && attempt < txn.Attempts:
+			if err := txn.Backoff(ctx, attempt); err != nil {
 				return Key{}, "", err
 			}
-		case reasons[0] == "ConditionalCheckFailed" && attempt < txAttempts && st.policyChanged(ctx, p):
+		case reasons[0] == "ConditionalCheckFailed" && attempt < txn.Attempts && st.policyChanged(ctx, p):
 			// The limits or counting mode changed meanwhile: mint under the new ones.
 		case reasons[0] == "ConditionalCheckFailed" && !swept:
 			swept = true
@@ -198,12 +161,12 @@ func (st *Store) retire(ctx context.Context, k Key, at time.Time, holdsSlot bool
 		if err == nil {
 			return true, nil
 		}
-		reasons := cancelReasons(err)
+		reasons := txn.CancelReasons(err)
 		switch {
 		case reasons == nil:
 			return false, fmt.Errorf("revoke key %s: %w", k.ID, err)
-		case conflicted(reasons) && attempt < txAttempts:
-			if err := backoff(ctx, attempt); err != nil {
+		case txn.Conflicted(reasons) && attempt < txn.Attempts:
+			if err := txn.Backoff(ctx, attempt); err != nil {
 				return false, err
 			}
 		case reasons[0] == "ConditionalCheckFailed":
@@ -294,7 +257,7 @@ func (st *Store) ListKeys(ctx context.Context, ws string, env apikey.Env, after 
 // RevokeKey revokes key id of ws/env at once. Revoking a revoked key is a
 // no-op that returns it. The primary key cannot be revoked, only reset.
 func (st *Store) RevokeKey(ctx context.Context, ws string, env apikey.Env, id string) (Key, error) {
-	for attempt := 0; attempt < txAttempts; attempt++ {
+	for attempt := 0; attempt < txn.Attempts; attempt++ {
 		k, err := st.GetKey(ctx, ws, env, id)
 		if err != nil {
 			return Key{}, err
@@ -434,7 +397,7 @@ func (st *Store) RotateKey(ctx context.Context, ws string, env apikey.Env, id st
 		}})
 	}
 	if err := st.transact(ctx, items); err != nil {
-		if reasons := cancelReasons(err); reasons != nil {
+		if reasons := txn.CancelReasons(err); reasons != nil {
 			return Key{}, "", apierr.New(apierr.Conflict, "Key %s changed while it was being rotated; retry.", id)
 		}
 		return Key{}, "", fmt.Errorf("rotate key %s: %w", id, err)
@@ -491,10 +454,10 @@ func (st *Store) policyChanged(ctx context.Context, p policy) bool {
 func (st *Store) transact(ctx context.Context, items []types.TransactWriteItem) error {
 	for attempt := 0; ; attempt++ {
 		_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-		if err == nil || !conflicted(cancelReasons(err)) || attempt >= txAttempts {
+		if err == nil || !txn.Conflicted(txn.CancelReasons(err)) || attempt >= txn.Attempts {
 			return err
 		}
-		if err := backoff(ctx, attempt); err != nil {
+		if err := txn.Backoff(ctx, attempt); err != nil {
 			return err
 		}
 	}
@@ -502,7 +465,7 @@ func (st *Store) transact(ctx context.Context, items []types.TransactWriteItem) 
 
 // ResetPrimary replaces the primary key of ws/env; the old one stops at once.
 func (st *Store) ResetPrimary(ctx context.Context, ws string, env apikey.Env) (Key, string, error) {
-	for attempt := 0; attempt < txAttempts; attempt++ {
+	for attempt := 0; attempt < txn.Attempts; attempt++ {
 		out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: EnvKey(ws, env), ConsistentRead: aws.Bool(true)})
 		if err != nil {
 			return Key{}, "", fmt.Errorf("reset primary of %s/%s: %w", ws, env, err)
@@ -539,7 +502,7 @@ func (st *Store) ResetPrimary(ctx context.Context, ws string, env apikey.Env) (K
 		if err == nil {
 			return nk, plain, nil
 		}
-		if cancelReasons(err) == nil {
+		if txn.CancelReasons(err) == nil {
 			return Key{}, "", fmt.Errorf("reset primary of %s/%s: %w", ws, env, err)
 		}
 		// Someone else reset or rotated it meanwhile: read again.
