@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
-	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -161,17 +159,9 @@ func (a *API) create(ctx context.Context, r *httpapi.Request) (httpapi.Response,
 
 // List is a page of connections.
 type List struct {
-	Object     string     `json:"object"`
-	Data       []View     `json:"data"`
-	Pagination Pagination `json:"pagination"`
-}
-
-// Pagination holds the links of a cursor-paginated list.
-type Pagination struct {
-	Limit int     `json:"limit"`
-	Self  string  `json:"self"`
-	First string  `json:"first"`
-	Next  *string `json:"next"`
+	Object     string             `json:"object"`
+	Data       []View             `json:"data"`
+	Pagination httpapi.Pagination `json:"pagination"`
 }
 
 func (a *API) list(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
@@ -187,21 +177,10 @@ func (a *API) list(ctx context.Context, r *httpapi.Request) (httpapi.Response, e
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	link := func(c string) string {
-		q := url.Values{"limit": {strconv.Itoa(limit)}}
-		if c != "" {
-			q.Set("cursor", c)
-		}
-		return "/v1/connections?" + q.Encode()
-	}
 	out := List{Object: "list", Data: make([]View, 0, len(cs)),
-		Pagination: Pagination{Limit: limit, Self: link(cursor), First: link("")}}
+		Pagination: httpapi.Paginate(limit, cursor, next, httpapi.PageLink("/v1/connections", limit, nil))}
 	for _, c := range cs {
 		out.Data = append(out.Data, ViewOf(c, ""))
-	}
-	if next != "" {
-		n := link(next)
-		out.Pagination.Next = &n
 	}
 	return httpapi.Response{Body: out}, nil
 }

@@ -7,8 +7,6 @@ package keysapi
 import (
 	"context"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -201,17 +199,9 @@ func roleList() string {
 
 // List is a page of keys.
 type List struct {
-	Object     string     `json:"object"`
-	Data       []View     `json:"data"`
-	Pagination Pagination `json:"pagination"`
-}
-
-// Pagination holds the links of a cursor-paginated list.
-type Pagination struct {
-	Limit int     `json:"limit"`
-	Self  string  `json:"self"`
-	First string  `json:"first"`
-	Next  *string `json:"next"`
+	Object     string             `json:"object"`
+	Data       []View             `json:"data"`
+	Pagination httpapi.Pagination `json:"pagination"`
 }
 
 func (a *api) list(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
@@ -239,21 +229,11 @@ func (a *api) list(ctx context.Context, r *httpapi.Request) (httpapi.Response, e
 	for _, k := range keys {
 		out.Data = append(out.Data, a.view(k, ""))
 	}
-	link := func(c string) string {
-		q := url.Values{"limit": {strconv.Itoa(limit)}}
-		if c != "" {
-			q.Set("cursor", c)
-		}
-		if withRevoked {
-			q.Set("status", "all")
-		}
-		return "/v1/keys?" + q.Encode()
+	status := ""
+	if withRevoked {
+		status = "all"
 	}
-	out.Pagination = Pagination{Limit: limit, Self: link(cursor), First: link("")}
-	if next != "" {
-		n := link(next)
-		out.Pagination.Next = &n
-	}
+	out.Pagination = httpapi.Paginate(limit, cursor, next, httpapi.PageLink("/v1/keys", limit, map[string]string{"status": status}))
 	return httpapi.Response{Body: out}, nil
 }
 

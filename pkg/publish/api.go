@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -237,9 +235,9 @@ func (a *API) schedule(ctx context.Context, r *httpapi.Request, vid, id string, 
 
 // List is a page of publications.
 type List struct {
-	Object     string                 `json:"object"`
-	Data       []View                 `json:"data"`
-	Pagination connections.Pagination `json:"pagination"`
+	Object     string             `json:"object"`
+	Data       []View             `json:"data"`
+	Pagination httpapi.Pagination `json:"pagination"`
 }
 
 func (a *API) list(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
@@ -264,22 +262,10 @@ func (a *API) list(ctx context.Context, r *httpapi.Request) (httpapi.Response, e
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	path := "/v1/videos/" + vid + "/publications"
-	link := func(c string) string {
-		q := url.Values{"limit": {strconv.Itoa(limit)}}
-		if c != "" {
-			q.Set("cursor", c)
-		}
-		return path + "?" + q.Encode()
-	}
 	out := List{Object: "list", Data: make([]View, 0, len(ps)),
-		Pagination: connections.Pagination{Limit: limit, Self: link(cursor), First: link("")}}
+		Pagination: httpapi.Paginate(limit, cursor, next, httpapi.PageLink("/v1/videos/"+vid+"/publications", limit, nil))}
 	for _, p := range ps {
 		out.Data = append(out.Data, ViewOf(p))
-	}
-	if next != "" {
-		n := link(next)
-		out.Pagination.Next = &n
 	}
 	return httpapi.Response{Body: out}, nil
 }

@@ -3,9 +3,7 @@ package templatesapi
 import (
 	"context"
 	"encoding/json"
-	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -46,18 +44,9 @@ func view(e Entry) (json.RawMessage, error) {
 
 // List is a page of templates.
 type List struct {
-	Object     string            `json:"object"`
-	Data       []json.RawMessage `json:"data"`
-	Pagination Pagination        `json:"pagination"`
-}
-
-// Pagination holds the links of a cursor-paginated list.
-type Pagination struct {
-	Limit int     `json:"limit"`
-	Self  string  `json:"self"`
-	First string  `json:"first"`
-	Next  *string `json:"next"`
-	Last  string  `json:"last"`
+	Object     string             `json:"object"`
+	Data       []json.RawMessage  `json:"data"`
+	Pagination httpapi.Pagination `json:"pagination"`
 }
 
 // cursor orders the merged list: built-ins first, then the workspace's own,
@@ -108,15 +97,7 @@ func (a *api) list(ctx context.Context, r *httpapi.Request) (httpapi.Response, e
 		}
 	}
 	page := match[start:min(start+limit, len(match))]
-	link := func(c string) string {
-		v := url.Values{"limit": {strconv.Itoa(limit)}}
-		for k, x := range map[string]string{"cursor": c, "category": category, "orientation": orientation, "q": q} {
-			if x != "" {
-				v.Set(k, x)
-			}
-		}
-		return "/v1/templates?" + v.Encode()
-	}
+	link := httpapi.PageLink("/v1/templates", limit, map[string]string{"category": category, "orientation": orientation, "q": q})
 	out := List{Object: "list", Data: make([]json.RawMessage, 0, len(page))}
 	for _, e := range page {
 		v, err := view(e)
@@ -125,11 +106,12 @@ func (a *api) list(ctx context.Context, r *httpapi.Request) (httpapi.Response, e
 		}
 		out.Data = append(out.Data, v)
 	}
-	out.Pagination = Pagination{Limit: limit, Self: link(after), First: link(""), Last: link("")}
+	next := ""
 	if start+limit < len(match) {
-		n := link(cursor(page[len(page)-1]))
-		out.Pagination.Next = &n
+		next = cursor(page[len(page)-1])
 	}
+	out.Pagination = httpapi.Paginate(limit, after, next, link)
+	out.Pagination.Last = link("")
 	if len(match) > limit {
 		lastStart := len(match) - ((len(match)-1)%limit + 1)
 		out.Pagination.Last = link(cursor(match[lastStart-1]))

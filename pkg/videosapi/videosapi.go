@@ -9,9 +9,7 @@ import (
 	"context"
 	"encoding/base64"
 	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -129,19 +127,9 @@ func (a *api) remove(ctx context.Context, r *httpapi.Request) (httpapi.Response,
 
 // List is a page of videos.
 type List struct {
-	Object     string        `json:"object"`
-	Data       []videos.View `json:"data"`
-	Pagination Pagination    `json:"pagination"`
-}
-
-// Pagination holds the links of a cursor-paginated list, newest first.
-// Last is the page of the oldest videos.
-type Pagination struct {
-	Limit int     `json:"limit"`
-	Self  string  `json:"self"`
-	First string  `json:"first"`
-	Next  *string `json:"next"`
-	Last  string  `json:"last"`
+	Object     string             `json:"object"`
+	Data       []videos.View      `json:"data"`
+	Pagination httpapi.Pagination `json:"pagination"`
 }
 
 func (a *api) list(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
@@ -187,28 +175,17 @@ func (a *api) list(ctx context.Context, r *httpapi.Request) (httpapi.Response, e
 	if o.err != nil {
 		return httpapi.Response{}, o.err
 	}
-	link := func(c string) string {
-		q := url.Values{"limit": {strconv.Itoa(limit)}}
-		if c != "" {
-			q.Set("cursor", c)
-		}
-		if flt.Status != "" {
-			q.Set("status", flt.Status)
-		}
-		if createdAfter != "" {
-			q.Set("createdAfter", createdAfter)
-		}
-		return "/v1/videos?" + q.Encode()
-	}
+	link := httpapi.PageLink("/v1/videos", limit, map[string]string{"status": flt.Status, "createdAfter": createdAfter})
 	out := List{Object: "list", Data: make([]videos.View, 0, len(page))}
 	for _, v := range page {
 		out.Data = append(out.Data, videos.ViewOf(v, false))
 	}
-	out.Pagination = Pagination{Limit: limit, Self: link(cursor), First: link(""), Last: link("")}
+	next := ""
 	if more {
-		n := link(page[len(page)-1].ID)
-		out.Pagination.Next = &n
+		next = page[len(page)-1].ID
 	}
+	out.Pagination = httpapi.Paginate(limit, cursor, next, link)
+	out.Pagination.Last = link("")
 	// With more than a page of matches, the last page holds the oldest
 	// limit videos: the ones after the (limit+1)-th oldest.
 	if len(o.v) > limit {

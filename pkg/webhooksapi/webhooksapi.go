@@ -9,9 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -279,17 +277,9 @@ func (a *API) create(ctx context.Context, r *httpapi.Request) (httpapi.Response,
 
 // List is a page of a list.
 type List[T any] struct {
-	Object     string     `json:"object"`
-	Data       []T        `json:"data"`
-	Pagination Pagination `json:"pagination"`
-}
-
-// Pagination holds the links of a cursor-paginated list.
-type Pagination struct {
-	Limit int     `json:"limit"`
-	Self  string  `json:"self"`
-	First string  `json:"first"`
-	Next  *string `json:"next"`
+	Object     string             `json:"object"`
+	Data       []T                `json:"data"`
+	Pagination httpapi.Pagination `json:"pagination"`
 }
 
 func page(r *httpapi.Request, path, prefix string) (limit int, cursor string, link func(string) string, err error) {
@@ -300,23 +290,7 @@ func page(r *httpapi.Request, path, prefix string) (limit int, cursor string, li
 	if cursor != "" && !ids.Valid(prefix, cursor) && cursor != delivery.VideoURLsID {
 		return 0, "", nil, apierr.Invalid("cursor", "cursor must come from a previous page's next link.")
 	}
-	link = func(c string) string {
-		q := url.Values{"limit": {strconv.Itoa(limit)}}
-		if c != "" {
-			q.Set("cursor", c)
-		}
-		return path + "?" + q.Encode()
-	}
-	return limit, cursor, link, nil
-}
-
-func paginate(limit int, cursor, next string, link func(string) string) Pagination {
-	p := Pagination{Limit: limit, Self: link(cursor), First: link("")}
-	if next != "" {
-		n := link(next)
-		p.Next = &n
-	}
-	return p
+	return limit, cursor, httpapi.PageLink(path, limit, nil), nil
 }
 
 func (a *API) list(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
@@ -332,7 +306,7 @@ func (a *API) list(ctx context.Context, r *httpapi.Request) (httpapi.Response, e
 	for _, e := range eps {
 		out.Data = append(out.Data, a.view(e, ""))
 	}
-	out.Pagination = paginate(limit, cursor, next, link)
+	out.Pagination = httpapi.Paginate(limit, cursor, next, link)
 	return httpapi.Response{Body: out}, nil
 }
 
@@ -500,7 +474,7 @@ func (a *API) deliveries(ctx context.Context, r *httpapi.Request) (httpapi.Respo
 	for _, d := range ds {
 		out.Data = append(out.Data, deliveryView(d))
 	}
-	out.Pagination = paginate(limit, cursor, next, link)
+	out.Pagination = httpapi.Paginate(limit, cursor, next, link)
 	return httpapi.Response{Body: out}, nil
 }
 
