@@ -31,6 +31,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -302,12 +303,10 @@ func (st *Store) windowCounts(ctx context.Context, ws string, env apikey.Env, no
 	if err != nil {
 		return nil, err
 	}
-	since := now.Add(-ratelimit.PerMinute.Length).UnixMilli()
 	sums := map[string]int64{}
-	var stale []string
+	stale := staleEntries(r, now)
 	for h, end := range r {
-		if end != 0 && end < since {
-			stale = append(stale, h)
+		if slices.Contains(stale, h) {
 			continue
 		}
 		var it map[string]types.AttributeValue
@@ -351,6 +350,28 @@ func (st *Store) keyRecord(ctx context.Context, h string) (map[string]types.Attr
 		return nil, err
 	}
 	return out.Item, nil
+}
+
+// staleEntries lists the keys of roster r that stopped authenticating more
+// than a window before now: none of their counts is in the window.
+func staleEntries(r map[string]int64, now time.Time) []string {
+	since := now.Add(-ratelimit.PerMinute.Length).UnixMilli()
+	var stale []string
+	for h, end := range r {
+		if end != 0 && end < since {
+			stale = append(stale, h)
+		}
+	}
+	return stale
+}
+
+// pruneRoster drops the stale entries of the roster of ws/env; revocations
+// call it so the roster holds about the keys that can still authenticate.
+func (st *Store) pruneRoster(ctx context.Context, ws string, env apikey.Env) {
+	r, err := st.roster(ctx, ws, env)
+	if err == nil {
+		st.prune(ctx, ws, env, staleEntries(r, st.now()))
+	}
 }
 
 // prune drops from the roster keys that stopped authenticating more than a

@@ -275,6 +275,7 @@ func (st *Store) RevokeKey(ctx context.Context, ws string, env apikey.Env, id st
 		}
 		if ok {
 			k.RevokedAt, k.HoldsSlot = &now, false
+			st.pruneRoster(ctx, ws, env)
 			return k, nil
 		}
 	}

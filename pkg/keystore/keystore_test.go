@@ -358,3 +358,56 @@ func TestCountingModeReachesEveryKey(t *testing.T) {
 		}
 	}
 }
+
+// TestRevocationsKeepTheRosterSmall: the roster of keys (read when a plan
+// changes and by GET /v1/auth) drops revoked keys once their counts have
+// left the window, at the next revocation.
+func TestRevocationsKeepTheRosterSmall(t *testing.T) {
+	env := testenv.New(t)
+	ctx := context.Background()
+	clock := testenv.NewClock(time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC))
+	st, err := keystore.Open(ctx, env.Deps("KeysFunction", clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _, err := st.CreateWorkspace(ctx, "Acme", "business", plan.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	churn := func(n int) {
+		for range n {
+			k, _, err := st.CreateKey(ctx, w.ID, apikey.Live, keystore.NewKey{Name: "tmp", Role: scopes.ReadOnly})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.RevokeKey(ctx, w.ID, apikey.Live, k.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	db := dynamodb.NewFromConfig(env.AWS)
+	table := env.Deps("KeysFunction", nil).Getenv("KEYS_TABLE")
+	entries := func() int {
+		t.Helper()
+		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, ConsistentRead: aws.Bool(true), Key: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: keystore.WorkspacePKPrefix + w.ID}, "sk": &types.AttributeValueMemberS{Value: "ROSTER#live"},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ := out.Item["k"].(*types.AttributeValueMemberM)
+		if m == nil {
+			t.Fatal("no roster")
+		}
+		return len(m.Value)
+	}
+	churn(4)
+	if n := entries(); n != 5 {
+		t.Fatalf("%d roster entries, want the primary and 4 keys revoked within the window", n)
+	}
+	clock.Advance(2 * time.Minute)
+	churn(1)
+	if n := entries(); n != 2 {
+		t.Fatalf("%d roster entries after the window, want the primary and the latest revoked key", n)
+	}
+}
