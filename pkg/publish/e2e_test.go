@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +64,7 @@ func TestPublishingOverHTTP(t *testing.T) {
 	}
 	live, sandbox, other := a[apikey.Live], a[apikey.Test], b[apikey.Live]
 	c := testenv.NewAPIClient(t, s.URL())
-	rcv := newReceiver(t)
+	rcv := testenv.NewReceiver(t, http.StatusOK)
 	workerEnv := fnEnv("PublishWorkerFunction")
 	file := []byte("\x00\x00\x00\x18ftypmp42 a small render")
 	v := succeededVideo(t, s.AWS(), workerEnv, wsA.ID, apikey.Live, time.Now, file)
@@ -212,8 +213,8 @@ func TestPublishingOverHTTP(t *testing.T) {
 		if !strings.HasPrefix(pubID, "pub_") || r.Str("status") != "scheduled" || r.Str("videoId") != v.ID {
 			t.Fatalf("publish: %s", r.Raw)
 		}
-		got := rcv.wait(t)
-		if err := webhook.Verify(secret, got.header, got.body, time.Minute); err != nil {
+		got := rcv.Wait(t)
+		if err := webhook.Verify(secret, got.Header, got.Body, time.Minute); err != nil {
 			t.Fatalf("verify: %v", err)
 		}
 		var payload struct {
@@ -225,19 +226,19 @@ func TestPublishingOverHTTP(t *testing.T) {
 				DownloadURL   string `json:"downloadUrl"`
 			} `json:"data"`
 		}
-		if err := json.Unmarshal(got.body, &payload); err != nil {
+		if err := json.Unmarshal(got.Body, &payload); err != nil {
 			t.Fatal(err)
 		}
 		if payload.Type != event.PublishExecuted || payload.Data.PublicationID != pubID || payload.Data.VideoID != v.ID ||
-			!strings.Contains(payload.Data.DownloadURL, "X-Amz-Expires=900") || payload.ID != got.header.Get("Webhook-Id") {
-			t.Errorf("payload %s", got.body)
+			!strings.Contains(payload.Data.DownloadURL, "X-Amz-Expires=900") || payload.ID != got.Header.Get("Webhook-Id") {
+			t.Errorf("payload %s", got.Body)
 		}
 		waitStatus(pubID, "executed")
 		evs := eventsOf(t, drain(t, sqsc, eventsQueue), event.PublishExecuted)
 		if len(distinctIDs(evs)) != 1 || evs[0]["data"].(map[string]any)["publicationId"] != pubID {
 			t.Errorf("events queue: %v", evs)
 		}
-		if n := rcv.count(); n != 1 {
+		if n := rcv.Count(); n != 1 {
 			t.Errorf("%d webhooks, want 1", n)
 		}
 	})

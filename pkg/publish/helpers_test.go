@@ -4,10 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,51 +18,6 @@ import (
 	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/videos"
 )
-
-// receiver is a loopback catch hook recording what arrives.
-type receiver struct {
-	*httptest.Server
-	mu  sync.Mutex
-	got []received
-	ch  chan received
-}
-
-type received struct {
-	header http.Header
-	body   []byte
-}
-
-func newReceiver(t *testing.T) *receiver {
-	h := &receiver{ch: make(chan received, 50)}
-	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		rec := received{header: r.Header.Clone(), body: b}
-		h.mu.Lock()
-		h.got = append(h.got, rec)
-		h.mu.Unlock()
-		w.WriteHeader(http.StatusOK)
-		h.ch <- rec
-	}))
-	t.Cleanup(h.Close)
-	return h
-}
-
-func (h *receiver) count() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.got)
-}
-
-func (h *receiver) wait(t *testing.T) received {
-	t.Helper()
-	select {
-	case r := <-h.ch:
-		return r
-	case <-time.After(15 * time.Second):
-		t.Fatal("no webhook arrived")
-	}
-	return received{}
-}
 
 // succeededVideo walks a video through the videos store's own transitions
 // (queued → rendering → succeeded) and puts its file in the renders bucket.

@@ -88,7 +88,7 @@ func TestPublishIdempotencyOverHTTP(t *testing.T) {
 	}
 	live, sandbox, other := a[apikey.Live], a[apikey.Test], b[apikey.Live]
 	c := testenv.NewAPIClient(t, s.URL())
-	rcv := newReceiver(t)
+	rcv := testenv.NewReceiver(t, http.StatusOK)
 	conn := func(key string) string {
 		r := c.Expect(c.Do("POST", "/connections", key, map[string]any{"type": "webhook", "url": rcv.URL + "/catch"}), 201)
 		return r.Str("id")

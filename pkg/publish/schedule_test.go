@@ -151,7 +151,7 @@ func TestScheduledPublication(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			rcv := newReceiver(t)
+			rcv := testenv.NewReceiver(t, http.StatusOK)
 			cs, err := connections.OpenStore(ctx, wd, true)
 			if err != nil {
 				t.Fatal(err)
@@ -227,7 +227,7 @@ func TestScheduledPublication(t *testing.T) {
 				}
 				if clock.Now().Before(due) {
 					hops++
-					if rcv.count() != 0 {
+					if rcv.Count() != 0 {
 						t.Fatalf("fired %s early", due.Sub(clock.Now()))
 					}
 					if s := list()["status"]; s != "scheduled" && s != "cancelled" {
@@ -258,16 +258,16 @@ func TestScheduledPublication(t *testing.T) {
 			evs := eventsOf(t, drain(t, client, wd.Getenv(publish.EnvEventsQueue)), event.PublishExecuted)
 			final := list()
 			if tc.cancelAfter != -1 {
-				if rcv.count() != 0 || final["status"] != "cancelled" || len(evs) != 0 {
-					t.Fatalf("cancelled publication: %d webhooks, %v, %d events", rcv.count(), final, len(evs))
+				if rcv.Count() != 0 || final["status"] != "cancelled" || len(evs) != 0 {
+					t.Fatalf("cancelled publication: %d webhooks, %v, %d events", rcv.Count(), final, len(evs))
 				}
 				return
 			}
-			if n := rcv.count(); n != 1 {
+			if n := rcv.Count(); n != 1 {
 				t.Fatalf("%d webhooks, want exactly 1", n)
 			}
-			got := rcv.wait(t)
-			if err := webhook.VerifyAt(secret, got.header, got.body, 0, clock.Now()); err != nil {
+			got := rcv.Wait(t)
+			if err := webhook.VerifyAt(secret, got.Header, got.Body, 0, clock.Now()); err != nil {
 				t.Fatalf("verify: %v", err)
 			}
 			if final["status"] != "executed" || final["executedAt"] != due.Format(connections.TimeFormat) || final["attempts"] != float64(1) {

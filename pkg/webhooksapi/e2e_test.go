@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,45 +31,6 @@ func (r resolver) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, er
 		return a, nil
 	}
 	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-}
-
-// hooks is a loopback receiver recording what arrives.
-type hooks struct {
-	*httptest.Server
-	mu  sync.Mutex
-	got []received
-	ch  chan received
-}
-
-type received struct {
-	header http.Header
-	body   []byte
-}
-
-func newHooks(t *testing.T) *hooks {
-	h := &hooks{ch: make(chan received, 50)}
-	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		rec := received{header: r.Header.Clone(), body: b}
-		h.mu.Lock()
-		h.got = append(h.got, rec)
-		h.mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-		h.ch <- rec
-	}))
-	t.Cleanup(h.Close)
-	return h
-}
-
-func (h *hooks) wait(t *testing.T) received {
-	t.Helper()
-	select {
-	case r := <-h.ch:
-		return r
-	case <-time.After(15 * time.Second):
-		t.Fatal("no webhook arrived")
-	}
-	return received{}
 }
 
 // TestWebhooksOverHTTP drives /v1/webhooks end to end through the local
@@ -106,7 +64,7 @@ func TestWebhooksOverHTTP(t *testing.T) {
 	}
 	live, sandbox, other := a[apikey.Live], a[apikey.Test], b[apikey.Live]
 	c := testenv.NewAPIClient(t, s.URL())
-	rcv := newHooks(t)
+	rcv := testenv.NewReceiver(t, http.StatusNoContent)
 
 	// Create: the secret once, Location, defaults.
 	r := c.Expect(c.Do("POST", "/webhooks", live, map[string]any{"url": rcv.URL + "/in", "events": []string{"render.succeeded", "render.succeeded"}, "description": "ops"}), 201)
@@ -184,14 +142,14 @@ func TestWebhooksOverHTTP(t *testing.T) {
 	// Test event: signed, logged.
 	r = c.Expect(c.Do("POST", "/webhooks/"+id+"/test", live, nil), 202)
 	deliveryID := r.Str("deliveryId")
-	got := rcv.wait(t)
-	if err := webhook.Verify(secret, got.header, got.body, time.Minute); err != nil {
+	got := rcv.Wait(t)
+	if err := webhook.Verify(secret, got.Header, got.Body, time.Minute); err != nil {
 		t.Fatalf("test event: %v", err)
 	}
 	var payload map[string]any
-	_ = json.Unmarshal(got.body, &payload)
-	if payload["type"] != "webhook.test" || payload["id"] != got.header.Get("Webhook-Id") {
-		t.Errorf("test payload %s", got.body)
+	_ = json.Unmarshal(got.Body, &payload)
+	if payload["type"] != "webhook.test" || payload["id"] != got.Header.Get("Webhook-Id") {
+		t.Errorf("test payload %s", got.Body)
 	}
 	waitLog := func(attempts int) testenv.Reply {
 		t.Helper()
@@ -222,15 +180,15 @@ func TestWebhooksOverHTTP(t *testing.T) {
 
 	// Redeliver: the same webhook-id again, now signed by both secrets.
 	c.Expect(c.Do("POST", "/webhooks/"+id+"/deliveries/"+deliveryID+"/redeliver", live, nil), 202)
-	again := rcv.wait(t)
-	if again.header.Get("Webhook-Id") != got.header.Get("Webhook-Id") || !bytes.Equal(again.body, got.body) {
-		t.Errorf("redelivery differs: %v %s", again.header, again.body)
+	again := rcv.Wait(t)
+	if again.Header.Get("Webhook-Id") != got.Header.Get("Webhook-Id") || !bytes.Equal(again.Body, got.Body) {
+		t.Errorf("redelivery differs: %v %s", again.Header, again.Body)
 	}
-	if n := len(strings.Fields(again.header.Get("Webhook-Signature"))); n != 2 {
+	if n := len(strings.Fields(again.Header.Get("Webhook-Signature"))); n != 2 {
 		t.Errorf("%d signatures after rotation, want 2", n)
 	}
 	for _, sec := range []string{secret, newSecret} {
-		if err := webhook.Verify(sec, again.header, again.body, time.Minute); err != nil {
+		if err := webhook.Verify(sec, again.Header, again.Body, time.Minute); err != nil {
 			t.Errorf("after rotation: %v", err)
 		}
 	}
