@@ -14,6 +14,7 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/event"
+	"github.com/framegate/framegate/pkg/lambdas"
 )
 
 // FailingLimit is how long an endpoint may fail without a single success
@@ -50,26 +51,14 @@ var errLater = errors.New("delivery record not written yet")
 // or queue error) are reported for SQS to retry, the rest are done,
 // whether their webhooks succeeded or not (the schedule retries those).
 func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	var (
-		mu   sync.Mutex
-		resp events.SQSEventResponse
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, maxParallel)
-	)
-	for _, rec := range ev.Records {
-		wg.Go(func() {
-			if err := w.handle(ctx, rec, sem); err != nil {
-				if !errors.Is(err, errLater) {
-					w.Log.ErrorContext(ctx, "webhook message failed; SQS will retry it", "message_id", rec.MessageId, "err", err)
-				}
-				mu.Lock()
-				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	return resp, nil
+	sem := make(chan struct{}, maxParallel)
+	return lambdas.EachMessage(ev, func(rec events.SQSMessage) error {
+		err := w.handle(ctx, rec, sem)
+		if err != nil && !errors.Is(err, errLater) {
+			w.Log.ErrorContext(ctx, "webhook message failed; SQS will retry it", "message_id", rec.MessageId, "err", err)
+		}
+		return err
+	}), nil
 }
 
 func attributes(rec events.SQSMessage) map[string]string {

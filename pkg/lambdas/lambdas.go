@@ -6,6 +6,7 @@ package lambdas
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -45,4 +46,25 @@ func (d Deps) WithDefaults() Deps {
 		d.Getenv = func(string) string { return "" }
 	}
 	return d
+}
+
+// EachMessage runs handle on every message of a batch at once and reports
+// those it failed on, so that SQS retries only them (ReportBatchItemFailures).
+func EachMessage(ev events.SQSEvent, handle func(events.SQSMessage) error) events.SQSEventResponse {
+	var (
+		mu   sync.Mutex
+		resp events.SQSEventResponse
+		wg   sync.WaitGroup
+	)
+	for _, rec := range ev.Records {
+		wg.Go(func() {
+			if err := handle(rec); err != nil {
+				mu.Lock()
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return resp
 }

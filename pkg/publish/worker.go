@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -22,6 +21,7 @@ import (
 	"github.com/framegate/framegate/pkg/connections"
 	"github.com/framegate/framegate/pkg/delivery"
 	"github.com/framegate/framegate/pkg/event"
+	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/videos"
 )
 
@@ -84,25 +84,13 @@ var errLater = errors.New("the publication's record is not ready for this messag
 // store, queue or event error) are reported for SQS to retry; the rest are
 // done, whatever became of their publication.
 func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	var (
-		mu   sync.Mutex
-		resp events.SQSEventResponse
-		wg   sync.WaitGroup
-	)
-	for _, rec := range ev.Records {
-		wg.Go(func() {
-			if err := w.handle(ctx, rec.Body); err != nil {
-				if !errors.Is(err, errLater) {
-					w.Log.ErrorContext(ctx, "publish message failed; SQS will retry it", "message_id", rec.MessageId, "err", err)
-				}
-				mu.Lock()
-				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	return resp, nil
+	return lambdas.EachMessage(ev, func(rec events.SQSMessage) error {
+		err := w.handle(ctx, rec.Body)
+		if err != nil && !errors.Is(err, errLater) {
+			w.Log.ErrorContext(ctx, "publish message failed; SQS will retry it", "message_id", rec.MessageId, "err", err)
+		}
+		return err
+	}), nil
 }
 
 func (w *Worker) handle(ctx context.Context, body string) error {
