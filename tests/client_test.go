@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/devstack"
 	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/lambdas"
-	"github.com/framegate/framegate/pkg/localstack"
-	"github.com/framegate/framegate/pkg/plan"
+	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/testenv"
 )
 
@@ -27,7 +27,7 @@ var t0 = time.Unix(1_800_000_000, int64(2500*time.Millisecond))
 // a key store on the same resources for creating workspaces.
 type stack struct {
 	t      *testing.T
-	s      *localstack.Stack
+	s      *devstack.Stack
 	clock  *testenv.Clock
 	store  *keystore.Store
 	origin string // http://127.0.0.1:port, to which /v1/... paths are appended
@@ -67,9 +67,9 @@ func newStack(t *testing.T) *stack {
 }
 
 // workspace creates a workspace and returns it with its plaintext primary keys.
-func (s *stack) workspace(overrides plan.Limits) (keystore.Workspace, map[apikey.Env]string) {
+func (s *stack) workspace(overrides ratelimit.Plan) (keystore.Workspace, map[apikey.Env]string) {
 	s.t.Helper()
-	ws, keys, err := s.store.CreateWorkspace(context.Background(), "E2E "+s.t.Name(), plan.Default, overrides)
+	ws, keys, err := s.store.CreateWorkspace(context.Background(), "E2E "+s.t.Name(), ratelimit.DefaultPlan, overrides)
 	if err != nil {
 		s.t.Fatal(err)
 	}

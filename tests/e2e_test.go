@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/framegate/framegate/pkg/apikey"
-	"github.com/framegate/framegate/pkg/plan"
+	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/scopes"
 	"github.com/framegate/framegate/pkg/testenv"
 )
@@ -54,7 +54,7 @@ func sameSet(a, b []string) bool {
 // getting there, each answered in the error envelope.
 func TestAuthEndpoint(t *testing.T) {
 	s := newStack(t)
-	ws, keys := s.workspace(plan.Limits{})
+	ws, keys := s.workspace(ratelimit.Plan{})
 	live, test := keys[apikey.Live], keys[apikey.Test]
 	primaries, _, err := s.store.ListKeys(context.Background(), ws.ID, apikey.Live, "", 10, false)
 	if err != nil || len(primaries) != 1 {
@@ -156,7 +156,7 @@ func TestAuthEndpoint(t *testing.T) {
 // headers too.
 func TestRateLimitOverHTTP(t *testing.T) {
 	s := newStack(t)
-	_, keys := s.workspace(plan.Limits{KeyRequestsPerMinute: 10})
+	_, keys := s.workspace(ratelimit.Plan{KeyRequestsPerMinute: 10})
 	key := keys[apikey.Live]
 
 	// A handler error (404 from the keys function) is authorized and counted,
@@ -245,7 +245,7 @@ func TestRateLimitOverHTTP(t *testing.T) {
 // limit, and the workspace limit binds the headers when it is the tighter.
 func TestWorkspaceLimitSharedOverHTTP(t *testing.T) {
 	s := newStack(t)
-	_, keys := s.workspace(plan.Limits{KeyRequestsPerMinute: 10, WorkspaceRequestsPerMinute: 6})
+	_, keys := s.workspace(ratelimit.Plan{KeyRequestsPerMinute: 10, WorkspaceRequestsPerMinute: 6})
 	primary := keys[apikey.Live]
 	second := expect(t, s.do("POST", "/v1/keys", primary, map[string]any{"name": "second", "role": "read_only"}), http.StatusCreated).str("key")
 	// 1 request so far; 5 more fit.
@@ -282,7 +282,7 @@ func create(t *testing.T, s *stack, caller string, body map[string]any) key {
 // validation failure, which writes nothing.
 func TestKeysAPI(t *testing.T) {
 	s := newStack(t)
-	ws, keys := s.workspace(plan.Limits{})
+	ws, keys := s.workspace(ratelimit.Plan{})
 	primary := keys[apikey.Live]
 
 	r := expect(t, s.do("POST", "/v1/keys", primary, map[string]any{"name": "CI deploys", "role": "render"}), http.StatusCreated)
@@ -445,7 +445,7 @@ func TestKeysAPI(t *testing.T) {
 // key fails on its very next request.
 func TestActiveKeyCapOverHTTP(t *testing.T) {
 	s := newStack(t)
-	_, keys := s.workspace(plan.Limits{})
+	_, keys := s.workspace(ratelimit.Plan{})
 	primary := keys[apikey.Live]
 
 	const n = 20
@@ -506,8 +506,8 @@ func TestActiveKeyCapOverHTTP(t *testing.T) {
 // workspace and environment; anything else is 404, and nothing changes.
 func TestTenantIsolationOverHTTP(t *testing.T) {
 	s := newStack(t)
-	_, a := s.workspace(plan.Limits{})
-	_, b := s.workspace(plan.Limits{})
+	_, a := s.workspace(ratelimit.Plan{})
+	_, b := s.workspace(ratelimit.Plan{})
 	aLive, aTest, bLive := a[apikey.Live], a[apikey.Test], b[apikey.Live]
 
 	bPrimaryID := expect(t, s.do("GET", "/v1/auth", bLive, nil), http.StatusOK).str("key", "id")
@@ -545,7 +545,7 @@ func TestTenantIsolationOverHTTP(t *testing.T) {
 // a primary reset kills the old primary at once.
 func TestRotationOverHTTP(t *testing.T) {
 	s := newStack(t)
-	_, keys := s.workspace(plan.Limits{KeyRequestsPerMinute: 10})
+	_, keys := s.workspace(ratelimit.Plan{KeyRequestsPerMinute: 10})
 	primary := keys[apikey.Live]
 	old := create(t, s, primary, map[string]any{"name": "rotate me", "role": "editor"})
 
@@ -611,7 +611,7 @@ func TestRotationOverHTTP(t *testing.T) {
 // rate-limit headers; a key can create no key beyond its own lifetime.
 func TestScopesOverHTTP(t *testing.T) {
 	s := newStack(t)
-	_, keys := s.workspace(plan.Limits{})
+	_, keys := s.workspace(ratelimit.Plan{})
 	primary := keys[apikey.Live]
 	readOnly := create(t, s, primary, map[string]any{"name": "ro", "role": "read_only"})
 	render := create(t, s, primary, map[string]any{"name": "render", "role": "render"})

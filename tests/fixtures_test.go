@@ -11,10 +11,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/devstack"
 	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/lambdas"
-	"github.com/framegate/framegate/pkg/lambdas/registry"
-	"github.com/framegate/framegate/pkg/plan"
+	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/testenv"
 )
 
@@ -35,7 +35,7 @@ func TestSampleEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws, keys, err := st.CreateWorkspace(ctx, "Fixtures", plan.Default, plan.Limits{})
+	ws, keys, err := st.CreateWorkspace(ctx, "Fixtures", ratelimit.DefaultPlan, ratelimit.Plan{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestSampleEvents(t *testing.T) {
 		if len(files) == 0 {
 			t.Errorf("events/%s has no sample", name)
 		}
-		ctor := registry.Registry()[name]
+		ctor := devstack.Registry()[name]
 		if ctor == nil {
 			t.Errorf("events/%s: no registry entry", name)
 			continue

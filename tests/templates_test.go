@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/framegate/framegate/pkg/apikey"
-	"github.com/framegate/framegate/pkg/plan"
+	"github.com/framegate/framegate/pkg/ratelimit"
 )
 
 // builtIns are the built-in templates in list order (by id).
@@ -62,8 +62,8 @@ func myIntro(name string) map[string]any {
 // templates.
 func TestTemplatesOverHTTP(t *testing.T) {
 	s := newStack(t)
-	_, keys := s.workspace(plan.Limits{})
-	_, other := s.workspace(plan.Limits{})
+	_, keys := s.workspace(ratelimit.Plan{})
+	_, other := s.workspace(ratelimit.Plan{})
 	primary := keys[apikey.Live]
 
 	// The built-ins, one page.

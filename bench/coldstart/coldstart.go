@@ -20,7 +20,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/framegate/framegate/pkg/awsstub"
+	"github.com/framegate/framegate/bench/awsstub"
 )
 
 const (

@@ -19,12 +19,11 @@ import (
 
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/client"
+	"github.com/framegate/framegate/pkg/devstack"
 	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/lambdas"
-	"github.com/framegate/framegate/pkg/lambdas/registry"
-	"github.com/framegate/framegate/pkg/localstack"
 	"github.com/framegate/framegate/pkg/movie"
-	"github.com/framegate/framegate/pkg/plan"
+	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/testenv"
 )
 
@@ -131,7 +130,7 @@ func shortExample(t *testing.T) (string, float64) {
 // render.succeeded event arrive.
 func TestCLIEndToEnd(t *testing.T) {
 	example, wantDur := shortExample(t)
-	s := testenv.NewStack(t, testenv.WithRegistry(registry.Registry()), func(c *localstack.Config) {
+	s := testenv.NewStack(t, testenv.WithRegistry(devstack.Registry()), func(c *devstack.Config) {
 		c.Parameters = map[string]string{"WebhookAllowLoopback": "true"}
 	})
 	keys := workspaceKeys(t, s)
@@ -209,7 +208,7 @@ func TestCLIEndToEnd(t *testing.T) {
 // TestCLIKeysAndExitCodes checks the keys commands and that API errors
 // become the documented exit codes.
 func TestCLIKeysAndExitCodes(t *testing.T) {
-	s := testenv.NewStack(t, testenv.WithRegistry(registry.Registry()))
+	s := testenv.NewStack(t, testenv.WithRegistry(devstack.Registry()))
 	keys := workspaceKeys(t, s)
 	t.Setenv(apiURLEnv, s.URL())
 
@@ -278,7 +277,7 @@ func writeFile(t *testing.T, s string) string {
 	return p
 }
 
-func workspaceKeys(t *testing.T, s *localstack.Stack) map[apikey.Env]string {
+func workspaceKeys(t *testing.T, s *devstack.Stack) map[apikey.Env]string {
 	t.Helper()
 	var env map[string]string
 	for _, f := range s.Template().Functions {
@@ -290,7 +289,7 @@ func workspaceKeys(t *testing.T, s *localstack.Stack) map[apikey.Env]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, keys, err := ks.CreateWorkspace(context.Background(), "cli-test", plan.Default, plan.Limits{})
+	_, keys, err := ks.CreateWorkspace(context.Background(), "cli-test", ratelimit.DefaultPlan, ratelimit.Plan{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,14 +13,14 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/framegate/framegate/pkg/localstack"
+	"github.com/framegate/framegate/pkg/devstack"
 )
 
 // DevHooks lets main add to `framegate dev` without this file knowing the
 // product: OnReady runs once the stack serves (e.g. to create a demo
 // workspace and print its keys to out).
 type DevHooks struct {
-	OnReady func(ctx context.Context, s *localstack.Stack, out io.Writer) error
+	OnReady func(ctx context.Context, s *devstack.Stack, out io.Writer) error
 }
 
 func newDevCmd(hooks DevHooks) *cobra.Command {
@@ -52,7 +52,7 @@ Ctrl-C stops everything it started.`,
 				// environment only makes the SDK refuse our HTTP client.
 				os.Unsetenv("AWS_CA_BUNDLE")
 			}
-			s, err := localstack.New(ctx, localstack.Config{
+			s, err := devstack.New(ctx, devstack.Config{
 				TemplatePath: template,
 				Addr:         addr,
 				Endpoint:     endpoint,

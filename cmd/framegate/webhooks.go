@@ -18,7 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/framegate/framegate/pkg/client"
-	"github.com/framegate/framegate/pkg/webhook"
+	"github.com/framegate/framegate/pkg/webhooksig"
 )
 
 func newWebhooksCmd() *cobra.Command {
@@ -112,7 +112,7 @@ func listen(ctx context.Context, c *client.Client, cfg listenConfig) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(cfg.Err, "Ready: endpoint %s delivers %s to %s (secret %s). Ctrl-C to stop.\n",
-		ep.ID, strings.Join(ep.Events, ","), u, webhook.Mask(ep.Secret))
+		ep.ID, strings.Join(ep.Events, ","), u, webhooksig.Mask(ep.Secret))
 
 	select {
 	case <-ctx.Done():
@@ -148,7 +148,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "read body", http.StatusBadRequest)
 		return
 	}
-	if err := webhook.Verify(rc.secret, r.Header, body, 0); err != nil {
+	if err := webhooksig.Verify(rc.secret, r.Header, body, 0); err != nil {
 		rc.mu.Lock()
 		fmt.Fprintf(rc.errw, "rejected a delivery from %s: %v\n", r.RemoteAddr, err)
 		rc.mu.Unlock()
@@ -173,7 +173,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer rc.mu.Unlock()
 	// A retry of a delivery we answered (the answer got lost) carries the
 	// same webhook-id: print each message once.
-	msgID := r.Header.Get(webhook.HeaderID)
+	msgID := r.Header.Get(webhooksig.HeaderID)
 	if rc.seen[msgID] {
 		return
 	}

@@ -16,11 +16,10 @@ import (
 
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/awsconf"
-	"github.com/framegate/framegate/pkg/awsconf/profile"
+	"github.com/framegate/framegate/pkg/devstack"
 	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/lambdas"
-	"github.com/framegate/framegate/pkg/localstack"
-	"github.com/framegate/framegate/pkg/plan"
+	"github.com/framegate/framegate/pkg/ratelimit"
 )
 
 // target says where the operator's commands act: the local stack that
@@ -73,9 +72,9 @@ func (f *storeFlags) open(ctx context.Context) (*keystore.Store, error) {
 	o := awsconf.Options{Endpoint: t.Endpoint, Region: f.region, StaticCredentials: t.Endpoint != ""}
 	if t.Endpoint != "" {
 		os.Unsetenv("AWS_CA_BUNDLE") // the emulator is plain HTTP
-		o.Region = localstack.Region
+		o.Region = devstack.Region
 	}
-	cfg, err := profile.Load(ctx, o)
+	cfg, err := Load(ctx, o)
 	if err != nil {
 		return nil, err
 	}
@@ -126,8 +125,8 @@ type workspaceView struct {
 	ID        string            `json:"id"`
 	Name      string            `json:"name"`
 	Plan      string            `json:"plan"`
-	Limits    plan.Limits       `json:"limits"`
-	Overrides plan.Limits       `json:"overrides"`
+	Limits    ratelimit.Plan    `json:"limits"`
+	Overrides ratelimit.Plan    `json:"overrides"`
 	CreatedAt string            `json:"createdAt"`
 	Keys      map[string]string `json:"keys,omitempty"`
 }
@@ -137,7 +136,7 @@ func viewOf(w keystore.Workspace) workspaceView {
 		CreatedAt: w.CreatedAt.UTC().Format("2006-01-02T15:04:05Z")}
 }
 
-func limitFlags(cmd *cobra.Command, l *plan.Limits) {
+func limitFlags(cmd *cobra.Command, l *ratelimit.Plan) {
 	f := cmd.Flags()
 	f.IntVar(&l.KeyRequestsPerMinute, "key-rpm", 0, "override: requests per minute per key")
 	f.IntVar(&l.WorkspaceRequestsPerMinute, "workspace-rpm", 0, "override: requests per minute per workspace and environment")
@@ -156,7 +155,7 @@ func newWorkspaceCmd() *cobra.Command {
 	sf.register(cmd)
 
 	var name, planName string
-	var overrides plan.Limits
+	var overrides ratelimit.Plan
 	create := &cobra.Command{
 		Use:   "create --name NAME [--plan PLAN]",
 		Short: "Create a workspace and print its primary live and test keys (shown once)",
@@ -183,7 +182,7 @@ func newWorkspaceCmd() *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "workspace name (required)")
-	create.Flags().StringVar(&planName, "plan", plan.Default, fmt.Sprintf("plan: one of %v", plan.Names()))
+	create.Flags().StringVar(&planName, "plan", ratelimit.DefaultPlan, fmt.Sprintf("plan: one of %v", ratelimit.PlanNames()))
 	limitFlags(create, &overrides)
 	_ = create.MarkFlagRequired("name")
 
@@ -230,7 +229,7 @@ func newWorkspaceCmd() *cobra.Command {
 	}
 
 	var newPlan string
-	var setOverrides plan.Limits
+	var setOverrides ratelimit.Plan
 	setPlan := &cobra.Command{
 		Use: "set-plan ID --plan PLAN", Short: "Change a workspace's plan and overrides (takes effect on the next request)",
 		Args: cobra.ExactArgs(1),
@@ -246,7 +245,7 @@ func newWorkspaceCmd() *cobra.Command {
 			return printWorkspace(cmd, viewOf(w))
 		},
 	}
-	setPlan.Flags().StringVar(&newPlan, "plan", "", fmt.Sprintf("plan: one of %v", plan.Names()))
+	setPlan.Flags().StringVar(&newPlan, "plan", "", fmt.Sprintf("plan: one of %v", ratelimit.PlanNames()))
 	limitFlags(setPlan, &setOverrides)
 	_ = setPlan.MarkFlagRequired("plan")
 
@@ -268,7 +267,7 @@ func printWorkspace(cmd *cobra.Command, v workspaceView) error {
 
 // demoWorkspace is `framegate dev`'s OnReady: record the stack for the other
 // commands, create a demo workspace and print its keys once.
-func demoWorkspace(ctx context.Context, s *localstack.Stack, out io.Writer) error {
+func demoWorkspace(ctx context.Context, s *devstack.Stack, out io.Writer) error {
 	res := s.Resources()
 	t := target{Endpoint: s.Endpoint(), APIURL: s.URL()}
 	for _, r := range res.ByID {
@@ -291,7 +290,7 @@ func demoWorkspace(ctx context.Context, s *localstack.Stack, out io.Writer) erro
 	if err != nil {
 		return err
 	}
-	ws, keys, err := st.CreateWorkspace(ctx, "Demo", plan.Default, plan.Limits{})
+	ws, keys, err := st.CreateWorkspace(ctx, "Demo", ratelimit.DefaultPlan, ratelimit.Plan{})
 	if err != nil {
 		return err
 	}

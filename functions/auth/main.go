@@ -2,9 +2,9 @@
 package main
 
 import (
-	"github.com/framegate/framegate/pkg/authapi"
 	"github.com/framegate/framegate/pkg/awsconf"
-	"github.com/framegate/framegate/pkg/lambdas/runtime"
+	"github.com/framegate/framegate/pkg/keysapi"
+	"github.com/framegate/framegate/pkg/lambdas"
 )
 
-func main() { runtime.Start(authapi.New, awsconf.Options{}) }
+func main() { lambdas.Start(keysapi.NewAuth, awsconf.Options{}) }

@@ -6,10 +6,10 @@ import (
 
 	"github.com/framegate/framegate/pkg/authorizer"
 	"github.com/framegate/framegate/pkg/awsconf"
-	"github.com/framegate/framegate/pkg/lambdas/runtime"
+	"github.com/framegate/framegate/pkg/lambdas"
 )
 
 func main() {
 	// Tight attempts: a stuck DynamoDB call is retried, not waited on.
-	runtime.Start(authorizer.Open, awsconf.Options{AttemptTimeout: 800 * time.Millisecond, MaxAttempts: 3})
+	lambdas.Start(authorizer.Open, awsconf.Options{AttemptTimeout: 800 * time.Millisecond, MaxAttempts: 3})
 }

@@ -4,8 +4,8 @@ package main
 
 import (
 	"github.com/framegate/framegate/pkg/awsconf"
-	"github.com/framegate/framegate/pkg/intake"
-	"github.com/framegate/framegate/pkg/lambdas/runtime"
+	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/videos"
 )
 
-func main() { runtime.Start(intake.New, awsconf.Options{}) }
+func main() { lambdas.Start(videos.NewIntakeWorker, awsconf.Options{}) }

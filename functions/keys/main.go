@@ -4,7 +4,7 @@ package main
 import (
 	"github.com/framegate/framegate/pkg/awsconf"
 	"github.com/framegate/framegate/pkg/keysapi"
-	"github.com/framegate/framegate/pkg/lambdas/runtime"
+	"github.com/framegate/framegate/pkg/lambdas"
 )
 
-func main() { runtime.Start(keysapi.New, awsconf.Options{}) }
+func main() { lambdas.Start(keysapi.New, awsconf.Options{}) }

@@ -3,8 +3,8 @@ package main
 
 import (
 	"github.com/framegate/framegate/pkg/awsconf"
-	"github.com/framegate/framegate/pkg/lambdas/runtime"
+	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/openapi"
 )
 
-func main() { runtime.Start(openapi.New, awsconf.Options{}) }
+func main() { lambdas.Start(openapi.New, awsconf.Options{}) }

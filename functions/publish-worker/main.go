@@ -4,8 +4,8 @@ package main
 
 import (
 	"github.com/framegate/framegate/pkg/awsconf"
-	"github.com/framegate/framegate/pkg/lambdas/runtime"
+	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/publish"
 )
 
-func main() { runtime.Start(publish.NewWorkerFunc, awsconf.Options{}) }
+func main() { lambdas.Start(publish.NewWorkerFunc, awsconf.Options{}) }

@@ -4,8 +4,8 @@ package main
 
 import (
 	"github.com/framegate/framegate/pkg/awsconf"
-	"github.com/framegate/framegate/pkg/lambdas/runtime"
-	"github.com/framegate/framegate/pkg/renderworker"
+	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/videos"
 )
 
-func main() { runtime.Start(renderworker.NewDLQ, awsconf.Options{}) }
+func main() { lambdas.Start(videos.NewDLQWorker, awsconf.Options{}) }

@@ -3,8 +3,8 @@ package main
 
 import (
 	"github.com/framegate/framegate/pkg/awsconf"
-	"github.com/framegate/framegate/pkg/lambdas/runtime"
-	"github.com/framegate/framegate/pkg/templatesapi"
+	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/templates"
 )
 
-func main() { runtime.Start(templatesapi.New, awsconf.Options{}) }
+func main() { lambdas.Start(templates.New, awsconf.Options{}) }

@@ -3,8 +3,8 @@ package main
 
 import (
 	"github.com/framegate/framegate/pkg/awsconf"
-	"github.com/framegate/framegate/pkg/lambdas/runtime"
-	"github.com/framegate/framegate/pkg/videosapi"
+	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/videos"
 )
 
-func main() { runtime.Start(videosapi.New, awsconf.Options{}) }
+func main() { lambdas.Start(videos.New, awsconf.Options{}) }

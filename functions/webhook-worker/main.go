@@ -4,8 +4,8 @@ package main
 
 import (
 	"github.com/framegate/framegate/pkg/awsconf"
-	"github.com/framegate/framegate/pkg/delivery"
-	"github.com/framegate/framegate/pkg/lambdas/runtime"
+	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/webhooks"
 )
 
-func main() { runtime.Start(delivery.New, awsconf.Options{}) }
+func main() { lambdas.Start(webhooks.NewWorker, awsconf.Options{}) }

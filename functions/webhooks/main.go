@@ -3,8 +3,8 @@ package main
 
 import (
 	"github.com/framegate/framegate/pkg/awsconf"
-	"github.com/framegate/framegate/pkg/lambdas/runtime"
-	"github.com/framegate/framegate/pkg/webhooksapi"
+	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/webhooks"
 )
 
-func main() { runtime.Start(webhooksapi.New, awsconf.Options{}) }
+func main() { lambdas.Start(webhooks.New, awsconf.Options{}) }

@@ -28,11 +28,10 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
-	"github.com/framegate/framegate/pkg/attr"
+	"github.com/framegate/framegate/pkg/dynamo"
 	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/scopes"
-	"github.com/framegate/framegate/pkg/verdict"
 )
 
 // DB is the one DynamoDB call the authorizer makes.
@@ -144,9 +143,9 @@ func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuth
 	}
 	v := d.verdict
 	switch {
-	case v.Outcome != verdict.Allow:
+	case v.Outcome != ratelimit.Allow:
 	case need.Scope != "" && !hasScope(v.Scopes, string(need.Scope)):
-		v.Outcome, v.RequiredScope = verdict.InsufficientScope, string(need.Scope)
+		v.Outcome, v.RequiredScope = ratelimit.InsufficientScope, string(need.Scope)
 	}
 	return allow(req.MethodArn, v), nil
 }
@@ -162,13 +161,13 @@ type keyFacts struct {
 }
 
 func factsOf(it map[string]types.AttributeValue) keyFacts {
-	f := keyFacts{id: attr.Str(it, keystore.AttrID), ws: attr.Str(it, keystore.AttrWorkspace), env: attr.Str(it, keystore.AttrEnv),
-		kind: attr.Str(it, keystore.AttrKind), role: attr.Str(it, keystore.AttrRole)}
-	f.expiresMS, f.expires = attr.Int(it, keystore.AttrExpiresAt)
+	f := keyFacts{id: dynamo.Str(it, keystore.AttrID), ws: dynamo.Str(it, keystore.AttrWorkspace), env: dynamo.Str(it, keystore.AttrEnv),
+		kind: dynamo.Str(it, keystore.AttrKind), role: dynamo.Str(it, keystore.AttrRole)}
+	f.expiresMS, f.expires = dynamo.Int(it, keystore.AttrExpiresAt)
 	// Records written before the counting mode existed count.
 	c, ok := it[keystore.AttrCounted].(*types.AttributeValueMemberBOOL)
 	f.counted = !ok || c.Value
-	f.succ = attr.Str(it, keystore.AttrSuccessor)
+	f.succ = dynamo.Str(it, keystore.AttrSuccessor)
 	if ss, ok := it[keystore.AttrScopes].(*types.AttributeValueMemberSS); ok {
 		// Sets come back in any order; list them in the canonical order.
 		var b strings.Builder
@@ -224,7 +223,7 @@ func ExtractKey(h map[string]string) (string, bool) {
 type decision struct {
 	denyCode    apierr.Code
 	denyMessage string
-	verdict     verdict.Verdict
+	verdict     ratelimit.Verdict
 }
 
 // cellNames are the expression attribute names of every counting write in
@@ -391,7 +390,7 @@ func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (de
 		}
 		counts = cr.item
 	}
-	if want := keyKeyOf(hash, stored.succ); attr.Str(want, "pk") != attr.Str(counter, "pk") {
+	if want := keyKeyOf(hash, stored.succ); dynamo.Str(want, "pk") != dynamo.Str(counter, "pk") {
 		// Counted on the wrong record (a cold cache, or a rotation since):
 		// move the count.
 		a.undo(ctx, counter, names)
@@ -418,9 +417,9 @@ func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (de
 		return decision{}, fmt.Errorf("count workspace request: %w", wr.err)
 	}
 
-	keyLimit, ok := attr.Int(item, keystore.AttrKeyRPM)
+	keyLimit, ok := dynamo.Int(item, keystore.AttrKeyRPM)
 	if !ok {
-		keyLimit, _ = attr.Int(wr.item, keystore.AttrKeyRPM)
+		keyLimit, _ = dynamo.Int(wr.item, keystore.AttrKeyRPM)
 	}
 	ks := a.window.Evaluate(counts, now, int(keyLimit))
 	if len(ks.Leftover) >= a.window.Cells {
@@ -429,22 +428,22 @@ func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (de
 	// Without a workspace write, the key's own limit is the binding one.
 	var wss ratelimit.State
 	if stored.counted {
-		wsLimit, _ := attr.Int(wr.item, keystore.AttrWorkspaceRPM)
+		wsLimit, _ := dynamo.Int(wr.item, keystore.AttrWorkspaceRPM)
 		wss = a.window.Evaluate(wr.item, now, int(wsLimit))
 		if len(wss.Leftover) >= a.window.Cells {
 			a.cleanLater(keystore.EnvKey(ws, env), wss.Leftover)
 		}
 	}
 
-	v := verdict.Verdict{
-		Outcome: verdict.Allow, Workspace: ws, Env: string(env), KeyID: stored.id,
+	v := ratelimit.Verdict{
+		Outcome: ratelimit.Allow, Workspace: ws, Env: string(env), KeyID: stored.id,
 		KeyKind: stored.kind, Role: stored.role, Scopes: stored.scopes,
 		KeyLimit: limitOf("key", ks, a.window),
 	}
 	if stored.counted {
 		v.WorkspaceLimit = limitOf("workspace", wss, a.window)
-	} else if wsLimit, ok := attr.Int(item, keystore.AttrWorkspaceRPM); ok {
-		v.WorkspaceLimit = verdict.Limit{Name: "workspace", Limit: int(wsLimit), Remaining: verdict.Uncounted, Window: int(a.window.Length / time.Second)}
+	} else if wsLimit, ok := dynamo.Int(item, keystore.AttrWorkspaceRPM); ok {
+		v.WorkspaceLimit = ratelimit.Limit{Name: "workspace", Limit: int(wsLimit), Remaining: ratelimit.Uncounted, Window: int(a.window.Length / time.Second)}
 	}
 	if stored.expires {
 		v.KeyExpiresAt = time.UnixMilli(stored.expiresMS).UTC().Format(time.RFC3339)
@@ -456,7 +455,7 @@ func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (de
 		} else {
 			a.undo(ctx, counter, names)
 		}
-		v.Outcome = verdict.RateLimited
+		v.Outcome = ratelimit.RateLimited
 		v.RetryAfter = ratelimit.Seconds(max(ks.RetryAfter, wss.RetryAfter))
 		// The rejected request is not in the counts the client sees either.
 		v.KeyLimit.Remaining = max(ks.Limit-ks.Count+1, 0)
@@ -587,8 +586,8 @@ func (a *Authorizer) denyFor(old map[string]types.AttributeValue, now time.Time)
 	return decision{denyCode: apierr.InvalidAPIKey, denyMessage: "The API key is not valid."}
 }
 
-func limitOf(name string, s ratelimit.State, w ratelimit.Window) verdict.Limit {
-	return verdict.Limit{
+func limitOf(name string, s ratelimit.State, w ratelimit.Window) ratelimit.Limit {
+	return ratelimit.Limit{
 		Name: name, Limit: s.Limit, Remaining: s.Remaining,
 		Reset: ratelimit.Seconds(s.Reset), Window: int(w.Length / time.Second),
 	}
@@ -603,7 +602,7 @@ func policy(effect, methodArn string) events.APIGatewayCustomAuthorizerPolicy {
 	}
 }
 
-func allow(methodArn string, v verdict.Verdict) events.APIGatewayCustomAuthorizerResponse {
+func allow(methodArn string, v ratelimit.Verdict) events.APIGatewayCustomAuthorizerResponse {
 	return events.APIGatewayCustomAuthorizerResponse{
 		PrincipalID: v.KeyID, PolicyDocument: policy("Allow", methodArn), Context: v.Context(),
 	}

@@ -14,11 +14,9 @@ import (
 	"github.com/framegate/framegate/pkg/authorizer"
 	"github.com/framegate/framegate/pkg/awsconf"
 	"github.com/framegate/framegate/pkg/keystore"
-	"github.com/framegate/framegate/pkg/plan"
 	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/scopes"
 	"github.com/framegate/framegate/pkg/testenv"
-	"github.com/framegate/framegate/pkg/verdict"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -76,7 +74,7 @@ type fixture struct {
 // t0 is on a cell boundary plus a little, so a test's requests share a cell.
 var t0 = time.Unix(1_800_000_000, int64(500*time.Millisecond))
 
-func setup(t *testing.T, overrides plan.Limits) *fixture {
+func setup(t *testing.T, overrides ratelimit.Plan) *fixture {
 	t.Helper()
 	env := testenv.New(t)
 	clock := testenv.NewClock(t0)
@@ -118,7 +116,7 @@ func request(method, resource string, headers map[string]string) events.APIGatew
 func bearer(key string) map[string]string { return map[string]string{"Authorization": "Bearer " + key} }
 
 // call runs the authorizer and returns the deny code ("" on Allow) and verdict.
-func (f *fixture) call(t *testing.T, key, method, resource string) (string, verdict.Verdict) {
+func (f *fixture) call(t *testing.T, key, method, resource string) (string, ratelimit.Verdict) {
 	t.Helper()
 	resp, err := f.auth.Handle(context.Background(), request(method, resource, bearer(key)))
 	if err != nil {
@@ -126,14 +124,14 @@ func (f *fixture) call(t *testing.T, key, method, resource string) (string, verd
 	}
 	effect := resp.PolicyDocument.Statement[0].Effect
 	if effect == "Deny" {
-		return resp.Context["code"].(string), verdict.Verdict{}
+		return resp.Context["code"].(string), ratelimit.Verdict{}
 	}
 	// API Gateway hands the context to the handler as strings.
 	ctx := map[string]any{}
 	for k, v := range resp.Context {
 		ctx[k] = v
 	}
-	v, err := verdict.FromContext(ctx)
+	v, err := ratelimit.FromContext(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +139,7 @@ func (f *fixture) call(t *testing.T, key, method, resource string) (string, verd
 }
 
 func TestAuthenticationFailures(t *testing.T) {
-	f := setup(t, plan.Limits{})
+	f := setup(t, ratelimit.Plan{})
 	garbage, _ := apikey.New(apikey.Live, nil) // well-formed, never stored
 	cases := []struct {
 		name    string
@@ -174,12 +172,12 @@ func TestAuthenticationFailures(t *testing.T) {
 }
 
 func TestXAPIKeyHeaderAndVerdict(t *testing.T) {
-	f := setup(t, plan.Limits{})
+	f := setup(t, ratelimit.Plan{})
 	resp, err := f.auth.Handle(context.Background(), request("GET", "/auth", map[string]string{"X-Api-Key": f.keys[apikey.Test]}))
 	if err != nil || resp.PolicyDocument.Statement[0].Effect != "Allow" {
 		t.Fatalf("%v %+v", err, resp)
 	}
-	v, err := verdict.FromContext(resp.Context)
+	v, err := ratelimit.FromContext(resp.Context)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +186,7 @@ func TestXAPIKeyHeaderAndVerdict(t *testing.T) {
 	}
 	// business: 5 keys × 100/min cannot reach the 1000/min ceiling, so
 	// only the key's limit is counted.
-	if v.KeyLimit.Limit != 100 || v.KeyLimit.Remaining != 99 || v.WorkspaceLimit.Limit != 1000 || v.WorkspaceLimit.Remaining != verdict.Uncounted || v.Binding().Name != "key" {
+	if v.KeyLimit.Limit != 100 || v.KeyLimit.Remaining != 99 || v.WorkspaceLimit.Limit != 1000 || v.WorkspaceLimit.Remaining != ratelimit.Uncounted || v.Binding().Name != "key" {
 		t.Fatalf("limits %+v %+v", v.KeyLimit, v.WorkspaceLimit)
 	}
 	for k, val := range resp.Context {
@@ -199,11 +197,11 @@ func TestXAPIKeyHeaderAndVerdict(t *testing.T) {
 }
 
 func TestOneWritePerRequestWhenTheCeilingCannotBind(t *testing.T) {
-	f := setup(t, plan.Limits{}) // business: 5 × 100/min ≤ 1000/min
+	f := setup(t, ratelimit.Plan{}) // business: 5 × 100/min ≤ 1000/min
 	key := f.keys[apikey.Live]
 	for i := range 4 { // the first one is a cold container's
 		before := f.db.calls.Load()
-		if code, v := f.call(t, key, "GET", "/auth"); code != "" || v.Outcome != verdict.Allow {
+		if code, v := f.call(t, key, "GET", "/auth"); code != "" || v.Outcome != ratelimit.Allow {
 			t.Fatal(code, v)
 		}
 		if n := f.db.calls.Load() - before; n != 1 {
@@ -214,7 +212,7 @@ func TestOneWritePerRequestWhenTheCeilingCannotBind(t *testing.T) {
 
 func TestOneRoundTripInSteadyStateWhenTheCeilingCounts(t *testing.T) {
 	// 5 keys × 100/min could exceed 300/min: the workspace is counted.
-	f := setup(t, plan.Limits{WorkspaceRequestsPerMinute: 300})
+	f := setup(t, ratelimit.Plan{WorkspaceRequestsPerMinute: 300})
 	key := f.keys[apikey.Live]
 	// Cold container: the workspace is not known yet, so the writes go one
 	// after the other.
@@ -245,7 +243,7 @@ func TestOneRoundTripInSteadyStateWhenTheCeilingCounts(t *testing.T) {
 // inherited, once), and one that puts it out of reach stops the counting.
 func TestCeilingCountedOnlyWhenItCanBind(t *testing.T) {
 	// 3 keys × 10/min = 30/min: a 30/min ceiling cannot bind.
-	f := setup(t, plan.Limits{KeyRequestsPerMinute: 10, WorkspaceRequestsPerMinute: 30, MaxActiveKeys: 3})
+	f := setup(t, ratelimit.Plan{KeyRequestsPerMinute: 10, WorkspaceRequestsPerMinute: 30, MaxActiveKeys: 3})
 	ctx := context.Background()
 	usage := keystore.NewUsage(f.dynamo, f.table, f.clock.Now)
 	a := f.keys[apikey.Live]
@@ -257,14 +255,14 @@ func TestCeilingCountedOnlyWhenItCanBind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	use := func(key string, n int) (admitted int, last verdict.Verdict) {
+	use := func(key string, n int) (admitted int, last ratelimit.Verdict) {
 		t.Helper()
 		for range n {
 			code, v := f.call(t, key, "GET", "/auth")
 			if code != "" {
 				t.Fatal(code)
 			}
-			if v.Outcome == verdict.Allow {
+			if v.Outcome == ratelimit.Allow {
 				admitted++
 			}
 			last = v
@@ -272,7 +270,7 @@ func TestCeilingCountedOnlyWhenItCanBind(t *testing.T) {
 		return admitted, last
 	}
 	before := f.db.calls.Load()
-	if got, last := use(a, 4); got != 4 || last.WorkspaceLimit.Remaining != verdict.Uncounted {
+	if got, last := use(a, 4); got != 4 || last.WorkspaceLimit.Remaining != ratelimit.Uncounted {
 		t.Fatalf("key-only mode: admitted %d, workspace limit %+v", got, last.WorkspaceLimit)
 	}
 	use(b, 4)
@@ -292,7 +290,7 @@ func TestCeilingCountedOnlyWhenItCanBind(t *testing.T) {
 	}
 
 	// 25/min is reachable by 3 keys × 10: counted from now on, from 12.
-	if _, err := f.store.SetPlan(ctx, f.ws.ID, "business", plan.Limits{KeyRequestsPerMinute: 10, WorkspaceRequestsPerMinute: 25, MaxActiveKeys: 3}); err != nil {
+	if _, err := f.store.SetPlan(ctx, f.ws.ID, "business", ratelimit.Plan{KeyRequestsPerMinute: 10, WorkspaceRequestsPerMinute: 25, MaxActiveKeys: 3}); err != nil {
 		t.Fatal(err)
 	}
 	_, last := use(c2, 1)
@@ -307,12 +305,12 @@ func TestCeilingCountedOnlyWhenItCanBind(t *testing.T) {
 		}
 	}
 	got, last := use(c2, 2)
-	if got != 0 || last.Outcome != verdict.RateLimited || last.Binding().Name != "workspace" {
+	if got != 0 || last.Outcome != ratelimit.RateLimited || last.Binding().Name != "workspace" {
 		t.Fatalf("c2: admitted %d, %+v", got, last)
 	}
 
 	// A plan change that lifts the ceiling out of reach stops the counting.
-	if _, err := f.store.SetPlan(ctx, f.ws.ID, "business", plan.Limits{KeyRequestsPerMinute: 10, WorkspaceRequestsPerMinute: 100, MaxActiveKeys: 3}); err != nil {
+	if _, err := f.store.SetPlan(ctx, f.ws.ID, "business", ratelimit.Plan{KeyRequestsPerMinute: 10, WorkspaceRequestsPerMinute: 100, MaxActiveKeys: 3}); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Advance(time.Minute)
@@ -321,7 +319,7 @@ func TestCeilingCountedOnlyWhenItCanBind(t *testing.T) {
 	// one write.)
 	for i := range 2 {
 		before = f.db.calls.Load()
-		if _, v := f.call(t, c2, "GET", "/auth"); v.Outcome != verdict.Allow || v.WorkspaceLimit.Limit != 100 || v.WorkspaceLimit.Remaining != verdict.Uncounted || v.KeyLimit.Limit != 10 {
+		if _, v := f.call(t, c2, "GET", "/auth"); v.Outcome != ratelimit.Allow || v.WorkspaceLimit.Limit != 100 || v.WorkspaceLimit.Remaining != ratelimit.Uncounted || v.KeyLimit.Limit != 10 {
 			t.Fatalf("after the plan change: %+v", v)
 		}
 		if n := f.db.calls.Load() - before; i == 1 && n != 1 {
@@ -334,7 +332,7 @@ func TestCeilingCountedOnlyWhenItCanBind(t *testing.T) {
 // limit, through any number of rotations, and the old key's requests cost
 // one round trip.
 func TestRotationGraceSharesTheKeyLimit(t *testing.T) {
-	f := setup(t, plan.Limits{KeyRequestsPerMinute: 10})
+	f := setup(t, ratelimit.Plan{KeyRequestsPerMinute: 10})
 	ctx := context.Background()
 	k, k1, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "worker", Role: scopes.Editor})
 	if err != nil {
@@ -346,7 +344,7 @@ func TestRotationGraceSharesTheKeyLimit(t *testing.T) {
 		if code != "" {
 			t.Fatal(code)
 		}
-		if v.Outcome != verdict.Allow {
+		if v.Outcome != ratelimit.Allow {
 			return -1
 		}
 		return v.KeyLimit.Remaining
@@ -403,7 +401,7 @@ func TestRotationGraceSharesTheKeyLimit(t *testing.T) {
 }
 
 func TestExactLimitUnderConcurrency(t *testing.T) {
-	f := setup(t, plan.Limits{KeyRequestsPerMinute: 10})
+	f := setup(t, ratelimit.Plan{KeyRequestsPerMinute: 10})
 	key := f.keys[apikey.Live]
 	var allowed, limited atomic.Int64
 	var mu sync.Mutex
@@ -418,9 +416,9 @@ func TestExactLimitUnderConcurrency(t *testing.T) {
 				switch {
 				case code != "":
 					t.Errorf("goroutine %d: denied %s", g, code)
-				case v.Outcome == verdict.Allow:
+				case v.Outcome == ratelimit.Allow:
 					allowed.Add(1)
-				case v.Outcome == verdict.RateLimited:
+				case v.Outcome == ratelimit.RateLimited:
 					limited.Add(1)
 					mu.Lock()
 					retry = append(retry, v.RetryAfter)
@@ -444,13 +442,13 @@ func TestExactLimitUnderConcurrency(t *testing.T) {
 	}
 	// Past the window, requests are admitted again.
 	f.clock.Advance(w.Length)
-	if code, v := f.call(t, key, "GET", "/auth"); code != "" || v.Outcome != verdict.Allow || v.KeyLimit.Remaining != 9 {
+	if code, v := f.call(t, key, "GET", "/auth"); code != "" || v.Outcome != ratelimit.Allow || v.KeyLimit.Remaining != 9 {
 		t.Fatalf("after the window: %s %+v", code, v)
 	}
 }
 
 func TestSlidingWindow(t *testing.T) {
-	f := setup(t, plan.Limits{KeyRequestsPerMinute: 4})
+	f := setup(t, ratelimit.Plan{KeyRequestsPerMinute: 4})
 	key := f.keys[apikey.Live]
 	want := func(outcome string) {
 		t.Helper()
@@ -458,22 +456,22 @@ func TestSlidingWindow(t *testing.T) {
 			t.Fatalf("outcome %s, want %s", v.Outcome, outcome)
 		}
 	}
-	want(verdict.Allow)
-	want(verdict.Allow)
+	want(ratelimit.Allow)
+	want(ratelimit.Allow)
 	f.clock.Advance(30 * time.Second)
-	want(verdict.Allow)
-	want(verdict.Allow)
-	want(verdict.RateLimited)
+	want(ratelimit.Allow)
+	want(ratelimit.Allow)
+	want(ratelimit.RateLimited)
 	// The first two leave the window 60 s after their cell began; the last
 	// two are still inside it, so exactly two more fit.
 	f.clock.Advance(30 * time.Second)
-	want(verdict.Allow)
-	want(verdict.Allow)
-	want(verdict.RateLimited)
+	want(ratelimit.Allow)
+	want(ratelimit.Allow)
+	want(ratelimit.RateLimited)
 }
 
 func TestWorkspaceLimitSharedAndRejectionsNotCounted(t *testing.T) {
-	f := setup(t, plan.Limits{KeyRequestsPerMinute: 10, WorkspaceRequestsPerMinute: 15})
+	f := setup(t, ratelimit.Plan{KeyRequestsPerMinute: 10, WorkspaceRequestsPerMinute: 15})
 	ctx := context.Background()
 	second, plain2, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "ci", Role: scopes.Render})
 	if err != nil {
@@ -481,10 +479,10 @@ func TestWorkspaceLimitSharedAndRejectionsNotCounted(t *testing.T) {
 	}
 	_ = second
 	a := f.keys[apikey.Live]
-	count := func(key string, n int) (allowed int, last verdict.Verdict) {
+	count := func(key string, n int) (allowed int, last ratelimit.Verdict) {
 		for range n {
 			_, v := f.call(t, key, "GET", "/auth")
-			if v.Outcome == verdict.Allow {
+			if v.Outcome == ratelimit.Allow {
 				allowed++
 			}
 			last = v
@@ -500,17 +498,17 @@ func TestWorkspaceLimitSharedAndRejectionsNotCounted(t *testing.T) {
 	if got != 5 {
 		t.Fatalf("key B admitted %d, want the workspace's remaining 5", got)
 	}
-	if last.Outcome != verdict.RateLimited || last.Binding().Name != "workspace" || last.Binding().Remaining != 0 {
+	if last.Outcome != ratelimit.RateLimited || last.Binding().Name != "workspace" || last.Binding().Remaining != 0 {
 		t.Fatalf("last verdict %+v", last)
 	}
 	// The test environment has its own counters.
-	if code, v := f.call(t, f.keys[apikey.Test], "GET", "/auth"); code != "" || v.Outcome != verdict.Allow {
+	if code, v := f.call(t, f.keys[apikey.Test], "GET", "/auth"); code != "" || v.Outcome != ratelimit.Allow {
 		t.Fatalf("test key: %s %+v", code, v)
 	}
 }
 
 func TestRotationKeepsCounterAndGrace(t *testing.T) {
-	f := setup(t, plan.Limits{KeyRequestsPerMinute: 10})
+	f := setup(t, ratelimit.Plan{KeyRequestsPerMinute: 10})
 	ctx := context.Background()
 	k, plain, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "worker", Role: scopes.Editor})
 	if err != nil {
@@ -529,7 +527,7 @@ func TestRotationKeepsCounterAndGrace(t *testing.T) {
 		t.Fatalf("rotated %+v", nk)
 	}
 	_, v := f.call(t, newPlain, "GET", "/templates")
-	if v.Outcome != verdict.Allow || v.KeyLimit.Remaining != 3 {
+	if v.Outcome != ratelimit.Allow || v.KeyLimit.Remaining != 3 {
 		t.Fatalf("new key after 6 uses of the old one: %+v", v.KeyLimit)
 	}
 	// The old key works during the grace period and stops after it.
@@ -546,7 +544,7 @@ func TestRotationKeepsCounterAndGrace(t *testing.T) {
 }
 
 func TestRevokedFailsOnTheNextRequest(t *testing.T) {
-	f := setup(t, plan.Limits{})
+	f := setup(t, ratelimit.Plan{})
 	ctx := context.Background()
 	k, plain, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "x", Role: scopes.ReadOnly})
 	if err != nil {
@@ -564,7 +562,7 @@ func TestRevokedFailsOnTheNextRequest(t *testing.T) {
 }
 
 func TestExpiry(t *testing.T) {
-	f := setup(t, plan.Limits{})
+	f := setup(t, ratelimit.Plan{})
 	exp := t0.Add(10 * time.Minute)
 	_, plain, err := f.store.CreateKey(context.Background(), f.ws.ID, apikey.Live, keystore.NewKey{Name: "x", Role: scopes.ReadOnly, ExpiresAt: &exp})
 	if err != nil {
@@ -580,16 +578,16 @@ func TestExpiry(t *testing.T) {
 }
 
 func TestScopes(t *testing.T) {
-	f := setup(t, plan.Limits{})
+	f := setup(t, ratelimit.Plan{})
 	_, plain, err := f.store.CreateKey(context.Background(), f.ws.ID, apikey.Live, keystore.NewKey{Name: "ro", Role: scopes.ReadOnly})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ method, resource, outcome, need string }{
-		{"GET", "/videos", verdict.Allow, ""},
-		{"GET", "/auth", verdict.Allow, ""},
-		{"POST", "/videos", verdict.InsufficientScope, "videos:write"},
-		{"POST", "/keys", verdict.InsufficientScope, "keys:manage"},
+		{"GET", "/videos", ratelimit.Allow, ""},
+		{"GET", "/auth", ratelimit.Allow, ""},
+		{"POST", "/videos", ratelimit.InsufficientScope, "videos:write"},
+		{"POST", "/keys", ratelimit.InsufficientScope, "keys:manage"},
 	} {
 		_, v := f.call(t, plain, c.method, c.resource)
 		if v.Outcome != c.outcome || v.RequiredScope != c.need {
@@ -603,7 +601,7 @@ func TestScopes(t *testing.T) {
 }
 
 func TestFailsClosedWhenDynamoDBIsDown(t *testing.T) {
-	f := setup(t, plan.Limits{})
+	f := setup(t, ratelimit.Plan{})
 	cfg, err := awsconf.Load(context.Background(), awsconf.Options{
 		Endpoint: "http://127.0.0.1:1", StaticCredentials: true, Region: "us-east-1",
 		AttemptTimeout: 200 * time.Millisecond, MaxAttempts: 2,

@@ -10,11 +10,10 @@ import (
 
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/client"
+	"github.com/framegate/framegate/pkg/devstack"
 	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/lambdas"
-	"github.com/framegate/framegate/pkg/lambdas/registry"
-	"github.com/framegate/framegate/pkg/localstack"
-	"github.com/framegate/framegate/pkg/plan"
+	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/testenv"
 )
 
@@ -22,9 +21,9 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 // stackKeys runs the local stack and returns it with a fresh workspace's
 // primary keys.
-func stackKeys(t *testing.T) (*localstack.Stack, map[apikey.Env]string) {
+func stackKeys(t *testing.T) (*devstack.Stack, map[apikey.Env]string) {
 	t.Helper()
-	reg := registry.Registry()
+	reg := devstack.Registry()
 	for _, f := range testenv.RepoTemplate(t).Functions {
 		if _, ok := reg[f.Name]; !ok && len(f.Routes) == 0 {
 			// A queue consumer still in progress elsewhere: leave its
@@ -40,7 +39,7 @@ func stackKeys(t *testing.T) (*localstack.Stack, map[apikey.Env]string) {
 			}
 		}
 	}
-	s := testenv.NewStack(t, testenv.WithRegistry(reg), func(c *localstack.Config) {
+	s := testenv.NewStack(t, testenv.WithRegistry(reg), func(c *devstack.Config) {
 		c.Parameters = map[string]string{"WebhookAllowLoopback": "true"}
 	})
 	var env map[string]string
@@ -53,7 +52,7 @@ func stackKeys(t *testing.T) (*localstack.Stack, map[apikey.Env]string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, keys, err := ks.CreateWorkspace(context.Background(), "client-test", plan.Default, plan.Limits{})
+	_, keys, err := ks.CreateWorkspace(context.Background(), "client-test", ratelimit.DefaultPlan, ratelimit.Plan{})
 	if err != nil {
 		t.Fatal(err)
 	}

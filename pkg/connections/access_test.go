@@ -15,10 +15,10 @@ import (
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/connections"
+	"github.com/framegate/framegate/pkg/devstack"
 	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/lambdas"
-	"github.com/framegate/framegate/pkg/localstack"
-	"github.com/framegate/framegate/pkg/plan"
+	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/testenv"
 	"github.com/framegate/framegate/pkg/videos"
 )
@@ -187,7 +187,7 @@ func TestAccessCheck(t *testing.T) {
 // TestCreateOverHTTP drives POST /v1/connections through the local stack:
 // every response is checked against openapi.yaml.
 func TestCreateOverHTTP(t *testing.T) {
-	s := testenv.NewStack(t, func(c *localstack.Config) {
+	s := testenv.NewStack(t, func(c *devstack.Config) {
 		c.Parameters = map[string]string{"WebhookAllowLoopback": "true"}
 	})
 	ctx := context.Background()
@@ -205,11 +205,11 @@ func TestCreateOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, k, err := ks.CreateWorkspace(ctx, "A", plan.Default, plan.Limits{})
+	_, k, err := ks.CreateWorkspace(ctx, "A", ratelimit.DefaultPlan, ratelimit.Plan{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, other, err := ks.CreateWorkspace(ctx, "B", plan.Default, plan.Limits{})
+	_, other, err := ks.CreateWorkspace(ctx, "B", ratelimit.DefaultPlan, ratelimit.Plan{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,12 +9,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/framegate/framegate/pkg/apierr"
-	"github.com/framegate/framegate/pkg/delivery"
 	"github.com/framegate/framegate/pkg/egress"
 	"github.com/framegate/framegate/pkg/httpapi"
 	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/lambdas"
-	"github.com/framegate/framegate/pkg/webhook"
+	"github.com/framegate/framegate/pkg/webhooks"
 )
 
 // Options are what tests may inject; the zero value is production.
@@ -33,7 +32,7 @@ func Constructor(o Options) lambdas.Constructor {
 		if err != nil {
 			return nil, err
 		}
-		return Handler(httpapi.NewServer(d), &API{Store: st, Guard: delivery.Guard(d.Getenv, o.Resolver),
+		return Handler(httpapi.NewServer(d), &API{Store: st, Guard: webhooks.Guard(d.Getenv, o.Resolver),
 			Access: &Checker{Roles: NewRoles(d.AWS), Log: d.Logger}}), nil
 	}
 }
@@ -43,13 +42,13 @@ func Constructor(o Options) lambdas.Constructor {
 // create connections or sign with their secrets read the data key).
 func OpenStore(ctx context.Context, d lambdas.Deps, withCipher bool) (*Store, error) {
 	d = d.WithDefaults()
-	table := d.Getenv(delivery.EnvTable)
+	table := d.Getenv(webhooks.EnvTable)
 	if table == "" {
-		return nil, errors.New("open connections store: " + delivery.EnvTable + " is not set")
+		return nil, errors.New("open connections store: " + webhooks.EnvTable + " is not set")
 	}
 	so := StoreOptions{Now: d.Now}
 	if withCipher {
-		c, err := webhook.LoadCipher(ctx, secretsmanager.NewFromConfig(d.AWS), d.Getenv(delivery.EnvKeySecret))
+		c, err := webhooks.LoadCipher(ctx, secretsmanager.NewFromConfig(d.AWS), d.Getenv(webhooks.EnvKeySecret))
 		if err != nil {
 			return nil, err
 		}

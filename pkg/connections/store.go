@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"github.com/framegate/framegate/pkg/attr"
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/framegate/framegate/pkg/dynamo"
+	"github.com/framegate/framegate/pkg/webhooks"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -16,8 +18,7 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/ids"
-	"github.com/framegate/framegate/pkg/txn"
-	"github.com/framegate/framegate/pkg/webhook"
+	"github.com/framegate/framegate/pkg/webhooksig"
 )
 
 // DB is the part of the DynamoDB client the store uses.
@@ -41,7 +42,7 @@ type DB interface {
 type Store struct {
 	db     DB
 	table  string
-	cipher *webhook.Cipher
+	cipher *webhooks.Cipher
 	now    func() time.Time
 	rand   io.Reader
 }
@@ -50,7 +51,7 @@ type Store struct {
 type StoreOptions struct {
 	// Cipher seals and opens webhook secrets. Readers that never touch a
 	// secret (the publish API) leave it nil; Create and Secret then fail.
-	Cipher *webhook.Cipher
+	Cipher *webhooks.Cipher
 	Now    func() time.Time
 	Rand   io.Reader // crypto/rand when nil
 }
@@ -82,11 +83,11 @@ const (
 )
 
 func key(ws, env, id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{aPK: attr.S(partitionPrefix + ws + "#" + env), aSK: attr.S(sortPrefix + id)}
+	return map[string]types.AttributeValue{aPK: dynamo.S(partitionPrefix + ws + "#" + env), aSK: dynamo.S(sortPrefix + id)}
 }
 
 func countKey(ws, env string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{aPK: attr.S(partitionPrefix + ws + "#" + env), aSK: attr.S(countSort)}
+	return map[string]types.AttributeValue{aPK: dynamo.S(partitionPrefix + ws + "#" + env), aSK: dynamo.S(countSort)}
 }
 
 // aad binds a sealed secret to its connection: copied onto another record
@@ -97,7 +98,7 @@ func item(c Connection) map[string]types.AttributeValue {
 	it := key(c.Workspace, c.Env, c.ID)
 	set := func(k, v string) {
 		if v != "" {
-			it[k] = attr.S(v)
+			it[k] = dynamo.S(v)
 		}
 	}
 	set(aID, c.ID)
@@ -119,10 +120,10 @@ func item(c Connection) map[string]types.AttributeValue {
 
 func decode(it map[string]types.AttributeValue) Connection {
 	c := Connection{
-		ID: attr.Str(it, aID), Workspace: attr.Str(it, aWS), Env: attr.Str(it, aEnv), Type: attr.Str(it, aType), Name: attr.Str(it, aName),
-		URL: attr.Str(it, aURL), secret: attr.Str(it, aSecret), SecretPreview: attr.Str(it, aPreview),
-		Bucket: attr.Str(it, aBucket), Prefix: attr.Str(it, aPrefix), Region: attr.Str(it, aRegion),
-		RoleARN: attr.Str(it, aRole), ExternalID: attr.Str(it, aExternal),
+		ID: dynamo.Str(it, aID), Workspace: dynamo.Str(it, aWS), Env: dynamo.Str(it, aEnv), Type: dynamo.Str(it, aType), Name: dynamo.Str(it, aName),
+		URL: dynamo.Str(it, aURL), secret: dynamo.Str(it, aSecret), SecretPreview: dynamo.Str(it, aPreview),
+		Bucket: dynamo.Str(it, aBucket), Prefix: dynamo.Str(it, aPrefix), Region: dynamo.Str(it, aRegion),
+		RoleARN: dynamo.Str(it, aRole), ExternalID: dynamo.Str(it, aExternal),
 	}
 	if v, ok := it[aCreated].(*types.AttributeValueMemberN); ok {
 		if msec, err := strconv.ParseInt(v.Value, 10, 64); err == nil {
@@ -163,13 +164,13 @@ func (st *Store) Prepare(ws, env string, n Spec) (Connection, string, error) {
 	plain := ""
 	switch n.Type {
 	case TypeWebhook:
-		if plain, err = webhook.NewSecret(st.rand); err != nil {
+		if plain, err = webhooksig.NewSecret(st.rand); err != nil {
 			return Connection{}, "", err
 		}
 		if c.secret, err = st.cipher.Seal(plain, aad(ws, env, id)); err != nil {
 			return Connection{}, "", fmt.Errorf("seal secret of %s: %w", id, err)
 		}
-		c.URL, c.SecretPreview = n.URL, webhook.Mask(plain)
+		c.URL, c.SecretPreview = n.URL, webhooksig.Mask(plain)
 	case TypeS3:
 		c.Bucket, c.Prefix, c.Region, c.RoleARN = n.Bucket, n.Prefix, n.Region, n.RoleARN
 		c.ExternalID = ExternalID(st.cipher, ws, env, n.RoleARN)
@@ -190,22 +191,22 @@ func (st *Store) Insert(ctx context.Context, c Connection) error {
 				UpdateExpression:          aws.String("ADD #n :one"),
 				ConditionExpression:       aws.String("#n < :max"), // false while the count is absent: see ensureCount
 				ExpressionAttributeNames:  map[string]string{"#n": aCount},
-				ExpressionAttributeValues: map[string]types.AttributeValue{":one": attr.N(1), ":max": attr.N(MaxPerEnvironment)},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":one": dynamo.N(1), ":max": dynamo.N(MaxPerEnvironment)},
 			}},
 			{Put: &types.Put{TableName: &st.table, Item: item(c), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 		}})
 		if err == nil {
 			return nil
 		}
-		reasons := txn.CancelReasons(err)
+		reasons := dynamo.CancelReasons(err)
 		switch {
 		case reasons == nil:
 			return fmt.Errorf("create connection %s: %w", c.ID, err)
-		case txn.Conflicted(reasons) && attempt < txn.Attempts:
-			if err := txn.Backoff(ctx, attempt); err != nil {
+		case dynamo.Conflicted(reasons) && attempt < dynamo.Attempts:
+			if err := dynamo.Backoff(ctx, attempt); err != nil {
 				return err
 			}
-		case reasons[0] == "ConditionalCheckFailed" && attempt < txn.Attempts:
+		case reasons[0] == "ConditionalCheckFailed" && attempt < dynamo.Attempts:
 			existed, err := st.ensureCount(ctx, c.Workspace, c.Env)
 			if err != nil {
 				return err
@@ -246,7 +247,7 @@ func (st *Store) ensureCount(ctx context.Context, ws, env string) (bool, error) 
 		TableName:              &st.table,
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :c)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": attr.S(partitionPrefix + ws + "#" + env), ":c": attr.S(sortPrefix)},
+			":pk": dynamo.S(partitionPrefix + ws + "#" + env), ":c": dynamo.S(sortPrefix)},
 		Select: types.SelectCount, ConsistentRead: aws.Bool(true),
 	}
 	for {
@@ -261,7 +262,7 @@ func (st *Store) ensureCount(ctx context.Context, ws, env string) (bool, error) 
 		in.ExclusiveStartKey = page.LastEvaluatedKey
 	}
 	it := countKey(ws, env)
-	it[aCount] = attr.N(int64(n))
+	it[aCount] = dynamo.N(int64(n))
 	_, err = st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: it,
 		ConditionExpression: aws.String("attribute_not_exists(#n)"), ExpressionAttributeNames: map[string]string{"#n": aCount}})
 	var cf *types.ConditionalCheckFailedException
@@ -277,7 +278,7 @@ func (st *Store) ensureCount(ctx context.Context, ws, env string) (bool, error) 
 // in the trust policy and retries) while no one else can compute it, nor
 // choose it, for their own workspace (the confused-deputy problem external
 // ids exist to solve). 160 bits, in Crockford's base32.
-func ExternalID(c *webhook.Cipher, ws, env, roleARN string) string {
+func ExternalID(c *webhooks.Cipher, ws, env, roleARN string) string {
 	const crockford = "0123456789abcdefghjkmnpqrstvwxyz"
 	out := []byte(ExternalIDPrefix)
 	for _, x := range c.Tag("connection external id", ws+"\x00"+env+"\x00"+roleARN) {
@@ -305,7 +306,7 @@ func (st *Store) List(ctx context.Context, ws, env, after string, limit int) ([]
 		TableName:              &st.table,
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :c)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": attr.S(partitionPrefix + ws + "#" + env), ":c": attr.S(sortPrefix)},
+			":pk": dynamo.S(partitionPrefix + ws + "#" + env), ":c": dynamo.S(sortPrefix)},
 		Limit: aws.Int32(int32(limit)),
 	}
 	if after != "" {
@@ -339,23 +340,23 @@ func (st *Store) Delete(ctx context.Context, ws, env, id string) error {
 				UpdateExpression:          aws.String("ADD #n :minus"),
 				ConditionExpression:       aws.String("attribute_exists(#n)"),
 				ExpressionAttributeNames:  map[string]string{"#n": aCount},
-				ExpressionAttributeValues: map[string]types.AttributeValue{":minus": attr.N(-1)},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":minus": dynamo.N(-1)},
 			}},
 		}})
 		if err == nil {
 			return nil
 		}
-		reasons := txn.CancelReasons(err)
+		reasons := dynamo.CancelReasons(err)
 		switch {
 		case reasons == nil:
 			return fmt.Errorf("delete connection %s: %w", id, err)
 		case reasons[0] == "ConditionalCheckFailed":
 			return notFound()
-		case txn.Conflicted(reasons) && attempt < txn.Attempts:
-			if err := txn.Backoff(ctx, attempt); err != nil {
+		case dynamo.Conflicted(reasons) && attempt < dynamo.Attempts:
+			if err := dynamo.Backoff(ctx, attempt); err != nil {
 				return err
 			}
-		case len(reasons) > 1 && reasons[1] == "ConditionalCheckFailed" && attempt < txn.Attempts:
+		case len(reasons) > 1 && reasons[1] == "ConditionalCheckFailed" && attempt < dynamo.Attempts:
 			if _, err := st.ensureCount(ctx, ws, env); err != nil {
 				return err
 			}

@@ -8,14 +8,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/framegate/framegate/pkg/apierr"
-	"github.com/framegate/framegate/pkg/delivery"
 	"github.com/framegate/framegate/pkg/egress"
+	"github.com/framegate/framegate/pkg/webhooks"
 )
 
 // Limits of the fields.
 const (
 	MaxNameLen   = 100
-	MaxURLLen    = delivery.MaxURLLen
+	MaxURLLen    = webhooks.MaxURLLen
 	MaxPrefixLen = 512
 )
 
@@ -69,7 +69,7 @@ func (in CreateRequest) Validate(ctx context.Context, guard *egress.Guard, env s
 		if in.URL == nil {
 			return Spec{}, apierr.Invalid("/url", "url is required.")
 		}
-		u, err := delivery.CheckTargetURL(ctx, guard, *in.URL, env)
+		u, err := webhooks.CheckTargetURL(ctx, guard, *in.URL, env)
 		if err != nil {
 			return Spec{}, err
 		}

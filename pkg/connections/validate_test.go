@@ -7,7 +7,7 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/egress"
-	"github.com/framegate/framegate/pkg/webhook"
+	"github.com/framegate/framegate/pkg/webhooks"
 )
 
 func TestValidate(t *testing.T) {
@@ -64,11 +64,11 @@ func TestValidate(t *testing.T) {
 }
 
 func TestExternalIDs(t *testing.T) {
-	c, err := webhook.NewCipher([]byte(strings.Repeat("k", webhook.MinKeyLen)))
+	c, err := webhooks.NewCipher([]byte(strings.Repeat("k", webhooks.MinKeyLen)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := webhook.NewCipher([]byte(strings.Repeat("o", webhook.MinKeyLen)))
+	other, err := webhooks.NewCipher([]byte(strings.Repeat("o", webhooks.MinKeyLen)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,14 +19,14 @@ import (
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/lambdas"
-	"github.com/framegate/framegate/pkg/verdict"
+	"github.com/framegate/framegate/pkg/ratelimit"
 )
 
 // Request is what a handler gets: the proxy event and the verdict of the
 // authorizer (zero for public routes).
 type Request struct {
 	Event     events.APIGatewayProxyRequest
-	Verdict   verdict.Verdict
+	Verdict   ratelimit.Verdict
 	RequestID string
 }
 
@@ -73,18 +73,18 @@ func NewServer(d lambdas.Deps) Server {
 func (s Server) API(routes Routes) lambdas.HTTPFunc {
 	return func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 		req := &Request{Event: ev, RequestID: ev.RequestContext.RequestID}
-		v, err := verdict.FromContext(ev.RequestContext.Authorizer)
+		v, err := ratelimit.FromContext(ev.RequestContext.Authorizer)
 		if err != nil {
 			return s.fail(ctx, req, nil, fmt.Errorf("request without an authorizer verdict: %w", err)), nil
 		}
 		req.Verdict = v
 		h := rateLimitHeaders(v)
 		switch v.Outcome {
-		case verdict.RateLimited:
+		case ratelimit.RateLimited:
 			h["Retry-After"] = strconv.Itoa(max(v.RetryAfter, 1))
 			return s.fail(ctx, req, h, apierr.New(apierr.RateLimited,
 				"Too many requests for this %s; retry after %d seconds.", v.Binding().Name, max(v.RetryAfter, 1))), nil
-		case verdict.InsufficientScope:
+		case ratelimit.InsufficientScope:
 			return s.fail(ctx, req, h, apierr.New(apierr.InsufficientScope,
 				"This API key lacks the '%s' scope this route requires.", v.RequiredScope)), nil
 		}
@@ -161,7 +161,7 @@ func (s Server) fail(ctx context.Context, req *Request, h map[string]string, err
 }
 
 // rateLimitHeaders are written on every authorized response, 2xx included.
-func rateLimitHeaders(v verdict.Verdict) map[string]string {
+func rateLimitHeaders(v ratelimit.Verdict) map[string]string {
 	b := v.Binding()
 	h := map[string]string{
 		"X-RateLimit-Limit":     strconv.Itoa(b.Limit),

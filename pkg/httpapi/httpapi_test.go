@@ -12,14 +12,14 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/framegate/framegate/pkg/apierr"
-	"github.com/framegate/framegate/pkg/verdict"
+	"github.com/framegate/framegate/pkg/ratelimit"
 )
 
 func srv() Server {
 	return Server{DocsURL: "https://docs.example/errors", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 
-func event(v *verdict.Verdict, method, resource, body string) events.APIGatewayProxyRequest {
+func event(v *ratelimit.Verdict, method, resource, body string) events.APIGatewayProxyRequest {
 	ev := events.APIGatewayProxyRequest{HTTPMethod: method, Resource: resource, Path: resource, Body: body,
 		Headers:        map[string]string{"Content-Type": "application/json"},
 		RequestContext: events.APIGatewayProxyRequestContext{RequestID: "req-1"}}
@@ -29,11 +29,11 @@ func event(v *verdict.Verdict, method, resource, body string) events.APIGatewayP
 	return ev
 }
 
-func base(outcome string) *verdict.Verdict {
-	return &verdict.Verdict{Outcome: outcome, Workspace: "ws_1", Env: "live", KeyID: "key_1", Scopes: "videos:read",
+func base(outcome string) *ratelimit.Verdict {
+	return &ratelimit.Verdict{Outcome: outcome, Workspace: "ws_1", Env: "live", KeyID: "key_1", Scopes: "videos:read",
 		RequiredScope: "videos:write", RetryAfter: 7,
-		KeyLimit:       verdict.Limit{Name: "key", Limit: 100, Remaining: 0, Reset: 7, Window: 60},
-		WorkspaceLimit: verdict.Limit{Name: "workspace", Limit: 1000, Remaining: 500, Reset: 7, Window: 60}}
+		KeyLimit:       ratelimit.Limit{Name: "key", Limit: 100, Remaining: 0, Reset: 7, Window: 60},
+		WorkspaceLimit: ratelimit.Limit{Name: "workspace", Limit: 1000, Remaining: 500, Reset: 7, Window: 60}}
 }
 
 func envelope(t *testing.T, body string) apierr.Body {
@@ -56,12 +56,12 @@ func TestVerdictsAreAnsweredBeforeHandlers(t *testing.T) {
 	called := 0
 	h := srv().API(Routes{"POST /videos": func(context.Context, *Request) (Response, error) { called++; return Response{}, nil }})
 	cases := []struct {
-		v      *verdict.Verdict
+		v      *ratelimit.Verdict
 		status int
 		code   apierr.Code
 	}{
-		{base(verdict.RateLimited), 429, apierr.RateLimited},
-		{base(verdict.InsufficientScope), 403, apierr.InsufficientScope},
+		{base(ratelimit.RateLimited), 429, apierr.RateLimited},
+		{base(ratelimit.InsufficientScope), 403, apierr.InsufficientScope},
 		{nil, 500, apierr.Internal},
 	}
 	for _, c := range cases {
@@ -76,19 +76,19 @@ func TestVerdictsAreAnsweredBeforeHandlers(t *testing.T) {
 			t.Fatalf("headers %v", resp.Headers)
 		}
 	}
-	if r, _ := h(context.Background(), event(base(verdict.RateLimited), "POST", "/videos", "")); r.Headers["Retry-After"] != "7" {
+	if r, _ := h(context.Background(), event(base(ratelimit.RateLimited), "POST", "/videos", "")); r.Headers["Retry-After"] != "7" {
 		t.Fatalf("Retry-After %q", r.Headers["Retry-After"])
 	}
 	if called != 0 {
 		t.Fatalf("handler ran %d times", called)
 	}
-	if r, _ := h(context.Background(), event(base(verdict.InsufficientScope), "POST", "/videos", "")); !strings.Contains(r.Body, "videos:write") {
+	if r, _ := h(context.Background(), event(base(ratelimit.InsufficientScope), "POST", "/videos", "")); !strings.Contains(r.Body, "videos:write") {
 		t.Fatalf("403 does not name the scope: %s", r.Body)
 	}
 }
 
 func TestHeadersOnSuccessAndErrors(t *testing.T) {
-	v := base(verdict.Allow)
+	v := base(ratelimit.Allow)
 	v.KeyLimit.Remaining = 42
 	h := srv().API(Routes{
 		"GET /ok": func(context.Context, *Request) (Response, error) { return Response{Body: map[string]int{"a": 1}}, nil },

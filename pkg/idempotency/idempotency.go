@@ -33,7 +33,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/framegate/framegate/pkg/apierr"
-	"github.com/framegate/framegate/pkg/attr"
+	"github.com/framegate/framegate/pkg/dynamo"
 )
 
 // Header is the request header that carries the key; ReplayedHeader marks
@@ -120,7 +120,7 @@ func KeyOf(partition, k string) Key {
 }
 
 func (k Key) item() map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{aPK: attr.S(k.Partition), aSK: attr.S(k.Sort)}
+	return map[string]types.AttributeValue{aPK: dynamo.S(k.Partition), aSK: dynamo.S(k.Sort)}
 }
 
 // Response is an answer to a creating request: what was sent the first
@@ -140,15 +140,15 @@ func (st *Store) Claim(ctx context.Context, k Key, hash string, attrs map[string
 	now := st.now()
 	it := k.item()
 	maps.Copy(it, attrs)
-	it[aHash] = attr.S(hash)
-	it[aState] = attr.S(pending)
-	it[aCreated] = attr.Millis(now)
-	it[aTTL] = attr.N(now.Add(Window).Unix())
+	it[aHash] = dynamo.S(hash)
+	it[aState] = dynamo.S(pending)
+	it[aCreated] = dynamo.Millis(now)
+	it[aTTL] = dynamo.N(now.Add(Window).Unix())
 	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &st.table, Item: it,
 		ConditionExpression:                 aws.String("attribute_not_exists(pk) OR #ttl <= :now"),
 		ExpressionAttributeNames:            map[string]string{"#ttl": aTTL},
-		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": attr.N(now.Unix())},
+		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": dynamo.N(now.Unix())},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err == nil {
@@ -167,12 +167,12 @@ func (st *Store) Claim(ctx context.Context, k Key, hash string, attrs map[string
 		old = out.Item
 	}
 	switch {
-	case attr.Str(old, aHash) != hash:
+	case dynamo.Str(old, aHash) != hash:
 		return nil, apierr.New(apierr.IdempotencyMismatch,
 			"This Idempotency-Key was used with a different request body in the last 24 hours; use a new key for a new request.")
-	case attr.Str(old, aState) == done:
-		status, _ := attr.Float(old, aStatus)
-		return &Response{Status: int(status), Body: []byte(attr.Str(old, aResponse))}, nil
+	case dynamo.Str(old, aState) == done:
+		status, _ := dynamo.Float(old, aStatus)
+		return &Response{Status: int(status), Body: []byte(dynamo.Str(old, aResponse))}, nil
 	}
 	return nil, apierr.New(apierr.Conflict, "A request with this Idempotency-Key is still being processed; retry in a moment.")
 }
@@ -183,8 +183,8 @@ func (st *Store) Complete(ctx context.Context, k Key, r Response) error {
 		TableName: &st.table, Key: k.item(),
 		UpdateExpression:         aws.String("SET #st = :d, #r = :r, #h = :h"),
 		ExpressionAttributeNames: map[string]string{"#st": aState, "#r": aResponse, "#h": aStatus},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":d": attr.S(done), ":r": attr.S(string(r.Body)),
-			":h": attr.N(int64(r.Status))},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":d": dynamo.S(done), ":r": dynamo.S(string(r.Body)),
+			":h": dynamo.N(int64(r.Status))},
 	})
 	if err != nil {
 		return fmt.Errorf("complete idempotency key: %w", err)
@@ -199,7 +199,7 @@ func (st *Store) Release(ctx context.Context, k Key) error {
 		TableName: &st.table, Key: k.item(),
 		ConditionExpression:       aws.String("#st = :p"),
 		ExpressionAttributeNames:  map[string]string{"#st": aState},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": attr.S(pending)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": dynamo.S(pending)},
 	})
 	var cf *types.ConditionalCheckFailedException
 	if err != nil && !errors.As(err, &cf) {

@@ -1,7 +1,9 @@
-// Package keysapi serves /v1/keys: creating, listing, reading, revoking and
-// rotating the keys of the caller's own workspace and environment, and
-// resetting its primary key. A key can never mint a key with scopes or a
-// lifetime beyond its own.
+// Package keysapi serves the key routes: GET /v1/auth (who the calling key
+// is, what it may do and where it stands against its limits) and /v1/keys
+// (creating, listing, reading, revoking and rotating the keys of the caller's
+// own workspace and environment, and resetting its primary key). A key can
+// never mint a key with scopes or a lifetime beyond its own. The keys
+// themselves live in package keystore, which the authorizer links too.
 package keysapi
 
 import (

@@ -42,9 +42,8 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
-	"github.com/framegate/framegate/pkg/attr"
+	"github.com/framegate/framegate/pkg/dynamo"
 	"github.com/framegate/framegate/pkg/ratelimit"
-	"github.com/framegate/framegate/pkg/txn"
 )
 
 const (
@@ -66,7 +65,7 @@ const (
 )
 
 func rosterKey(ws string, env apikey.Env) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{attrPK: attr.S(WorkspacePKPrefix + ws), attrSK: attr.S(rosterSK + string(env))}
+	return map[string]types.AttributeValue{attrPK: dynamo.S(WorkspacePKPrefix + ws), attrSK: dynamo.S(rosterSK + string(env))}
 }
 
 // policy is what an environment record says about counting.
@@ -83,13 +82,13 @@ type policy struct {
 
 func policyOf(ws string, env apikey.Env, it map[string]types.AttributeValue) policy {
 	p := policy{workspace: ws, env: env, exists: it != nil}
-	p.ver, _ = attr.Int(it, attrPolicyVersion)
-	p.keyRPM, _ = attr.Int(it, AttrKeyRPM)
-	p.wsRPM, _ = attr.Int(it, AttrWorkspaceRPM)
-	p.maxKeys, _ = attr.Int(it, AttrMaxKeys)
-	p.activeKeys, _ = attr.Int(it, AttrActiveKeys)
+	p.ver, _ = dynamo.Int(it, attrPolicyVersion)
+	p.keyRPM, _ = dynamo.Int(it, AttrKeyRPM)
+	p.wsRPM, _ = dynamo.Int(it, AttrWorkspaceRPM)
+	p.maxKeys, _ = dynamo.Int(it, AttrMaxKeys)
+	p.activeKeys, _ = dynamo.Int(it, AttrActiveKeys)
 	p.counted = countedOf(it)
-	p.primaryID, p.primaryHash = attr.Str(it, attrPrimaryID), attr.Str(it, attrPrimaryHash)
+	p.primaryID, p.primaryHash = dynamo.Str(it, attrPrimaryID), dynamo.Str(it, attrPrimaryHash)
 	return p
 }
 
@@ -118,10 +117,10 @@ func (st *Store) readPolicy(ctx context.Context, ws string, env apikey.Env) (pol
 
 // stamp copies the policy onto a new key record.
 func (p policy) stamp(it map[string]types.AttributeValue) {
-	it[AttrKeyRPM] = attr.N(p.keyRPM)
-	it[AttrWorkspaceRPM] = attr.N(p.wsRPM)
-	it[AttrCounted] = attr.B(p.counted)
-	it[attrPolicyVersion] = attr.N(p.ver)
+	it[AttrKeyRPM] = dynamo.N(p.keyRPM)
+	it[AttrWorkspaceRPM] = dynamo.N(p.wsRPM)
+	it[AttrCounted] = dynamo.B(p.counted)
+	it[attrPolicyVersion] = dynamo.N(p.ver)
 }
 
 // guard is the condition, on the environment record, that its policy is
@@ -131,7 +130,7 @@ func (p policy) guard(names map[string]string, values map[string]types.Attribute
 	if p.ver == 0 {
 		return "attribute_not_exists(#lv)"
 	}
-	values[":lv"] = attr.N(p.ver)
+	values[":lv"] = dynamo.N(p.ver)
 	return "#lv = :lv"
 }
 
@@ -161,12 +160,12 @@ func (st *Store) rosterUpdate(ws string, env apikey.Env, add []string, grace map
 	}
 	for _, h := range add {
 		sets = append(sets, "#k."+ph(h)+" = :zero")
-		values[":zero"] = attr.N(0)
+		values[":zero"] = dynamo.N(0)
 	}
 	for h, end := range grace {
 		v := ":g" + strconv.Itoa(i)
 		sets = append(sets, "#k."+ph(h)+" = "+v)
-		values[v] = attr.Millis(end)
+		values[v] = dynamo.Millis(end)
 	}
 	for _, h := range drop {
 		removes = append(removes, "#k."+ph(h))
@@ -199,7 +198,7 @@ func (st *Store) roster(ctx context.Context, ws string, env apikey.Env) (map[str
 	r := map[string]int64{}
 	if m, ok := out.Item[attrRoster].(*types.AttributeValueMemberM); ok {
 		for h := range m.Value {
-			r[h], _ = attr.Int(m.Value, h)
+			r[h], _ = dynamo.Int(m.Value, h)
 		}
 	}
 	return r, nil
@@ -212,7 +211,7 @@ func (st *Store) roster(ctx context.Context, ws string, env apikey.Env) (map[str
 // (a request in flight during the switch may be counted twice: stricter,
 // never looser). It returns the policy now in force.
 func (st *Store) syncCeiling(ctx context.Context, ws string, env apikey.Env) (policy, error) {
-	for attempt := 0; attempt < txn.Attempts; attempt++ {
+	for attempt := 0; attempt < dynamo.Attempts; attempt++ {
 		p, err := st.readPolicy(ctx, ws, env)
 		if err != nil {
 			return policy{}, err
@@ -220,7 +219,7 @@ func (st *Store) syncCeiling(ctx context.Context, ws string, env apikey.Env) (po
 		now := st.now()
 		want := needsCeiling(p.keyRPM, p.wsRPM, p.maxKeys)
 		seed := want && !p.counted
-		names, values := map[string]string{"#wsc": AttrCounted}, map[string]types.AttributeValue{":want": attr.B(want), ":nv": attr.N(p.ver + 1)}
+		names, values := map[string]string{"#wsc": AttrCounted}, map[string]types.AttributeValue{":want": dynamo.B(want), ":nv": dynamo.N(p.ver + 1)}
 		cond := p.guard(names, values)
 		expr := "SET #wsc = :want, #lv = :nv"
 		if seed {
@@ -277,7 +276,7 @@ func (st *Store) stampKey(ctx context.Context, h string, p policy, withItem bool
 		ConditionExpression:      aws.String("attribute_exists(pk) AND (attribute_not_exists(#lv) OR #lv < :lv)"),
 		ExpressionAttributeNames: map[string]string{"#wsc": AttrCounted, "#k": AttrKeyRPM, "#w": AttrWorkspaceRPM, "#lv": attrPolicyVersion},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":wsc": attr.B(p.counted), ":k": attr.N(p.keyRPM), ":w": attr.N(p.wsRPM), ":lv": attr.N(p.ver),
+			":wsc": dynamo.B(p.counted), ":k": dynamo.N(p.keyRPM), ":w": dynamo.N(p.wsRPM), ":lv": dynamo.N(p.ver),
 		},
 	}
 	if withItem {
@@ -322,14 +321,14 @@ func (st *Store) windowCounts(ctx context.Context, ws string, env apikey.Env, no
 			return nil, fmt.Errorf("read the counts of a key of %s/%s: %w", ws, env, err)
 		}
 		inh, _ := it[attrInherited].(*types.AttributeValueMemberM)
-		from := attr.Str(it, attrInheritedFrom)
+		from := dynamo.Str(it, attrInheritedFrom)
 		if _, listed := r[from]; !listed {
 			inh = nil
 		}
 		for name := range counterCells(it, now) {
-			n, _ := attr.Int(it, name)
+			n, _ := dynamo.Int(it, name)
 			if inh != nil {
-				v, _ := attr.Int(inh.Value, name)
+				v, _ := dynamo.Int(inh.Value, name)
 				n -= v
 			}
 			if n > 0 {
@@ -396,7 +395,7 @@ func (st *Store) seed(ctx context.Context, ws string, env apikey.Env, sums map[s
 	var adds []string
 	for cell, n := range sums {
 		i := strconv.Itoa(len(adds))
-		names["#c"+i], values[":n"+i] = cell, attr.N(n)
+		names["#c"+i], values[":n"+i] = cell, dynamo.N(n)
 		adds = append(adds, "#c"+i+" :n"+i)
 	}
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -436,7 +435,7 @@ func (u *Usage) Workspace(ctx context.Context, ws string, env apikey.Env) (ratel
 	}
 	item := make(map[string]types.AttributeValue, len(sums))
 	for cell, n := range sums {
-		item[cell] = attr.N(n)
+		item[cell] = dynamo.N(n)
 	}
 	return ratelimit.PerMinute.Evaluate(item, now, int(p.wsRPM)), nil
 }

@@ -13,11 +13,10 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
-	"github.com/framegate/framegate/pkg/attr"
+	"github.com/framegate/framegate/pkg/dynamo"
 	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/scopes"
-	"github.com/framegate/framegate/pkg/txn"
 )
 
 func errKeyNotFound(id string) error { return apierr.New(apierr.NotFound, "No API key %s.", id) }
@@ -40,7 +39,7 @@ func (st *Store) CreateKey(ctx context.Context, ws string, env apikey.Env, nk Ne
 		item := st.keyItem(k)
 		p.stamp(item)
 		names := map[string]string{"#a": AttrActiveKeys, "#m": AttrMaxKeys}
-		values := map[string]types.AttributeValue{":one": attr.N(1)}
+		values := map[string]types.AttributeValue{":one": dynamo.N(1)}
 		guard := p.guard(names, values)
 		_, err = st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{Update: &types.Update{
@@ -57,15 +56,15 @@ func (st *Store) CreateKey(ctx context.Context, ws string, env apikey.Env, nk Ne
 		if err == nil {
 			return k, plain, nil
 		}
-		reasons := txn.CancelReasons(err)
+		reasons := dynamo.CancelReasons(err)
 		switch {
 		case reasons == nil:
 			return Key{}, "", fmt.Errorf("create key in %s/%s: %w", ws, env, err)
-		case txn.Conflicted(reasons) && attempt < txn.Attempts:
-			if err := txn.Backoff(ctx, attempt); err != nil {
+		case dynamo.Conflicted(reasons) && attempt < dynamo.Attempts:
+			if err := dynamo.Backoff(ctx, attempt); err != nil {
 				return Key{}, "", err
 			}
-		case reasons[0] == "ConditionalCheckFailed" && attempt < txn.Attempts && st.policyChanged(ctx, p):
+		case reasons[0] == "ConditionalCheckFailed" && attempt < dynamo.Attempts && st.policyChanged(ctx, p):
 			// The limits or counting mode changed meanwhile: mint under the new ones.
 		case reasons[0] == "ConditionalCheckFailed" && !swept:
 			swept = true
@@ -92,7 +91,7 @@ func (st *Store) limitError(ctx context.Context, ws string, env apikey.Env) erro
 	if out.Item == nil {
 		return apierr.New(apierr.NotFound, "No workspace %s.", ws)
 	}
-	max, _ := attr.Int(out.Item, AttrMaxKeys)
+	max, _ := dynamo.Int(out.Item, AttrMaxKeys)
 	return apierr.New(apierr.KeyLimitReached,
 		"This workspace already has %d active %s keys, its plan's maximum. Revoke one (DELETE /v1/keys/{id}) or upgrade the plan.", max, env)
 }
@@ -109,7 +108,7 @@ func (st *Store) releaseExpired(ctx context.Context, ws string, env apikey.Env) 
 			KeyConditionExpression:    aws.String("gsi1pk = :p"),
 			FilterExpression:          aws.String("attribute_exists(#slot) AND attribute_not_exists(#rev) AND #exp <= :now"),
 			ExpressionAttributeNames:  map[string]string{"#slot": attrSlot, "#rev": AttrRevokedAt, "#exp": AttrExpiresAt},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":p": attr.S(listPK(ws, env)), ":now": attr.Millis(now)},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":p": dynamo.S(listPK(ws, env)), ":now": dynamo.Millis(now)},
 			ExclusiveStartKey:         start,
 		})
 		if err != nil {
@@ -140,7 +139,7 @@ func (st *Store) retire(ctx context.Context, k Key, at time.Time, holdsSlot bool
 		UpdateExpression:         aws.String("SET #rev = :at, #ttl = :ttl REMOVE #slot"),
 		ExpressionAttributeNames: map[string]string{"#rev": AttrRevokedAt, "#ttl": attrTTL, "#slot": attrSlot},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":at": attr.Millis(at), ":ttl": attr.N(at.Add(retention).Unix()),
+			":at": dynamo.Millis(at), ":ttl": dynamo.N(at.Add(retention).Unix()),
 		},
 	}
 	items := []types.TransactWriteItem{{Update: keyUpdate}, st.rosterUpdate(k.Workspace, k.Env, nil, map[string]time.Time{k.hash: at}, nil)}
@@ -151,7 +150,7 @@ func (st *Store) retire(ctx context.Context, k Key, at time.Time, holdsSlot bool
 			UpdateExpression:          aws.String("ADD #a :minus"),
 			ConditionExpression:       aws.String("attribute_exists(pk)"),
 			ExpressionAttributeNames:  map[string]string{"#a": AttrActiveKeys},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":minus": attr.N(-1)},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":minus": dynamo.N(-1)},
 		}})
 	} else {
 		keyUpdate.ConditionExpression = aws.String("attribute_exists(pk) AND attribute_not_exists(#rev) AND attribute_not_exists(#slot)")
@@ -161,12 +160,12 @@ func (st *Store) retire(ctx context.Context, k Key, at time.Time, holdsSlot bool
 		if err == nil {
 			return true, nil
 		}
-		reasons := txn.CancelReasons(err)
+		reasons := dynamo.CancelReasons(err)
 		switch {
 		case reasons == nil:
 			return false, fmt.Errorf("revoke key %s: %w", k.ID, err)
-		case txn.Conflicted(reasons) && attempt < txn.Attempts:
-			if err := txn.Backoff(ctx, attempt); err != nil {
+		case dynamo.Conflicted(reasons) && attempt < dynamo.Attempts:
+			if err := dynamo.Backoff(ctx, attempt); err != nil {
 				return false, err
 			}
 		case reasons[0] == "ConditionalCheckFailed":
@@ -187,10 +186,10 @@ func (st *Store) getRaw(ctx context.Context, ws string, env apikey.Env, id strin
 	if err != nil {
 		return nil, fmt.Errorf("get key %s: %w", id, err)
 	}
-	if ref.Item == nil || attr.Str(ref.Item, AttrWorkspace) != ws || attr.Str(ref.Item, AttrEnv) != string(env) {
+	if ref.Item == nil || dynamo.Str(ref.Item, AttrWorkspace) != ws || dynamo.Str(ref.Item, AttrEnv) != string(env) {
 		return nil, errKeyNotFound(id)
 	}
-	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: KeyKey(attr.Str(ref.Item, attrHash)), ConsistentRead: aws.Bool(true)})
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: KeyKey(dynamo.Str(ref.Item, attrHash)), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return nil, fmt.Errorf("get key %s: %w", id, err)
 	}
@@ -204,7 +203,7 @@ func (st *Store) getRaw(ctx context.Context, ws string, env apikey.Env, id strin
 // expired items up to days late (the emulator never does), so reads must
 // treat them as gone.
 func (st *Store) pastTTL(it map[string]types.AttributeValue) bool {
-	ttl, ok := attr.Int(it, attrTTL)
+	ttl, ok := dynamo.Int(it, attrTTL)
 	return ok && ttl <= st.now().Unix()
 }
 
@@ -221,14 +220,14 @@ func (st *Store) GetKey(ctx context.Context, ws string, env apikey.Env, id strin
 // first, and the id to continue after ("" at the end). Revoked keys are
 // left out unless withRevoked.
 func (st *Store) ListKeys(ctx context.Context, ws string, env apikey.Env, after string, limit int, withRevoked bool) ([]Key, string, error) {
-	values := map[string]types.AttributeValue{":p": attr.S(listPK(ws, env)), ":after": attr.S(KeySK + "#" + after)}
+	values := map[string]types.AttributeValue{":p": dynamo.S(listPK(ws, env)), ":after": dynamo.S(KeySK + "#" + after)}
 	in := &dynamodb.QueryInput{
 		TableName: &st.table, IndexName: aws.String("gsi1"),
 		KeyConditionExpression:    aws.String("gsi1pk = :p AND gsi1sk > :after"),
 		ExpressionAttributeValues: values,
 		Limit:                     aws.Int32(int32(limit + 1)),
 	}
-	values[":nowSec"] = attr.N(st.now().Unix())
+	values[":nowSec"] = dynamo.N(st.now().Unix())
 	in.FilterExpression = aws.String("(attribute_not_exists(#ttl) OR #ttl > :nowSec)")
 	in.ExpressionAttributeNames = map[string]string{"#ttl": attrTTL}
 	if !withRevoked {
@@ -257,7 +256,7 @@ func (st *Store) ListKeys(ctx context.Context, ws string, env apikey.Env, after 
 // RevokeKey revokes key id of ws/env at once. Revoking a revoked key is a
 // no-op that returns it. The primary key cannot be revoked, only reset.
 func (st *Store) RevokeKey(ctx context.Context, ws string, env apikey.Env, id string) (Key, error) {
-	for attempt := 0; attempt < txn.Attempts; attempt++ {
+	for attempt := 0; attempt < dynamo.Attempts; attempt++ {
 		k, err := st.GetKey(ctx, ws, env, id)
 		if err != nil {
 			return Key{}, err
@@ -340,7 +339,7 @@ func (st *Store) RotateKey(ctx context.Context, ws string, env apikey.Env, id st
 		newItem[name] = v
 	}
 	newItem[attrInherited] = &types.AttributeValueMemberM{Value: inherited}
-	newItem[attrInheritedFrom] = attr.S(old.hash)
+	newItem[attrInheritedFrom] = dynamo.S(old.hash)
 	end := now.Add(grace)
 	if old.ExpiresAt != nil && old.ExpiresAt.Before(end) {
 		end = *old.ExpiresAt
@@ -351,7 +350,7 @@ func (st *Store) RotateKey(ctx context.Context, ws string, env apikey.Env, id st
 			UpdateExpression:         aws.String("SET #rev = :now, #to = :to, #ttl = :ttl REMOVE #slot"),
 			ExpressionAttributeNames: map[string]string{"#rev": AttrRevokedAt, "#to": attrRotatedTo, "#ttl": attrTTL, "#slot": attrSlot},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":now": attr.Millis(now), ":to": attr.S(nk.ID), ":ttl": attr.N(now.Add(retention).Unix()),
+				":now": dynamo.Millis(now), ":to": dynamo.S(nk.ID), ":ttl": dynamo.N(now.Add(retention).Unix()),
 			},
 		}
 	} else {
@@ -361,7 +360,7 @@ func (st *Store) RotateKey(ctx context.Context, ws string, env apikey.Env, id st
 			UpdateExpression:         aws.String("SET #exp = :end, #to = :to, #succ = :succ, #ttl = :ttl REMOVE #slot"),
 			ExpressionAttributeNames: map[string]string{"#exp": AttrExpiresAt, "#to": attrRotatedTo, "#succ": AttrSuccessor, "#ttl": attrTTL, "#slot": attrSlot},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":end": attr.Millis(end), ":to": attr.S(nk.ID), ":succ": attr.S(nk.hash), ":ttl": attr.N(end.Add(retention).Unix()),
+				":end": dynamo.Millis(end), ":to": dynamo.S(nk.ID), ":succ": dynamo.S(nk.hash), ":ttl": dynamo.N(end.Add(retention).Unix()),
 			},
 		}
 	}
@@ -394,11 +393,11 @@ func (st *Store) RotateKey(ctx context.Context, ws string, env apikey.Env, id st
 			UpdateExpression:          aws.String("SET #succ = :new"),
 			ConditionExpression:       aws.String("#succ = :old"),
 			ExpressionAttributeNames:  map[string]string{"#succ": AttrSuccessor},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":new": attr.S(nk.hash), ":old": attr.S(old.hash)},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":new": dynamo.S(nk.hash), ":old": dynamo.S(old.hash)},
 		}})
 	}
 	if err := st.transact(ctx, items); err != nil {
-		if reasons := txn.CancelReasons(err); reasons != nil {
+		if reasons := dynamo.CancelReasons(err); reasons != nil {
 			return Key{}, "", apierr.New(apierr.Conflict, "Key %s changed while it was being rotated; retry.", id)
 		}
 		return Key{}, "", fmt.Errorf("rotate key %s: %w", id, err)
@@ -424,7 +423,7 @@ func (st *Store) graceAncestors(ctx context.Context, ws string, env apikey.Env, 
 		if err != nil {
 			return nil, fmt.Errorf("read a key of %s/%s: %w", ws, env, err)
 		}
-		if attr.Str(it, AttrSuccessor) == succ {
+		if dynamo.Str(it, AttrSuccessor) == succ {
 			out = append(out, h)
 		}
 	}
@@ -433,7 +432,7 @@ func (st *Store) graceAncestors(ctx context.Context, ws string, env apikey.Env, 
 
 func (st *Store) movePrimary(p policy, from, to Key) types.TransactWriteItem {
 	names := map[string]string{"#pid": attrPrimaryID, "#ph": attrPrimaryHash}
-	values := map[string]types.AttributeValue{":new": attr.S(to.ID), ":newh": attr.S(to.hash), ":old": attr.S(from.ID)}
+	values := map[string]types.AttributeValue{":new": dynamo.S(to.ID), ":newh": dynamo.S(to.hash), ":old": dynamo.S(from.ID)}
 	guard := p.guard(names, values)
 	return types.TransactWriteItem{Update: &types.Update{
 		TableName: &st.table, Key: EnvKey(p.workspace, p.env),
@@ -455,10 +454,10 @@ func (st *Store) policyChanged(ctx context.Context, p policy) bool {
 func (st *Store) transact(ctx context.Context, items []types.TransactWriteItem) error {
 	for attempt := 0; ; attempt++ {
 		_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-		if err == nil || !txn.Conflicted(txn.CancelReasons(err)) || attempt >= txn.Attempts {
+		if err == nil || !dynamo.Conflicted(dynamo.CancelReasons(err)) || attempt >= dynamo.Attempts {
 			return err
 		}
-		if err := txn.Backoff(ctx, attempt); err != nil {
+		if err := dynamo.Backoff(ctx, attempt); err != nil {
 			return err
 		}
 	}
@@ -466,7 +465,7 @@ func (st *Store) transact(ctx context.Context, items []types.TransactWriteItem) 
 
 // ResetPrimary replaces the primary key of ws/env; the old one stops at once.
 func (st *Store) ResetPrimary(ctx context.Context, ws string, env apikey.Env) (Key, string, error) {
-	for attempt := 0; attempt < txn.Attempts; attempt++ {
+	for attempt := 0; attempt < dynamo.Attempts; attempt++ {
 		out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: EnvKey(ws, env), ConsistentRead: aws.Bool(true)})
 		if err != nil {
 			return Key{}, "", fmt.Errorf("reset primary of %s/%s: %w", ws, env, err)
@@ -493,7 +492,7 @@ func (st *Store) ResetPrimary(ctx context.Context, ws string, env apikey.Env) (K
 				ConditionExpression:      aws.String("attribute_exists(pk)"),
 				ExpressionAttributeNames: map[string]string{"#rev": AttrRevokedAt, "#ttl": attrTTL, "#slot": attrSlot},
 				ExpressionAttributeValues: map[string]types.AttributeValue{
-					":now": attr.Millis(now), ":ttl": attr.N(now.Add(retention).Unix()),
+					":now": dynamo.Millis(now), ":ttl": dynamo.N(now.Add(retention).Unix()),
 				},
 			}},
 			st.movePrimary(p, old, nk),
@@ -503,7 +502,7 @@ func (st *Store) ResetPrimary(ctx context.Context, ws string, env apikey.Env) (K
 		if err == nil {
 			return nk, plain, nil
 		}
-		if txn.CancelReasons(err) == nil {
+		if dynamo.CancelReasons(err) == nil {
 			return Key{}, "", fmt.Errorf("reset primary of %s/%s: %w", ws, env, err)
 		}
 		// Someone else reset or rotated it meanwhile: read again.

@@ -15,7 +15,7 @@ import (
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/keystore"
-	"github.com/framegate/framegate/pkg/plan"
+	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/scopes"
 	"github.com/framegate/framegate/pkg/testenv"
 )
@@ -44,7 +44,7 @@ func code(err error) apierr.Code {
 func TestActiveKeyCapIsAtomic(t *testing.T) {
 	st, _ := open(t)
 	ctx := context.Background()
-	ws, _, err := st.CreateWorkspace(ctx, "Acme", "business", plan.Limits{})
+	ws, _, err := st.CreateWorkspace(ctx, "Acme", "business", ratelimit.Plan{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestActiveKeyCapIsAtomic(t *testing.T) {
 func TestExpiredKeysReleaseTheirSlot(t *testing.T) {
 	st, clock := open(t)
 	ctx := context.Background()
-	ws, _, err := st.CreateWorkspace(ctx, "Acme", "business", plan.Limits{MaxActiveKeys: 2})
+	ws, _, err := st.CreateWorkspace(ctx, "Acme", "business", ratelimit.Plan{MaxActiveKeys: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,8 +119,8 @@ func TestExpiredKeysReleaseTheirSlot(t *testing.T) {
 func TestTenantIsolation(t *testing.T) {
 	st, _ := open(t)
 	ctx := context.Background()
-	a, _, _ := st.CreateWorkspace(ctx, "A", "business", plan.Limits{})
-	b, _, _ := st.CreateWorkspace(ctx, "B", "business", plan.Limits{})
+	a, _, _ := st.CreateWorkspace(ctx, "A", "business", ratelimit.Plan{})
+	b, _, _ := st.CreateWorkspace(ctx, "B", "business", ratelimit.Plan{})
 	kb, _, err := st.CreateKey(ctx, b.ID, apikey.Live, keystore.NewKey{Name: "b", Role: scopes.Render})
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +153,7 @@ func TestTenantIsolation(t *testing.T) {
 func TestListPaginatesInCreationOrder(t *testing.T) {
 	st, clock := open(t)
 	ctx := context.Background()
-	ws, _, _ := st.CreateWorkspace(ctx, "A", "enterprise", plan.Limits{})
+	ws, _, _ := st.CreateWorkspace(ctx, "A", "enterprise", ratelimit.Plan{})
 	var made []string
 	for range 7 {
 		clock.Advance(time.Millisecond)
@@ -200,7 +200,7 @@ func TestListPaginatesInCreationOrder(t *testing.T) {
 func TestPrimaryReset(t *testing.T) {
 	st, _ := open(t)
 	ctx := context.Background()
-	ws, plains, _ := st.CreateWorkspace(ctx, "A", "business", plan.Limits{})
+	ws, plains, _ := st.CreateWorkspace(ctx, "A", "business", ratelimit.Plan{})
 	keys, _, _ := st.ListKeys(ctx, ws.ID, apikey.Live, "", 10, false)
 	old := keys[0]
 	if _, err := st.RevokeKey(ctx, ws.ID, apikey.Live, old.ID); code(err) != apierr.Conflict {
@@ -226,17 +226,17 @@ func TestPrimaryReset(t *testing.T) {
 func TestCreateWorkspaceValidates(t *testing.T) {
 	st, _ := open(t)
 	ctx := context.Background()
-	if _, _, err := st.CreateWorkspace(ctx, " ", "business", plan.Limits{}); code(err) != apierr.InvalidRequest {
+	if _, _, err := st.CreateWorkspace(ctx, " ", "business", ratelimit.Plan{}); code(err) != apierr.InvalidRequest {
 		t.Fatal(err)
 	}
-	if _, _, err := st.CreateWorkspace(ctx, "x", "platinum", plan.Limits{}); code(err) != apierr.InvalidRequest {
+	if _, _, err := st.CreateWorkspace(ctx, "x", "platinum", ratelimit.Plan{}); code(err) != apierr.InvalidRequest {
 		t.Fatal(err)
 	}
-	ws, _, err := st.CreateWorkspace(ctx, "x", "", plan.Limits{KeyRequestsPerMinute: 7})
-	if err != nil || ws.Plan != plan.Default || ws.Limits().KeyRequestsPerMinute != 7 {
+	ws, _, err := st.CreateWorkspace(ctx, "x", "", ratelimit.Plan{KeyRequestsPerMinute: 7})
+	if err != nil || ws.Plan != ratelimit.DefaultPlan || ws.Limits().KeyRequestsPerMinute != 7 {
 		t.Fatalf("%+v %v", ws, err)
 	}
-	ws2, err := st.SetPlan(ctx, ws.ID, "enterprise", plan.Limits{})
+	ws2, err := st.SetPlan(ctx, ws.ID, "enterprise", ratelimit.Plan{})
 	if err != nil || ws2.Limits().KeyRequestsPerMinute != 500 {
 		t.Fatalf("%+v %v", ws2, err)
 	}
@@ -249,7 +249,7 @@ func TestCreateWorkspaceValidates(t *testing.T) {
 func TestRecordsPastTheirTTLAreGone(t *testing.T) {
 	st, clock := open(t)
 	ctx := context.Background()
-	ws, _, _ := st.CreateWorkspace(ctx, "A", "business", plan.Limits{})
+	ws, _, _ := st.CreateWorkspace(ctx, "A", "business", ratelimit.Plan{})
 	k, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "x", Role: scopes.Render})
 	if err != nil {
 		t.Fatal(err)
@@ -301,8 +301,8 @@ func TestCountingModeReachesEveryKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 10 keys × 10/min: a 100/min ceiling cannot bind, a 50/min one can.
-	limits := func(ws int) plan.Limits {
-		return plan.Limits{KeyRequestsPerMinute: 10, WorkspaceRequestsPerMinute: ws, MaxActiveKeys: 10}
+	limits := func(ws int) ratelimit.Plan {
+		return ratelimit.Plan{KeyRequestsPerMinute: 10, WorkspaceRequestsPerMinute: ws, MaxActiveKeys: 10}
 	}
 	w, _, err := admin.CreateWorkspace(ctx, "Acme", "business", limits(100))
 	if err != nil {
@@ -370,7 +370,7 @@ func TestRevocationsKeepTheRosterSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, _, err := st.CreateWorkspace(ctx, "Acme", "business", plan.Limits{})
+	w, _, err := st.CreateWorkspace(ctx, "Acme", "business", ratelimit.Plan{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/framegate/framegate/pkg/apikey"
-	"github.com/framegate/framegate/pkg/plan"
+	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/scopes"
 )
 
@@ -32,15 +32,15 @@ type Workspace struct {
 	ID        string
 	Name      string
 	Plan      string
-	Overrides plan.Limits
+	Overrides ratelimit.Plan
 	CreatedAt time.Time
 }
 
 // Limits are the workspace's effective limits.
-func (w Workspace) Limits() plan.Limits {
-	l, err := plan.Get(w.Plan)
+func (w Workspace) Limits() ratelimit.Plan {
+	l, err := ratelimit.LookupPlan(w.Plan)
 	if err != nil {
-		l, _ = plan.Get(plan.Default)
+		l, _ = ratelimit.LookupPlan(ratelimit.DefaultPlan)
 	}
 	return l.With(w.Overrides)
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/framegate/framegate/pkg/attr"
+	"github.com/framegate/framegate/pkg/dynamo"
 	"io"
 	"strings"
 	"time"
@@ -16,7 +16,7 @@ import (
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/ids"
-	"github.com/framegate/framegate/pkg/plan"
+	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/scopes"
 )
 
@@ -96,16 +96,16 @@ const (
 
 // EnvKey is the primary key of a workspace's record for env.
 func EnvKey(ws string, env apikey.Env) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{attrPK: attr.S(WorkspacePKPrefix + ws), attrSK: attr.S(EnvSKPrefix + string(env))}
+	return map[string]types.AttributeValue{attrPK: dynamo.S(WorkspacePKPrefix + ws), attrSK: dynamo.S(EnvSKPrefix + string(env))}
 }
 
 // KeyKey is the primary key of the record of the key with this hash.
 func KeyKey(hash string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{attrPK: attr.S(KeyPKPrefix + hash), attrSK: attr.S(KeySK)}
+	return map[string]types.AttributeValue{attrPK: dynamo.S(KeyPKPrefix + hash), attrSK: dynamo.S(KeySK)}
 }
 
 func idKey(id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{attrPK: attr.S(idPKPrefix + id), attrSK: attr.S(KeySK)}
+	return map[string]types.AttributeValue{attrPK: dynamo.S(idPKPrefix + id), attrSK: dynamo.S(KeySK)}
 }
 
 func listPK(ws string, env apikey.Env) string { return WorkspacePKPrefix + ws + "#" + string(env) }
@@ -118,34 +118,34 @@ func (st *Store) keyItem(k Key) map[string]types.AttributeValue {
 		ss[i] = string(x)
 	}
 	it := KeyKey(k.hash)
-	it[AttrID] = attr.S(k.ID)
-	it[AttrWorkspace] = attr.S(k.Workspace)
-	it[AttrEnv] = attr.S(string(k.Env))
-	it[attrName] = attr.S(k.Name)
-	it[AttrRole] = attr.S(string(k.Role))
+	it[AttrID] = dynamo.S(k.ID)
+	it[AttrWorkspace] = dynamo.S(k.Workspace)
+	it[AttrEnv] = dynamo.S(string(k.Env))
+	it[attrName] = dynamo.S(k.Name)
+	it[AttrRole] = dynamo.S(string(k.Role))
 	it[AttrScopes] = &types.AttributeValueMemberSS{Value: ss}
-	it[AttrKind] = attr.S(k.Kind)
-	it[attrPreview] = attr.S(k.Preview)
-	it[attrCreated] = attr.Millis(k.CreatedAt)
-	it[attrGSI1PK] = attr.S(listPK(k.Workspace, k.Env))
-	it[attrGSI1SK] = attr.S(KeySK + "#" + k.ID)
+	it[AttrKind] = dynamo.S(k.Kind)
+	it[attrPreview] = dynamo.S(k.Preview)
+	it[attrCreated] = dynamo.Millis(k.CreatedAt)
+	it[attrGSI1PK] = dynamo.S(listPK(k.Workspace, k.Env))
+	it[attrGSI1SK] = dynamo.S(KeySK + "#" + k.ID)
 	if k.HoldsSlot {
 		it[attrSlot] = &types.AttributeValueMemberBOOL{Value: true}
 	}
 	if k.ExpiresAt != nil {
-		it[AttrExpiresAt] = attr.Millis(*k.ExpiresAt)
-		it[attrTTL] = attr.N(k.ExpiresAt.Add(retention).Unix())
+		it[AttrExpiresAt] = dynamo.Millis(*k.ExpiresAt)
+		it[attrTTL] = dynamo.N(k.ExpiresAt.Add(retention).Unix())
 	}
 	return it
 }
 
 func idItem(k Key) map[string]types.AttributeValue {
 	it := idKey(k.ID)
-	it[AttrWorkspace] = attr.S(k.Workspace)
-	it[AttrEnv] = attr.S(string(k.Env))
-	it[attrHash] = attr.S(k.hash)
+	it[AttrWorkspace] = dynamo.S(k.Workspace)
+	it[AttrEnv] = dynamo.S(string(k.Env))
+	it[attrHash] = dynamo.S(k.hash)
 	if k.ExpiresAt != nil {
-		it[attrTTL] = attr.N(k.ExpiresAt.Add(retention).Unix())
+		it[attrTTL] = dynamo.N(k.ExpiresAt.Add(retention).Unix())
 	}
 	return it
 }
@@ -153,20 +153,20 @@ func idItem(k Key) map[string]types.AttributeValue {
 // DecodeKey reads a key record.
 func DecodeKey(it map[string]types.AttributeValue) Key {
 	k := Key{
-		ID:         attr.Str(it, AttrID),
-		Workspace:  attr.Str(it, AttrWorkspace),
-		Env:        apikey.Env(attr.Str(it, AttrEnv)),
-		Name:       attr.Str(it, attrName),
-		Role:       scopes.Role(attr.Str(it, AttrRole)),
-		Kind:       attr.Str(it, AttrKind),
-		Preview:    attr.Str(it, attrPreview),
-		ExpiresAt:  attr.Time(it, AttrExpiresAt),
-		RevokedAt:  attr.Time(it, AttrRevokedAt),
-		LastUsedAt: attr.Time(it, AttrLastUsed),
-		RotatedTo:  attr.Str(it, attrRotatedTo),
-		hash:       strings.TrimPrefix(attr.Str(it, attrPK), KeyPKPrefix),
+		ID:         dynamo.Str(it, AttrID),
+		Workspace:  dynamo.Str(it, AttrWorkspace),
+		Env:        apikey.Env(dynamo.Str(it, AttrEnv)),
+		Name:       dynamo.Str(it, attrName),
+		Role:       scopes.Role(dynamo.Str(it, AttrRole)),
+		Kind:       dynamo.Str(it, AttrKind),
+		Preview:    dynamo.Str(it, attrPreview),
+		ExpiresAt:  dynamo.Time(it, AttrExpiresAt),
+		RevokedAt:  dynamo.Time(it, AttrRevokedAt),
+		LastUsedAt: dynamo.Time(it, AttrLastUsed),
+		RotatedTo:  dynamo.Str(it, attrRotatedTo),
+		hash:       strings.TrimPrefix(dynamo.Str(it, attrPK), KeyPKPrefix),
 	}
-	if c := attr.Time(it, attrCreated); c != nil {
+	if c := dynamo.Time(it, attrCreated); c != nil {
 		k.CreatedAt = *c
 	}
 	if v, ok := it[AttrScopes].(*types.AttributeValueMemberSS); ok {
@@ -215,14 +215,14 @@ func (st *Store) mint(ws string, env apikey.Env, kind, name string, role scopes.
 // CreateWorkspace creates a workspace with its two environments and a primary
 // key in each, in one transaction. It returns the plaintext primary keys,
 // which exist nowhere else.
-func (st *Store) CreateWorkspace(ctx context.Context, name, planName string, overrides plan.Limits) (Workspace, map[apikey.Env]string, error) {
+func (st *Store) CreateWorkspace(ctx context.Context, name, planName string, overrides ratelimit.Plan) (Workspace, map[apikey.Env]string, error) {
 	if strings.TrimSpace(name) == "" {
 		return Workspace{}, nil, apierr.Invalid("name", "name must not be empty")
 	}
 	if planName == "" {
-		planName = plan.Default
+		planName = ratelimit.DefaultPlan
 	}
-	if _, err := plan.Get(planName); err != nil {
+	if _, err := ratelimit.LookupPlan(planName); err != nil {
 		return Workspace{}, nil, apierr.Invalid("plan", "%v", err)
 	}
 	if err := overrides.Validate(); err != nil {
@@ -236,10 +236,10 @@ func (st *Store) CreateWorkspace(ctx context.Context, name, planName string, ove
 	w := Workspace{ID: id, Name: name, Plan: planName, Overrides: overrides, CreatedAt: now.Truncate(time.Millisecond)}
 	lim := w.Limits()
 	wsItem := map[string]types.AttributeValue{
-		attrPK: attr.S(WorkspacePKPrefix + id), attrSK: attr.S(wsSK),
-		attrName: attr.S(name), attrPlan: attr.S(planName), attrCreated: attr.Millis(now),
+		attrPK: dynamo.S(WorkspacePKPrefix + id), attrSK: dynamo.S(wsSK),
+		attrName: dynamo.S(name), attrPlan: dynamo.S(planName), attrCreated: dynamo.Millis(now),
 		attrOverrides: limitsAttr(overrides),
-		attrGSI1PK:    attr.S("WORKSPACES"), attrGSI1SK: attr.S(id),
+		attrGSI1PK:    dynamo.S("WORKSPACES"), attrGSI1SK: dynamo.S(id),
 	}
 	items := []types.TransactWriteItem{{Put: &types.Put{
 		TableName: &st.table, Item: wsItem, ConditionExpression: aws.String("attribute_not_exists(pk)"),
@@ -254,17 +254,17 @@ func (st *Store) CreateWorkspace(ctx context.Context, name, planName string, ove
 		p := policy{ver: 1, keyRPM: int64(lim.KeyRequestsPerMinute), wsRPM: int64(lim.WorkspaceRequestsPerMinute), maxKeys: int64(lim.MaxActiveKeys)}
 		p.counted = needsCeiling(p.keyRPM, p.wsRPM, p.maxKeys)
 		envItem := EnvKey(id, env)
-		envItem[AttrActiveKeys] = attr.N(1)
-		envItem[attrPrimaryID] = attr.S(k.ID)
-		envItem[attrPrimaryHash] = attr.S(k.hash)
+		envItem[AttrActiveKeys] = dynamo.N(1)
+		envItem[attrPrimaryID] = dynamo.S(k.ID)
+		envItem[attrPrimaryHash] = dynamo.S(k.hash)
 		for name, v := range limitAttrs(lim) {
 			envItem[name] = v
 		}
-		envItem[AttrCounted], envItem[attrPolicyVersion] = attr.B(p.counted), attr.N(p.ver)
+		envItem[AttrCounted], envItem[attrPolicyVersion] = dynamo.B(p.counted), dynamo.N(p.ver)
 		keyItem := st.keyItem(k)
 		p.stamp(keyItem)
 		roster := rosterKey(id, env)
-		roster[attrRoster] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{k.hash: attr.N(0)}}
+		roster[attrRoster] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{k.hash: dynamo.N(0)}}
 		items = append(items,
 			types.TransactWriteItem{Put: &types.Put{TableName: &st.table, Item: envItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 			types.TransactWriteItem{Put: &types.Put{TableName: &st.table, Item: roster, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
@@ -280,18 +280,18 @@ func (st *Store) CreateWorkspace(ctx context.Context, name, planName string, ove
 
 // limitAttrs are the limits the authorizer and the key cap read from a
 // workspace's per-environment record.
-func limitAttrs(l plan.Limits) map[string]types.AttributeValue {
+func limitAttrs(l ratelimit.Plan) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
-		AttrKeyRPM:          attr.N(int64(l.KeyRequestsPerMinute)),
-		AttrWorkspaceRPM:    attr.N(int64(l.WorkspaceRequestsPerMinute)),
-		AttrMaxKeys:         attr.N(int64(l.MaxActiveKeys)),
-		"concurrentRenders": attr.N(int64(l.ConcurrentRenders)),
-		"queuedRenders":     attr.N(int64(l.QueuedRenders)),
-		"maxVideoSeconds":   attr.N(int64(l.MaxVideoSeconds)),
+		AttrKeyRPM:          dynamo.N(int64(l.KeyRequestsPerMinute)),
+		AttrWorkspaceRPM:    dynamo.N(int64(l.WorkspaceRequestsPerMinute)),
+		AttrMaxKeys:         dynamo.N(int64(l.MaxActiveKeys)),
+		"concurrentRenders": dynamo.N(int64(l.ConcurrentRenders)),
+		"queuedRenders":     dynamo.N(int64(l.QueuedRenders)),
+		"maxVideoSeconds":   dynamo.N(int64(l.MaxVideoSeconds)),
 	}
 }
 
-func limitsAttr(l plan.Limits) types.AttributeValue {
+func limitsAttr(l ratelimit.Plan) types.AttributeValue {
 	m := map[string]types.AttributeValue{}
 	for name, v := range map[string]int{
 		"keyRpm": l.KeyRequestsPerMinute, "wsRpm": l.WorkspaceRequestsPerMinute,
@@ -299,19 +299,19 @@ func limitsAttr(l plan.Limits) types.AttributeValue {
 		"maxKeys": l.MaxActiveKeys, "maxVideoSeconds": l.MaxVideoSeconds,
 	} {
 		if v > 0 {
-			m[name] = attr.N(int64(v))
+			m[name] = dynamo.N(int64(v))
 		}
 	}
 	return &types.AttributeValueMemberM{Value: m}
 }
 
-func decodeLimits(av types.AttributeValue) plan.Limits {
+func decodeLimits(av types.AttributeValue) ratelimit.Plan {
 	m, ok := av.(*types.AttributeValueMemberM)
 	if !ok {
-		return plan.Limits{}
+		return ratelimit.Plan{}
 	}
-	get := func(k string) int { v, _ := attr.Int(m.Value, k); return int(v) }
-	return plan.Limits{
+	get := func(k string) int { v, _ := dynamo.Int(m.Value, k); return int(v) }
+	return ratelimit.Plan{
 		KeyRequestsPerMinute: get("keyRpm"), WorkspaceRequestsPerMinute: get("wsRpm"),
 		ConcurrentRenders: get("concurrentRenders"), QueuedRenders: get("queuedRenders"),
 		MaxActiveKeys: get("maxKeys"), MaxVideoSeconds: get("maxVideoSeconds"),
@@ -320,12 +320,12 @@ func decodeLimits(av types.AttributeValue) plan.Limits {
 
 func decodeWorkspace(it map[string]types.AttributeValue) Workspace {
 	w := Workspace{
-		ID:        strings.TrimPrefix(attr.Str(it, attrPK), WorkspacePKPrefix),
-		Name:      attr.Str(it, attrName),
-		Plan:      attr.Str(it, attrPlan),
+		ID:        strings.TrimPrefix(dynamo.Str(it, attrPK), WorkspacePKPrefix),
+		Name:      dynamo.Str(it, attrName),
+		Plan:      dynamo.Str(it, attrPlan),
 		Overrides: decodeLimits(it[attrOverrides]),
 	}
-	if c := attr.Time(it, attrCreated); c != nil {
+	if c := dynamo.Time(it, attrCreated); c != nil {
 		w.CreatedAt = *c
 	}
 	return w
@@ -335,7 +335,7 @@ func decodeWorkspace(it map[string]types.AttributeValue) Workspace {
 func (st *Store) GetWorkspace(ctx context.Context, id string) (Workspace, error) {
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: &st.table, ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{attrPK: attr.S(WorkspacePKPrefix + id), attrSK: attr.S(wsSK)},
+		Key: map[string]types.AttributeValue{attrPK: dynamo.S(WorkspacePKPrefix + id), attrSK: dynamo.S(wsSK)},
 	})
 	if err != nil {
 		return Workspace{}, fmt.Errorf("get workspace %s: %w", id, err)
@@ -354,7 +354,7 @@ func (st *Store) ListWorkspaces(ctx context.Context) ([]Workspace, error) {
 		page, err := st.db.Query(ctx, &dynamodb.QueryInput{
 			TableName: &st.table, IndexName: aws.String("gsi1"),
 			KeyConditionExpression:    aws.String("gsi1pk = :p"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":p": attr.S("WORKSPACES")},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":p": dynamo.S("WORKSPACES")},
 			ExclusiveStartKey:         start,
 		})
 		if err != nil {
@@ -373,8 +373,8 @@ func (st *Store) ListWorkspaces(ctx context.Context) ([]Workspace, error) {
 // SetPlan changes a workspace's plan and overrides; the per-environment
 // records the authorizer reads change in the same transaction, so the next
 // request sees the new limits.
-func (st *Store) SetPlan(ctx context.Context, id, planName string, overrides plan.Limits) (Workspace, error) {
-	if _, err := plan.Get(planName); err != nil {
+func (st *Store) SetPlan(ctx context.Context, id, planName string, overrides ratelimit.Plan) (Workspace, error) {
+	if _, err := ratelimit.LookupPlan(planName); err != nil {
 		return Workspace{}, apierr.Invalid("plan", "%v", err)
 	}
 	if err := overrides.Validate(); err != nil {
@@ -386,11 +386,11 @@ func (st *Store) SetPlan(ctx context.Context, id, planName string, overrides pla
 	}
 	w.Plan, w.Overrides = planName, overrides
 	items := []types.TransactWriteItem{{Update: &types.Update{
-		TableName: &st.table, Key: map[string]types.AttributeValue{attrPK: attr.S(WorkspacePKPrefix + id), attrSK: attr.S(wsSK)},
+		TableName: &st.table, Key: map[string]types.AttributeValue{attrPK: dynamo.S(WorkspacePKPrefix + id), attrSK: dynamo.S(wsSK)},
 		UpdateExpression:          aws.String("SET #p = :p, #o = :o"),
 		ConditionExpression:       aws.String("attribute_exists(pk)"),
 		ExpressionAttributeNames:  map[string]string{"#p": attrPlan, "#o": attrOverrides},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": attr.S(planName), ":o": limitsAttr(overrides)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": dynamo.S(planName), ":o": limitsAttr(overrides)},
 	}}}
 	for _, env := range []apikey.Env{apikey.Live, apikey.Test} {
 		names, values := map[string]string{}, map[string]types.AttributeValue{}

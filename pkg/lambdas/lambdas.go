@@ -1,6 +1,7 @@
 // Package lambdas holds the contract between a function's constructor and
-// whatever runs it: the Lambda runtime in functions/<name>/main.go, or the
-// local stack and the tests, which run every function in one process.
+// whatever runs it: the Lambda runtime (Start, which every
+// functions/<name>/main.go calls), or the local stack and the tests, which
+// run every function in one process.
 package lambdas
 
 import (

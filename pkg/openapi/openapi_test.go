@@ -12,7 +12,7 @@ import (
 
 	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/openapi"
-	"github.com/framegate/framegate/pkg/openapi/contract"
+	"github.com/framegate/framegate/pkg/testenv"
 )
 
 // TestJSONIsTheYAML: the served JSON says exactly what openapi.yaml says.
@@ -81,7 +81,7 @@ func TestHandler(t *testing.T) {
 	for k, v := range resp.Headers {
 		hdr.Set(k, v)
 	}
-	v, err := contract.Default()
+	v, err := testenv.DefaultValidator()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/framegate/framegate/pkg/apierr"
-	"github.com/framegate/framegate/pkg/attr"
 	"github.com/framegate/framegate/pkg/connections"
+	"github.com/framegate/framegate/pkg/dynamo"
 	"github.com/framegate/framegate/pkg/httpapi"
 	"github.com/framegate/framegate/pkg/idempotency"
 	"github.com/framegate/framegate/pkg/ids"
@@ -158,7 +158,7 @@ func (a *API) publish(ctx context.Context, r *httpapi.Request) (httpapi.Response
 	}
 	ws, env := r.Workspace(), string(r.Env())
 	out, replayed, err := a.Idempotency.Do(ctx, a.Log, idempotency.Request{Partition: partition(ws, env), Key: key,
-		Hash: requestHash(vid, in), Attrs: map[string]types.AttributeValue{"publicationId": attr.S(id), aVideo: attr.S(vid)}},
+		Hash: requestHash(vid, in), Attrs: map[string]types.AttributeValue{"publicationId": dynamo.S(id), aVideo: dynamo.S(vid)}},
 		func(ctx context.Context) (idempotency.Response, error) {
 			p, err := a.schedule(ctx, r, vid, id, in, now)
 			if err != nil {

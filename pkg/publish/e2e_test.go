@@ -17,23 +17,22 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/framegate/framegate/pkg/apikey"
-	"github.com/framegate/framegate/pkg/event"
+	"github.com/framegate/framegate/pkg/devstack"
 	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/lambdas"
-	"github.com/framegate/framegate/pkg/lambdas/registry"
-	"github.com/framegate/framegate/pkg/localstack"
-	"github.com/framegate/framegate/pkg/plan"
+	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/testenv"
 	"github.com/framegate/framegate/pkg/videos"
-	"github.com/framegate/framegate/pkg/webhook"
+	"github.com/framegate/framegate/pkg/webhooks"
+	"github.com/framegate/framegate/pkg/webhooksig"
 )
 
 // TestPublishingOverHTTP drives /v1/connections and publishing end to end
 // through the local stack: gateway, authorizer, handlers, and the publish
 // worker on its SQS loop.
 func TestPublishingOverHTTP(t *testing.T) {
-	reg := registry.Registry()
-	s := testenv.NewStack(t, testenv.WithRegistry(reg), func(c *localstack.Config) {
+	reg := devstack.Registry()
+	s := testenv.NewStack(t, testenv.WithRegistry(reg), func(c *devstack.Config) {
 		c.Parameters = map[string]string{"WebhookAllowLoopback": "true", "WebhookRetrySchedule": "0s,1s"}
 	})
 	ctx := context.Background()
@@ -54,11 +53,11 @@ func TestPublishingOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wsA, a, err := ks.CreateWorkspace(ctx, "A", plan.Default, plan.Limits{})
+	wsA, a, err := ks.CreateWorkspace(ctx, "A", ratelimit.DefaultPlan, ratelimit.Plan{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, b, err := ks.CreateWorkspace(ctx, "B", plan.Default, plan.Limits{})
+	_, b, err := ks.CreateWorkspace(ctx, "B", ratelimit.DefaultPlan, ratelimit.Plan{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +120,7 @@ func TestPublishingOverHTTP(t *testing.T) {
 	r := c.Expect(c.Do("POST", "/connections", live, map[string]any{"type": "webhook", "name": "Zapier", "url": rcv.URL + "/hooks/catch/1"}), 201)
 	hookID, secret := r.Str("id"), r.Str("secret")
 	if !strings.HasPrefix(hookID, "conn_") || !strings.HasPrefix(secret, "whsec_") || r.Header.Get("Location") != "/v1/connections/"+hookID ||
-		r.Str("secretPreview") != webhook.Mask(secret) || r.Str("name") != "Zapier" || r.Get("bucket") != nil {
+		r.Str("secretPreview") != webhooksig.Mask(secret) || r.Str("name") != "Zapier" || r.Get("bucket") != nil {
 		t.Fatalf("create webhook connection: %s", r.Raw)
 	}
 	r = c.Expect(c.Do("POST", "/connections", live, map[string]any{"type": "s3", "bucket": custBucket, "prefix": "exports",
@@ -214,7 +213,7 @@ func TestPublishingOverHTTP(t *testing.T) {
 			t.Fatalf("publish: %s", r.Raw)
 		}
 		got := rcv.Wait(t)
-		if err := webhook.Verify(secret, got.Header, got.Body, time.Minute); err != nil {
+		if err := webhooksig.Verify(secret, got.Header, got.Body, time.Minute); err != nil {
 			t.Fatalf("verify: %v", err)
 		}
 		var payload struct {
@@ -229,12 +228,12 @@ func TestPublishingOverHTTP(t *testing.T) {
 		if err := json.Unmarshal(got.Body, &payload); err != nil {
 			t.Fatal(err)
 		}
-		if payload.Type != event.PublishExecuted || payload.Data.PublicationID != pubID || payload.Data.VideoID != v.ID ||
+		if payload.Type != webhooks.PublishExecuted || payload.Data.PublicationID != pubID || payload.Data.VideoID != v.ID ||
 			!strings.Contains(payload.Data.DownloadURL, "X-Amz-Expires=900") || payload.ID != got.Header.Get("Webhook-Id") {
 			t.Errorf("payload %s", got.Body)
 		}
 		waitStatus(pubID, "executed")
-		evs := eventsOf(t, drain(t, sqsc, eventsQueue), event.PublishExecuted)
+		evs := eventsOf(t, drain(t, sqsc, eventsQueue), webhooks.PublishExecuted)
 		if len(distinctIDs(evs)) != 1 || evs[0]["data"].(map[string]any)["publicationId"] != pubID {
 			t.Errorf("events queue: %v", evs)
 		}

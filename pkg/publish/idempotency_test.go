@@ -15,15 +15,13 @@ import (
 
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/connections"
+	"github.com/framegate/framegate/pkg/devstack"
 	"github.com/framegate/framegate/pkg/idempotency"
 	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/lambdas"
-	"github.com/framegate/framegate/pkg/lambdas/registry"
-	"github.com/framegate/framegate/pkg/localstack"
-	"github.com/framegate/framegate/pkg/plan"
 	"github.com/framegate/framegate/pkg/publish"
+	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/testenv"
-	"github.com/framegate/framegate/pkg/verdict"
 	"github.com/framegate/framegate/pkg/videos"
 )
 
@@ -56,7 +54,7 @@ func postRaw(t *testing.T, base, path, key string, headers map[string]string, bo
 // Idempotency-Key through the local gateway, whose every answer is checked
 // against openapi.yaml.
 func TestPublishIdempotencyOverHTTP(t *testing.T) {
-	s := testenv.NewStack(t, testenv.WithRegistry(registry.Registry()), func(c *localstack.Config) {
+	s := testenv.NewStack(t, testenv.WithRegistry(devstack.Registry()), func(c *devstack.Config) {
 		c.Parameters = map[string]string{"WebhookAllowLoopback": "true"}
 	})
 	ctx := context.Background()
@@ -78,11 +76,11 @@ func TestPublishIdempotencyOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wsA, a, err := ks.CreateWorkspace(ctx, "A", plan.Default, plan.Limits{})
+	wsA, a, err := ks.CreateWorkspace(ctx, "A", ratelimit.DefaultPlan, ratelimit.Plan{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wsB, b, err := ks.CreateWorkspace(ctx, "B", plan.Default, plan.Limits{})
+	wsB, b, err := ks.CreateWorkspace(ctx, "B", ratelimit.DefaultPlan, ratelimit.Plan{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,8 +274,8 @@ func TestPublishIdempotencyWindow(t *testing.T) {
 	call := func(idem string, body map[string]any) (int, map[string]string, map[string]any) {
 		t.Helper()
 		b, _ := json.Marshal(body)
-		ctxv := verdict.Verdict{Outcome: verdict.Allow, Workspace: ws, Env: "live", KeyID: "key_test",
-			KeyLimit: verdict.Limit{Name: "key", Limit: 100, Remaining: 99, Window: 60}}.Context()
+		ctxv := ratelimit.Verdict{Outcome: ratelimit.Allow, Workspace: ws, Env: "live", KeyID: "key_test",
+			KeyLimit: ratelimit.Limit{Name: "key", Limit: 100, Remaining: 99, Window: 60}}.Context()
 		resp, err := api(ctx, events.APIGatewayProxyRequest{HTTPMethod: "POST", Resource: "/videos/{id}/publish",
 			PathParameters: map[string]string{"id": v.ID}, Headers: map[string]string{"idempotency-key": idem},
 			Body: string(b), RequestContext: events.APIGatewayProxyRequestContext{RequestID: "r1", Authorizer: ctxv}})

@@ -10,13 +10,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/framegate/framegate/pkg/connections"
-	"github.com/framegate/framegate/pkg/delivery"
 	"github.com/framegate/framegate/pkg/egress"
-	"github.com/framegate/framegate/pkg/event"
 	"github.com/framegate/framegate/pkg/httpapi"
 	"github.com/framegate/framegate/pkg/idempotency"
 	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/videos"
+	"github.com/framegate/framegate/pkg/webhooks"
 )
 
 // Environment variables (template.yaml sets them), besides DATA_TABLE,
@@ -34,7 +33,7 @@ type Options struct {
 	Resolver egress.Resolver
 	// QueueSQS replaces the SQS client that sends to the publish queue
 	// (tests record the delays and deliver at once).
-	QueueSQS event.Sender
+	QueueSQS webhooks.Sender
 }
 
 func openQueue(d lambdas.Deps, o Options) (Queue, error) {
@@ -50,9 +49,9 @@ func openQueue(d lambdas.Deps, o Options) (Queue, error) {
 }
 
 func openStore(d lambdas.Deps) (*Store, error) {
-	table := d.Getenv(delivery.EnvTable)
+	table := d.Getenv(webhooks.EnvTable)
 	if table == "" {
-		return nil, errors.New("open publish store: " + delivery.EnvTable + " is not set")
+		return nil, errors.New("open publish store: " + webhooks.EnvTable + " is not set")
 	}
 	return NewStore(dynamodb.NewFromConfig(d.AWS), table, d.Now)
 }
@@ -81,7 +80,7 @@ func Constructor(o Options) lambdas.Constructor {
 		if err != nil {
 			return nil, err
 		}
-		idem, err := idempotency.NewStore(dynamodb.NewFromConfig(d.AWS), d.Getenv(delivery.EnvTable), d.Now)
+		idem, err := idempotency.NewStore(dynamodb.NewFromConfig(d.AWS), d.Getenv(webhooks.EnvTable), d.Now)
 		if err != nil {
 			return nil, err
 		}
@@ -113,7 +112,7 @@ func NewWorker(ctx context.Context, d lambdas.Deps, o Options) (*Worker, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open publish worker: %w", err)
 	}
-	sched, err := delivery.ParseSchedule(d.Getenv(delivery.EnvSchedule))
+	sched, err := webhooks.ParseSchedule(d.Getenv(webhooks.EnvSchedule))
 	if err != nil {
 		return nil, err
 	}
@@ -136,8 +135,8 @@ func NewWorker(ctx context.Context, d lambdas.Deps, o Options) (*Worker, error) 
 	s3c := videos.S3Client(d.AWS)
 	return &Worker{
 		Store: st, Connections: cs, Videos: vs, Queue: q,
-		Events:    event.Publisher{SQS: sqs.NewFromConfig(d.AWS), EventsQueueURL: env[EnvEventsQueue], WebhookQueueURL: env[EnvWebhookQueue]},
-		Webhooks:  delivery.NewClient(delivery.Guard(d.Getenv, o.Resolver), d.Now),
+		Events:    webhooks.Publisher{SQS: sqs.NewFromConfig(d.AWS), EventsQueueURL: env[EnvEventsQueue], WebhookQueueURL: env[EnvWebhookQueue]},
+		Webhooks:  webhooks.NewClient(webhooks.Guard(d.Getenv, o.Resolver), d.Now),
 		S3:        NewCopier(d.AWS, s3c),
 		Presigner: s3.NewPresignClient(s3c),
 		Bucket:    env[EnvRendersBucket], Schedule: sched, Now: d.Now, Log: d.Logger,

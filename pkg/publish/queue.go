@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/framegate/framegate/pkg/event"
+	"github.com/framegate/framegate/pkg/webhooks"
 )
 
 // MaxDelay is SQS's longest message delay. Waits longer than that hop: the
@@ -20,7 +20,7 @@ const MaxDelay = 15 * time.Minute
 
 // Queue puts wake-up messages on the publish queue.
 type Queue struct {
-	SQS event.Sender
+	SQS webhooks.Sender
 	URL string
 }
 

@@ -13,13 +13,12 @@ import (
 
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/connections"
-	"github.com/framegate/framegate/pkg/delivery"
-	"github.com/framegate/framegate/pkg/event"
 	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/publish"
+	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/testenv"
-	"github.com/framegate/framegate/pkg/verdict"
-	"github.com/framegate/framegate/pkg/webhook"
+	"github.com/framegate/framegate/pkg/webhooks"
+	"github.com/framegate/framegate/pkg/webhooksig"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -141,7 +140,7 @@ func TestScheduledPublication(t *testing.T) {
 			wd := env.Deps("PublishWorkerFunction", clock.Now)
 			base := wd.Getenv
 			wd.Getenv = func(k string) string {
-				if k == delivery.EnvAllowLoopback {
+				if k == webhooks.EnvAllowLoopback {
 					return "true"
 				}
 				return base(k)
@@ -165,8 +164,8 @@ func TestScheduledPublication(t *testing.T) {
 			call := func(method, resource string, params map[string]string, body any) (int, map[string]any) {
 				t.Helper()
 				b, _ := json.Marshal(body)
-				ctxv := verdict.Verdict{Outcome: verdict.Allow, Workspace: ws, Env: "live", KeyID: "key_test",
-					KeyLimit: verdict.Limit{Name: "key", Limit: 100, Remaining: 99, Window: 60}}.Context()
+				ctxv := ratelimit.Verdict{Outcome: ratelimit.Allow, Workspace: ws, Env: "live", KeyID: "key_test",
+					KeyLimit: ratelimit.Limit{Name: "key", Limit: 100, Remaining: 99, Window: 60}}.Context()
 				resp, err := api(ctx, events.APIGatewayProxyRequest{HTTPMethod: method, Resource: resource, PathParameters: params,
 					Body: string(b), RequestContext: events.APIGatewayProxyRequestContext{RequestID: "r1", Authorizer: ctxv}})
 				if err != nil {
@@ -255,7 +254,7 @@ func TestScheduledPublication(t *testing.T) {
 			if !clock.Now().Equal(due) {
 				t.Errorf("the last message arrived at %s, due %s", clock.Now(), due)
 			}
-			evs := eventsOf(t, drain(t, client, wd.Getenv(publish.EnvEventsQueue)), event.PublishExecuted)
+			evs := eventsOf(t, drain(t, client, wd.Getenv(publish.EnvEventsQueue)), webhooks.PublishExecuted)
 			final := list()
 			if tc.cancelAfter != -1 {
 				if rcv.Count() != 0 || final["status"] != "cancelled" || len(evs) != 0 {
@@ -267,7 +266,7 @@ func TestScheduledPublication(t *testing.T) {
 				t.Fatalf("%d webhooks, want exactly 1", n)
 			}
 			got := rcv.Wait(t)
-			if err := webhook.VerifyAt(secret, got.Header, got.Body, 0, clock.Now()); err != nil {
+			if err := webhooksig.VerifyAt(secret, got.Header, got.Body, 0, clock.Now()); err != nil {
 				t.Fatalf("verify: %v", err)
 			}
 			if final["status"] != "executed" || final["executedAt"] != due.Format(connections.TimeFormat) || final["attempts"] != float64(1) {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/framegate/framegate/pkg/attr"
+	"github.com/framegate/framegate/pkg/dynamo"
 	"strings"
 	"time"
 
@@ -56,24 +56,24 @@ const (
 func partition(ws, env string) string { return "PUB#" + ws + "#" + env }
 
 func key(ws, env, videoID, id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{aPK: attr.S(partition(ws, env)), aSK: attr.S("V#" + videoID + "#" + id)}
+	return map[string]types.AttributeValue{aPK: dynamo.S(partition(ws, env)), aSK: dynamo.S("V#" + videoID + "#" + id)}
 }
 
 func decode(it map[string]types.AttributeValue) Publication {
-	p := Publication{ID: attr.Str(it, aID), Workspace: attr.Str(it, aWS), Env: attr.Str(it, aEnv), VideoID: attr.Str(it, aVideo),
-		ConnectionID: attr.Str(it, aConn), ConnectionType: attr.Str(it, aConnType), Status: attr.Str(it, aStatus),
-		NextAttemptAt: attr.Time(it, aNext), ExecutedAt: attr.Time(it, aExecuted), CancelledAt: attr.Time(it, aCancelled),
-		Destination: attr.Str(it, aDest)}
-	if t := attr.Time(it, aPublishAt); t != nil {
+	p := Publication{ID: dynamo.Str(it, aID), Workspace: dynamo.Str(it, aWS), Env: dynamo.Str(it, aEnv), VideoID: dynamo.Str(it, aVideo),
+		ConnectionID: dynamo.Str(it, aConn), ConnectionType: dynamo.Str(it, aConnType), Status: dynamo.Str(it, aStatus),
+		NextAttemptAt: dynamo.Time(it, aNext), ExecutedAt: dynamo.Time(it, aExecuted), CancelledAt: dynamo.Time(it, aCancelled),
+		Destination: dynamo.Str(it, aDest)}
+	if t := dynamo.Time(it, aPublishAt); t != nil {
 		p.PublishAt = *t
 	}
-	if t := attr.Time(it, aCreated); t != nil {
+	if t := dynamo.Time(it, aCreated); t != nil {
 		p.CreatedAt = *t
 	}
-	a, _ := attr.Int(it, aAttempts)
+	a, _ := dynamo.Int(it, aAttempts)
 	p.Attempts = int(a)
-	if c := attr.Str(it, aErrCode); c != "" {
-		p.Error = &Error{Code: c, Message: attr.Str(it, aErrMsg)}
+	if c := dynamo.Str(it, aErrCode); c != "" {
+		p.Error = &Error{Code: c, Message: dynamo.Str(it, aErrMsg)}
 	}
 	if b, ok := it[aEventSent].(*types.AttributeValueMemberBOOL); ok {
 		p.EventSent = b.Value
@@ -96,10 +96,10 @@ func notFound() error {
 // Create stores a new scheduled publication.
 func (st *Store) Create(ctx context.Context, p Publication) error {
 	it := key(p.Workspace, p.Env, p.VideoID, p.ID)
-	it[aID], it[aWS], it[aEnv], it[aVideo] = attr.S(p.ID), attr.S(p.Workspace), attr.S(p.Env), attr.S(p.VideoID)
-	it[aConn], it[aConnType], it[aStatus] = attr.S(p.ConnectionID), attr.S(p.ConnectionType), attr.S(Scheduled)
-	it[aPublishAt], it[aCreated], it[aAttempts] = attr.Millis(p.PublishAt), attr.Millis(p.CreatedAt), attr.N(0)
-	it[aTTL] = attr.N(p.PublishAt.Add(Retention).Unix())
+	it[aID], it[aWS], it[aEnv], it[aVideo] = dynamo.S(p.ID), dynamo.S(p.Workspace), dynamo.S(p.Env), dynamo.S(p.VideoID)
+	it[aConn], it[aConnType], it[aStatus] = dynamo.S(p.ConnectionID), dynamo.S(p.ConnectionType), dynamo.S(Scheduled)
+	it[aPublishAt], it[aCreated], it[aAttempts] = dynamo.Millis(p.PublishAt), dynamo.Millis(p.CreatedAt), dynamo.N(0)
+	it[aTTL] = dynamo.N(p.PublishAt.Add(Retention).Unix())
 	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: it,
 		ConditionExpression: aws.String("attribute_not_exists(pk)")})
 	if err != nil {
@@ -111,7 +111,7 @@ func (st *Store) Create(ctx context.Context, p Publication) error {
 // expired reports whether the item outlived its TTL: DynamoDB deletes
 // late (moto never), so reads treat it as gone themselves.
 func expired(it map[string]types.AttributeValue, now time.Time) bool {
-	t, ok := attr.Int(it, aTTL)
+	t, ok := dynamo.Int(it, aTTL)
 	return ok && t <= now.Unix()
 }
 
@@ -134,7 +134,7 @@ func (st *Store) List(ctx context.Context, ws, env, videoID, after string, limit
 		TableName:              &st.table,
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :v)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": attr.S(partition(ws, env)), ":v": attr.S("V#" + videoID + "#")},
+			":pk": dynamo.S(partition(ws, env)), ":v": dynamo.S("V#" + videoID + "#")},
 		ScanIndexForward: aws.Bool(false),
 		Limit:            aws.Int32(int32(limit)),
 	}
@@ -154,7 +154,7 @@ func (st *Store) List(ctx context.Context, ws, env, videoID, after string, limit
 	}
 	next := ""
 	if len(out.LastEvaluatedKey) > 0 && len(out.Items) == limit {
-		next = attr.Str(out.Items[len(out.Items)-1], aID)
+		next = dynamo.Str(out.Items[len(out.Items)-1], aID)
 	}
 	return ps, next, nil
 }
@@ -168,8 +168,8 @@ func (st *Store) Cancel(ctx context.Context, ws, env, videoID, id string) (Publi
 		UpdateExpression:         aws.String("SET #st = :c, #ca = :now REMOVE #n"),
 		ConditionExpression:      aws.String("attribute_exists(pk) AND #st = :s AND #a = :zero"),
 		ExpressionAttributeNames: map[string]string{"#st": aStatus, "#ca": aCancelled, "#a": aAttempts, "#n": aNext},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":c": attr.S(Cancelled), ":s": attr.S(Scheduled),
-			":zero": attr.N(0), ":now": attr.Millis(st.now())},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":c": dynamo.S(Cancelled), ":s": dynamo.S(Scheduled),
+			":zero": dynamo.N(0), ":now": dynamo.Millis(st.now())},
 		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
@@ -202,8 +202,8 @@ func (st *Store) Claim(ctx context.Context, m Message) (Publication, bool, error
 		ConditionExpression: aws.String("attribute_exists(pk) AND #a = :a AND " +
 			"(#st = :s OR (#st = :x AND (attribute_not_exists(#l) OR #l < :now)))"),
 		ExpressionAttributeNames: map[string]string{"#st": aStatus, "#l": aLease, "#a": aAttempts},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":x": attr.S(Executing), ":s": attr.S(Scheduled),
-			":a": attr.N(int64(m.Attempt)), ":now": attr.Millis(now), ":lease": attr.Millis(now.Add(Lease))},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":x": dynamo.S(Executing), ":s": dynamo.S(Scheduled),
+			":a": dynamo.N(int64(m.Attempt)), ":now": dynamo.Millis(now), ":lease": dynamo.Millis(now.Add(Lease))},
 		ReturnValues: types.ReturnValueAllNew,
 	})
 	if _, ok := conditionFailed(err); ok {
@@ -231,22 +231,22 @@ func (st *Store) Record(ctx context.Context, p Publication, o Outcome) (Publicat
 	sets := []string{"#st = :st", "#a = :a1"}
 	removes := []string{"#l"}
 	names := map[string]string{"#st": aStatus, "#a": aAttempts, "#l": aLease, "#n": aNext, "#ec": aErrCode, "#em": aErrMsg}
-	vals := map[string]types.AttributeValue{":st": attr.S(o.Status), ":a0": attr.N(int64(p.Attempts)), ":a1": attr.N(int64(p.Attempts + 1)), ":x": attr.S(Executing)}
+	vals := map[string]types.AttributeValue{":st": dynamo.S(o.Status), ":a0": dynamo.N(int64(p.Attempts)), ":a1": dynamo.N(int64(p.Attempts + 1)), ":x": dynamo.S(Executing)}
 	if o.Next != nil {
-		sets, vals[":n"] = append(sets, "#n = :n"), attr.Millis(*o.Next)
+		sets, vals[":n"] = append(sets, "#n = :n"), dynamo.Millis(*o.Next)
 	} else {
 		removes = append(removes, "#n")
 	}
 	if o.Error != nil {
-		sets, vals[":ec"], vals[":em"] = append(sets, "#ec = :ec", "#em = :em"), attr.S(o.Error.Code), attr.S(o.Error.Message)
+		sets, vals[":ec"], vals[":em"] = append(sets, "#ec = :ec", "#em = :em"), dynamo.S(o.Error.Code), dynamo.S(o.Error.Message)
 	} else {
 		removes = append(removes, "#ec", "#em")
 	}
 	if o.Status == Executed || o.Status == Failed {
-		sets, names["#ex"], vals[":ex"] = append(sets, "#ex = :ex"), aExecuted, attr.Millis(now)
+		sets, names["#ex"], vals[":ex"] = append(sets, "#ex = :ex"), aExecuted, dynamo.Millis(now)
 	}
 	if o.Destination != "" {
-		sets, names["#d"], vals[":d"] = append(sets, "#d = :d"), aDest, attr.S(o.Destination)
+		sets, names["#d"], vals[":d"] = append(sets, "#d = :d"), aDest, dynamo.S(o.Destination)
 	}
 	expr := "SET " + strings.Join(sets, ", ") + " REMOVE " + strings.Join(removes, ", ")
 	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{

@@ -19,10 +19,9 @@ import (
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/connections"
-	"github.com/framegate/framegate/pkg/delivery"
-	"github.com/framegate/framegate/pkg/event"
 	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/videos"
+	"github.com/framegate/framegate/pkg/webhooks"
 )
 
 // DownloadTTL is how long the download URL in a webhook publication works.
@@ -41,7 +40,7 @@ type ConnectionReader interface {
 
 // EventPublisher sends events to the events queue and the webhook queue.
 type EventPublisher interface {
-	Publish(ctx context.Context, ev event.Event, r event.Route) error
+	Publish(ctx context.Context, ev webhooks.Event, r webhooks.Route) error
 }
 
 // Presigner makes download URLs.
@@ -51,7 +50,7 @@ type Presigner interface {
 
 // Sender makes one signed webhook attempt (delivery.Client).
 type Sender interface {
-	Send(ctx context.Context, t delivery.Target, msgID string, body []byte) delivery.Result
+	Send(ctx context.Context, t webhooks.Target, msgID string, body []byte) webhooks.Result
 }
 
 // Copier writes a video into a customer's bucket (*Copier).
@@ -72,7 +71,7 @@ type Worker struct {
 	Bucket      string // the renders bucket
 	// Schedule is the delays before each attempt of a webhook
 	// publication, the retry schedule of webhooks.
-	Schedule delivery.Schedule
+	Schedule webhooks.Schedule
 	Now      func() time.Time
 	Log      *slog.Logger
 }
@@ -211,10 +210,10 @@ type PublicationData struct {
 
 func dataOf(p Publication) PublicationData {
 	d := PublicationData{PublicationID: p.ID, VideoID: p.VideoID, ConnectionID: p.ConnectionID, ConnectionType: p.ConnectionType,
-		Workspace: p.Workspace, Environment: p.Env, Status: p.Status, PublishAt: p.PublishAt.UTC().Format(event.TimeFormat),
+		Workspace: p.Workspace, Environment: p.Env, Status: p.Status, PublishAt: p.PublishAt.UTC().Format(webhooks.TimeFormat),
 		Destination: p.Destination, Error: p.Error}
 	if p.ExecutedAt != nil {
-		x := p.ExecutedAt.UTC().Format(event.TimeFormat)
+		x := p.ExecutedAt.UTC().Format(webhooks.TimeFormat)
 		d.ExecutedAt = &x
 	}
 	return d
@@ -223,9 +222,9 @@ func dataOf(p Publication) PublicationData {
 // seeded is an event whose id derives from the publication and a purpose,
 // so every attempt and every re-publication after a crash is the same
 // event to receivers, which deduplicate on its id.
-func seeded(typ, purpose string, p Publication, data any, at time.Time) (event.Event, error) {
+func seeded(typ, purpose string, p Publication, data any, at time.Time) (webhooks.Event, error) {
 	seed := sha256.Sum256([]byte(purpose + "/" + typ + "/" + p.ID))
-	return event.New(typ, data, at, bytes.NewReader(seed[:]))
+	return webhooks.NewEvent(typ, data, at, bytes.NewReader(seed[:]))
 }
 
 // sendWebhook POSTs the publication to a webhook connection, signed like
@@ -249,8 +248,8 @@ func (w *Worker) sendWebhook(ctx context.Context, p Publication, conn connection
 	d.Status = Executed
 	dur, size := v.Duration, v.SizeBytes
 	d.DurationSeconds, d.SizeBytes = &dur, &size
-	d.DownloadURL, d.DownloadExpiresAt = link.URL, now.Add(DownloadTTL).UTC().Format(event.TimeFormat)
-	ev, err := seeded(event.PublishExecuted, "connection", p, d, p.PublishAt)
+	d.DownloadURL, d.DownloadExpiresAt = link.URL, now.Add(DownloadTTL).UTC().Format(webhooks.TimeFormat)
+	ev, err := seeded(webhooks.PublishExecuted, "connection", p, d, p.PublishAt)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -258,12 +257,12 @@ func (w *Worker) sendWebhook(ctx context.Context, p Publication, conn connection
 	if err != nil {
 		return Outcome{}, err
 	}
-	res := w.Webhooks.Send(ctx, delivery.Target{URL: conn.URL, Secrets: []string{secret}}, ev.ID, body)
+	res := w.Webhooks.Send(ctx, webhooks.Target{URL: conn.URL, Secrets: []string{secret}}, ev.ID, body)
 	dest := host(conn.URL)
 	switch res.Outcome {
-	case delivery.Delivered:
+	case webhooks.Delivered:
 		return Outcome{Status: Executed, Destination: dest}, nil
-	case delivery.Refused, delivery.Gone:
+	case webhooks.Refused, webhooks.Gone:
 		o := failed(ErrWebhookRefused, res.Error)
 		o.Destination = dest
 		return o, nil
@@ -303,9 +302,9 @@ func (w *Worker) finish(ctx context.Context, p Publication) error {
 	if (p.Status != Executed && p.Status != Failed) || p.EventSent {
 		return nil
 	}
-	typ := event.PublishExecuted
+	typ := webhooks.PublishExecuted
 	if p.Status == Failed {
-		typ = event.PublishFailed
+		typ = webhooks.PublishFailed
 	}
 	at := w.Now()
 	if p.ExecutedAt != nil {
@@ -315,7 +314,7 @@ func (w *Worker) finish(ctx context.Context, p Publication) error {
 	if err != nil {
 		return err
 	}
-	if err := w.Events.Publish(ctx, ev, event.Route{Workspace: p.Workspace, Environment: p.Env}); err != nil {
+	if err := w.Events.Publish(ctx, ev, webhooks.Route{Workspace: p.Workspace, Environment: p.Env}); err != nil {
 		return err
 	}
 	return w.Store.MarkEventSent(ctx, p)

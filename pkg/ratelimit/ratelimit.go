@@ -1,9 +1,9 @@
-// Package ratelimit is the sliding-window counter framegate keeps in
-// DynamoDB: a window of N fixed cells, each cell an attribute "c<index>" on
-// the counted item, incremented with one atomic UpdateItem ADD whose
-// ALL_NEW result says exactly where the request landed. This package is the
-// pure part: cell arithmetic, the attribute names a write touches, and the
-// verdict computed from the returned item.
+// Package ratelimit is everything about limits that needs no database: the
+// one table of what each plan allows (and how a workspace overrides it), the
+// sliding-window counter framegate keeps in DynamoDB — a window of N fixed
+// cells, each cell an attribute "c<index>" on the counted item, incremented
+// with one atomic UpdateItem ADD whose ALL_NEW result says exactly where the
+// request landed — and the verdict the authorizer hands the handlers.
 package ratelimit
 
 import (

@@ -1,6 +1,9 @@
-// Package templates are movie specs with variables: a client posts
-// {templateId, variables} and gets a movie built from a template. It holds
-// the built-in templates and the rules user-defined ones must follow.
+// Package templates is the template resource: movie specs with variables
+// (a client posts {templateId, variables} and gets a movie built from a
+// template), the built-ins, the rules user-defined ones follow, the catalog
+// of each workspace's own templates in the data table, and the
+// /v1/templates routes. The videos API and the intake instantiate template
+// calls through the catalog.
 //
 // A template's spec is JSON whose string values may contain {{name}}
 // placeholders. Substitution happens on the decoded values, never on JSON

@@ -30,9 +30,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/framegate/framegate/pkg/awsconf"
+	"github.com/framegate/framegate/pkg/devstack"
 	"github.com/framegate/framegate/pkg/lambdas"
-	"github.com/framegate/framegate/pkg/localstack"
-	"github.com/framegate/framegate/pkg/openapi/contract"
 	"github.com/framegate/framegate/pkg/samtemplate"
 )
 
@@ -57,14 +56,14 @@ func run(m *testing.M) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	root, _ := localstack.FindRepoRoot(".")
-	moto, err := localstack.StartMoto(ctx, localstack.MotoOptions{
+	root, _ := devstack.FindRepoRoot(".")
+	moto, err := devstack.StartMoto(ctx, devstack.MotoOptions{
 		RepoRoot: root,
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "testenv: cannot start the AWS emulator: %v\n", err)
-		fmt.Fprintf(os.Stderr, "testenv: %s\n", localstack.MotoInstallHint)
+		fmt.Fprintf(os.Stderr, "testenv: %s\n", devstack.MotoInstallHint)
 		if os.Getenv("CI") == "true" {
 			fmt.Fprintln(os.Stderr, "testenv: CI=true: a missing emulator is a failure")
 		}
@@ -78,7 +77,7 @@ func run(m *testing.M) int {
 // Env is one test's isolated, provisioned environment.
 type Env struct {
 	AWS       aws.Config
-	Resources *localstack.Resources
+	Resources *devstack.Resources
 	Template  *samtemplate.Template
 	Prefix    string
 
@@ -94,7 +93,7 @@ func New(t testing.TB) *Env {
 	prefix := UniquePrefix(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	res, err := localstack.Provision(ctx, cfg, tpl, prefix)
+	res, err := devstack.Provision(ctx, cfg, tpl, prefix)
 	if err != nil {
 		t.Fatalf("testenv: provision: %v", err)
 	}
@@ -122,7 +121,7 @@ func (e *Env) Getenv(function string) func(string) string {
 		if err != nil {
 			t.Fatalf("testenv: %v", err)
 		}
-		env["AWS_REGION"] = localstack.Region
+		env["AWS_REGION"] = devstack.Region
 		return func(k string) string { return env[k] }
 	}
 	t.Fatalf("testenv: template.yaml has no function %q", function)
@@ -140,7 +139,7 @@ func (e *Env) Deps(function string, now func() time.Time) lambdas.Deps {
 func AWSConfig(t testing.TB) aws.Config {
 	t.Helper()
 	endpoint := Endpoint(t)
-	cfg, err := awsconf.Load(context.Background(), awsconf.Options{Endpoint: endpoint, Region: localstack.Region, StaticCredentials: true})
+	cfg, err := awsconf.Load(context.Background(), awsconf.Options{Endpoint: endpoint, Region: devstack.Region, StaticCredentials: true})
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
@@ -160,7 +159,7 @@ func Endpoint(t testing.TB) string {
 // RepoRoot is the directory holding go.mod.
 func RepoRoot(t testing.TB) string {
 	t.Helper()
-	root, err := localstack.FindRepoRoot(".")
+	root, err := devstack.FindRepoRoot(".")
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
@@ -192,32 +191,32 @@ func UniquePrefix(t testing.TB) string {
 }
 
 // StackOption tunes NewStack.
-type StackOption func(*localstack.Config)
+type StackOption func(*devstack.Config)
 
 // WithClock gives every function the clock now.
 func WithClock(now func() time.Time) StackOption {
-	return func(c *localstack.Config) { c.Now = now }
+	return func(c *devstack.Config) { c.Now = now }
 }
 
 // WithRegistry runs other constructors than registry.Registry().
 func WithRegistry(r map[string]lambdas.Constructor) StackOption {
-	return func(c *localstack.Config) { c.Registry = r }
+	return func(c *devstack.Config) { c.Registry = r }
 }
 
 // WithTemplate runs another template than the repository's.
 func WithTemplate(path string) StackOption {
-	return func(c *localstack.Config) { c.TemplatePath = path }
+	return func(c *devstack.Config) { c.TemplatePath = path }
 }
 
 // WithLogger replaces the test logger.
 func WithLogger(l *slog.Logger) StackOption {
-	return func(c *localstack.Config) { c.Logger = l }
+	return func(c *devstack.Config) { c.Logger = l }
 }
 
 // WithoutResponseValidation turns off the check of every response against
 // openapi.yaml, for stacks whose routes are not the API's.
 func WithoutResponseValidation() StackOption {
-	return func(c *localstack.Config) { c.ValidateResponse, c.ResponseInvalid = nil, nil }
+	return func(c *devstack.Config) { c.ValidateResponse, c.ResponseInvalid = nil, nil }
 }
 
 // NewStack runs the whole local stack (gateway, authorizer, handlers, SQS
@@ -228,10 +227,10 @@ func WithoutResponseValidation() StackOption {
 // Every response is checked against openapi.yaml (status, headers, body):
 // one that does not match fails the test and reaches the client as a 500
 // naming the mismatch. Stacks on another template are not checked.
-func NewStack(t testing.TB, opts ...StackOption) *localstack.Stack {
+func NewStack(t testing.TB, opts ...StackOption) *devstack.Stack {
 	t.Helper()
 	tpl := filepath.Join(RepoRoot(t), "template.yaml")
-	cfg := localstack.Config{
+	cfg := devstack.Config{
 		TemplatePath:   tpl,
 		Addr:           "127.0.0.1:0",
 		Endpoint:       Endpoint(t),
@@ -239,7 +238,7 @@ func NewStack(t testing.TB, opts ...StackOption) *localstack.Stack {
 		Logger:         Logger(t),
 		DestroyOnClose: true,
 	}
-	v, err := contract.Default()
+	v, err := DefaultValidator()
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
@@ -255,7 +254,7 @@ func NewStack(t testing.TB, opts ...StackOption) *localstack.Stack {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := localstack.New(ctx, cfg)
+	s, err := devstack.New(ctx, cfg)
 	if err != nil {
 		t.Fatalf("testenv: start stack: %v", err)
 	}

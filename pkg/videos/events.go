@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/framegate/framegate/pkg/event"
+	"github.com/framegate/framegate/pkg/webhooks"
 )
 
 // EventData is the data of render.succeeded and render.failed.
@@ -30,7 +30,7 @@ type EventData struct {
 
 // Emitter publishes the events of finished videos.
 type Emitter struct {
-	Publisher event.Publisher
+	Publisher webhooks.Publisher
 	Now       func() time.Time
 	// Presigner and Bucket sign the download link of render.succeeded;
 	// without them the event carries none.
@@ -45,7 +45,7 @@ type Emitter struct {
 // deduplicate on its id.
 func (e *Emitter) Terminal(ctx context.Context, v Video) error {
 	d := EventData{VideoID: v.ID, Workspace: v.Workspace, Environment: string(v.Env), Status: v.Status}
-	typ := event.RenderSucceeded
+	typ := webhooks.RenderSucceeded
 	switch v.Status {
 	case Succeeded:
 		dur, size := v.Duration, v.SizeBytes
@@ -63,7 +63,7 @@ func (e *Emitter) Terminal(ctx context.Context, v Video) error {
 			d.DownloadExpiresAt = e.Now().Add(DownloadTTL).UTC().Format(TimeFormat)
 		}
 	case Failed:
-		typ = event.RenderFailed
+		typ = webhooks.RenderFailed
 		d.Error = v.Error
 	default:
 		return nil
@@ -73,9 +73,9 @@ func (e *Emitter) Terminal(ctx context.Context, v Video) error {
 		at = *v.FinishedAt
 	}
 	seed := sha256.Sum256([]byte(typ + "/" + v.ID))
-	ev, err := event.New(typ, d, at, bytes.NewReader(seed[:]))
+	ev, err := webhooks.NewEvent(typ, d, at, bytes.NewReader(seed[:]))
 	if err != nil {
 		return err
 	}
-	return e.Publisher.Publish(ctx, ev, event.Route{Workspace: v.Workspace, Environment: string(v.Env), WebhookURL: v.WebhookURL})
+	return e.Publisher.Publish(ctx, ev, webhooks.Route{Workspace: v.Workspace, Environment: string(v.Env), WebhookURL: v.WebhookURL})
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/framegate/framegate/pkg/apikey"
-	"github.com/framegate/framegate/pkg/attr"
+	"github.com/framegate/framegate/pkg/dynamo"
 	"github.com/framegate/framegate/pkg/idempotency"
 )
 
@@ -17,5 +17,5 @@ import (
 func (st *Store) Idempotent(ctx context.Context, log *slog.Logger, ws string, env apikey.Env, k, hash, videoID string,
 	create func(context.Context) (idempotency.Response, error)) (idempotency.Response, bool, error) {
 	return st.idem.Do(ctx, log, idempotency.Request{Partition: Partition(ws, env), Key: k, Hash: hash,
-		Attrs: map[string]types.AttributeValue{aVideo: attr.S(videoID)}}, create)
+		Attrs: map[string]types.AttributeValue{aVideo: dynamo.S(videoID)}}, create)
 }

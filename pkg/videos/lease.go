@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/framegate/framegate/pkg/attr"
+	"github.com/framegate/framegate/pkg/dynamo"
 	"strconv"
 	"strings"
 	"time"
@@ -50,7 +50,7 @@ func (st *Store) AcquireSlot(ctx context.Context, ws string, env apikey.Env, hol
 		TableName:              &st.table,
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": attr.S(Partition(ws, env)), ":p": attr.S(slotPrefix),
+			":pk": dynamo.S(Partition(ws, env)), ":p": dynamo.S(slotPrefix),
 		},
 		ConsistentRead: aws.Bool(true),
 	})
@@ -59,12 +59,12 @@ func (st *Store) AcquireSlot(ctx context.Context, ws string, env apikey.Env, hol
 	}
 	busy := map[int]bool{}
 	for _, it := range out.Items {
-		i, err := strconv.Atoi(strings.TrimPrefix(attr.Str(it, attrSK), slotPrefix))
+		i, err := strconv.Atoi(strings.TrimPrefix(dynamo.Str(it, attrSK), slotPrefix))
 		if err != nil {
 			continue
 		}
-		h := attr.Str(it, aHolder)
-		exp := attr.Time(it, aLease)
+		h := dynamo.Str(it, aHolder)
+		exp := dynamo.Time(it, aLease)
 		if h != "" && h != holder && exp != nil && exp.After(now) {
 			busy[i] = true
 		}
@@ -88,7 +88,7 @@ func (st *Store) AcquireSlot(ctx context.Context, ws string, env apikey.Env, hol
 			UpdateExpression:          aws.String("SET #h = :h, #l = :l"),
 			ConditionExpression:       aws.String("attribute_not_exists(#h) OR #h = :h OR #l <= :now"),
 			ExpressionAttributeNames:  map[string]string{"#h": aHolder, "#l": aLease},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":h": attr.S(holder), ":l": attr.Millis(l.Expires), ":now": attr.Millis(now)},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":h": dynamo.S(holder), ":l": dynamo.Millis(l.Expires), ":now": dynamo.Millis(now)},
 		})
 		if conditionFailed(err) {
 			continue // taken between the query and the write
@@ -110,7 +110,7 @@ func (st *Store) RenewSlot(ctx context.Context, l *Lease, ttl time.Duration) err
 		UpdateExpression:          aws.String("SET #l = :l"),
 		ConditionExpression:       aws.String("#h = :h"),
 		ExpressionAttributeNames:  map[string]string{"#h": aHolder, "#l": aLease},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":h": attr.S(l.Holder), ":l": attr.Millis(exp)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":h": dynamo.S(l.Holder), ":l": dynamo.Millis(exp)},
 	})
 	if conditionFailed(err) {
 		return ErrLeaseLost
@@ -132,7 +132,7 @@ func (st *Store) ReleaseSlot(ctx context.Context, ws string, env apikey.Env, slo
 		UpdateExpression:          aws.String("REMOVE #h, #l"),
 		ConditionExpression:       aws.String("#h = :h"),
 		ExpressionAttributeNames:  map[string]string{"#h": aHolder, "#l": aLease},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":h": attr.S(holder)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":h": dynamo.S(holder)},
 	})
 	if err != nil && !conditionFailed(err) {
 		return fmt.Errorf("release render slot %d: %w", slot, err)
@@ -146,7 +146,7 @@ func (st *Store) Holders(ctx context.Context, ws string, env apikey.Env) (map[in
 		TableName:              &st.table,
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": attr.S(Partition(ws, env)), ":p": attr.S(slotPrefix),
+			":pk": dynamo.S(Partition(ws, env)), ":p": dynamo.S(slotPrefix),
 		},
 		ConsistentRead: aws.Bool(true),
 	})
@@ -156,10 +156,10 @@ func (st *Store) Holders(ctx context.Context, ws string, env apikey.Env) (map[in
 	now := st.now()
 	held := map[int]string{}
 	for _, it := range out.Items {
-		i, err := strconv.Atoi(strings.TrimPrefix(attr.Str(it, attrSK), slotPrefix))
-		exp := attr.Time(it, aLease)
-		if err == nil && attr.Str(it, aHolder) != "" && exp != nil && exp.After(now) {
-			held[i] = attr.Str(it, aHolder)
+		i, err := strconv.Atoi(strings.TrimPrefix(dynamo.Str(it, attrSK), slotPrefix))
+		exp := dynamo.Time(it, aLease)
+		if err == nil && dynamo.Str(it, aHolder) != "" && exp != nil && exp.After(now) {
+			held[i] = dynamo.Str(it, aHolder)
 		}
 	}
 	return held, nil

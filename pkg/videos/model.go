@@ -1,11 +1,10 @@
-// Package videos keeps render jobs in the data table and runs their life
-// cycle: creation under the per-environment queue cap with idempotency keys,
-// the render message, the transitions queued → rendering → succeeded | failed
-// | cancelled (each terminal one exactly once, releasing the queue counter in
-// the same transaction), render-slot leases that a crashed worker cannot keep,
-// and the events the webhooks consume. The HTTP API (package videosapi), the
-// SQS intake (package intake) and the render worker (package renderworker)
-// all go through it.
+// Package videos is the render resource top to bottom: the model and its
+// store in the data table (creation under the per-environment queue cap with
+// idempotency keys, the transitions queued → rendering → succeeded | failed |
+// cancelled, each terminal one exactly once, and render-slot leases that a
+// crashed worker cannot keep), the /v1/videos routes (videosapi.go), the
+// intake queue consumer (intake.go), the render worker and its dead-letter
+// handler (worker.go, dlq.go), and the events the webhooks consume.
 package videos
 
 import (

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/framegate/framegate/pkg/attr"
+	"github.com/framegate/framegate/pkg/dynamo"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,7 +16,7 @@ import (
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/idempotency"
 	"github.com/framegate/framegate/pkg/keystore"
-	"github.com/framegate/framegate/pkg/plan"
+	"github.com/framegate/framegate/pkg/ratelimit"
 )
 
 // DB is the part of the DynamoDB client the store uses.
@@ -74,72 +74,72 @@ const (
 )
 
 // Partition is the partition key of a workspace's environment.
-func Partition(ws string, env apikey.Env) string { return "WS#" + ws + "#" + string(env) }
+func Partition(ws string, env apikey.Env) string { return dynamo.WorkspacePartition(ws, string(env)) }
 
 func key(ws string, env apikey.Env, sk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{attrPK: attr.S(Partition(ws, env)), attrSK: attr.S(sk)}
+	return map[string]types.AttributeValue{attrPK: dynamo.S(Partition(ws, env)), attrSK: dynamo.S(sk)}
 }
 
 func integer(it map[string]types.AttributeValue, name string) int64 {
-	x, _ := attr.Float(it, name)
+	x, _ := dynamo.Float(it, name)
 	return int64(x)
 }
 
 func videoItem(v Video) map[string]types.AttributeValue {
 	it := key(v.Workspace, v.Env, videoPrefix+v.ID)
-	it[aID] = attr.S(v.ID)
-	it[aWS] = attr.S(v.Workspace)
-	it[aEnv] = attr.S(string(v.Env))
-	it[aStatus] = attr.S(v.Status)
-	it[aProgress] = attr.N(int64(v.Progress))
-	it[aDuration] = attr.F(v.Duration)
-	it[aCreated] = attr.Millis(v.CreatedAt)
-	it[aWatermark] = attr.B(v.Watermark)
-	it[aSlot] = attr.N(-1)
+	it[aID] = dynamo.S(v.ID)
+	it[aWS] = dynamo.S(v.Workspace)
+	it[aEnv] = dynamo.S(string(v.Env))
+	it[aStatus] = dynamo.S(v.Status)
+	it[aProgress] = dynamo.N(int64(v.Progress))
+	it[aDuration] = dynamo.F(v.Duration)
+	it[aCreated] = dynamo.Millis(v.CreatedAt)
+	it[aWatermark] = dynamo.B(v.Watermark)
+	it[aSlot] = dynamo.N(-1)
 	if v.Width > 0 {
-		it[aWidth], it[aHeight] = attr.N(int64(v.Width)), attr.N(int64(v.Height))
+		it[aWidth], it[aHeight] = dynamo.N(int64(v.Width)), dynamo.N(int64(v.Height))
 	}
 	if len(v.Spec) > 0 {
-		it[aSpec] = attr.S(string(v.Spec))
+		it[aSpec] = dynamo.S(string(v.Spec))
 	}
 	if v.TemplateID != "" {
-		it[aTemplate] = attr.S(v.TemplateID)
+		it[aTemplate] = dynamo.S(v.TemplateID)
 	}
 	if len(v.Variables) > 0 {
-		it[aVars] = attr.S(string(v.Variables))
+		it[aVars] = dynamo.S(string(v.Variables))
 	}
 	if v.WebhookURL != "" {
-		it[aWebhook] = attr.S(v.WebhookURL)
+		it[aWebhook] = dynamo.S(v.WebhookURL)
 	}
 	if v.ExpiresAt != nil {
-		it[aExpires] = attr.Millis(*v.ExpiresAt)
-		it[attrTTL] = attr.N(v.ExpiresAt.Unix())
+		it[aExpires] = dynamo.Millis(*v.ExpiresAt)
+		it[attrTTL] = dynamo.N(v.ExpiresAt.Unix())
 	}
 	return it
 }
 
 func decodeVideo(it map[string]types.AttributeValue) Video {
 	v := Video{
-		ID: attr.Str(it, aID), Workspace: attr.Str(it, aWS), Env: apikey.Env(attr.Str(it, aEnv)),
-		Status: attr.Str(it, aStatus), Progress: int(integer(it, aProgress)),
-		TemplateID: attr.Str(it, aTemplate), SizeBytes: integer(it, aSize),
+		ID: dynamo.Str(it, aID), Workspace: dynamo.Str(it, aWS), Env: apikey.Env(dynamo.Str(it, aEnv)),
+		Status: dynamo.Str(it, aStatus), Progress: int(integer(it, aProgress)),
+		TemplateID: dynamo.Str(it, aTemplate), SizeBytes: integer(it, aSize),
 		Width: int(integer(it, aWidth)), Height: int(integer(it, aHeight)),
-		StartedAt: attr.Time(it, aStarted), FinishedAt: attr.Time(it, aFinished), ExpiresAt: attr.Time(it, aExpires),
-		WebhookURL: attr.Str(it, aWebhook), Watermark: attr.Bool(it, aWatermark), S3Key: attr.Str(it, aS3Key),
-		Slot: int(integer(it, aSlot)), EventSent: attr.Bool(it, aEvt),
+		StartedAt: dynamo.Time(it, aStarted), FinishedAt: dynamo.Time(it, aFinished), ExpiresAt: dynamo.Time(it, aExpires),
+		WebhookURL: dynamo.Str(it, aWebhook), Watermark: dynamo.Bool(it, aWatermark), S3Key: dynamo.Str(it, aS3Key),
+		Slot: int(integer(it, aSlot)), EventSent: dynamo.Bool(it, aEvt),
 	}
-	v.Duration, _ = attr.Float(it, aDuration)
-	if x := attr.Str(it, aSpec); x != "" {
+	v.Duration, _ = dynamo.Float(it, aDuration)
+	if x := dynamo.Str(it, aSpec); x != "" {
 		v.Spec = json.RawMessage(x)
 	}
-	if x := attr.Str(it, aVars); x != "" {
+	if x := dynamo.Str(it, aVars); x != "" {
 		v.Variables = json.RawMessage(x)
 	}
-	if c := attr.Time(it, aCreated); c != nil {
+	if c := dynamo.Time(it, aCreated); c != nil {
 		v.CreatedAt = *c
 	}
-	if code := attr.Str(it, aErrCode); code != "" {
-		v.Error = &Error{Code: code, Message: attr.Str(it, aErrMsg)}
+	if code := dynamo.Str(it, aErrCode); code != "" {
+		v.Error = &Error{Code: code, Message: dynamo.Str(it, aErrMsg)}
 	}
 	return v
 }
@@ -182,9 +182,9 @@ func (st *Store) EnvLimits(ctx context.Context, ws string, env apikey.Env) (Limi
 		return Limits{}, apierr.New(apierr.NotFound, "No workspace %s.", ws)
 	}
 	// A record written before the render limits existed gets the default plan's.
-	def, _ := plan.Get(plan.Default)
+	def, _ := ratelimit.LookupPlan(ratelimit.DefaultPlan)
 	get := func(name string, d int) int {
-		if x, ok := attr.Int(out.Item, name); ok && x > 0 {
+		if x, ok := dynamo.Int(out.Item, name); ok && x > 0 {
 			return int(x)
 		}
 		return d
@@ -206,7 +206,7 @@ func (st *Store) Insert(ctx context.Context, v Video, queueCap int) error {
 			UpdateExpression:          aws.String("ADD #q :one"),
 			ConditionExpression:       aws.String("attribute_not_exists(#q) OR #q < :cap"),
 			ExpressionAttributeNames:  map[string]string{"#q": aQueued},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":one": attr.N(1), ":cap": attr.N(int64(queueCap))},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":one": dynamo.N(1), ":cap": dynamo.N(int64(queueCap))},
 		}},
 		{Put: &types.Put{
 			TableName: &st.table, Item: videoItem(v),
@@ -268,15 +268,15 @@ func (st *Store) list(ctx context.Context, ws string, env apikey.Env, flt Filter
 		lo = videoPrefix + flt.CreatedAfterID
 	}
 	values := map[string]types.AttributeValue{
-		":pk": attr.S(Partition(ws, env)), ":lo": attr.S(lo), ":hi": attr.S(videoPrefix + "~"),
-		":now": attr.Millis(st.now()),
+		":pk": dynamo.S(Partition(ws, env)), ":lo": dynamo.S(lo), ":hi": dynamo.S(videoPrefix + "~"),
+		":now": dynamo.Millis(st.now()),
 	}
 	names := map[string]string{"#x": aExpires}
 	filter := "(attribute_not_exists(#x) OR #x > :now)"
 	if flt.Status != "" {
 		filter += " AND #s = :s"
 		names["#s"] = aStatus
-		values[":s"] = attr.S(flt.Status)
+		values[":s"] = dynamo.S(flt.Status)
 	}
 	in := &dynamodb.QueryInput{
 		TableName:                 &st.table,
@@ -325,7 +325,7 @@ func (st *Store) transition(ctx context.Context, v Video, from []string, set str
 	cond := "#st IN ("
 	for i, x := range from {
 		k := fmt.Sprintf(":from%d", i)
-		values[k] = attr.S(x)
+		values[k] = dynamo.S(x)
 		if i > 0 {
 			cond += ", "
 		}
@@ -342,7 +342,7 @@ func (st *Store) transition(ctx context.Context, v Video, from []string, set str
 			TableName: &st.table, Key: key(v.Workspace, v.Env, counterSK),
 			UpdateExpression:          aws.String("ADD #q :minus"),
 			ExpressionAttributeNames:  map[string]string{"#q": aQueued},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":minus": attr.N(-1)},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":minus": dynamo.N(-1)},
 		}},
 	}})
 	if err == nil {
@@ -360,8 +360,8 @@ func (st *Store) Succeed(ctx context.Context, v Video, duration float64, size in
 		"SET #st = :st, #p = :hundred, #d = :d, #z = :z, #w = :w, #h = :h, #k = :k, #f = :f",
 		map[string]string{"#p": aProgress, "#d": aDuration, "#z": aSize, "#w": aWidth, "#h": aHeight, "#k": aS3Key, "#f": aFinished},
 		map[string]types.AttributeValue{
-			":st": attr.S(Succeeded), ":hundred": attr.N(100), ":d": attr.F(duration), ":z": attr.N(size),
-			":w": attr.N(int64(width)), ":h": attr.N(int64(height)), ":k": attr.S(s3Key), ":f": attr.Millis(st.now()),
+			":st": dynamo.S(Succeeded), ":hundred": dynamo.N(100), ":d": dynamo.F(duration), ":z": dynamo.N(size),
+			":w": dynamo.N(int64(width)), ":h": dynamo.N(int64(height)), ":k": dynamo.S(s3Key), ":f": dynamo.Millis(st.now()),
 		})
 }
 
@@ -370,7 +370,7 @@ func (st *Store) Fail(ctx context.Context, v Video, e Error) (bool, error) {
 	return st.transition(ctx, v, []string{Queued, Rendering},
 		"SET #st = :st, #c = :c, #m = :m, #f = :f",
 		map[string]string{"#c": aErrCode, "#m": aErrMsg, "#f": aFinished},
-		map[string]types.AttributeValue{":st": attr.S(Failed), ":c": attr.S(e.Code), ":m": attr.S(e.Message), ":f": attr.Millis(st.now())})
+		map[string]types.AttributeValue{":st": dynamo.S(Failed), ":c": dynamo.S(e.Code), ":m": dynamo.S(e.Message), ":f": dynamo.Millis(st.now())})
 }
 
 // Cancel stops a queued or rendering video; the worker skips it or stops.
@@ -378,7 +378,7 @@ func (st *Store) Cancel(ctx context.Context, v Video) (bool, error) {
 	return st.transition(ctx, v, []string{Queued, Rendering},
 		"SET #st = :st, #f = :f",
 		map[string]string{"#f": aFinished},
-		map[string]types.AttributeValue{":st": attr.S(Cancelled), ":f": attr.Millis(st.now())})
+		map[string]types.AttributeValue{":st": dynamo.S(Cancelled), ":f": dynamo.Millis(st.now())})
 }
 
 // StartRendering moves a queued video to rendering (a redelivered message
@@ -393,7 +393,7 @@ func (st *Store) StartRendering(ctx context.Context, v Video, slot int) (Video, 
 			"#st": aStatus, "#s": aStarted, "#p": aProgress, "#slot": aSlot,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":q": attr.S(Queued), ":r": attr.S(Rendering), ":now": attr.Millis(st.now()), ":zero": attr.N(0), ":slot": attr.N(int64(slot)),
+			":q": dynamo.S(Queued), ":r": dynamo.S(Rendering), ":now": dynamo.Millis(st.now()), ":zero": dynamo.N(0), ":slot": dynamo.N(int64(slot)),
 		},
 		ReturnValues: types.ReturnValueAllNew,
 	})
@@ -417,7 +417,7 @@ func (st *Store) SetProgress(ctx context.Context, v Video, pct int) error {
 		UpdateExpression:          aws.String("SET #p = :p"),
 		ConditionExpression:       aws.String("#st = :r"),
 		ExpressionAttributeNames:  map[string]string{"#p": aProgress, "#st": aStatus},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": attr.N(int64(pct)), ":r": attr.S(Rendering)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": dynamo.N(int64(pct)), ":r": dynamo.S(Rendering)},
 	})
 	if conditionFailed(err) {
 		return ErrNotRendering
@@ -435,7 +435,7 @@ func (st *Store) MarkEventSent(ctx context.Context, v Video) error {
 		UpdateExpression:          aws.String("SET #e = :t"),
 		ConditionExpression:       aws.String("attribute_exists(pk)"),
 		ExpressionAttributeNames:  map[string]string{"#e": aEvt},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":t": attr.B(true)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": dynamo.B(true)},
 	})
 	if err != nil && !conditionFailed(err) {
 		return fmt.Errorf("mark event of %s: %w", v.ID, err)
@@ -450,7 +450,7 @@ func (st *Store) Delete(ctx context.Context, v Video) error {
 		TableName: &st.table, Key: key(v.Workspace, v.Env, videoPrefix+v.ID),
 		ConditionExpression:       aws.String("#st IN (:a, :b, :c)"),
 		ExpressionAttributeNames:  map[string]string{"#st": aStatus},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":a": attr.S(Succeeded), ":b": attr.S(Failed), ":c": attr.S(Cancelled)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":a": dynamo.S(Succeeded), ":b": dynamo.S(Failed), ":c": dynamo.S(Cancelled)},
 	})
 	if conditionFailed(err) {
 		return apierr.New(apierr.Conflict, "Video %s changed while it was being deleted; retry.", v.ID)

@@ -14,7 +14,7 @@ import (
 
 	_ "github.com/framegate/framegate/pkg/authorizer"
 	_ "github.com/framegate/framegate/pkg/awsconf"
-	_ "github.com/framegate/framegate/pkg/lambdas/runtime"
+	_ "github.com/framegate/framegate/pkg/lambdas"
 )
 
 func main() {

@@ -1,0 +1,102 @@
+package videos
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/webhooks"
+)
+
+// NewWorker is the constructor of functions/render-worker: ffmpeg from the
+// layer's /opt/bin or PATH, scratch space in the function's /tmp.
+func NewWorker(ctx context.Context, d lambdas.Deps) (any, error) {
+	r, err := FFmpegRenderer()
+	if err != nil {
+		return nil, err
+	}
+	w, err := OpenWorker(ctx, d, r)
+	if err != nil {
+		return nil, err
+	}
+	return lambdas.SQSFunc(w.Handle), nil
+}
+
+// NewDLQWorker is the constructor of functions/render-dlq.
+func NewDLQWorker(ctx context.Context, d lambdas.Deps) (any, error) {
+	q, err := OpenDLQ(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	return lambdas.SQSFunc(q.Handle), nil
+}
+
+// OpenWorker builds a worker rendering with r from the function's environment
+// (DATA_TABLE, KEYS_TABLE, RENDER_QUEUE_URL, EVENTS_QUEUE_URL,
+// WEBHOOK_QUEUE_URL, RENDERS_BUCKET; optional RENDER_REQUEUE_DELAY_SECONDS).
+func OpenWorker(_ context.Context, d lambdas.Deps, r Renderer) (*Worker, error) {
+	d = d.WithDefaults()
+	if r == nil {
+		return nil, fmt.Errorf("render worker: a renderer is required")
+	}
+	env, err := Env(d, "RENDER_QUEUE_URL", "EVENTS_QUEUE_URL", "WEBHOOK_QUEUE_URL", "RENDERS_BUCKET")
+	if err != nil {
+		return nil, fmt.Errorf("render worker: %w", err)
+	}
+	st, err := OpenStore(d)
+	if err != nil {
+		return nil, err
+	}
+	q := sqs.NewFromConfig(d.AWS)
+	w := &Worker{
+		Store: st, Queue: q, QueueURL: env["RENDER_QUEUE_URL"],
+		Events:  emitter(q, env, d),
+		Objects: S3Client(d.AWS), Bucket: env["RENDERS_BUCKET"],
+		Render: r, Logger: d.Logger,
+	}
+	if s := d.Getenv("RENDER_REQUEUE_DELAY_SECONDS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 900 {
+			return nil, fmt.Errorf("render worker: RENDER_REQUEUE_DELAY_SECONDS must be 1..900, not %q", s)
+		}
+		w.RequeueDelay = time.Duration(n) * time.Second
+	}
+	w.defaults()
+	return w, nil
+}
+
+// OpenDLQ builds the DLQ handler from the function's environment
+// (DATA_TABLE, KEYS_TABLE, EVENTS_QUEUE_URL, WEBHOOK_QUEUE_URL).
+func OpenDLQ(_ context.Context, d lambdas.Deps) (*DLQ, error) {
+	d = d.WithDefaults()
+	env, err := Env(d, "EVENTS_QUEUE_URL", "WEBHOOK_QUEUE_URL")
+	if err != nil {
+		return nil, fmt.Errorf("render dlq: %w", err)
+	}
+	st, err := OpenStore(d)
+	if err != nil {
+		return nil, err
+	}
+	return &DLQ{
+		Store:  st,
+		Events: emitter(sqs.NewFromConfig(d.AWS), env, d),
+		Logger: d.Logger,
+	}, nil
+}
+
+// emitter publishes to the events queue and the webhook queue.
+func emitter(q *sqs.Client, env map[string]string, d lambdas.Deps) *Emitter {
+	em := &Emitter{
+		Publisher: webhooks.Publisher{SQS: q, EventsQueueURL: env["EVENTS_QUEUE_URL"], WebhookQueueURL: env["WEBHOOK_QUEUE_URL"]},
+		Now:       d.Now,
+	}
+	if b := env["RENDERS_BUCKET"]; b != "" {
+		em.Presigner, em.Bucket = s3.NewPresignClient(S3Client(d.AWS)), b
+	}
+	return em
+}

@@ -1,0 +1,231 @@
+package webhooks_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/devstack"
+	"github.com/framegate/framegate/pkg/keystore"
+	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/ratelimit"
+	"github.com/framegate/framegate/pkg/testenv"
+	"github.com/framegate/framegate/pkg/webhooks"
+	"github.com/framegate/framegate/pkg/webhooksig"
+)
+
+type resolver map[string][]net.IPAddr
+
+func (r resolver) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, error) {
+	if a, ok := r[host]; ok {
+		return a, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+// TestWebhooksOverHTTP drives /v1/webhooks end to end through the local
+// stack (gateway, authorizer, handler, worker on the SQS loop), tenant
+// isolation included.
+func TestWebhooksOverHTTP(t *testing.T) {
+	dns := resolver{"internal.example": {{IP: net.ParseIP("10.9.8.7")}}}
+	reg := devstack.Registry()
+	reg["webhooks"] = webhooks.Constructor(webhooks.Options{Resolver: dns})
+	reg["webhook-worker"] = webhooks.WorkerConstructor(webhooks.Options{Resolver: dns})
+	s := testenv.NewStack(t, testenv.WithRegistry(reg), func(c *devstack.Config) {
+		c.Parameters = map[string]string{"WebhookAllowLoopback": "true", "WebhookRetrySchedule": "0s,1s"}
+	})
+	var keysEnv map[string]string
+	for _, f := range s.Template().Functions {
+		if f.LogicalID == "KeysFunction" {
+			keysEnv, _ = s.Resources().Env(f)
+		}
+	}
+	ks, err := keystore.Open(context.Background(), lambdas.Deps{AWS: s.AWS(), Getenv: func(k string) string { return keysEnv[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, a, err := ks.CreateWorkspace(context.Background(), "A", ratelimit.DefaultPlan, ratelimit.Plan{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, b, err := ks.CreateWorkspace(context.Background(), "B", ratelimit.DefaultPlan, ratelimit.Plan{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, sandbox, other := a[apikey.Live], a[apikey.Test], b[apikey.Live]
+	c := testenv.NewAPIClient(t, s.URL())
+	rcv := testenv.NewReceiver(t, http.StatusNoContent)
+
+	// Create: the secret once, Location, defaults.
+	r := c.Expect(c.Do("POST", "/webhooks", live, map[string]any{"url": rcv.URL + "/in", "events": []string{"render.succeeded", "render.succeeded"}, "description": "ops"}), 201)
+	id, secret := r.Str("id"), r.Str("secret")
+	if !strings.HasPrefix(id, "we_") || !strings.HasPrefix(secret, "whsec_") || r.Header.Get("Location") != "/v1/webhooks/"+id {
+		t.Fatalf("create: %s", r.Raw)
+	}
+	if r.Str("secretPreview") != webhooksig.Mask(secret) || r.Str("events", "0") != "render.succeeded" || r.Get("events", "1") != nil || r.Get("enabled") != true {
+		t.Errorf("create view: %s", r.Raw)
+	}
+
+	t.Run("validation", func(t *testing.T) {
+		for _, tc := range []struct {
+			name  string
+			body  any
+			field string
+		}{
+			{"no url", map[string]any{"events": []string{"*"}}, "/url"},
+			{"ftp", map[string]any{"url": "ftp://example.com/", "events": []string{"*"}}, "/url"},
+			{"private IP", map[string]any{"url": "https://10.0.0.1/hook", "events": []string{"*"}}, "/url"},
+			{"metadata", map[string]any{"url": "http://169.254.169.254/latest/meta-data", "events": []string{"*"}}, "/url"},
+			{"name resolving to a private address", map[string]any{"url": "https://internal.example/x", "events": []string{"*"}}, "/url"},
+			{"credentials", map[string]any{"url": "https://u:p@example.com/", "events": []string{"*"}}, "/url"},
+			{"no events", map[string]any{"url": rcv.URL, "events": []string{}}, "/events"},
+			{"unknown event", map[string]any{"url": rcv.URL, "events": []string{"render.*"}}, "/events/0"},
+			{"unknown field", map[string]any{"url": rcv.URL, "events": []string{"*"}, "secret": "mine"}, "/secret"},
+			{"long description", map[string]any{"url": rcv.URL, "events": []string{"*"}, "description": strings.Repeat("d", 201)}, "/description"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := c.Expect(c.Do("POST", "/webhooks", live, tc.body), 400)
+				if r.Str("error", "code") != "invalid_request" || r.Str("error", "field") != tc.field {
+					t.Errorf("got %s, want field %s", r.Raw, tc.field)
+				}
+			})
+		}
+	})
+
+	// Reads never show the secret.
+	r = c.Expect(c.Do("GET", "/webhooks/"+id, live, nil), 200)
+	if r.Get("secret") != nil || strings.Contains(r.Raw, secret[6:]) || r.Str("url") != rcv.URL+"/in" {
+		t.Errorf("get: %s", r.Raw)
+	}
+	r = c.Expect(c.Do("GET", "/webhooks", live, nil), 200)
+	if r.Str("data", "0", "id") != id || strings.Contains(r.Raw, secret[6:]) {
+		t.Errorf("list: %s", r.Raw)
+	}
+
+	// Tenant and environment isolation: not found, never forbidden.
+	for _, key := range []string{other, sandbox} {
+		c.Expect(c.Do("GET", "/webhooks/"+id, key, nil), 404)
+		c.Expect(c.Do("PATCH", "/webhooks/"+id, key, map[string]any{"enabled": false}), 404)
+		c.Expect(c.Do("DELETE", "/webhooks/"+id, key, nil), 404)
+		c.Expect(c.Do("POST", "/webhooks/"+id+"/rotate-secret", key, nil), 404)
+		c.Expect(c.Do("POST", "/webhooks/"+id+"/test", key, nil), 404)
+		c.Expect(c.Do("GET", "/webhooks/"+id+"/deliveries", key, nil), 404)
+		if r := c.Expect(c.Do("GET", "/webhooks", key, nil), 200); r.Get("data", "0") != nil {
+			t.Errorf("another tenant lists: %s", r.Raw)
+		}
+	}
+
+	// PATCH.
+	r = c.Expect(c.Do("PATCH", "/webhooks/"+id, live, map[string]any{"events": []string{"*"}, "description": ""}), 200)
+	if r.Str("events", "0") != "*" || r.Str("description") != "" {
+		t.Errorf("patch: %s", r.Raw)
+	}
+	r = c.Expect(c.Do("PATCH", "/webhooks/"+id, live, map[string]any{"enabled": false}), 200)
+	if r.Get("enabled") != false || r.Str("disabledReason") != "user" {
+		t.Errorf("disable: %s", r.Raw)
+	}
+	c.Expect(c.Do("POST", "/webhooks/"+id+"/test", live, nil), 409)
+	c.Expect(c.Do("PATCH", "/webhooks/"+id, live, map[string]any{"enabled": true}), 200)
+	c.Expect(c.Do("PATCH", "/webhooks/"+id, live, map[string]any{}), 400)
+	c.Expect(c.Do("PATCH", "/webhooks/"+id, live, map[string]any{"url": "https://10.0.0.1/"}), 400)
+
+	// Test event: signed, logged.
+	r = c.Expect(c.Do("POST", "/webhooks/"+id+"/test", live, nil), 202)
+	deliveryID := r.Str("deliveryId")
+	got := rcv.Wait(t)
+	if err := webhooksig.Verify(secret, got.Header, got.Body, time.Minute); err != nil {
+		t.Fatalf("test event: %v", err)
+	}
+	var payload map[string]any
+	_ = json.Unmarshal(got.Body, &payload)
+	if payload["type"] != "webhook.test" || payload["id"] != got.Header.Get("Webhook-Id") {
+		t.Errorf("test payload %s", got.Body)
+	}
+	waitLog := func(attempts int) testenv.Reply {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			r := c.Expect(c.Do("GET", "/webhooks/"+id+"/deliveries", live, nil), 200)
+			if n, _ := r.Get("data", "0", "attemptCount").(float64); int(n) == attempts && r.Str("data", "0", "status") == "succeeded" {
+				return r
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("delivery log: %s", r.Raw)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	r = waitLog(1)
+	if r.Str("data", "0", "id") != deliveryID || r.Get("data", "0", "attempts", "0", "statusCode") != float64(204) ||
+		r.Str("data", "0", "eventType") != "webhook.test" || r.Str("data", "0", "payload", "type") != "webhook.test" {
+		t.Errorf("log: %s", r.Raw)
+	}
+
+	// Rotation: the new secret once, two signatures for a day.
+	r = c.Expect(c.Do("POST", "/webhooks/"+id+"/rotate-secret", live, nil), 200)
+	newSecret := r.Str("secret")
+	if newSecret == "" || newSecret == secret || r.Str("previousSecretExpiresAt") == "" {
+		t.Fatalf("rotate: %s", r.Raw)
+	}
+
+	// Redeliver: the same webhook-id again, now signed by both secrets.
+	c.Expect(c.Do("POST", "/webhooks/"+id+"/deliveries/"+deliveryID+"/redeliver", live, nil), 202)
+	again := rcv.Wait(t)
+	if again.Header.Get("Webhook-Id") != got.Header.Get("Webhook-Id") || !bytes.Equal(again.Body, got.Body) {
+		t.Errorf("redelivery differs: %v %s", again.Header, again.Body)
+	}
+	if n := len(strings.Fields(again.Header.Get("Webhook-Signature"))); n != 2 {
+		t.Errorf("%d signatures after rotation, want 2", n)
+	}
+	for _, sec := range []string{secret, newSecret} {
+		if err := webhooksig.Verify(sec, again.Header, again.Body, time.Minute); err != nil {
+			t.Errorf("after rotation: %v", err)
+		}
+	}
+	r = waitLog(2)
+	if r.Get("data", "0", "attempts", "1", "manual") != true {
+		t.Errorf("redelivery not marked manual: %s", r.Raw)
+	}
+	c.Expect(c.Do("POST", "/webhooks/"+id+"/deliveries/"+deliveryID+"/redeliver", other, nil), 404)
+	c.Expect(c.Do("POST", "/webhooks/"+id+"/deliveries/dlv_nope/redeliver", live, nil), 404)
+
+	// The video-urls endpoint: made on first need, its secret shown once.
+	r = c.Expect(c.Do("GET", "/webhooks/video-urls", live, nil), 200)
+	if r.Str("kind") != "video_urls" || !strings.HasPrefix(r.Str("secret"), "whsec_") {
+		t.Errorf("video-urls: %s", r.Raw)
+	}
+	if r = c.Expect(c.Do("GET", "/webhooks/video-urls", live, nil), 200); r.Get("secret") != nil {
+		t.Errorf("video-urls secret shown twice: %s", r.Raw)
+	}
+	c.Expect(c.Do("DELETE", "/webhooks/video-urls", live, nil), 409)
+	c.Expect(c.Do("PATCH", "/webhooks/video-urls", live, map[string]any{"url": rcv.URL}), 400)
+
+	// Pagination.
+	for range 2 {
+		c.Expect(c.Do("POST", "/webhooks", live, map[string]any{"url": rcv.URL, "events": []string{"*"}}), 201)
+	}
+	r = c.Expect(c.Do("GET", "/webhooks?limit=2", live, nil), 200)
+	next := r.Str("pagination", "next")
+	if next == "" || r.Get("data", "1") == nil {
+		t.Fatalf("page 1: %s", r.Raw)
+	}
+	seen := map[string]bool{r.Str("data", "0", "id"): true, r.Str("data", "1", "id"): true}
+	r = c.Expect(c.Do("GET", strings.TrimPrefix(next, "/v1"), live, nil), 200)
+	for _, k := range []string{"0", "1"} {
+		if x := r.Str("data", k, "id"); x != "" && seen[x] {
+			t.Errorf("page 2 repeats %s", x)
+		}
+	}
+	c.Expect(c.Do("GET", "/webhooks?limit=0", live, nil), 400)
+
+	// Delete.
+	c.Expect(c.Do("DELETE", "/webhooks/"+id, live, nil), 200)
+	c.Expect(c.Do("GET", "/webhooks/"+id, live, nil), 404)
+	c.Expect(c.Do("DELETE", "/webhooks/"+id, live, nil), 404)
+}

@@ -1,0 +1,105 @@
+package webhooks
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/framegate/framegate/pkg/egress"
+	"github.com/framegate/framegate/pkg/lambdas"
+)
+
+// Environment variables (template.yaml sets them).
+const (
+	EnvTable         = "DATA_TABLE"
+	EnvKeySecret     = "WEBHOOK_KEY_SECRET_ARN"
+	EnvQueue         = "WEBHOOK_QUEUE_URL"
+	EnvAllowLoopback = "WEBHOOK_ALLOW_LOOPBACK" // operator setting: "true" for local stacks only
+	EnvSchedule      = "WEBHOOK_RETRY_SCHEDULE" // empty: DefaultSchedule
+)
+
+// Options are what tests may inject; the zero value is production.
+type Options struct {
+	// Resolver replaces DNS in the egress guard.
+	Resolver egress.Resolver
+	Rand     io.Reader
+	// FailingLimit replaces the 5 days after which a failing endpoint is
+	// disabled.
+	FailingLimit time.Duration
+}
+
+// OpenStore builds the store from the function's environment, reading the
+// data key from Secrets Manager once.
+func OpenStore(ctx context.Context, d lambdas.Deps, o Options) (*Store, error) {
+	d = d.WithDefaults()
+	table := d.Getenv(EnvTable)
+	if table == "" {
+		return nil, errors.New("open webhook store: " + EnvTable + " is not set")
+	}
+	c, err := LoadCipher(ctx, secretsmanager.NewFromConfig(d.AWS), d.Getenv(EnvKeySecret))
+	if err != nil {
+		return nil, err
+	}
+	return NewStore(dynamodb.NewFromConfig(d.AWS), table, c, StoreOptions{Now: d.Now, Rand: o.Rand})
+}
+
+// Guard is the egress policy of the function's environment: public
+// addresses only, unless the operator allowed loopback (local stack, tests).
+func Guard(getenv func(string) string, r egress.Resolver) *egress.Guard {
+	return &egress.Guard{AllowLoopback: getenv(EnvAllowLoopback) == "true", Resolver: r, Timeout: Timeout}
+}
+
+// OpenQueue is the webhook queue of the function's environment.
+func OpenQueue(d lambdas.Deps) (Queue, error) {
+	u := d.Getenv(EnvQueue)
+	if u == "" {
+		return Queue{}, errors.New("open webhook queue: " + EnvQueue + " is not set")
+	}
+	return Queue{SQS: sqs.NewFromConfig(d.AWS), URL: u}, nil
+}
+
+// WorkerConstructor returns the constructor of functions/webhook-worker with o.
+func WorkerConstructor(o Options) lambdas.Constructor {
+	return func(ctx context.Context, d lambdas.Deps) (any, error) {
+		d = d.WithDefaults()
+		w, err := OpenWorker(ctx, d, o)
+		if err != nil {
+			return nil, err
+		}
+		return lambdas.SQSFunc(w.Handle), nil
+	}
+}
+
+// NewWorker is the constructor of functions/webhook-worker.
+func NewWorker(ctx context.Context, d lambdas.Deps) (any, error) {
+	return WorkerConstructor(Options{})(ctx, d)
+}
+
+// OpenWorker wires a worker from the function's environment.
+func OpenWorker(ctx context.Context, d lambdas.Deps, o Options) (*Worker, error) {
+	d = d.WithDefaults()
+	sched, err := ParseSchedule(d.Getenv(EnvSchedule))
+	if err != nil {
+		return nil, err
+	}
+	st, err := OpenStore(ctx, d, o)
+	if err != nil {
+		return nil, err
+	}
+	q, err := OpenQueue(d)
+	if err != nil {
+		return nil, err
+	}
+	limit := o.FailingLimit
+	if limit <= 0 {
+		limit = FailingLimit
+	}
+	w := &Worker{Store: st, Client: NewClient(Guard(d.Getenv, o.Resolver), d.Now), Queue: q, Schedule: sched,
+		FailingLimit: limit, Now: d.Now, Log: d.Logger}
+	return w, nil
+}

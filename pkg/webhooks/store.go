@@ -1,0 +1,700 @@
+package webhooks
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/framegate/framegate/pkg/dynamo"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/framegate/framegate/pkg/apierr"
+	"github.com/framegate/framegate/pkg/ids"
+	"github.com/framegate/framegate/pkg/webhooksig"
+)
+
+// DB is the part of the DynamoDB client the store uses.
+type DB interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+// Store keeps endpoints and deliveries in the data table:
+//
+//	WH#<ws>#<env>            EP#<id>     an endpoint (sealed secrets inside)
+//	WH#<ws>#<env>            META        the endpoint count, for the cap
+//	WHD#<ws>#<env>#<ep>      D#<id>      a delivery and its attempts
+//
+// Delivery ids start with their event's time, so a Query in reverse lists
+// an endpoint's deliveries newest first.
+type Store struct {
+	db     DB
+	table  string
+	cipher *Cipher
+	now    func() time.Time
+	rand   io.Reader
+	max    int
+}
+
+// StoreOptions are the store's optional dependencies.
+type StoreOptions struct {
+	Now  func() time.Time
+	Rand io.Reader // entropy for ids and secrets; crypto/rand when nil
+	// MaxEndpoints caps endpoints per workspace and environment (fan-out
+	// cost per event); 0 means DefaultMaxEndpoints.
+	MaxEndpoints int
+}
+
+// DefaultMaxEndpoints is the endpoint cap per workspace and environment.
+const DefaultMaxEndpoints = 20
+
+// Retention is how long deliveries stay in the log.
+const Retention = 30 * 24 * time.Hour
+
+// RotationOverlap is how long the replaced secret keeps signing after a
+// rotation, so receivers can switch without dropping a delivery.
+const RotationOverlap = 24 * time.Hour
+
+// NewStore returns a store over table. Every dependency is required.
+func NewStore(db DB, table string, c *Cipher, o StoreOptions) (*Store, error) {
+	if db == nil || table == "" || c == nil {
+		return nil, errors.New("delivery store: db, table and cipher are required")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.MaxEndpoints <= 0 {
+		o.MaxEndpoints = DefaultMaxEndpoints
+	}
+	return &Store{db: db, table: table, cipher: c, now: o.Now, rand: o.Rand, max: o.MaxEndpoints}, nil
+}
+
+const (
+	aPK, aSK, aTTL                = "pk", "sk", "ttl"
+	aID, aWS, aEnv, aKind         = "id", "ws", "env", "kind"
+	aURL, aDesc, aEvents, aEnable = "url", "description", "events", "enabled"
+	aDisabled, aCreated, aUpdated = "disabledReason", "createdAt", "updatedAt"
+	aFailing, aSecret, aPrev      = "failingSince", "secret", "prevSecret"
+	aPrevUntil, aPreview, aUnrev  = "prevUntil", "secretPreview", "unrevealed"
+	aCount                        = "endpoints"
+	aEndpoint, aEvent, aType      = "endpointId", "eventId", "eventType"
+	aPayload, aStatus, aAttempts  = "payload", "status", "attempts"
+	aLog, aNext, aLease           = "attemptLog", "nextAttemptAt", "leaseUntil"
+
+	metaSK = "META"
+)
+
+func endpointPK(ws, env string) string { return "WH#" + ws + "#" + env }
+func endpointKey(ws, env, id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{aPK: dynamo.S(endpointPK(ws, env)), aSK: dynamo.S("EP#" + id)}
+}
+func metaKey(ws, env string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{aPK: dynamo.S(endpointPK(ws, env)), aSK: dynamo.S(metaSK)}
+}
+func deliveryPK(ws, env, ep string) string { return "WHD#" + ws + "#" + env + "#" + ep }
+func deliveryKey(ws, env, ep, id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{aPK: dynamo.S(deliveryPK(ws, env, ep)), aSK: dynamo.S("D#" + id)}
+}
+
+// aad binds a sealed secret to its endpoint.
+func aad(ws, env, id string) string { return ws + "/" + env + "/" + id }
+
+func isConditionFailed(err error) bool {
+	var cf *types.ConditionalCheckFailedException
+	return errors.As(err, &cf)
+}
+
+func notFound(what string) error { return apierr.New(apierr.NotFound, "No %s with this id.", what) }
+
+// ------------------------------------------------------------------ endpoints
+
+// NewEndpoint is what POST /v1/webhooks asks for, validated by the caller.
+type NewEndpoint struct {
+	URL         string
+	Events      []string
+	Description string
+}
+
+func (st *Store) endpointItem(e Endpoint) map[string]types.AttributeValue {
+	it := endpointKey(e.Workspace, e.Env, e.ID)
+	it[aID], it[aWS], it[aEnv], it[aKind] = dynamo.S(e.ID), dynamo.S(e.Workspace), dynamo.S(e.Env), dynamo.S(e.Kind)
+	if e.URL != "" {
+		it[aURL] = dynamo.S(e.URL)
+	}
+	if e.Description != "" {
+		it[aDesc] = dynamo.S(e.Description)
+	}
+	it[aEvents] = &types.AttributeValueMemberSS{Value: e.Events}
+	it[aEnable] = &types.AttributeValueMemberBOOL{Value: e.Enabled}
+	it[aCreated], it[aUpdated] = dynamo.Millis(e.CreatedAt), dynamo.Millis(e.UpdatedAt)
+	it[aSecret], it[aPreview] = dynamo.S(e.secret), dynamo.S(e.SecretPreview)
+	if e.unrevealed {
+		it[aUnrev] = &types.AttributeValueMemberBOOL{Value: true}
+	}
+	return it
+}
+
+func decodeEndpoint(it map[string]types.AttributeValue) Endpoint {
+	e := Endpoint{
+		ID: dynamo.Str(it, aID), Workspace: dynamo.Str(it, aWS), Env: dynamo.Str(it, aEnv), Kind: dynamo.Str(it, aKind),
+		URL: dynamo.Str(it, aURL), Description: dynamo.Str(it, aDesc), Enabled: dynamo.Bool(it, aEnable),
+		DisabledReason: dynamo.Str(it, aDisabled), FailingSince: dynamo.Time(it, aFailing),
+		SecretPreview: dynamo.Str(it, aPreview), PreviousSecretUntil: dynamo.Time(it, aPrevUntil),
+		secret: dynamo.Str(it, aSecret), prevSecret: dynamo.Str(it, aPrev), unrevealed: dynamo.Bool(it, aUnrev),
+	}
+	if v, ok := it[aEvents].(*types.AttributeValueMemberSS); ok {
+		e.Events = slices.Sorted(slices.Values(v.Value))
+	}
+	if t := dynamo.Time(it, aCreated); t != nil {
+		e.CreatedAt = *t
+	}
+	if t := dynamo.Time(it, aUpdated); t != nil {
+		e.UpdatedAt = *t
+	}
+	return e
+}
+
+// newSecret makes a secret for endpoint id, returning it and its sealed form.
+func (st *Store) newSecret(ws, env, id string) (plain, sealed string, err error) {
+	plain, err = webhooksig.NewSecret(st.rand)
+	if err != nil {
+		return "", "", err
+	}
+	sealed, err = st.cipher.Seal(plain, aad(ws, env, id))
+	if err != nil {
+		return "", "", fmt.Errorf("seal secret of %s: %w", id, err)
+	}
+	return plain, sealed, nil
+}
+
+// CreateEndpoint stores a new endpoint under the per-environment cap, in
+// one transaction, and returns it with its secret in plaintext: the only
+// time anyone sees it.
+func (st *Store) CreateEndpoint(ctx context.Context, ws, env string, ne NewEndpoint) (Endpoint, string, error) {
+	now := st.now().UTC().Truncate(time.Millisecond)
+	id, err := ids.New("we", now, st.rand)
+	if err != nil {
+		return Endpoint{}, "", err
+	}
+	plain, sealed, err := st.newSecret(ws, env, id)
+	if err != nil {
+		return Endpoint{}, "", err
+	}
+	e := Endpoint{ID: id, Workspace: ws, Env: env, Kind: KindEndpoint, URL: ne.URL, Description: ne.Description,
+		Events: slices.Sorted(slices.Values(ne.Events)), Enabled: true, CreatedAt: now, UpdatedAt: now,
+		SecretPreview: webhooksig.Mask(plain), secret: sealed}
+	_, err = st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName:                 &st.table,
+			Key:                       metaKey(ws, env),
+			UpdateExpression:          aws.String("ADD #c :one"),
+			ConditionExpression:       aws.String("attribute_not_exists(#c) OR #c < :max"),
+			ExpressionAttributeNames:  map[string]string{"#c": aCount},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":one": dynamo.N(1), ":max": dynamo.N(int64(st.max))},
+		}},
+		{Put: &types.Put{TableName: &st.table, Item: st.endpointItem(e), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+	}})
+	if err != nil {
+		var tce *types.TransactionCanceledException
+		if errors.As(err, &tce) && len(tce.CancellationReasons) > 0 && aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
+			return Endpoint{}, "", apierr.New(apierr.Conflict, "This environment already has %d webhook endpoints, the limit; delete one first.", st.max)
+		}
+		return Endpoint{}, "", fmt.Errorf("create endpoint: %w", err)
+	}
+	return e, plain, nil
+}
+
+// GetEndpoint reads one endpoint of ws/env; another tenant's id is not found.
+func (st *Store) GetEndpoint(ctx context.Context, ws, env, id string) (Endpoint, error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: endpointKey(ws, env, id), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Endpoint{}, fmt.Errorf("get endpoint %s: %w", id, err)
+	}
+	if out.Item == nil {
+		return Endpoint{}, notFound("webhook endpoint")
+	}
+	return decodeEndpoint(out.Item), nil
+}
+
+// ListEndpoints pages through the endpoints of ws/env in id (creation)
+// order, after the id given; next is the last id of a full page.
+func (st *Store) ListEndpoints(ctx context.Context, ws, env, after string, limit int) ([]Endpoint, string, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                 &st.table,
+		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :ep)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": dynamo.S(endpointPK(ws, env)), ":ep": dynamo.S("EP#")},
+		Limit:                     aws.Int32(int32(limit)),
+	}
+	if after != "" {
+		in.ExclusiveStartKey = endpointKey(ws, env, after)
+	}
+	out, err := st.db.Query(ctx, in)
+	if err != nil {
+		return nil, "", fmt.Errorf("list endpoints: %w", err)
+	}
+	eps := make([]Endpoint, 0, len(out.Items))
+	for _, it := range out.Items {
+		eps = append(eps, decodeEndpoint(it))
+	}
+	next := ""
+	if len(out.LastEvaluatedKey) > 0 && len(eps) == limit {
+		next = eps[len(eps)-1].ID
+	}
+	return eps, next, nil
+}
+
+// AllEndpoints reads every endpoint of ws/env (at most the cap, so one page).
+func (st *Store) AllEndpoints(ctx context.Context, ws, env string) ([]Endpoint, error) {
+	var all []Endpoint
+	after := ""
+	for {
+		eps, next, err := st.ListEndpoints(ctx, ws, env, after, 100)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, eps...)
+		if next == "" {
+			return all, nil
+		}
+		after = next
+	}
+}
+
+// Patch is a partial update of an endpoint; nil fields stay as they are.
+type Patch struct {
+	URL         *string
+	Events      []string
+	Enabled     *bool
+	Description *string
+}
+
+// UpdateEndpoint applies p. Enabling an endpoint forgets why it was
+// disabled and its failure streak, so the 5-day clock starts afresh.
+func (st *Store) UpdateEndpoint(ctx context.Context, ws, env, id string, p Patch) (Endpoint, error) {
+	now := st.now().UTC()
+	sets := []string{"#upd = :now"}
+	var removes []string
+	names := map[string]string{"#upd": aUpdated}
+	vals := map[string]types.AttributeValue{":now": dynamo.Millis(now)}
+	if p.URL != nil {
+		sets, names["#url"], vals[":url"] = append(sets, "#url = :url"), aURL, dynamo.S(*p.URL)
+	}
+	if p.Events != nil {
+		sets, names["#ev"], vals[":ev"] = append(sets, "#ev = :ev"), aEvents, &types.AttributeValueMemberSS{Value: p.Events}
+	}
+	if p.Description != nil {
+		names["#d"] = aDesc
+		if *p.Description == "" {
+			removes = append(removes, "#d")
+		} else {
+			sets, vals[":d"] = append(sets, "#d = :d"), dynamo.S(*p.Description)
+		}
+	}
+	if p.Enabled != nil {
+		sets, names["#en"], vals[":en"] = append(sets, "#en = :en"), aEnable, &types.AttributeValueMemberBOOL{Value: *p.Enabled}
+		names["#dr"] = aDisabled
+		if *p.Enabled {
+			names["#fs"] = aFailing
+			removes = append(removes, "#dr", "#fs")
+		} else {
+			sets, vals[":dr"] = append(sets, "#dr = :dr"), dynamo.S(DisabledByUser)
+		}
+	}
+	expr := "SET " + strings.Join(sets, ", ")
+	if len(removes) > 0 {
+		expr += " REMOVE " + strings.Join(removes, ", ")
+	}
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.table, Key: endpointKey(ws, env, id),
+		UpdateExpression: aws.String(expr), ConditionExpression: aws.String("attribute_exists(pk)"),
+		ExpressionAttributeNames: names, ExpressionAttributeValues: vals, ReturnValues: types.ReturnValueAllNew,
+	})
+	if isConditionFailed(err) {
+		return Endpoint{}, notFound("webhook endpoint")
+	}
+	if err != nil {
+		return Endpoint{}, fmt.Errorf("update endpoint %s: %w", id, err)
+	}
+	return decodeEndpoint(out.Attributes), nil
+}
+
+// DeleteEndpoint removes an endpoint and frees its place under the cap.
+// Its deliveries stay in the log until they expire.
+func (st *Store) DeleteEndpoint(ctx context.Context, ws, env, id string) error {
+	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Delete: &types.Delete{TableName: &st.table, Key: endpointKey(ws, env, id),
+			ConditionExpression:      aws.String("attribute_exists(pk) AND #k = :k"),
+			ExpressionAttributeNames: map[string]string{"#k": aKind}, ExpressionAttributeValues: map[string]types.AttributeValue{":k": dynamo.S(KindEndpoint)}}},
+		{Update: &types.Update{TableName: &st.table, Key: metaKey(ws, env), UpdateExpression: aws.String("ADD #c :m"),
+			ExpressionAttributeNames: map[string]string{"#c": aCount}, ExpressionAttributeValues: map[string]types.AttributeValue{":m": dynamo.N(-1)}}},
+	}})
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) && len(tce.CancellationReasons) > 0 && aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
+		return notFound("webhook endpoint")
+	}
+	if err != nil {
+		return fmt.Errorf("delete endpoint %s: %w", id, err)
+	}
+	return nil
+}
+
+// RotateSecret gives the endpoint a new secret and keeps the current one
+// signing for RotationOverlap. It returns the new secret in plaintext, once.
+// A rotation during an overlap drops the oldest secret at once.
+func (st *Store) RotateSecret(ctx context.Context, ws, env, id string) (Endpoint, string, error) {
+	cur, err := st.GetEndpoint(ctx, ws, env, id)
+	if err != nil {
+		return Endpoint{}, "", err
+	}
+	plain, sealed, err := st.newSecret(ws, env, id)
+	if err != nil {
+		return Endpoint{}, "", err
+	}
+	now := st.now().UTC()
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.table, Key: endpointKey(ws, env, id),
+		UpdateExpression:    aws.String("SET #s = :new, #p = :old, #pu = :until, #pv = :pv, #upd = :now REMOVE #un"),
+		ConditionExpression: aws.String("#s = :old"), // no concurrent rotation lost its secret
+		ExpressionAttributeNames: map[string]string{"#s": aSecret, "#p": aPrev, "#pu": aPrevUntil, "#pv": aPreview,
+			"#upd": aUpdated, "#un": aUnrev},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":new": dynamo.S(sealed), ":old": dynamo.S(cur.secret),
+			":until": dynamo.Millis(now.Add(RotationOverlap)), ":pv": dynamo.S(webhooksig.Mask(plain)), ":now": dynamo.Millis(now)},
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	if isConditionFailed(err) {
+		return Endpoint{}, "", apierr.New(apierr.Conflict, "The secret was rotated concurrently; retry.")
+	}
+	if err != nil {
+		return Endpoint{}, "", fmt.Errorf("rotate secret of %s: %w", id, err)
+	}
+	return decodeEndpoint(out.Attributes), plain, nil
+}
+
+// Secrets opens the secrets that sign deliveries to e at now: the current
+// one, and the one it replaced while the rotation overlap lasts.
+func (st *Store) Secrets(e Endpoint, now time.Time) ([]string, error) {
+	cur, err := st.cipher.Open(e.secret, aad(e.Workspace, e.Env, e.ID))
+	if err != nil {
+		return nil, fmt.Errorf("secret of endpoint %s: %w", e.ID, err)
+	}
+	out := []string{cur}
+	if e.prevSecret != "" && e.PreviousSecretUntil != nil && now.Before(*e.PreviousSecretUntil) {
+		prev, err := st.cipher.Open(e.prevSecret, aad(e.Workspace, e.Env, e.ID))
+		if err != nil {
+			return nil, fmt.Errorf("previous secret of endpoint %s: %w", e.ID, err)
+		}
+		out = append(out, prev)
+	}
+	return out, nil
+}
+
+// VideoURLs returns the reserved endpoint whose secret signs deliveries to
+// per-video webhookUrls, creating it on first need (by the worker or the
+// API, whichever comes first; a conditional put settles a race).
+func (st *Store) VideoURLs(ctx context.Context, ws, env string) (Endpoint, error) {
+	e, err := st.GetEndpoint(ctx, ws, env, VideoURLsID)
+	if err == nil || apierr.From(err).Code != apierr.NotFound {
+		return e, err
+	}
+	now := st.now().UTC().Truncate(time.Millisecond)
+	plain, sealed, err := st.newSecret(ws, env, VideoURLsID)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	e = Endpoint{ID: VideoURLsID, Workspace: ws, Env: env, Kind: KindVideoURLs,
+		Events: []string{RenderSucceeded, RenderFailed}, Enabled: true, CreatedAt: now, UpdatedAt: now,
+		SecretPreview: webhooksig.Mask(plain), secret: sealed, unrevealed: true}
+	_, err = st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: st.endpointItem(e),
+		ConditionExpression: aws.String("attribute_not_exists(pk)")})
+	if isConditionFailed(err) {
+		return st.GetEndpoint(ctx, ws, env, VideoURLsID)
+	}
+	if err != nil {
+		return Endpoint{}, fmt.Errorf("create video-URLs endpoint: %w", err)
+	}
+	return e, nil
+}
+
+// RevealOnce returns the plaintext secret of the video-URLs endpoint if
+// nobody has seen it yet, and marks it seen; "" otherwise. Like every
+// secret, it is shown exactly once; rotate-secret shows a new one.
+func (st *Store) RevealOnce(ctx context.Context, e Endpoint) (string, error) {
+	if !e.unrevealed {
+		return "", nil
+	}
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.table, Key: endpointKey(e.Workspace, e.Env, e.ID),
+		UpdateExpression: aws.String("REMOVE #un"), ConditionExpression: aws.String("#un = :t AND #s = :s"),
+		ExpressionAttributeNames:  map[string]string{"#un": aUnrev, "#s": aSecret},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}, ":s": dynamo.S(e.secret)},
+	})
+	if isConditionFailed(err) {
+		return "", nil // a concurrent read got it
+	}
+	if err != nil {
+		return "", fmt.Errorf("reveal secret: %w", err)
+	}
+	return st.cipher.Open(e.secret, aad(e.Workspace, e.Env, e.ID))
+}
+
+// EndpointFailed records a failed attempt on a subscribed endpoint: gone
+// (410) disables it at once; otherwise it is disabled once it has failed
+// without a success for limit. It reports whether it disabled it.
+func (st *Store) EndpointFailed(ctx context.Context, e Endpoint, gone bool, limit time.Duration) (bool, error) {
+	if e.Kind != KindEndpoint {
+		return false, nil // per-video URLs differ per video: one failing says nothing of the rest
+	}
+	now := st.now().UTC()
+	if !gone {
+		out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: &st.table, Key: endpointKey(e.Workspace, e.Env, e.ID),
+			UpdateExpression: aws.String("SET #fs = if_not_exists(#fs, :now)"), ConditionExpression: aws.String("attribute_exists(pk)"),
+			ExpressionAttributeNames: map[string]string{"#fs": aFailing}, ExpressionAttributeValues: map[string]types.AttributeValue{":now": dynamo.Millis(now)},
+			// ALL_NEW: UPDATED_NEW may omit an attribute if_not_exists left alone.
+			ReturnValues: types.ReturnValueAllNew,
+		})
+		if isConditionFailed(err) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("record failure of endpoint %s: %w", e.ID, err)
+		}
+		since := dynamo.Time(out.Attributes, aFailing)
+		if since == nil || now.Sub(*since) < limit {
+			return false, nil
+		}
+	}
+	reason := DisabledFailing
+	if gone {
+		reason = DisabledGone
+	}
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.table, Key: endpointKey(e.Workspace, e.Env, e.ID),
+		UpdateExpression:         aws.String("SET #en = :f, #dr = :r, #upd = :now"),
+		ConditionExpression:      aws.String("#en = :t"),
+		ExpressionAttributeNames: map[string]string{"#en": aEnable, "#dr": aDisabled, "#upd": aUpdated},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":f": &types.AttributeValueMemberBOOL{Value: false},
+			":t": &types.AttributeValueMemberBOOL{Value: true}, ":r": dynamo.S(reason), ":now": dynamo.Millis(now)},
+	})
+	if isConditionFailed(err) {
+		return false, nil // already disabled, or deleted
+	}
+	if err != nil {
+		return false, fmt.Errorf("disable endpoint %s: %w", e.ID, err)
+	}
+	return true, nil
+}
+
+// EndpointSucceeded ends an endpoint's failure streak.
+func (st *Store) EndpointSucceeded(ctx context.Context, e Endpoint) error {
+	if e.Kind != KindEndpoint || e.FailingSince == nil {
+		return nil // nothing to clear: no write on the common path
+	}
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.table, Key: endpointKey(e.Workspace, e.Env, e.ID),
+		UpdateExpression: aws.String("REMOVE #fs"), ConditionExpression: aws.String("attribute_exists(pk)"),
+		ExpressionAttributeNames: map[string]string{"#fs": aFailing},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("clear failures of endpoint %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// ------------------------------------------------------------------ deliveries
+
+// DeliveryID derives the id of the delivery of eventID to target (an
+// endpoint id, or the per-video URL): the same event reaching the worker
+// twice maps to the same delivery, which is what makes fan-out idempotent.
+// It starts with the event id's time digits when there are some, so
+// deliveries sort by event time.
+func DeliveryID(eventID, target string) string {
+	sum := sha256.Sum256([]byte(eventID + "\x00" + target))
+	const crockford = "0123456789abcdefghjkmnpqrstvwxyz"
+	digits := make([]byte, 0, 26)
+	if ids.Valid(IDPrefix, eventID) {
+		digits = append(digits, eventID[len(IDPrefix)+1:][:10]...)
+	}
+	for i := 0; len(digits) < 26; i++ {
+		digits = append(digits, crockford[sum[i]&31])
+	}
+	return "dlv_" + string(digits)
+}
+
+func (st *Store) deliveryItem(d Delivery, lease time.Time) map[string]types.AttributeValue {
+	it := deliveryKey(d.Workspace, d.Env, d.EndpointID, d.ID)
+	it[aID], it[aWS], it[aEnv], it[aEndpoint] = dynamo.S(d.ID), dynamo.S(d.Workspace), dynamo.S(d.Env), dynamo.S(d.EndpointID)
+	it[aEvent], it[aType], it[aPayload] = dynamo.S(d.EventID), dynamo.S(d.EventType), &types.AttributeValueMemberB{Value: d.Payload}
+	if d.URL != "" {
+		it[aURL] = dynamo.S(d.URL)
+	}
+	it[aStatus], it[aAttempts], it[aCreated] = dynamo.S(Pending), dynamo.N(0), dynamo.Millis(d.CreatedAt)
+	it[aLease] = dynamo.Millis(lease)
+	it[aTTL] = dynamo.N(d.CreatedAt.Add(Retention).Unix())
+	return it
+}
+
+func decodeDelivery(it map[string]types.AttributeValue) (Delivery, error) {
+	d := Delivery{ID: dynamo.Str(it, aID), Workspace: dynamo.Str(it, aWS), Env: dynamo.Str(it, aEnv), EndpointID: dynamo.Str(it, aEndpoint),
+		EventID: dynamo.Str(it, aEvent), EventType: dynamo.Str(it, aType), URL: dynamo.Str(it, aURL), Status: dynamo.Str(it, aStatus),
+		NextAttemptAt: dynamo.Time(it, aNext)}
+	if b, ok := it[aPayload].(*types.AttributeValueMemberB); ok {
+		d.Payload = b.Value
+	}
+	c, _ := dynamo.Int(it, aAttempts)
+	d.AttemptCount = int(c)
+	if t := dynamo.Time(it, aCreated); t != nil {
+		d.CreatedAt = *t
+	}
+	if raw := dynamo.Str(it, aLog); raw != "" {
+		if err := json.Unmarshal([]byte(raw), &d.Attempts); err != nil {
+			return Delivery{}, fmt.Errorf("decode attempts of %s: %w", d.ID, err)
+		}
+	}
+	return d, nil
+}
+
+// expired reports whether the item outlived its TTL: DynamoDB deletes
+// late (moto never), so reads treat it as gone themselves.
+func expired(it map[string]types.AttributeValue, now time.Time) bool {
+	t, ok := dynamo.Int(it, aTTL)
+	return ok && t <= now.Unix()
+}
+
+// CreateDelivery stores a new pending delivery leased to the caller until
+// lease. It reports false when the delivery already exists: another copy
+// of the event message got there first.
+func (st *Store) CreateDelivery(ctx context.Context, d Delivery, lease time.Time) (bool, error) {
+	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: st.deliveryItem(d, lease),
+		ConditionExpression: aws.String("attribute_not_exists(pk)")})
+	if isConditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("create delivery %s: %w", d.ID, err)
+	}
+	return true, nil
+}
+
+// Claim leases a delivery for its next attempt. It succeeds only if the
+// delivery has exactly attempts attempts behind it, is pending (any status
+// when manual) and no live lease is held: a duplicate or superseded
+// message claims nothing and sends nothing.
+func (st *Store) Claim(ctx context.Context, ws, env, ep, id string, attempts int, manual bool, lease time.Time) (Delivery, bool, error) {
+	cond := "#a = :a AND (attribute_not_exists(#l) OR #l < :now)"
+	names := map[string]string{"#a": aAttempts, "#l": aLease}
+	vals := map[string]types.AttributeValue{":a": dynamo.N(int64(attempts)), ":now": dynamo.Millis(st.now()), ":lease": dynamo.Millis(lease)}
+	if !manual {
+		cond += " AND #st = :p"
+		names["#st"] = aStatus
+		vals[":p"] = dynamo.S(Pending)
+	}
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.table, Key: deliveryKey(ws, env, ep, id),
+		UpdateExpression: aws.String("SET #l = :lease"), ConditionExpression: aws.String("attribute_exists(pk) AND " + cond),
+		ExpressionAttributeNames: names, ExpressionAttributeValues: vals,
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	if isConditionFailed(err) {
+		return Delivery{}, false, nil
+	}
+	if err != nil {
+		return Delivery{}, false, fmt.Errorf("claim delivery %s: %w", id, err)
+	}
+	d, err := decodeDelivery(out.Attributes)
+	return d, err == nil, err
+}
+
+// Record appends an attempt to a claimed delivery and sets its status and
+// next attempt time (nil: none), releasing the lease.
+func (st *Store) Record(ctx context.Context, d Delivery, a Attempt, status string, next *time.Time) (Delivery, error) {
+	log := append(slices.Clone(d.Attempts), a)
+	if len(log) > MaxLoggedAttempts {
+		log = log[len(log)-MaxLoggedAttempts:]
+	}
+	raw, err := json.Marshal(log)
+	if err != nil {
+		return Delivery{}, fmt.Errorf("encode attempts: %w", err)
+	}
+	expr := "SET #a = :a1, #st = :st, #log = :log"
+	names := map[string]string{"#a": aAttempts, "#st": aStatus, "#log": aLog, "#l": aLease, "#n": aNext}
+	vals := map[string]types.AttributeValue{":a0": dynamo.N(int64(d.AttemptCount)), ":a1": dynamo.N(int64(d.AttemptCount + 1)),
+		":st": dynamo.S(status), ":log": dynamo.S(string(raw))}
+	if next != nil {
+		expr += ", #n = :n REMOVE #l"
+		vals[":n"] = dynamo.Millis(*next)
+	} else {
+		expr += " REMOVE #l, #n"
+	}
+	_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.table, Key: deliveryKey(d.Workspace, d.Env, d.EndpointID, d.ID),
+		UpdateExpression: aws.String(expr), ConditionExpression: aws.String("#a = :a0"),
+		ExpressionAttributeNames: names, ExpressionAttributeValues: vals,
+	})
+	if err != nil {
+		return Delivery{}, fmt.Errorf("record attempt %d of %s: %w", d.AttemptCount+1, d.ID, err)
+	}
+	d.AttemptCount++
+	d.Attempts, d.Status, d.NextAttemptAt = log, status, next
+	return d, nil
+}
+
+// GetDelivery reads one delivery of an endpoint.
+func (st *Store) GetDelivery(ctx context.Context, ws, env, ep, id string) (Delivery, error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: deliveryKey(ws, env, ep, id), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Delivery{}, fmt.Errorf("get delivery %s: %w", id, err)
+	}
+	if out.Item == nil || expired(out.Item, st.now()) {
+		return Delivery{}, notFound("delivery")
+	}
+	return decodeDelivery(out.Item)
+}
+
+// ListDeliveries pages through an endpoint's deliveries, newest first,
+// after (older than) the delivery id given.
+func (st *Store) ListDeliveries(ctx context.Context, ws, env, ep, after string, limit int) ([]Delivery, string, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                 &st.table,
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": dynamo.S(deliveryPK(ws, env, ep))},
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(int32(limit)),
+	}
+	if after != "" {
+		in.ExclusiveStartKey = deliveryKey(ws, env, ep, after)
+	}
+	out, err := st.db.Query(ctx, in)
+	if err != nil {
+		return nil, "", fmt.Errorf("list deliveries of %s: %w", ep, err)
+	}
+	now := st.now()
+	ds := make([]Delivery, 0, len(out.Items))
+	for _, it := range out.Items {
+		if expired(it, now) {
+			continue
+		}
+		d, err := decodeDelivery(it)
+		if err != nil {
+			return nil, "", err
+		}
+		ds = append(ds, d)
+	}
+	next := ""
+	if len(out.LastEvaluatedKey) > 0 && len(out.Items) == limit {
+		next = dynamo.Str(out.Items[len(out.Items)-1], aID)
+	}
+	return ds, next, nil
+}
