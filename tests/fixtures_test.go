@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,8 +64,8 @@ func TestSampleEvents(t *testing.T) {
 		if len(files) == 0 {
 			t.Errorf("events/%s has no sample", name)
 		}
-		ctor := devstack.Registry()[name]
-		if ctor == nil {
+		fn, ok := devstack.Registry()[name]
+		if !ok {
 			t.Errorf("events/%s: no registry entry", name)
 			continue
 		}
@@ -80,7 +81,7 @@ func TestSampleEvents(t *testing.T) {
 				return getenv(k)
 			}
 		}
-		h, err := ctor(ctx, d)
+		h, err := build(ctx, fn, d)
 		if err != nil {
 			t.Fatalf("build %s: %v", name, err)
 		}
@@ -102,6 +103,19 @@ func TestSampleEvents(t *testing.T) {
 			t.Errorf("function %s has no sample event under events/%s", name, name)
 		}
 	}
+}
+
+// build runs the one constructor fn has.
+func build(ctx context.Context, fn lambdas.Function, d lambdas.Deps) (any, error) {
+	switch {
+	case fn.Authorizer != nil:
+		return fn.Authorizer(ctx, d)
+	case fn.HTTP != nil:
+		return fn.HTTP(ctx, d)
+	case fn.SQS != nil:
+		return fn.SQS(ctx, d)
+	}
+	return nil, errors.New("registry entry without a constructor")
 }
 
 func invokeSample(t *testing.T, ctx context.Context, h any, body, key string) {

@@ -1,4 +1,4 @@
-// Command auth serves GET /v1/auth (logic in pkg/authapi).
+// Command auth serves GET /v1/auth (logic in pkg/keysapi).
 package main
 
 import (

@@ -1,5 +1,5 @@
 // Command intake creates videos from render requests on the intake queue
-// (logic in pkg/intake).
+// (logic in pkg/videos).
 package main
 
 import (

@@ -1,4 +1,5 @@
-// Command openapi serves GET /v1/openapi.json without a key (logic in pkg/openapi).
+// Command openapi serves GET /v1/openapi.json without a key (logic in
+// pkg/openapi).
 package main
 
 import (

@@ -8,4 +8,4 @@ import (
 	"github.com/framegate/framegate/pkg/publish"
 )
 
-func main() { lambdas.Start(publish.NewWorkerFunc, awsconf.Options{}) }
+func main() { lambdas.Start(publish.NewWorker, awsconf.Options{}) }

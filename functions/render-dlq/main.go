@@ -1,5 +1,5 @@
 // Command render-dlq marks videos whose render messages exhausted their
-// retries as failed (logic in pkg/renderworker).
+// retries as failed (logic in pkg/videos).
 package main
 
 import (

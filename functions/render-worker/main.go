@@ -1,5 +1,5 @@
 // Command render-worker renders queued videos with ffmpeg into S3 (logic in
-// pkg/renderworker).
+// pkg/videos).
 package main
 
 import (

@@ -1,4 +1,4 @@
-// Command templates serves /v1/templates (logic in pkg/templatesapi).
+// Command templates serves /v1/templates (logic in pkg/templates).
 package main
 
 import (

@@ -1,4 +1,4 @@
-// Command videos serves /v1/videos (logic in pkg/videosapi).
+// Command videos serves /v1/videos (logic in pkg/videos).
 package main
 
 import (

@@ -1,5 +1,5 @@
-// Command webhook-worker delivers events to webhook endpoints from the
-// webhook queue (logic in pkg/delivery).
+// Command webhook-worker delivers events to webhook endpoints from the webhook
+// queue (logic in pkg/webhooks).
 package main
 
 import (

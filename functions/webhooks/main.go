@@ -1,4 +1,4 @@
-// Command webhooks serves /v1/webhooks (logic in pkg/webhooksapi).
+// Command webhooks serves /v1/webhooks (logic in pkg/webhooks).
 package main
 
 import (

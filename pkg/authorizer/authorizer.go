@@ -70,8 +70,8 @@ type Authorizer struct {
 	bg    sync.WaitGroup
 }
 
-// New returns an Authorizer; DB, Table and Hasher are required.
-func New(c Config) (*Authorizer, error) {
+// NewAuthorizer returns an Authorizer; DB, Table and Hasher are required.
+func NewAuthorizer(c Config) (*Authorizer, error) {
 	if c.DB == nil || c.Table == "" || c.Hasher == nil {
 		return nil, errors.New("authorizer: DB, Table and Hasher are required")
 	}

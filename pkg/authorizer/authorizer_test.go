@@ -90,7 +90,7 @@ func setup(t *testing.T, overrides ratelimit.Plan) *fixture {
 	}
 	dynamo := dynamodb.NewFromConfig(env.AWS)
 	db := &countingDB{DB: dynamo}
-	a, err := authorizer.New(authorizer.Config{DB: db, Table: d.Getenv("KEYS_TABLE"), Hasher: hasher, Now: clock.Now, Logger: d.Logger})
+	a, err := authorizer.NewAuthorizer(authorizer.Config{DB: db, Table: d.Getenv("KEYS_TABLE"), Hasher: hasher, Now: clock.Now, Logger: d.Logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -610,7 +610,7 @@ func TestFailsClosedWhenDynamoDBIsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	hasher, _ := apikey.NewHasher(make([]byte, 32))
-	a, err := authorizer.New(authorizer.Config{DB: dynamodb.NewFromConfig(cfg), Table: "keys", Hasher: hasher})
+	a, err := authorizer.NewAuthorizer(authorizer.Config{DB: dynamodb.NewFromConfig(cfg), Table: "keys", Hasher: hasher})
 	if err != nil {
 		t.Fatal(err)
 	}

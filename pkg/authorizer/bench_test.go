@@ -239,7 +239,7 @@ func newHarness(tb testing.TB, inProcess bool, latency time.Duration, counted bo
 		tb.Fatal(err)
 	}
 	ddb := &waveDB{db: dynamodb.NewFromConfig(cfg)}
-	auth, err := authorizer.New(authorizer.Config{
+	auth, err := authorizer.NewAuthorizer(authorizer.Config{
 		DB: ddb, Table: benchTable, Hasher: hasher,
 		Now:    func() time.Time { return benchNow },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

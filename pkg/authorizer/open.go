@@ -3,16 +3,24 @@ package authorizer
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/framegate/framegate/pkg/awsconf"
 	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/lambdas"
 )
 
-// Open is the constructor of functions/authorizer: it reads the pepper,
+// AWSOptions are the authorizer's client settings: tight attempts, so a
+// stuck DynamoDB call is retried, not waited on.
+func AWSOptions() awsconf.Options {
+	return awsconf.Options{AttemptTimeout: 800 * time.Millisecond, MaxAttempts: 3}
+}
+
+// New is the constructor of functions/authorizer: it reads the pepper,
 // builds the DynamoDB client and primes its connection, all during init.
-func Open(ctx context.Context, d lambdas.Deps) (any, error) {
+func New(ctx context.Context, d lambdas.Deps) (lambdas.AuthorizerFunc, error) {
 	d = d.WithDefaults()
 	table := d.Getenv("KEYS_TABLE")
 	if table == "" {
@@ -26,7 +34,7 @@ func Open(ctx context.Context, d lambdas.Deps) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := New(Config{DB: db, Table: table, Hasher: hasher, Now: d.Now, Logger: d.Logger})
+	a, err := NewAuthorizer(Config{DB: db, Table: table, Hasher: hasher, Now: d.Now, Logger: d.Logger})
 	if err != nil {
 		return nil, err
 	}

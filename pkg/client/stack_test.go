@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/client"
 	"github.com/framegate/framegate/pkg/devstack"
@@ -24,21 +22,6 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 func stackKeys(t *testing.T) (*devstack.Stack, map[apikey.Env]string) {
 	t.Helper()
 	reg := devstack.Registry()
-	for _, f := range testenv.RepoTemplate(t).Functions {
-		if _, ok := reg[f.Name]; !ok && len(f.Routes) == 0 {
-			// A queue consumer still in progress elsewhere: leave its
-			// messages alone rather than fail to start.
-			reg[f.Name] = func(context.Context, lambdas.Deps) (any, error) {
-				return lambdas.SQSFunc(func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-					var r events.SQSEventResponse
-					for _, m := range ev.Records {
-						r.BatchItemFailures = append(r.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
-					}
-					return r, nil
-				}), nil
-			}
-		}
-	}
 	s := testenv.NewStack(t, testenv.WithRegistry(reg), func(c *devstack.Config) {
 		c.Parameters = map[string]string{"WebhookAllowLoopback": "true"}
 	})

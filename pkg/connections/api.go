@@ -22,19 +22,17 @@ type Options struct {
 }
 
 // New is the constructor of functions/connections.
-func New(ctx context.Context, d lambdas.Deps) (any, error) { return Constructor(Options{})(ctx, d) }
+func New(ctx context.Context, d lambdas.Deps) (lambdas.HTTPFunc, error) { return Options{}.New(ctx, d) }
 
-// Constructor returns the constructor of functions/connections with o.
-func Constructor(o Options) lambdas.Constructor {
-	return func(ctx context.Context, d lambdas.Deps) (any, error) {
-		d = d.WithDefaults()
-		st, err := OpenStore(ctx, d, true)
-		if err != nil {
-			return nil, err
-		}
-		return Handler(httpapi.NewServer(d), &API{Store: st, Guard: webhooks.Guard(d.Getenv, o.Resolver),
-			Access: &Checker{Roles: NewRoles(d.AWS), Log: d.Logger}}), nil
+// New is the constructor of functions/connections with o.
+func (o Options) New(ctx context.Context, d lambdas.Deps) (lambdas.HTTPFunc, error) {
+	d = d.WithDefaults()
+	st, err := OpenStore(ctx, d, true)
+	if err != nil {
+		return nil, err
 	}
+	return Handler(httpapi.NewServer(d), &API{Store: st, Guard: webhooks.Guard(d.Getenv, o.Resolver),
+		Access: &Checker{Roles: NewRoles(d.AWS), Log: d.Logger}}), nil
 }
 
 // OpenStore builds the store from the function's environment: DATA_TABLE,

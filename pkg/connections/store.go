@@ -265,8 +265,7 @@ func (st *Store) ensureCount(ctx context.Context, ws, env string) (bool, error) 
 	it[aCount] = dynamo.N(int64(n))
 	_, err = st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: it,
 		ConditionExpression: aws.String("attribute_not_exists(#n)"), ExpressionAttributeNames: map[string]string{"#n": aCount}})
-	var cf *types.ConditionalCheckFailedException
-	if err != nil && !errors.As(err, &cf) { // another request wrote it first: the same number
+	if err != nil && !dynamo.IsConditionFailed(err) { // another request wrote it first: the same number
 		return false, fmt.Errorf("write connection count of %s/%s: %w", ws, env, err)
 	}
 	return false, nil

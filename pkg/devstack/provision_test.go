@@ -164,6 +164,7 @@ func TestProvision(t *testing.T) {
 }
 
 func TestMotoStopLeavesNoProcess(t *testing.T) {
+	testenv.Integration(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	m, err := devstack.StartMoto(ctx, devstack.MotoOptions{Logger: testenv.Logger(t)})

@@ -1,10 +1,17 @@
 package devstack
 
-// The registry maps each function directory under functions/ to the
-// constructor of its handler, so the local stack and the tests run exactly
-// the code the Lambda binaries run.
+// The registry maps each function directory under functions/ to how its
+// Lambda binary runs it: the typed constructor functions/<name>/main.go
+// passes to lambdas.Start, the AWS client options it passes with it, and the
+// environment variables the function reads. The local stack and the tests
+// build every function from here, so they run exactly the code and the
+// client settings the Lambda binaries run; TestMainsMatchRegistry holds
+// main.go to it and TestEnvironmentMatchesTemplate holds template.yaml to it.
 
 import (
+	"slices"
+	"sync"
+
 	"github.com/framegate/framegate/pkg/authorizer"
 	"github.com/framegate/framegate/pkg/connections"
 	"github.com/framegate/framegate/pkg/keysapi"
@@ -16,23 +23,74 @@ import (
 	"github.com/framegate/framegate/pkg/webhooks"
 )
 
-// Registry returns the constructors keyed by function name (the base name of
-// the function's CodeUri in template.yaml).
-func Registry() map[string]lambdas.Constructor {
-	return map[string]lambdas.Constructor{
-		"authorizer":     authorizer.Open,
-		"auth":           keysapi.NewAuth,
-		"keys":           keysapi.New,
-		"videos":         videos.New,
-		"templates":      templates.New,
-		"render-worker":  videos.NewWorker,
-		"render-dlq":     videos.NewDLQWorker,
-		"intake":         videos.NewIntakeWorker,
-		"webhooks":       webhooks.New,
-		"webhook-worker": webhooks.NewWorker,
-		"openapi":        openapi.New,
-		"connections":    connections.New,
-		"publish":        publish.New,
-		"publish-worker": publish.NewWorkerFunc,
+// Variables every function may read: the template's Globals, and what the
+// Lambda runtime sets itself.
+const (
+	EnvKeysTable    = "KEYS_TABLE"
+	EnvDataTable    = "DATA_TABLE"
+	EnvPepperSecret = "PEPPER_SECRET_ARN"
+	EnvDocsURL      = "DOCS_URL"
+)
+
+// Registry returns how each function runs, keyed by function name (the base
+// name of the function's CodeUri in template.yaml).
+func Registry() map[string]lambdas.Function {
+	webhookEnv := []string{EnvDataTable, EnvDocsURL, "WEBHOOK_QUEUE_URL", "WEBHOOK_KEY_SECRET_ARN", "WEBHOOK_ALLOW_LOOPBACK"}
+	return map[string]lambdas.Function{
+		"authorizer": {AWS: authorizer.AWSOptions(), Authorizer: authorizer.New,
+			Env: []string{EnvKeysTable, EnvPepperSecret}},
+		"auth": {HTTP: keysapi.NewAuth,
+			Env: []string{EnvKeysTable, EnvDocsURL}},
+		"keys": {HTTP: keysapi.New,
+			Env: []string{EnvKeysTable, EnvPepperSecret, EnvDocsURL}},
+		"videos": {HTTP: videos.New,
+			Env: []string{EnvDataTable, EnvKeysTable, EnvDocsURL, "RENDER_QUEUE_URL", "RENDERS_BUCKET"}},
+		"templates": {HTTP: templates.New,
+			Env: []string{EnvDataTable, EnvDocsURL}},
+		"render-worker": {SQS: videos.NewWorker,
+			Env: []string{EnvDataTable, EnvKeysTable, "RENDER_QUEUE_URL", "EVENTS_QUEUE_URL", "WEBHOOK_QUEUE_URL", "RENDERS_BUCKET"}},
+		"render-dlq": {SQS: videos.NewDLQWorker,
+			Env: []string{EnvDataTable, EnvKeysTable, "EVENTS_QUEUE_URL", "WEBHOOK_QUEUE_URL"}},
+		"intake": {SQS: videos.NewIntakeWorker,
+			Env: []string{EnvDataTable, EnvKeysTable, "RENDER_QUEUE_URL", "INTAKE_DLQ_URL"}},
+		"webhooks":       {HTTP: webhooks.New, Env: webhookEnv},
+		"webhook-worker": {SQS: webhooks.NewWorker, Env: append(webhookEnv[:len(webhookEnv):len(webhookEnv)], "WEBHOOK_RETRY_SCHEDULE")},
+		"openapi":        {HTTP: openapi.New, Env: []string{EnvDocsURL}},
+		"connections": {HTTP: connections.New,
+			Env: []string{EnvDataTable, EnvDocsURL, "WEBHOOK_KEY_SECRET_ARN", "WEBHOOK_ALLOW_LOOPBACK"}},
+		"publish": {HTTP: publish.New,
+			Env: []string{EnvDataTable, EnvKeysTable, EnvDocsURL, "PUBLISH_QUEUE_URL"}},
+		"publish-worker": {SQS: publish.NewWorker,
+			Env: []string{EnvDataTable, EnvKeysTable, "PUBLISH_QUEUE_URL", "EVENTS_QUEUE_URL", "WEBHOOK_QUEUE_URL", "RENDERS_BUCKET",
+				"WEBHOOK_KEY_SECRET_ARN", "WEBHOOK_ALLOW_LOOPBACK", "WEBHOOK_RETRY_SCHEDULE"}},
 	}
+}
+
+// declaredEnv is a function's Getenv over env that only answers the names
+// it declared and those the Lambda runtime sets in every function's
+// environment, and reports the others it was asked for.
+func declaredEnv(declared []string, env map[string]string) (getenv func(string) string, undeclared func() []string) {
+	var (
+		mu   sync.Mutex
+		read []string
+	)
+	getenv = func(k string) string {
+		switch {
+		case slices.Contains(declared, k),
+			k == "AWS_REGION", k == "AWS_DEFAULT_REGION", k == "AWS_LAMBDA_FUNCTION_NAME", k == "AWS_LAMBDA_FUNCTION_MEMORY_SIZE":
+			return env[k]
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !slices.Contains(read, k) {
+			read = append(read, k)
+		}
+		return ""
+	}
+	undeclared = func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(read)
+	}
+	return getenv, undeclared
 }

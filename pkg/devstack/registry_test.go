@@ -36,7 +36,7 @@ func TestRegistryMatchesTemplate(t *testing.T) {
 	declared := map[string]bool{}
 	for _, f := range tpl.Functions {
 		declared[f.Name] = true
-		if reg[f.Name] == nil {
+		if _, ok := reg[f.Name]; !ok {
 			t.Errorf("template.yaml declares %s (CodeUri %s) but the registry has no %q", f.LogicalID, f.CodeURI, f.Name)
 		}
 	}
@@ -165,16 +165,6 @@ func render(av types.AttributeValue) string {
 	return fmt.Sprintf("%T", av)
 }
 
-func asHTTP(h any) (lambdas.HTTPFunc, bool) {
-	switch f := h.(type) {
-	case lambdas.HTTPFunc:
-		return f, f != nil
-	case func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error):
-		return f, f != nil
-	}
-	return nil, false
-}
-
 var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
 
 // event is what API Gateway sends a function for route rt, every path
@@ -298,17 +288,13 @@ func TestNoHandlerWithoutTheMiddleware(t *testing.T) {
 		if len(f.Routes) == 0 {
 			continue
 		}
-		ctor := reg[f.Name]
-		if ctor == nil {
-			t.Fatalf("%s has Api routes but no registry entry %q", f.LogicalID, f.Name)
+		fn := reg[f.Name]
+		if fn.HTTP == nil {
+			t.Fatalf("%s has Api routes but no HTTP constructor in registry entry %q", f.LogicalID, f.Name)
 		}
-		h, err := ctor(ctx, env.Deps(f.LogicalID, nil))
+		hf, err := fn.HTTP(ctx, env.Deps(f.LogicalID, nil))
 		if err != nil {
 			t.Fatalf("build %s: %v", f.LogicalID, err)
-		}
-		hf, ok := asHTTP(h)
-		if !ok {
-			t.Fatalf("%s has Api routes but its constructor returned %T, not a lambdas.HTTPFunc", f.LogicalID, h)
 		}
 		handlers[f.LogicalID] = hf
 		for _, rt := range f.Routes {

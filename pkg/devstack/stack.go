@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -38,8 +37,8 @@ type Config struct {
 	Endpoint string
 	// Prefix names the resources: <prefix>-<LogicalID>. Default framegate-dev.
 	Prefix string
-	// Registry builds the functions; default registry.Registry().
-	Registry map[string]lambdas.Constructor
+	// Registry builds the functions; default Registry().
+	Registry map[string]lambdas.Function
 	Logger   *slog.Logger
 	// Now is the clock every function gets; default time.Now.
 	Now func() time.Time
@@ -62,6 +61,7 @@ type Stack struct {
 	tpl      *samtemplate.Template
 	moto     *Moto
 	aws      aws.Config
+	endpoint string
 	res      *Resources
 	gateway  *Gateway
 	loops    []*SQSLoop
@@ -118,6 +118,7 @@ func New(ctx context.Context, c Config) (_ *Stack, err error) {
 		}
 		endpoint = s.moto.URL
 	}
+	s.endpoint = endpoint
 	if s.aws, err = awsconf.Load(ctx, awsconf.Options{Endpoint: endpoint, Region: Region, StaticCredentials: true}); err != nil {
 		return nil, err
 	}
@@ -137,14 +138,6 @@ func New(ctx context.Context, c Config) (_ *Stack, err error) {
 	return s, nil
 }
 
-// Plain function types with the handler signatures, so a constructor may
-// return a method value or a func literal without converting it.
-type (
-	plainAuthorizer = func(context.Context, events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error)
-	plainHTTP       = func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
-	plainSQS        = func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
-)
-
 // build constructs every function of the template and checks that its
 // handler shape fits its events.
 func (s *Stack) build(ctx context.Context) error {
@@ -152,9 +145,9 @@ func (s *Stack) build(ctx context.Context) error {
 	var authorizer lambdas.AuthorizerFunc
 	sqsClient := sqs.NewFromConfig(s.aws)
 	for _, f := range s.tpl.Functions {
-		ctor, ok := s.cfg.Registry[f.Name]
+		fn, ok := s.cfg.Registry[f.Name]
 		if !ok {
-			return fmt.Errorf("template declares function %s (CodeUri %s) but pkg/lambdas/registry has no %q entry", f.LogicalID, f.CodeURI, f.Name)
+			return fmt.Errorf("template declares function %s (CodeUri %s) but the registry (pkg/devstack/registry.go) has no %q entry", f.LogicalID, f.CodeURI, f.Name)
 		}
 		env, err := s.res.Env(f)
 		if err != nil {
@@ -165,15 +158,20 @@ func (s *Stack) build(ctx context.Context) error {
 		env["AWS_DEFAULT_REGION"] = Region
 		env["AWS_LAMBDA_FUNCTION_NAME"] = s.res.ByID[f.LogicalID].Name
 		env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = strconv.Itoa(f.MemorySize)
+		// The function's own client options (timeouts, retries), as on
+		// Lambda, pointed at the emulator.
+		o := fn.AWS
+		o.Endpoint, o.Region, o.StaticCredentials = s.endpoint, Region, true
+		cfg, err := awsconf.Load(ctx, o)
+		if err != nil {
+			return err
+		}
+		getenv, undeclared := declaredEnv(fn.Env, env)
 		deps := lambdas.Deps{
-			AWS:    s.aws,
-			Getenv: func(k string) string { return env[k] },
+			AWS:    cfg,
+			Getenv: getenv,
 			Logger: s.log.With("function", f.LogicalID),
 			Now:    s.cfg.Now,
-		}
-		h, err := ctor(ctx, deps)
-		if err != nil {
-			return fmt.Errorf("build function %s: %w", f.LogicalID, err)
 		}
 		isAuthz := f.LogicalID == s.tpl.Api.AuthorizerFunction
 		switch {
@@ -184,21 +182,26 @@ func (s *Stack) build(ctx context.Context) error {
 		}
 		switch {
 		case isAuthz:
-			a, ok := asAuthorizer(h)
-			if !ok {
-				return fmt.Errorf("function %s is the API's authorizer but its constructor returned %T, not a lambdas.AuthorizerFunc", f.LogicalID, h)
+			if fn.Authorizer == nil {
+				return fmt.Errorf("function %s is the API's authorizer but its registry entry has no Authorizer constructor", f.LogicalID)
 			}
-			authorizer = a
+			if authorizer, err = fn.Authorizer(ctx, deps); err != nil {
+				return fmt.Errorf("build function %s: %w", f.LogicalID, err)
+			}
 		case len(f.Routes) > 0:
-			hh, ok := asHTTP(h)
-			if !ok {
-				return fmt.Errorf("function %s has Api events but its constructor returned %T, not a lambdas.HTTPFunc", f.LogicalID, h)
+			if fn.HTTP == nil {
+				return fmt.Errorf("function %s has Api events but its registry entry has no HTTP constructor", f.LogicalID)
 			}
-			httpHandlers[f.LogicalID] = hh
+			if httpHandlers[f.LogicalID], err = fn.HTTP(ctx, deps); err != nil {
+				return fmt.Errorf("build function %s: %w", f.LogicalID, err)
+			}
 		case len(f.SQSEvents) > 0:
-			sh, ok := asSQS(h)
-			if !ok {
-				return fmt.Errorf("function %s has SQS events but its constructor returned %T, not a lambdas.SQSFunc", f.LogicalID, h)
+			if fn.SQS == nil {
+				return fmt.Errorf("function %s has SQS events but its registry entry has no SQS constructor", f.LogicalID)
+			}
+			sh, err := fn.SQS(ctx, deps)
+			if err != nil {
+				return fmt.Errorf("build function %s: %w", f.LogicalID, err)
 			}
 			for _, ev := range f.SQSEvents {
 				q := s.res.ByID[ev.Queue]
@@ -209,6 +212,9 @@ func (s *Stack) build(ctx context.Context) error {
 			}
 		default:
 			s.log.Warn("function has no event the local stack can drive", "function", f.LogicalID)
+		}
+		if names := undeclared(); len(names) > 0 {
+			return fmt.Errorf("function %s reads %v, which its registry entry does not declare in Env", f.LogicalID, names)
 		}
 	}
 	var err error
@@ -226,36 +232,6 @@ func (s *Stack) build(ctx context.Context) error {
 		ResponseInvalid:  s.cfg.ResponseInvalid,
 	})
 	return err
-}
-
-func asAuthorizer(h any) (lambdas.AuthorizerFunc, bool) {
-	switch f := h.(type) {
-	case lambdas.AuthorizerFunc:
-		return f, f != nil
-	case plainAuthorizer:
-		return f, f != nil
-	}
-	return nil, false
-}
-
-func asHTTP(h any) (lambdas.HTTPFunc, bool) {
-	switch f := h.(type) {
-	case lambdas.HTTPFunc:
-		return f, f != nil
-	case plainHTTP:
-		return f, f != nil
-	}
-	return nil, false
-}
-
-func asSQS(h any) (lambdas.SQSFunc, bool) {
-	switch f := h.(type) {
-	case lambdas.SQSFunc:
-		return f, f != nil
-	case plainSQS:
-		return f, f != nil
-	}
-	return nil, false
 }
 
 // Run serves the API and runs the SQS loops until ctx is cancelled or Close

@@ -115,13 +115,12 @@ func (w *worker) deliveries(body string) int {
 
 func startTestStack(t *testing.T) (*devstack.Stack, *worker) {
 	w := &worker{seen: map[string]int{}}
-	reg := map[string]lambdas.Constructor{
-		// A plain func type, not lambdas.AuthorizerFunc: the stack accepts both.
-		"authz": func(context.Context, lambdas.Deps) (any, error) { return fakeAuthorizer, nil },
-		"echo": func(_ context.Context, d lambdas.Deps) (any, error) {
+	reg := map[string]lambdas.Function{
+		"authz": {Authorizer: func(context.Context, lambdas.Deps) (lambdas.AuthorizerFunc, error) { return fakeAuthorizer, nil }},
+		"echo": {Env: []string{"GREETING", "TABLE", "SECRET_ARN"}, HTTP: func(_ context.Context, d lambdas.Deps) (lambdas.HTTPFunc, error) {
 			return echoHandler(d.Getenv), nil
-		},
-		"worker": func(context.Context, lambdas.Deps) (any, error) { return lambdas.SQSFunc(w.handle), nil },
+		}},
+		"worker": {SQS: func(context.Context, lambdas.Deps) (lambdas.SQSFunc, error) { return w.handle, nil }},
 	}
 	s := testenv.NewStack(t, testenv.WithTemplate("testdata/template.yaml"), testenv.WithRegistry(reg))
 	return s, w
@@ -441,10 +440,10 @@ func TestMissingRegistryEntryFailsLoudly(t *testing.T) {
 		Endpoint:     testenv.Endpoint(t),
 		Prefix:       testenv.UniquePrefix(t),
 		Logger:       testenv.Logger(t),
-		Registry: map[string]lambdas.Constructor{
-			"authz": func(context.Context, lambdas.Deps) (any, error) { return fakeAuthorizer, nil },
-			// echo has Api events but returns an SQS handler
-			"echo": func(context.Context, lambdas.Deps) (any, error) { return lambdas.SQSFunc(nil), nil },
+		Registry: map[string]lambdas.Function{
+			"authz": {Authorizer: func(context.Context, lambdas.Deps) (lambdas.AuthorizerFunc, error) { return fakeAuthorizer, nil }},
+			// echo has Api events but its entry has only an SQS constructor
+			"echo": {SQS: func(context.Context, lambdas.Deps) (lambdas.SQSFunc, error) { return nil, nil }},
 		},
 		DestroyOnClose: true,
 	})
@@ -457,7 +456,7 @@ func TestMissingRegistryEntryFailsLoudly(t *testing.T) {
 		Endpoint:       testenv.Endpoint(t),
 		Prefix:         testenv.UniquePrefix(t),
 		Logger:         testenv.Logger(t),
-		Registry:       map[string]lambdas.Constructor{},
+		Registry:       map[string]lambdas.Function{},
 		DestroyOnClose: true,
 	})
 	if err == nil || !strings.Contains(err.Error(), `AuthzFunction`) || !strings.Contains(err.Error(), `"authz"`) {

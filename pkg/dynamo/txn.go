@@ -12,6 +12,23 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
+// ConditionFailed reports whether err is a single write's failed condition,
+// with the item as it was when the write asked for it
+// (ReturnValuesOnConditionCheckFailure: ALL_OLD), else nil.
+func ConditionFailed(err error) (Item, bool) {
+	var cf *types.ConditionalCheckFailedException
+	if errors.As(err, &cf) {
+		return cf.Item, true
+	}
+	return nil, false
+}
+
+// IsConditionFailed reports whether err is a single write's failed condition.
+func IsConditionFailed(err error) bool {
+	_, ok := ConditionFailed(err)
+	return ok
+}
+
 // Attempts bounds the retries of a transaction that conflicted.
 const Attempts = 8
 

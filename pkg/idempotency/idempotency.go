@@ -154,11 +154,10 @@ func (st *Store) Claim(ctx context.Context, k Key, hash string, attrs map[string
 	if err == nil {
 		return nil, nil
 	}
-	var cf *types.ConditionalCheckFailedException
-	if !errors.As(err, &cf) {
+	old, ok := dynamo.ConditionFailed(err)
+	if !ok {
 		return nil, fmt.Errorf("claim idempotency key: %w", err)
 	}
-	old := cf.Item
 	if old == nil { // an emulator that does not return the item: read it
 		out, gerr := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: k.item(), ConsistentRead: aws.Bool(true)})
 		if gerr != nil {
@@ -201,8 +200,7 @@ func (st *Store) Release(ctx context.Context, k Key) error {
 		ExpressionAttributeNames:  map[string]string{"#st": aState},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":p": dynamo.S(pending)},
 	})
-	var cf *types.ConditionalCheckFailedException
-	if err != nil && !errors.As(err, &cf) {
+	if err != nil && !dynamo.IsConditionFailed(err) {
 		return fmt.Errorf("release idempotency key: %w", err)
 	}
 	return nil

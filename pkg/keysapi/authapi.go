@@ -21,7 +21,7 @@ import (
 )
 
 // NewAuth is the constructor of functions/auth.
-func NewAuth(_ context.Context, d lambdas.Deps) (any, error) {
+func NewAuth(_ context.Context, d lambdas.Deps) (lambdas.HTTPFunc, error) {
 	d = d.WithDefaults()
 	table := d.Getenv("KEYS_TABLE")
 	if table == "" {

@@ -35,7 +35,7 @@ type Store interface {
 const MaxGrace = 24 * time.Hour
 
 // New is the constructor of functions/keys.
-func New(ctx context.Context, d lambdas.Deps) (any, error) {
+func New(ctx context.Context, d lambdas.Deps) (lambdas.HTTPFunc, error) {
 	d = d.WithDefaults()
 	st, err := keystore.Open(ctx, d)
 	if err != nil {

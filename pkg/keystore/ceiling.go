@@ -29,7 +29,6 @@ package keystore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -240,7 +239,7 @@ func (st *Store) syncCeiling(ctx context.Context, ws string, env apikey.Env) (po
 			TableName: &st.table, Key: EnvKey(ws, env), UpdateExpression: &expr,
 			ConditionExpression: aws.String("attribute_exists(pk) AND " + cond), ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 		})
-		if isConditionFailed(err) {
+		if dynamo.IsConditionFailed(err) {
 			continue // another change of policy won: read again
 		}
 		if err != nil {
@@ -262,11 +261,6 @@ func (st *Store) syncCeiling(ctx context.Context, ws string, env apikey.Env) (po
 	return policy{}, apierr.New(apierr.Conflict, "The workspace's limits kept changing; retry.")
 }
 
-func isConditionFailed(err error) bool {
-	var ccf *types.ConditionalCheckFailedException
-	return err != nil && errors.As(err, &ccf)
-}
-
 // stampKey writes policy p onto key record h unless it already has a newer
 // one, returning the record as it is after the write (nil when skipped).
 func (st *Store) stampKey(ctx context.Context, h string, p policy, withItem bool) (map[string]types.AttributeValue, error) {
@@ -283,7 +277,7 @@ func (st *Store) stampKey(ctx context.Context, h string, p policy, withItem bool
 		in.ReturnValues = types.ReturnValueAllNew
 	}
 	out, err := st.db.UpdateItem(ctx, in)
-	if isConditionFailed(err) {
+	if dynamo.IsConditionFailed(err) {
 		return nil, nil // gone (TTL) or already stamped by a newer change
 	}
 	if err != nil {

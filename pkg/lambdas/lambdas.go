@@ -6,12 +6,15 @@ package lambdas
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/framegate/framegate/pkg/awsconf"
 )
 
 // Deps is what a function constructor gets: one AWS config (clients are built
@@ -24,16 +27,48 @@ type Deps struct {
 	Now    func() time.Time
 }
 
-// The three handler shapes a constructor may return.
+// The three handler shapes a function may have.
 type (
 	AuthorizerFunc func(context.Context, events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error)
 	HTTPFunc       func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
 	SQSFunc        func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
 )
 
-// Constructor builds one function's handler: an AuthorizerFunc, an HTTPFunc
-// or an SQSFunc.
-type Constructor func(context.Context, Deps) (any, error)
+// Handler is any of the three shapes.
+type Handler interface {
+	AuthorizerFunc | HTTPFunc | SQSFunc
+}
+
+// Constructor builds one function's handler from its dependencies, once
+// per cold start: New for handlers of the API, NewWorker for queue
+// consumers.
+type Constructor[H Handler] func(context.Context, Deps) (H, error)
+
+// Function is how a function is run: its AWS client options, the
+// environment variables it reads, and its one typed constructor (exactly
+// one of Authorizer, HTTP, SQS is set). The local stack builds every
+// function from one, so it runs the same code with the same timeouts as
+// functions/<name>/main.go does on Lambda.
+type Function struct {
+	AWS        awsconf.Options
+	Env        []string
+	Authorizer Constructor[AuthorizerFunc]
+	HTTP       Constructor[HTTPFunc]
+	SQS        Constructor[SQSFunc]
+}
+
+// Require reads variables of the function's environment that must be set.
+func (d Deps) Require(names ...string) (map[string]string, error) {
+	out := make(map[string]string, len(names))
+	for _, name := range names {
+		v := d.Getenv(name)
+		if v == "" {
+			return nil, fmt.Errorf("%s is not set", name)
+		}
+		out[name] = v
+	}
+	return out, nil
+}
 
 // WithDefaults fills the clock and logger when a caller left them empty.
 func (d Deps) WithDefaults() Deps {

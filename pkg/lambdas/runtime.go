@@ -1,8 +1,5 @@
 package lambdas
 
-// Start runs a function on the Lambda runtime: one AWS config, the JSON
-// logger with the request id, the constructor, lambda.Start.
-
 import (
 	"context"
 	"log/slog"
@@ -10,14 +7,17 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/framegate/framegate/pkg/awsconf"
 )
 
-// Start builds the handler with c and serves it; a failed init exits so
-// Lambda reports it instead of serving a half-built function.
-func Start(c Constructor, o awsconf.Options) {
-	logger := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level(os.Getenv("AWS_LAMBDA_LOG_LEVEL"))}))
+// Start runs a function on the Lambda runtime: one AWS config with the
+// function's options, the JSON logger that stamps every record with the
+// invocation's request id, the constructor, lambda.Start. A failed init
+// exits so Lambda reports it instead of serving a half-built function.
+func Start[H Handler](c Constructor[H], o awsconf.Options) {
+	logger := Logger()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	cfg, err := awsconf.Load(ctx, o)
 	if err != nil {
@@ -33,10 +33,8 @@ func Start(c Constructor, o awsconf.Options) {
 	lambda.Start(h)
 }
 
-func level(s string) slog.Level {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return slog.LevelInfo
-	}
-	return l
-}
+// Logger is the logger of a function on Lambda: lambdacontext's handler,
+// which adds "requestId" from the invocation's context to every record
+// logged with one, in the format and at the level the function's
+// LoggingConfig sets (template.yaml: JSON).
+func Logger() *slog.Logger { return lambdacontext.NewLogger() }

@@ -26,7 +26,7 @@ var JSON = sync.OnceValues(func() ([]byte, error) { return ToJSON(framegate.Open
 
 // New is the constructor of functions/openapi: a public route, so errors
 // still come in the shared envelope but no key is needed.
-func New(_ context.Context, d lambdas.Deps) (any, error) {
+func New(_ context.Context, d lambdas.Deps) (lambdas.HTTPFunc, error) {
 	doc, err := JSON()
 	if err != nil {
 		return nil, err

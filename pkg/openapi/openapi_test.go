@@ -63,7 +63,7 @@ func TestHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := h.(lambdas.HTTPFunc)(context.Background(), events.APIGatewayProxyRequest{
+	resp, err := h(context.Background(), events.APIGatewayProxyRequest{
 		HTTPMethod: "GET", Resource: "/openapi.json", Path: "/openapi.json",
 		RequestContext: events.APIGatewayProxyRequestContext{RequestID: "req-1"},
 	})

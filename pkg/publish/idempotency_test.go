@@ -256,11 +256,10 @@ func TestPublishIdempotencyWindow(t *testing.T) {
 	env := testenv.New(t)
 	ws := "ws_" + env.Prefix
 	q := &failingSQS{inner: sqs.NewFromConfig(env.AWS)}
-	h, err := publish.Constructor(publish.Options{QueueSQS: q})(ctx, env.Deps("PublishFunction", clock.Now))
+	api, err := publish.Options{QueueSQS: q}.New(ctx, env.Deps("PublishFunction", clock.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := h.(lambdas.HTTPFunc)
 	wd := env.Deps("PublishWorkerFunction", clock.Now)
 	cs, err := connections.OpenStore(ctx, wd, true)
 	if err != nil {

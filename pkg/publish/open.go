@@ -57,58 +57,54 @@ func openStore(d lambdas.Deps) (*Store, error) {
 }
 
 // New is the constructor of functions/publish.
-func New(ctx context.Context, d lambdas.Deps) (any, error) { return Constructor(Options{})(ctx, d) }
+func New(ctx context.Context, d lambdas.Deps) (lambdas.HTTPFunc, error) { return Options{}.New(ctx, d) }
 
-// Constructor returns the constructor of functions/publish with o.
-func Constructor(o Options) lambdas.Constructor {
-	return func(ctx context.Context, d lambdas.Deps) (any, error) {
-		d = d.WithDefaults()
-		st, err := openStore(d)
-		if err != nil {
-			return nil, err
-		}
-		vs, err := videos.OpenStore(d)
-		if err != nil {
-			return nil, err
-		}
-		// The API reads connections but never their secrets: no data key.
-		cs, err := connections.OpenStore(ctx, d, false)
-		if err != nil {
-			return nil, err
-		}
-		q, err := openQueue(d, o)
-		if err != nil {
-			return nil, err
-		}
-		idem, err := idempotency.NewStore(dynamodb.NewFromConfig(d.AWS), d.Getenv(webhooks.EnvTable), d.Now)
-		if err != nil {
-			return nil, err
-		}
-		return Handler(httpapi.NewServer(d), &API{Store: st, Videos: vs, Connections: cs, Queue: q, Idempotency: idem,
-			Log: d.Logger, Now: d.Now}), nil
-	}
-}
-
-// NewWorkerFunc is the constructor of functions/publish-worker.
-func NewWorkerFunc(ctx context.Context, d lambdas.Deps) (any, error) {
-	return WorkerConstructor(Options{})(ctx, d)
-}
-
-// WorkerConstructor returns the constructor of functions/publish-worker with o.
-func WorkerConstructor(o Options) lambdas.Constructor {
-	return func(ctx context.Context, d lambdas.Deps) (any, error) {
-		w, err := NewWorker(ctx, d, o)
-		if err != nil {
-			return nil, err
-		}
-		return lambdas.SQSFunc(w.Handle), nil
-	}
-}
-
-// NewWorker wires a worker from the function's environment.
-func NewWorker(ctx context.Context, d lambdas.Deps, o Options) (*Worker, error) {
+// New is the constructor of functions/publish with o.
+func (o Options) New(ctx context.Context, d lambdas.Deps) (lambdas.HTTPFunc, error) {
 	d = d.WithDefaults()
-	env, err := videos.Env(d, EnvEventsQueue, EnvWebhookQueue, EnvRendersBucket)
+	st, err := openStore(d)
+	if err != nil {
+		return nil, err
+	}
+	vs, err := videos.OpenStore(d)
+	if err != nil {
+		return nil, err
+	}
+	// The API reads connections but never their secrets: no data key.
+	cs, err := connections.OpenStore(ctx, d, false)
+	if err != nil {
+		return nil, err
+	}
+	q, err := openQueue(d, o)
+	if err != nil {
+		return nil, err
+	}
+	idem, err := idempotency.NewStore(dynamodb.NewFromConfig(d.AWS), d.Getenv(webhooks.EnvTable), d.Now)
+	if err != nil {
+		return nil, err
+	}
+	return Handler(httpapi.NewServer(d), &API{Store: st, Videos: vs, Connections: cs, Queue: q, Idempotency: idem,
+		Log: d.Logger, Now: d.Now}), nil
+}
+
+// NewWorker is the constructor of functions/publish-worker.
+func NewWorker(ctx context.Context, d lambdas.Deps) (lambdas.SQSFunc, error) {
+	return Options{}.NewWorker(ctx, d)
+}
+
+// NewWorker is the constructor of functions/publish-worker with o.
+func (o Options) NewWorker(ctx context.Context, d lambdas.Deps) (lambdas.SQSFunc, error) {
+	w, err := OpenWorker(ctx, d, o)
+	if err != nil {
+		return nil, err
+	}
+	return w.Handle, nil
+}
+
+// OpenWorker wires a worker from the function's environment.
+func OpenWorker(ctx context.Context, d lambdas.Deps, o Options) (*Worker, error) {
+	d = d.WithDefaults()
+	env, err := d.Require(EnvEventsQueue, EnvWebhookQueue, EnvRendersBucket)
 	if err != nil {
 		return nil, fmt.Errorf("open publish worker: %w", err)
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/connections"
-	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/publish"
 	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/testenv"
@@ -132,11 +131,10 @@ func TestScheduledPublication(t *testing.T) {
 			ws := "ws_" + env.Prefix
 
 			apiDeps := env.Deps("PublishFunction", clock.Now)
-			h, err := publish.Constructor(publish.Options{QueueSQS: rec})(ctx, apiDeps)
+			api, err := publish.Options{QueueSQS: rec}.New(ctx, apiDeps)
 			if err != nil {
 				t.Fatal(err)
 			}
-			api := h.(lambdas.HTTPFunc)
 			wd := env.Deps("PublishWorkerFunction", clock.Now)
 			base := wd.Getenv
 			wd.Getenv = func(k string) string {
@@ -145,7 +143,7 @@ func TestScheduledPublication(t *testing.T) {
 				}
 				return base(k)
 			}
-			w, err := publish.NewWorker(ctx, wd, publish.Options{QueueSQS: rec})
+			w, err := publish.OpenWorker(ctx, wd, publish.Options{QueueSQS: rec})
 			if err != nil {
 				t.Fatal(err)
 			}

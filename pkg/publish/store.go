@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/framegate/framegate/pkg/dynamo"
 	"strings"
 	"time"
+
+	"github.com/framegate/framegate/pkg/dynamo"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -79,14 +80,6 @@ func decode(it map[string]types.AttributeValue) Publication {
 		p.EventSent = b.Value
 	}
 	return p
-}
-
-func conditionFailed(err error) (map[string]types.AttributeValue, bool) {
-	var cf *types.ConditionalCheckFailedException
-	if errors.As(err, &cf) {
-		return cf.Item, true
-	}
-	return nil, false
 }
 
 func notFound() error {
@@ -173,7 +166,7 @@ func (st *Store) Cancel(ctx context.Context, ws, env, videoID, id string) (Publi
 		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if old, ok := conditionFailed(err); ok {
+	if old, ok := dynamo.ConditionFailed(err); ok {
 		if old == nil || expired(old, st.now()) {
 			return Publication{}, notFound()
 		}
@@ -206,7 +199,7 @@ func (st *Store) Claim(ctx context.Context, m Message) (Publication, bool, error
 			":a": dynamo.N(int64(m.Attempt)), ":now": dynamo.Millis(now), ":lease": dynamo.Millis(now.Add(Lease))},
 		ReturnValues: types.ReturnValueAllNew,
 	})
-	if _, ok := conditionFailed(err); ok {
+	if _, ok := dynamo.ConditionFailed(err); ok {
 		return Publication{}, false, nil
 	}
 	if err != nil {
@@ -269,7 +262,7 @@ func (st *Store) MarkEventSent(ctx context.Context, p Publication) error {
 		ExpressionAttributeNames:  map[string]string{"#e": aEventSent},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}},
 	})
-	if _, ok := conditionFailed(err); ok {
+	if _, ok := dynamo.ConditionFailed(err); ok {
 		return nil
 	}
 	if err != nil {

@@ -48,6 +48,8 @@ type Function struct {
 	MemorySize int    // MB
 	// Environment is Globals' variables merged with the function's, unresolved.
 	Environment map[string]Value
+	// OwnEnvironment names the variables the function itself sets, sorted.
+	OwnEnvironment []string
 	Routes      []Route
 	SQSEvents   []SQSEvent
 }

@@ -524,8 +524,12 @@ func (p *parser) parseFunction(id string, props map[string]any) error {
 				return fmt.Errorf("%sEnvironment.Variables.%s: %w", src.where, k, err)
 			}
 			f.Environment[k] = val
+			if src.where == "" {
+				f.OwnEnvironment = append(f.OwnEnvironment, k)
+			}
 		}
 	}
+	slices.Sort(f.OwnEnvironment)
 	events, _ := get(props, "Events").(map[string]any)
 	names := make([]string, 0, len(events))
 	for n := range events {

@@ -234,11 +234,10 @@ func (c *Catalog) Put(ctx context.Context, ws string, env apikey.Env, e Entry, c
 		cond = "attribute_not_exists(pk)"
 	}
 	_, err := c.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &c.table, Item: it, ConditionExpression: &cond})
-	var cf *types.ConditionalCheckFailedException
 	switch {
-	case errors.As(err, &cf) && create:
+	case dynamo.IsConditionFailed(err) && create:
 		return apierr.New(apierr.Conflict, "A template with id %s exists; PUT /v1/templates/%s replaces it.", e.ID, e.ID)
-	case errors.As(err, &cf):
+	case dynamo.IsConditionFailed(err):
 		return errNotFound(e.ID)
 	case err != nil:
 		return fmt.Errorf("put template %s: %w", e.ID, err)
@@ -252,8 +251,7 @@ func (c *Catalog) Delete(ctx context.Context, ws string, env apikey.Env, id stri
 		return apierr.New(apierr.Conflict, "Template %s is built in and cannot be deleted.", id)
 	}
 	_, err := c.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &c.table, Key: key(ws, env, id), ConditionExpression: aws.String("attribute_exists(pk)")})
-	var cf *types.ConditionalCheckFailedException
-	if errors.As(err, &cf) {
+	if dynamo.IsConditionFailed(err) {
 		return errNotFound(id)
 	}
 	if err != nil {

@@ -46,7 +46,7 @@ func OpenCatalog(_ context.Context, d lambdas.Deps) (*Catalog, error) {
 }
 
 // New is the constructor of functions/templates.
-func New(ctx context.Context, d lambdas.Deps) (any, error) {
+func New(ctx context.Context, d lambdas.Deps) (lambdas.HTTPFunc, error) {
 	d = d.WithDefaults()
 	c, err := OpenCatalog(ctx, d)
 	if err != nil {

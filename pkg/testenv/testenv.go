@@ -16,6 +16,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -41,12 +42,18 @@ const EndpointEnv = "FRAMEGATE_TEST_ENDPOINT"
 
 // Main runs the tests of one package against one emulator. If moto is
 // missing it says what to install and fails: integration tests are never
-// skipped, on CI or anywhere else.
+// skipped, on CI or anywhere else. The one exception is the pure tier,
+// `go test -short`, which starts no emulator: every test that needs one
+// (through Endpoint) is skipped there, and the pure tests run alone.
 func Main(m *testing.M) {
+	flag.Parse()
 	os.Exit(run(m))
 }
 
 func run(m *testing.M) int {
+	if testing.Short() && os.Getenv(EndpointEnv) == "" {
+		return m.Run()
+	}
 	// awsconf hands the SDK a plain *http.Client, which LoadDefaultConfig
 	// refuses when AWS_CA_BUNDLE is set; the emulator is plain HTTP on
 	// loopback, so the bundle is irrelevant to every test of this binary.
@@ -146,10 +153,22 @@ func AWSConfig(t testing.TB) aws.Config {
 	return cfg
 }
 
+// Integration marks a test that needs the emulator or starts one itself:
+// it is skipped in the -short tier.
+func Integration(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the AWS emulator: not in the -short tier")
+	}
+}
+
 // Endpoint is the emulator's URL.
 func Endpoint(t testing.TB) string {
 	t.Helper()
 	e := os.Getenv(EndpointEnv)
+	if e == "" {
+		Integration(t)
+	}
 	if e == "" {
 		t.Fatalf("testenv: no emulator: call testenv.Main(m) from TestMain, or set %s", EndpointEnv)
 	}
@@ -199,7 +218,7 @@ func WithClock(now func() time.Time) StackOption {
 }
 
 // WithRegistry runs other constructors than registry.Registry().
-func WithRegistry(r map[string]lambdas.Constructor) StackOption {
+func WithRegistry(r map[string]lambdas.Function) StackOption {
 	return func(c *devstack.Config) { c.Registry = r }
 }
 

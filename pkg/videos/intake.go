@@ -63,7 +63,7 @@ type Intake struct {
 }
 
 // NewIntakeWorker is the constructor of functions/intake.
-func NewIntakeWorker(ctx context.Context, d lambdas.Deps) (any, error) {
+func NewIntakeWorker(ctx context.Context, d lambdas.Deps) (lambdas.SQSFunc, error) {
 	d = d.WithDefaults()
 	dlq := d.Getenv("INTAKE_DLQ_URL")
 	if dlq == "" {
@@ -73,12 +73,12 @@ func NewIntakeWorker(ctx context.Context, d lambdas.Deps) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	sv, err := Open(ctx, d, catalog)
+	sv, err := openCreator(ctx, d, catalog)
 	if err != nil {
 		return nil, err
 	}
 	in := &Intake{Videos: sv, DLQ: sqs.NewFromConfig(d.AWS), DLQURL: dlq, Logger: d.Logger}
-	return lambdas.SQSFunc(in.Handle), nil
+	return in.Handle, nil
 }
 
 // Handle processes a batch; only failures a retry can fix are reported.

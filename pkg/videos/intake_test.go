@@ -49,7 +49,7 @@ func setupIntake(t *testing.T) *intakeFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &intakeFixture{h: h.(lambdas.SQSFunc), sqs: sqs.NewFromConfig(env.AWS), queues: map[string]string{}, store: st, ws: ws.ID}
+	f := &intakeFixture{h: h, sqs: sqs.NewFromConfig(env.AWS), queues: map[string]string{}, store: st, ws: ws.ID}
 	for _, q := range []string{"IntakeQueue", "IntakeDLQ", "RenderQueue"} {
 		f.queues[q] = env.Resources.ByID[q].URL
 	}

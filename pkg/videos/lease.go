@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/framegate/framegate/pkg/dynamo"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/framegate/framegate/pkg/dynamo"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -90,7 +91,7 @@ func (st *Store) AcquireSlot(ctx context.Context, ws string, env apikey.Env, hol
 			ExpressionAttributeNames:  map[string]string{"#h": aHolder, "#l": aLease},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":h": dynamo.S(holder), ":l": dynamo.Millis(l.Expires), ":now": dynamo.Millis(now)},
 		})
-		if conditionFailed(err) {
+		if dynamo.IsConditionFailed(err) {
 			continue // taken between the query and the write
 		}
 		if err != nil {
@@ -112,7 +113,7 @@ func (st *Store) RenewSlot(ctx context.Context, l *Lease, ttl time.Duration) err
 		ExpressionAttributeNames:  map[string]string{"#h": aHolder, "#l": aLease},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":h": dynamo.S(l.Holder), ":l": dynamo.Millis(exp)},
 	})
-	if conditionFailed(err) {
+	if dynamo.IsConditionFailed(err) {
 		return ErrLeaseLost
 	}
 	if err != nil {
@@ -134,7 +135,7 @@ func (st *Store) ReleaseSlot(ctx context.Context, ws string, env apikey.Env, slo
 		ExpressionAttributeNames:  map[string]string{"#h": aHolder, "#l": aLease},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":h": dynamo.S(holder)},
 	})
-	if err != nil && !conditionFailed(err) {
+	if err != nil && !dynamo.IsConditionFailed(err) {
 		return fmt.Errorf("release render slot %d: %w", slot, err)
 	}
 	return nil

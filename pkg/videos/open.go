@@ -13,19 +13,6 @@ import (
 	"github.com/framegate/framegate/pkg/lambdas"
 )
 
-// Env reads required variables of a function's environment.
-func Env(d lambdas.Deps, names ...string) (map[string]string, error) {
-	out := make(map[string]string, len(names))
-	for _, name := range names {
-		v := d.Getenv(name)
-		if v == "" {
-			return nil, fmt.Errorf("%s is not set", name)
-		}
-		out[name] = v
-	}
-	return out, nil
-}
-
 // S3Client is the S3 client of a config: path-style on the emulator, whose
 // buckets are not DNS names.
 func S3Client(cfg aws.Config) *s3.Client {
@@ -35,23 +22,32 @@ func S3Client(cfg aws.Config) *s3.Client {
 // OpenStore builds the store from DATA_TABLE and KEYS_TABLE.
 func OpenStore(d lambdas.Deps) (*Store, error) {
 	d = d.WithDefaults()
-	env, err := Env(d, "DATA_TABLE", "KEYS_TABLE")
+	env, err := d.Require("DATA_TABLE", "KEYS_TABLE")
 	if err != nil {
 		return nil, fmt.Errorf("open video store: %w", err)
 	}
 	return NewStore(dynamodb.NewFromConfig(d.AWS), env["DATA_TABLE"], env["KEYS_TABLE"], d.Now)
 }
 
-// Open builds the service of a function from its environment (DATA_TABLE,
-// KEYS_TABLE, RENDER_QUEUE_URL, and RENDERS_BUCKET for the functions that
-// download and delete files).
-func Open(_ context.Context, d lambdas.Deps, templates Templates) (*Service, error) {
+// Open builds the service of the videos function from its environment
+// (DATA_TABLE, KEYS_TABLE, RENDER_QUEUE_URL, and RENDERS_BUCKET for
+// downloads and deletions).
+func Open(ctx context.Context, d lambdas.Deps, templates Templates) (*Service, error) {
+	return open(ctx, d, templates, "RENDER_QUEUE_URL", "RENDERS_BUCKET")
+}
+
+// openCreator builds the service of a function that only creates videos
+// (the intake): no bucket.
+func openCreator(ctx context.Context, d lambdas.Deps, templates Templates) (*Service, error) {
+	return open(ctx, d, templates, "RENDER_QUEUE_URL")
+}
+
+func open(_ context.Context, d lambdas.Deps, templates Templates, names ...string) (*Service, error) {
 	d = d.WithDefaults()
-	env, err := Env(d, "RENDER_QUEUE_URL")
+	env, err := d.Require(names...)
 	if err != nil {
 		return nil, fmt.Errorf("open videos: %w", err)
 	}
-	env["RENDERS_BUCKET"] = d.Getenv("RENDERS_BUCKET")
 	st, err := OpenStore(d)
 	if err != nil {
 		return nil, err

@@ -3,8 +3,6 @@ package videos
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -15,7 +13,7 @@ import (
 
 // NewWorker is the constructor of functions/render-worker: ffmpeg from the
 // layer's /opt/bin or PATH, scratch space in the function's /tmp.
-func NewWorker(ctx context.Context, d lambdas.Deps) (any, error) {
+func NewWorker(ctx context.Context, d lambdas.Deps) (lambdas.SQSFunc, error) {
 	r, err := FFmpegRenderer()
 	if err != nil {
 		return nil, err
@@ -24,27 +22,27 @@ func NewWorker(ctx context.Context, d lambdas.Deps) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return lambdas.SQSFunc(w.Handle), nil
+	return w.Handle, nil
 }
 
 // NewDLQWorker is the constructor of functions/render-dlq.
-func NewDLQWorker(ctx context.Context, d lambdas.Deps) (any, error) {
-	q, err := OpenDLQ(ctx, d)
+func NewDLQWorker(ctx context.Context, d lambdas.Deps) (lambdas.SQSFunc, error) {
+	q, err := OpenDLQWorker(ctx, d)
 	if err != nil {
 		return nil, err
 	}
-	return lambdas.SQSFunc(q.Handle), nil
+	return q.Handle, nil
 }
 
 // OpenWorker builds a worker rendering with r from the function's environment
 // (DATA_TABLE, KEYS_TABLE, RENDER_QUEUE_URL, EVENTS_QUEUE_URL,
-// WEBHOOK_QUEUE_URL, RENDERS_BUCKET; optional RENDER_REQUEUE_DELAY_SECONDS).
+// WEBHOOK_QUEUE_URL, RENDERS_BUCKET).
 func OpenWorker(_ context.Context, d lambdas.Deps, r Renderer) (*Worker, error) {
 	d = d.WithDefaults()
 	if r == nil {
 		return nil, fmt.Errorf("render worker: a renderer is required")
 	}
-	env, err := Env(d, "RENDER_QUEUE_URL", "EVENTS_QUEUE_URL", "WEBHOOK_QUEUE_URL", "RENDERS_BUCKET")
+	env, err := d.Require("RENDER_QUEUE_URL", "EVENTS_QUEUE_URL", "WEBHOOK_QUEUE_URL", "RENDERS_BUCKET")
 	if err != nil {
 		return nil, fmt.Errorf("render worker: %w", err)
 	}
@@ -59,22 +57,15 @@ func OpenWorker(_ context.Context, d lambdas.Deps, r Renderer) (*Worker, error) 
 		Objects: S3Client(d.AWS), Bucket: env["RENDERS_BUCKET"],
 		Render: r, Logger: d.Logger,
 	}
-	if s := d.Getenv("RENDER_REQUEUE_DELAY_SECONDS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 900 {
-			return nil, fmt.Errorf("render worker: RENDER_REQUEUE_DELAY_SECONDS must be 1..900, not %q", s)
-		}
-		w.RequeueDelay = time.Duration(n) * time.Second
-	}
 	w.defaults()
 	return w, nil
 }
 
-// OpenDLQ builds the DLQ handler from the function's environment
+// OpenDLQWorker builds the DLQ handler from the function's environment
 // (DATA_TABLE, KEYS_TABLE, EVENTS_QUEUE_URL, WEBHOOK_QUEUE_URL).
-func OpenDLQ(_ context.Context, d lambdas.Deps) (*DLQ, error) {
+func OpenDLQWorker(_ context.Context, d lambdas.Deps) (*DLQ, error) {
 	d = d.WithDefaults()
-	env, err := Env(d, "EVENTS_QUEUE_URL", "WEBHOOK_QUEUE_URL")
+	env, err := d.Require("EVENTS_QUEUE_URL", "WEBHOOK_QUEUE_URL")
 	if err != nil {
 		return nil, fmt.Errorf("render dlq: %w", err)
 	}

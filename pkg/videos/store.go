@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/framegate/framegate/pkg/dynamo"
 	"time"
+
+	"github.com/framegate/framegate/pkg/dynamo"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -146,25 +147,6 @@ func decodeVideo(it map[string]types.AttributeValue) Video {
 
 func errNotFound(id string) error { return apierr.New(apierr.NotFound, "No video %s.", id) }
 
-// conditionFailed reports a failed condition of a single write.
-func conditionFailed(err error) bool {
-	var cf *types.ConditionalCheckFailedException
-	return errors.As(err, &cf)
-}
-
-// cancelReasons lists the per-item reason codes of a cancelled transaction.
-func cancelReasons(err error) []string {
-	var tc *types.TransactionCanceledException
-	if !errors.As(err, &tc) {
-		return nil
-	}
-	out := make([]string, len(tc.CancellationReasons))
-	for i, r := range tc.CancellationReasons {
-		out[i] = aws.ToString(r.Code)
-	}
-	return out
-}
-
 // EnvLimits reads the render limits of a workspace's environment: one
 // GetItem of the record the key store keeps them on (the same record
 // SetPlan updates, so a plan change applies to the next request). A
@@ -216,7 +198,7 @@ func (st *Store) Insert(ctx context.Context, v Video, queueCap int) error {
 	if err == nil {
 		return nil
 	}
-	if r := cancelReasons(err); len(r) == 2 && r[0] == "ConditionalCheckFailed" {
+	if r := dynamo.CancelReasons(err); len(r) == 2 && r[0] == "ConditionalCheckFailed" {
 		return apierr.New(apierr.QueueFull, "This workspace already has %d renders queued or rendering; wait for some to finish.", queueCap)
 	}
 	return fmt.Errorf("insert video %s: %w", v.ID, err)
@@ -348,7 +330,7 @@ func (st *Store) transition(ctx context.Context, v Video, from []string, set str
 	if err == nil {
 		return true, nil
 	}
-	if r := cancelReasons(err); len(r) == 2 && r[0] == "ConditionalCheckFailed" {
+	if r := dynamo.CancelReasons(err); len(r) == 2 && r[0] == "ConditionalCheckFailed" {
 		return false, nil
 	}
 	return false, fmt.Errorf("finish video %s: %w", v.ID, err)
@@ -397,7 +379,7 @@ func (st *Store) StartRendering(ctx context.Context, v Video, slot int) (Video, 
 		},
 		ReturnValues: types.ReturnValueAllNew,
 	})
-	if conditionFailed(err) {
+	if dynamo.IsConditionFailed(err) {
 		return Video{}, false, nil
 	}
 	if err != nil {
@@ -419,7 +401,7 @@ func (st *Store) SetProgress(ctx context.Context, v Video, pct int) error {
 		ExpressionAttributeNames:  map[string]string{"#p": aProgress, "#st": aStatus},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":p": dynamo.N(int64(pct)), ":r": dynamo.S(Rendering)},
 	})
-	if conditionFailed(err) {
+	if dynamo.IsConditionFailed(err) {
 		return ErrNotRendering
 	}
 	if err != nil {
@@ -437,7 +419,7 @@ func (st *Store) MarkEventSent(ctx context.Context, v Video) error {
 		ExpressionAttributeNames:  map[string]string{"#e": aEvt},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":t": dynamo.B(true)},
 	})
-	if err != nil && !conditionFailed(err) {
+	if err != nil && !dynamo.IsConditionFailed(err) {
 		return fmt.Errorf("mark event of %s: %w", v.ID, err)
 	}
 	return nil
@@ -452,7 +434,7 @@ func (st *Store) Delete(ctx context.Context, v Video) error {
 		ExpressionAttributeNames:  map[string]string{"#st": aStatus},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":a": dynamo.S(Succeeded), ":b": dynamo.S(Failed), ":c": dynamo.S(Cancelled)},
 	})
-	if conditionFailed(err) {
+	if dynamo.IsConditionFailed(err) {
 		return apierr.New(apierr.Conflict, "Video %s changed while it was being deleted; retry.", v.ID)
 	}
 	if err != nil {

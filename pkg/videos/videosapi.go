@@ -22,7 +22,7 @@ import (
 )
 
 // New is the constructor of functions/videos.
-func New(ctx context.Context, d lambdas.Deps) (any, error) {
+func New(ctx context.Context, d lambdas.Deps) (lambdas.HTTPFunc, error) {
 	d = d.WithDefaults()
 	catalog, err := templates.OpenCatalog(ctx, d)
 	if err != nil {

@@ -74,7 +74,7 @@ func setupWorker(t *testing.T, r videos.Renderer) *workerFixture {
 		t.Fatal(err)
 	}
 	f.w.WorkDir = t.TempDir()
-	if f.dlq, err = videos.OpenDLQ(ctx, env.Deps("RenderDlqFunction", f.clock.Now)); err != nil {
+	if f.dlq, err = videos.OpenDLQWorker(ctx, env.Deps("RenderDlqFunction", f.clock.Now)); err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range []string{"RenderQueue", "RenderDLQ", "EventsQueue", "WebhookQueue"} {

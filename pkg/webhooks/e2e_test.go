@@ -35,8 +35,9 @@ func (r resolver) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, er
 func TestWebhooksOverHTTP(t *testing.T) {
 	dns := resolver{"internal.example": {{IP: net.ParseIP("10.9.8.7")}}}
 	reg := devstack.Registry()
-	reg["webhooks"] = webhooks.Constructor(webhooks.Options{Resolver: dns})
-	reg["webhook-worker"] = webhooks.WorkerConstructor(webhooks.Options{Resolver: dns})
+	o := webhooks.Options{Resolver: dns}
+	reg["webhooks"] = lambdas.Function{HTTP: o.New, Env: reg["webhooks"].Env}
+	reg["webhook-worker"] = lambdas.Function{SQS: o.NewWorker, Env: reg["webhook-worker"].Env}
 	s := testenv.NewStack(t, testenv.WithRegistry(reg), func(c *devstack.Config) {
 		c.Parameters = map[string]string{"WebhookAllowLoopback": "true", "WebhookRetrySchedule": "0s,1s"}
 	})

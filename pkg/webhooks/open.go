@@ -63,21 +63,18 @@ func OpenQueue(d lambdas.Deps) (Queue, error) {
 	return Queue{SQS: sqs.NewFromConfig(d.AWS), URL: u}, nil
 }
 
-// WorkerConstructor returns the constructor of functions/webhook-worker with o.
-func WorkerConstructor(o Options) lambdas.Constructor {
-	return func(ctx context.Context, d lambdas.Deps) (any, error) {
-		d = d.WithDefaults()
-		w, err := OpenWorker(ctx, d, o)
-		if err != nil {
-			return nil, err
-		}
-		return lambdas.SQSFunc(w.Handle), nil
-	}
+// NewWorker is the constructor of functions/webhook-worker.
+func NewWorker(ctx context.Context, d lambdas.Deps) (lambdas.SQSFunc, error) {
+	return Options{}.NewWorker(ctx, d)
 }
 
-// NewWorker is the constructor of functions/webhook-worker.
-func NewWorker(ctx context.Context, d lambdas.Deps) (any, error) {
-	return WorkerConstructor(Options{})(ctx, d)
+// NewWorker is the constructor of functions/webhook-worker with o.
+func (o Options) NewWorker(ctx context.Context, d lambdas.Deps) (lambdas.SQSFunc, error) {
+	w, err := OpenWorker(ctx, d, o)
+	if err != nil {
+		return nil, err
+	}
+	return w.Handle, nil
 }
 
 // OpenWorker wires a worker from the function's environment.

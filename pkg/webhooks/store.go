@@ -111,11 +111,6 @@ func deliveryKey(ws, env, ep, id string) map[string]types.AttributeValue {
 // aad binds a sealed secret to its endpoint.
 func aad(ws, env, id string) string { return ws + "/" + env + "/" + id }
 
-func isConditionFailed(err error) bool {
-	var cf *types.ConditionalCheckFailedException
-	return errors.As(err, &cf)
-}
-
 func notFound(what string) error { return apierr.New(apierr.NotFound, "No %s with this id.", what) }
 
 // ------------------------------------------------------------------ endpoints
@@ -321,7 +316,7 @@ func (st *Store) UpdateEndpoint(ctx context.Context, ws, env, id string, p Patch
 		UpdateExpression: aws.String(expr), ConditionExpression: aws.String("attribute_exists(pk)"),
 		ExpressionAttributeNames: names, ExpressionAttributeValues: vals, ReturnValues: types.ReturnValueAllNew,
 	})
-	if isConditionFailed(err) {
+	if dynamo.IsConditionFailed(err) {
 		return Endpoint{}, notFound("webhook endpoint")
 	}
 	if err != nil {
@@ -373,7 +368,7 @@ func (st *Store) RotateSecret(ctx context.Context, ws, env, id string) (Endpoint
 			":until": dynamo.Millis(now.Add(RotationOverlap)), ":pv": dynamo.S(webhooksig.Mask(plain)), ":now": dynamo.Millis(now)},
 		ReturnValues: types.ReturnValueAllNew,
 	})
-	if isConditionFailed(err) {
+	if dynamo.IsConditionFailed(err) {
 		return Endpoint{}, "", apierr.New(apierr.Conflict, "The secret was rotated concurrently; retry.")
 	}
 	if err != nil {
@@ -418,7 +413,7 @@ func (st *Store) VideoURLs(ctx context.Context, ws, env string) (Endpoint, error
 		SecretPreview: webhooksig.Mask(plain), secret: sealed, unrevealed: true}
 	_, err = st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: st.endpointItem(e),
 		ConditionExpression: aws.String("attribute_not_exists(pk)")})
-	if isConditionFailed(err) {
+	if dynamo.IsConditionFailed(err) {
 		return st.GetEndpoint(ctx, ws, env, VideoURLsID)
 	}
 	if err != nil {
@@ -440,7 +435,7 @@ func (st *Store) RevealOnce(ctx context.Context, e Endpoint) (string, error) {
 		ExpressionAttributeNames:  map[string]string{"#un": aUnrev, "#s": aSecret},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}, ":s": dynamo.S(e.secret)},
 	})
-	if isConditionFailed(err) {
+	if dynamo.IsConditionFailed(err) {
 		return "", nil // a concurrent read got it
 	}
 	if err != nil {
@@ -465,7 +460,7 @@ func (st *Store) EndpointFailed(ctx context.Context, e Endpoint, gone bool, limi
 			// ALL_NEW: UPDATED_NEW may omit an attribute if_not_exists left alone.
 			ReturnValues: types.ReturnValueAllNew,
 		})
-		if isConditionFailed(err) {
+		if dynamo.IsConditionFailed(err) {
 			return false, nil
 		}
 		if err != nil {
@@ -488,7 +483,7 @@ func (st *Store) EndpointFailed(ctx context.Context, e Endpoint, gone bool, limi
 		ExpressionAttributeValues: map[string]types.AttributeValue{":f": &types.AttributeValueMemberBOOL{Value: false},
 			":t": &types.AttributeValueMemberBOOL{Value: true}, ":r": dynamo.S(reason), ":now": dynamo.Millis(now)},
 	})
-	if isConditionFailed(err) {
+	if dynamo.IsConditionFailed(err) {
 		return false, nil // already disabled, or deleted
 	}
 	if err != nil {
@@ -507,7 +502,7 @@ func (st *Store) EndpointSucceeded(ctx context.Context, e Endpoint) error {
 		UpdateExpression: aws.String("REMOVE #fs"), ConditionExpression: aws.String("attribute_exists(pk)"),
 		ExpressionAttributeNames: map[string]string{"#fs": aFailing},
 	})
-	if err != nil && !isConditionFailed(err) {
+	if err != nil && !dynamo.IsConditionFailed(err) {
 		return fmt.Errorf("clear failures of endpoint %s: %w", e.ID, err)
 	}
 	return nil
@@ -579,7 +574,7 @@ func expired(it map[string]types.AttributeValue, now time.Time) bool {
 func (st *Store) CreateDelivery(ctx context.Context, d Delivery, lease time.Time) (bool, error) {
 	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: st.deliveryItem(d, lease),
 		ConditionExpression: aws.String("attribute_not_exists(pk)")})
-	if isConditionFailed(err) {
+	if dynamo.IsConditionFailed(err) {
 		return false, nil
 	}
 	if err != nil {
@@ -607,7 +602,7 @@ func (st *Store) Claim(ctx context.Context, ws, env, ep, id string, attempts int
 		ExpressionAttributeNames: names, ExpressionAttributeValues: vals,
 		ReturnValues: types.ReturnValueAllNew,
 	})
-	if isConditionFailed(err) {
+	if dynamo.IsConditionFailed(err) {
 		return Delivery{}, false, nil
 	}
 	if err != nil {

@@ -28,27 +28,23 @@ const (
 )
 
 // New is the constructor of functions/webhooks.
-func New(ctx context.Context, d lambdas.Deps) (any, error) {
-	return Constructor(Options{})(ctx, d)
-}
+func New(ctx context.Context, d lambdas.Deps) (lambdas.HTTPFunc, error) { return Options{}.New(ctx, d) }
 
-// Constructor returns the constructor of functions/webhooks with o.
-func Constructor(o Options) lambdas.Constructor {
-	return func(ctx context.Context, d lambdas.Deps) (any, error) {
-		d = d.WithDefaults()
-		st, err := OpenStore(ctx, d, o)
-		if err != nil {
-			return nil, err
-		}
-		q, err := OpenQueue(d)
-		if err != nil {
-			return nil, err
-		}
-		return Handler(httpapi.NewServer(d), &API{
-			Store: st, Queue: q, Guard: Guard(d.Getenv, o.Resolver), Now: d.Now,
-			Publisher: Publisher{SQS: q.SQS, WebhookQueueURL: q.URL},
-		}), nil
+// New is the constructor of functions/webhooks with o.
+func (o Options) New(ctx context.Context, d lambdas.Deps) (lambdas.HTTPFunc, error) {
+	d = d.WithDefaults()
+	st, err := OpenStore(ctx, d, o)
+	if err != nil {
+		return nil, err
 	}
+	q, err := OpenQueue(d)
+	if err != nil {
+		return nil, err
+	}
+	return Handler(httpapi.NewServer(d), &API{
+		Store: st, Queue: q, Guard: Guard(d.Getenv, o.Resolver), Now: d.Now,
+		Publisher: Publisher{SQS: q.SQS, WebhookQueueURL: q.URL},
+	}), nil
 }
 
 // APIStore is what the handlers need from the delivery store.
