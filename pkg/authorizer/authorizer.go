@@ -111,8 +111,7 @@ func Prime(ctx context.Context, db DB, table string) error {
 		ExpressionAttributeNames:  map[string]string{"#x": "x"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":x": &types.AttributeValueMemberN{Value: "0"}},
 	})
-	var ccf *types.ConditionalCheckFailedException
-	if err != nil && !errors.As(err, &ccf) {
+	if err != nil && !dynamo.IsConditionFailed(err) {
 		return fmt.Errorf("prime dynamodb: %w", err)
 	}
 	return nil
@@ -315,23 +314,113 @@ type writeResult struct {
 	err  error
 }
 
-func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (decision, error) {
-	hash := a.hasher.Hash(key)
-	now := a.now()
-	names := a.namesFor(a.window.Cell(now))
-	nowMS := &types.AttributeValueMemberN{Value: strconv.FormatInt(now.UnixMilli(), 10)}
+// tally is what one request has counted so far: the records its counting
+// writes landed on. It owns the compensating undo, so a request that is
+// rejected, or fails halfway, takes back exactly what it added.
+type tally struct {
+	a     *Authorizer
+	names *cellNames
+	// At most three records: the key's, its successor's, the workspace's.
+	landed [3]map[string]types.AttributeValue
+	n      int
+}
 
-	// What never changes for a key (its workspace) is cached, with what the
-	// last write said of what can (whether the workspace ceiling is
-	// counted, and the successor a key in its grace period counts on), so
-	// that in steady state every write a request needs goes out together:
-	// one round trip. The key write's own answer always decides.
+// add records a write that counted on rec.
+func (t *tally) add(rec map[string]types.AttributeValue) {
+	t.landed[t.n] = rec
+	t.n++
+}
+
+// await waits for a background count, recording it if it landed.
+func (t *tally) await(ch chan writeResult, rec map[string]types.AttributeValue) writeResult {
+	r := <-ch
+	if r.err == nil {
+		t.add(rec)
+	}
+	return r
+}
+
+// drop takes back the count on rec, if this request made one.
+func (t *tally) drop(ctx context.Context, rec map[string]types.AttributeValue) {
+	for i, l := range t.landed[:t.n] {
+		if dynamo.Str(l, "pk") == dynamo.Str(rec, "pk") {
+			copy(t.landed[i:], t.landed[i+1:t.n])
+			t.n--
+			t.a.undo(ctx, rec, t.names)
+			return
+		}
+	}
+}
+
+// takeBack undoes every count this request made, in parallel.
+func (t *tally) takeBack(ctx context.Context) {
+	if t.n == 1 {
+		t.a.undo(ctx, t.landed[0], t.names)
+		t.n = 0
+		return
+	}
+	var wg sync.WaitGroup
+	for _, rec := range t.landed[:t.n] {
+		wg.Go(func() { t.a.undo(ctx, rec, t.names) })
+	}
+	wg.Wait()
+	t.n = 0
+}
+
+// counted is what the counting writes returned for an authenticated key.
+type counted struct {
+	stored keyFacts
+	ws     string
+	item   map[string]types.AttributeValue // the key's record, ALL_NEW
+	// counter is the record the key's count went to (its own, or its
+	// successor's in a grace period) and counts that record, ALL_NEW.
+	counter, counts map[string]types.AttributeValue
+	// wsKey and wsItem are the workspace's record, when counted.
+	wsKey, wsItem map[string]types.AttributeValue
+	tally  *tally
+}
+
+// decide counts the request, settles it against the limits and returns the
+// verdict, or why the key is denied.
+func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (decision, error) {
+	now := a.now()
+	c, deny, err := a.count(ctx, a.hasher.Hash(key), env, now)
+	if err != nil || deny != nil {
+		return derefDecision(deny), err
+	}
+	return decision{verdict: a.settle(ctx, c, env, now)}, nil
+}
+
+func derefDecision(d *decision) decision {
+	if d == nil {
+		return decision{}
+	}
+	return *d
+}
+
+// count makes the request's counting writes: the key write (which also
+// checks the key, and returns what can change about it), and in parallel
+// the workspace write and, for a key in its rotation grace period, the
+// write on its replacement's record. What never changes for a key (its
+// workspace) is cached, with what the last write said of what can (whether
+// the workspace ceiling is counted, and the successor a key in its grace
+// period counts on), so that in steady state every write a request needs
+// goes out together: one round trip. The key write's own answer always
+// decides; a write sent on stale assumptions is moved or taken back.
+func (a *Authorizer) count(ctx context.Context, hash string, env apikey.Env, now time.Time) (counted, *decision, error) {
+	names := a.namesFor(a.window.Cell(now))
+	t := &tally{a: a, names: names}
+	nowMS := &types.AttributeValueMemberN{Value: strconv.FormatInt(now.UnixMilli(), 10)}
 	keyKey := keystore.KeyKey(hash)
 	cached := a.cachedWorkspace(hash)
 	ws := cached.id
-	var wsCh chan writeResult
+	var (
+		wsCh  chan writeResult
+		wsKey map[string]types.AttributeValue
+	)
 	if ws != "" && cached.counted {
-		wsCh = a.countAsync(ctx, keystore.EnvKey(ws, env), names)
+		wsKey = keystore.EnvKey(ws, env)
+		wsCh = a.countAsync(ctx, wsKey, names)
 	}
 	keyIn := &dynamodb.UpdateItemInput{
 		TableName:                           &a.table,
@@ -343,7 +432,7 @@ func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (de
 		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}
-	// counter is the record this request's key count went to; a key in its
+	// counter is the record this request's key count goes to; a key in its
 	// grace period only has its own record checked.
 	counter, counterCh := keyKey, (chan writeResult)(nil)
 	if cached.succ != "" {
@@ -353,27 +442,32 @@ func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (de
 		keyIn.ExpressionAttributeValues = map[string]types.AttributeValue{":now": nowMS}
 	}
 	keyOut, keyErr := a.db.UpdateItem(ctx, keyIn)
-	takeBackAll := func() {
-		a.takeBack(ctx, wsCh, keystore.EnvKey(ws, env), names)
-		a.takeBack(ctx, counterCh, counter, names)
+	if keyErr == nil && counterCh == nil {
+		t.add(keyKey)
 	}
-	var ccf *types.ConditionalCheckFailedException
+	// Settle the background writes before anything returns, so the tally
+	// knows every count this request made.
+	var wr, cr writeResult
+	if wsCh != nil {
+		wr = t.await(wsCh, wsKey)
+	}
+	if counterCh != nil {
+		cr = t.await(counterCh, counter)
+	}
 	if keyErr != nil {
-		takeBackAll()
-		if errors.As(keyErr, &ccf) {
-			return a.denyFor(ccf.Item, now), nil
+		t.takeBack(ctx)
+		if old, ok := dynamo.ConditionFailed(keyErr); ok {
+			d := a.denyFor(old, now)
+			return counted{}, &d, nil
 		}
-		return decision{}, fmt.Errorf("count key request: %w", keyErr)
+		return counted{}, nil, fmt.Errorf("count key request: %w", keyErr)
 	}
 	item := keyOut.Attributes
 	stored := factsOf(item)
 	if stored.env != string(env) || stored.ws == "" || (ws != "" && stored.ws != ws) {
 		// The record disagrees with the key's own prefix: treat as unknown.
-		takeBackAll()
-		if counterCh == nil {
-			a.undo(ctx, keyKey, names)
-		}
-		return decision{denyCode: apierr.InvalidAPIKey, denyMessage: "The API key is not valid."}, nil
+		t.takeBack(ctx)
+		return counted{}, &decision{denyCode: apierr.InvalidAPIKey, denyMessage: "The API key is not valid."}, nil
 	}
 	if ws == "" || cached.counted != stored.counted || cached.succ != stored.succ {
 		ws = stored.ws
@@ -383,87 +477,92 @@ func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (de
 	// The key's counts: its own record, or its successor's.
 	counts := item
 	if counterCh != nil {
-		cr := <-counterCh
 		if cr.err != nil {
-			a.takeBack(ctx, wsCh, keystore.EnvKey(ws, env), names)
-			return decision{}, fmt.Errorf("count key request on its successor: %w", cr.err)
+			t.takeBack(ctx)
+			return counted{}, nil, fmt.Errorf("count key request on its successor: %w", cr.err)
 		}
 		counts = cr.item
 	}
 	if want := keyKeyOf(hash, stored.succ); dynamo.Str(want, "pk") != dynamo.Str(counter, "pk") {
 		// Counted on the wrong record (a cold cache, or a rotation since):
 		// move the count.
-		a.undo(ctx, counter, names)
-		cr := a.count(ctx, want, names)
-		if cr.err != nil {
-			a.takeBack(ctx, wsCh, keystore.EnvKey(ws, env), names)
-			return decision{}, fmt.Errorf("count key request on its successor: %w", cr.err)
+		t.drop(ctx, counter)
+		r := a.countOn(ctx, want, names)
+		if r.err != nil {
+			t.takeBack(ctx)
+			return counted{}, nil, fmt.Errorf("count key request on its successor: %w", r.err)
 		}
-		counter, counts = want, cr.item
+		t.add(want)
+		counter, counts = want, r.item
 	}
-
-	var wr writeResult
-	switch {
-	case wsCh != nil:
-		wr = <-wsCh
-	case stored.counted:
-		wr = a.count(ctx, keystore.EnvKey(ws, env), names)
+	if wsCh == nil && stored.counted {
+		wsKey = keystore.EnvKey(ws, env)
+		if wr = a.countOn(ctx, wsKey, names); wr.err == nil {
+			t.add(wsKey)
+		}
 	}
 	if wr.err != nil {
-		a.undo(ctx, counter, names)
-		if errors.As(wr.err, &ccf) {
-			return decision{denyCode: apierr.InvalidAPIKey, denyMessage: "The API key's workspace no longer exists."}, nil
+		t.takeBack(ctx)
+		if dynamo.IsConditionFailed(wr.err) {
+			return counted{}, &decision{denyCode: apierr.InvalidAPIKey, denyMessage: "The API key's workspace no longer exists."}, nil
 		}
-		return decision{}, fmt.Errorf("count workspace request: %w", wr.err)
+		return counted{}, nil, fmt.Errorf("count workspace request: %w", wr.err)
 	}
+	return counted{stored: stored, ws: ws, item: item, counter: counter, counts: counts, wsKey: wsKey, wsItem: wr.item, tally: t}, nil, nil
+}
 
-	keyLimit, ok := dynamo.Int(item, keystore.AttrKeyRPM)
+// settle evaluates the counts against the limits, takes the request's
+// counts back if a limit rejects it (a rejected request is not counted
+// against any limit), and returns the verdict.
+func (a *Authorizer) settle(ctx context.Context, c counted, env apikey.Env, now time.Time) ratelimit.Verdict {
+	keyLimit, ok := dynamo.Int(c.item, keystore.AttrKeyRPM)
 	if !ok {
-		keyLimit, _ = dynamo.Int(wr.item, keystore.AttrKeyRPM)
+		keyLimit, _ = dynamo.Int(c.wsItem, keystore.AttrKeyRPM)
 	}
-	ks := a.window.Evaluate(counts, now, int(keyLimit))
+	ks := a.window.Evaluate(c.counts, now, int(keyLimit))
 	if len(ks.Leftover) >= a.window.Cells {
-		a.cleanLater(counter, ks.Leftover)
+		a.cleanLater(c.counter, ks.Leftover)
 	}
 	// Without a workspace write, the key's own limit is the binding one.
 	var wss ratelimit.State
-	if stored.counted {
-		wsLimit, _ := dynamo.Int(wr.item, keystore.AttrWorkspaceRPM)
-		wss = a.window.Evaluate(wr.item, now, int(wsLimit))
+	if c.stored.counted {
+		wsLimit, _ := dynamo.Int(c.wsItem, keystore.AttrWorkspaceRPM)
+		wss = a.window.Evaluate(c.wsItem, now, int(wsLimit))
 		if len(wss.Leftover) >= a.window.Cells {
-			a.cleanLater(keystore.EnvKey(ws, env), wss.Leftover)
+			a.cleanLater(c.wsKey, wss.Leftover)
 		}
 	}
-
-	v := ratelimit.Verdict{
-		Outcome: ratelimit.Allow, Workspace: ws, Env: string(env), KeyID: stored.id,
-		KeyKind: stored.kind, Role: stored.role, Scopes: stored.scopes,
-		KeyLimit: limitOf("key", ks, a.window),
-	}
-	if stored.counted {
-		v.WorkspaceLimit = limitOf("workspace", wss, a.window)
-	} else if wsLimit, ok := dynamo.Int(item, keystore.AttrWorkspaceRPM); ok {
-		v.WorkspaceLimit = ratelimit.Limit{Name: "workspace", Limit: int(wsLimit), Remaining: ratelimit.Uncounted, Window: int(a.window.Length / time.Second)}
-	}
-	if stored.expires {
-		v.KeyExpiresAt = time.UnixMilli(stored.expiresMS).UTC().Format(time.RFC3339)
-	}
+	v := a.verdict(c, env, ks, wss)
 	if !ks.Allowed() || !wss.Allowed() {
-		// A rejected request is not counted against any limit.
-		if wr.item != nil {
-			a.undoBoth(ctx, counter, keystore.EnvKey(ws, env), names)
-		} else {
-			a.undo(ctx, counter, names)
-		}
+		c.tally.takeBack(ctx)
 		v.Outcome = ratelimit.RateLimited
 		v.RetryAfter = ratelimit.Seconds(max(ks.RetryAfter, wss.RetryAfter))
 		// The rejected request is not in the counts the client sees either.
 		v.KeyLimit.Remaining = max(ks.Limit-ks.Count+1, 0)
-		if stored.counted {
+		if c.stored.counted {
 			v.WorkspaceLimit.Remaining = max(wss.Limit-wss.Count+1, 0)
 		}
 	}
-	return decision{verdict: v}, nil
+	return v
+}
+
+// verdict is what the handlers learn of an admitted key: who it is and
+// where it stands against each limit.
+func (a *Authorizer) verdict(c counted, env apikey.Env, ks, wss ratelimit.State) ratelimit.Verdict {
+	v := ratelimit.Verdict{
+		Outcome: ratelimit.Allow, Workspace: c.ws, Env: string(env), KeyID: c.stored.id,
+		KeyKind: c.stored.kind, Role: c.stored.role, Scopes: c.stored.scopes,
+		KeyLimit: limitOf("key", ks, a.window),
+	}
+	if c.stored.counted {
+		v.WorkspaceLimit = limitOf("workspace", wss, a.window)
+	} else if wsLimit, ok := dynamo.Int(c.item, keystore.AttrWorkspaceRPM); ok {
+		v.WorkspaceLimit = ratelimit.Limit{Name: "workspace", Limit: int(wsLimit), Remaining: ratelimit.Uncounted, Window: int(a.window.Length / time.Second)}
+	}
+	if c.stored.expires {
+		v.KeyExpiresAt = time.UnixMilli(c.stored.expiresMS).UTC().Format(time.RFC3339)
+	}
+	return v
 }
 
 // keyKeyOf is the record a key's requests count on: its successor's while
@@ -478,24 +577,13 @@ func keyKeyOf(hash, succ string) map[string]types.AttributeValue {
 // countAsync counts on record key in the background.
 func (a *Authorizer) countAsync(ctx context.Context, key map[string]types.AttributeValue, names *cellNames) chan writeResult {
 	ch := make(chan writeResult, 1)
-	go func() { ch <- a.count(ctx, key, names) }()
+	go func() { ch <- a.countOn(ctx, key, names) }()
 	return ch
 }
 
-// takeBack waits for a background count, if any, and takes it back if it
-// landed.
-func (a *Authorizer) takeBack(ctx context.Context, ch chan writeResult, key map[string]types.AttributeValue, names *cellNames) {
-	if ch == nil {
-		return
-	}
-	if r := <-ch; r.err == nil {
-		a.undo(ctx, key, names)
-	}
-}
-
-// count adds this request to record key (a workspace record, or the
+// countOn adds this request to record key (a workspace record, or the
 // successor of a key in its grace period), returning the record.
-func (a *Authorizer) count(ctx context.Context, key map[string]types.AttributeValue, names *cellNames) writeResult {
+func (a *Authorizer) countOn(ctx context.Context, key map[string]types.AttributeValue, names *cellNames) writeResult {
 	out, err := a.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &a.table,
 		Key:                       key,
@@ -523,21 +611,9 @@ func (a *Authorizer) undo(ctx context.Context, key map[string]types.AttributeVal
 		ExpressionAttributeNames:  names.undo,
 		ExpressionAttributeValues: undoValues,
 	})
-	var ccf *types.ConditionalCheckFailedException
-	if err != nil && !errors.As(err, &ccf) {
+	if err != nil && !dynamo.IsConditionFailed(err) {
 		a.log.WarnContext(ctx, "could not take back a rejected request's count", "err", err)
 	}
-}
-
-// undoBoth takes back the counts on both items in parallel.
-func (a *Authorizer) undoBoth(ctx context.Context, k1, k2 map[string]types.AttributeValue, names *cellNames) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		a.undo(ctx, k2, names)
-	}()
-	a.undo(ctx, k1, names)
-	<-done
 }
 
 // cleanLater removes counter cells left behind by a long idle period (the
@@ -564,8 +640,7 @@ func (a *Authorizer) cleanLater(key map[string]types.AttributeValue, leftover []
 			ConditionExpression:      aws.String(existCond),
 			ExpressionAttributeNames: names,
 		})
-		var ccf *types.ConditionalCheckFailedException
-		if err != nil && !errors.As(err, &ccf) {
+		if err != nil && !dynamo.IsConditionFailed(err) {
 			a.log.Warn("could not remove stale rate-limit cells", "err", err)
 		}
 	}()
