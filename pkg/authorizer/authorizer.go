@@ -377,7 +377,7 @@ type counted struct {
 	counter, counts map[string]types.AttributeValue
 	// wsKey and wsItem are the workspace's record, when counted.
 	wsKey, wsItem map[string]types.AttributeValue
-	tally  *tally
+	tally         *tally
 }
 
 // decide counts the request, settles it against the limits and returns the

@@ -50,8 +50,8 @@ type Function struct {
 	Environment map[string]Value
 	// OwnEnvironment names the variables the function itself sets, sorted.
 	OwnEnvironment []string
-	Routes      []Route
-	SQSEvents   []SQSEvent
+	Routes         []Route
+	SQSEvents      []SQSEvent
 }
 
 // Route is one Api event of a function.
