@@ -12,9 +12,7 @@ import (
 	"time"
 
 	"github.com/framegate/framegate/pkg/apikey"
-	"github.com/framegate/framegate/pkg/devstack"
 	"github.com/framegate/framegate/pkg/keystore"
-	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/testenv"
 )
@@ -27,7 +25,7 @@ var t0 = time.Unix(1_800_000_000, int64(2500*time.Millisecond))
 // a key store on the same resources for creating workspaces.
 type stack struct {
 	t      *testing.T
-	s      *devstack.Stack
+	s      *testenv.Stack
 	clock  *testenv.Clock
 	store  *keystore.Store
 	origin string // http://127.0.0.1:port, to which /v1/... paths are appended
@@ -38,20 +36,7 @@ func newStack(t *testing.T) *stack {
 	t.Helper()
 	clock := testenv.NewClock(t0)
 	s := testenv.NewStack(t, testenv.WithClock(clock.Now))
-	var env map[string]string
-	for _, f := range s.Template().Functions {
-		if f.LogicalID == "KeysFunction" {
-			e, err := s.Resources().Env(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			env = e
-		}
-	}
-	if env == nil {
-		t.Fatal("template.yaml has no KeysFunction")
-	}
-	st, err := keystore.Open(context.Background(), lambdas.Deps{AWS: s.AWS(), Getenv: func(k string) string { return env[k] }, Now: clock.Now})
+	st, err := keystore.Open(context.Background(), s.Deps("KeysFunction"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,11 +54,7 @@ func newStack(t *testing.T) *stack {
 // workspace creates a workspace and returns it with its plaintext primary keys.
 func (s *stack) workspace(overrides ratelimit.Plan) (keystore.Workspace, map[apikey.Env]string) {
 	s.t.Helper()
-	ws, keys, err := s.store.CreateWorkspace(context.Background(), "E2E "+s.t.Name(), ratelimit.DefaultPlan, overrides)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return ws, keys
+	return s.s.Workspace("E2E "+s.t.Name(), overrides)
 }
 
 // response is one HTTP exchange's outcome.

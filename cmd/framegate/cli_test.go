@@ -20,8 +20,6 @@ import (
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/client"
 	"github.com/framegate/framegate/pkg/devstack"
-	"github.com/framegate/framegate/pkg/keystore"
-	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/movie"
 	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/testenv"
@@ -133,7 +131,7 @@ func TestCLIEndToEnd(t *testing.T) {
 	s := testenv.NewStack(t, testenv.WithRegistry(devstack.Registry()), func(c *devstack.Config) {
 		c.Parameters = map[string]string{"WebhookAllowLoopback": "true"}
 	})
-	keys := workspaceKeys(t, s)
+	_, keys := s.Workspace("cli-test", ratelimit.Plan{})
 	t.Setenv(apiKeyEnv, keys[apikey.Test])
 	t.Setenv(apiURLEnv, s.URL())
 
@@ -209,7 +207,7 @@ func TestCLIEndToEnd(t *testing.T) {
 // become the documented exit codes.
 func TestCLIKeysAndExitCodes(t *testing.T) {
 	s := testenv.NewStack(t, testenv.WithRegistry(devstack.Registry()))
-	keys := workspaceKeys(t, s)
+	_, keys := s.Workspace("cli-test", ratelimit.Plan{})
 	t.Setenv(apiURLEnv, s.URL())
 
 	t.Setenv(apiKeyEnv, "")
@@ -275,25 +273,6 @@ func writeFile(t *testing.T, s string) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-func workspaceKeys(t *testing.T, s *devstack.Stack) map[apikey.Env]string {
-	t.Helper()
-	var env map[string]string
-	for _, f := range s.Template().Functions {
-		if f.LogicalID == "KeysFunction" {
-			env, _ = s.Resources().Env(f)
-		}
-	}
-	ks, err := keystore.Open(context.Background(), lambdas.Deps{AWS: s.AWS(), Getenv: func(k string) string { return env[k] }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, keys, err := ks.CreateWorkspace(context.Background(), "cli-test", ratelimit.DefaultPlan, ratelimit.Plan{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keys
 }
 
 // probe asks ffprobe for the first video stream's codec and the duration.

@@ -9,8 +9,6 @@ import (
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/client"
 	"github.com/framegate/framegate/pkg/devstack"
-	"github.com/framegate/framegate/pkg/keystore"
-	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/testenv"
 )
@@ -19,26 +17,13 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 // stackKeys runs the local stack and returns it with a fresh workspace's
 // primary keys.
-func stackKeys(t *testing.T) (*devstack.Stack, map[apikey.Env]string) {
+func stackKeys(t *testing.T) (*testenv.Stack, map[apikey.Env]string) {
 	t.Helper()
 	reg := devstack.Registry()
 	s := testenv.NewStack(t, testenv.WithRegistry(reg), func(c *devstack.Config) {
 		c.Parameters = map[string]string{"WebhookAllowLoopback": "true"}
 	})
-	var env map[string]string
-	for _, f := range s.Template().Functions {
-		if f.LogicalID == "KeysFunction" {
-			env, _ = s.Resources().Env(f)
-		}
-	}
-	ks, err := keystore.Open(context.Background(), lambdas.Deps{AWS: s.AWS(), Getenv: func(k string) string { return env[k] }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, keys, err := ks.CreateWorkspace(context.Background(), "client-test", ratelimit.DefaultPlan, ratelimit.Plan{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, keys := s.Workspace("client-test", ratelimit.Plan{})
 	return s, keys
 }
 

@@ -16,8 +16,6 @@ import (
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/connections"
 	"github.com/framegate/framegate/pkg/devstack"
-	"github.com/framegate/framegate/pkg/keystore"
-	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/testenv"
 	"github.com/framegate/framegate/pkg/videos"
@@ -190,29 +188,8 @@ func TestCreateOverHTTP(t *testing.T) {
 	s := testenv.NewStack(t, func(c *devstack.Config) {
 		c.Parameters = map[string]string{"WebhookAllowLoopback": "true"}
 	})
-	ctx := context.Background()
-	var keysEnv map[string]string
-	for _, f := range s.Template().Functions {
-		if f.LogicalID == "KeysFunction" {
-			env, err := s.Resources().Env(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			keysEnv = env
-		}
-	}
-	ks, err := keystore.Open(ctx, lambdas.Deps{AWS: s.AWS(), Getenv: func(k string) string { return keysEnv[k] }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, k, err := ks.CreateWorkspace(ctx, "A", ratelimit.DefaultPlan, ratelimit.Plan{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, other, err := ks.CreateWorkspace(ctx, "B", ratelimit.DefaultPlan, ratelimit.Plan{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, k := s.Workspace("A", ratelimit.Plan{})
+	_, other := s.Workspace("B", ratelimit.Plan{})
 	live := k[apikey.Live]
 	c := testenv.NewAPIClient(t, s.URL())
 	name := bucketName(s.Resources().Prefix, "cust")

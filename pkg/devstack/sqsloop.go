@@ -114,34 +114,39 @@ func (l *SQSLoop) receive(ctx context.Context) ([]sqstypes.Message, error) {
 	return out, nil
 }
 
+// Record is the record Lambda's event source mapping hands a function for
+// message m of the queue queueARN.
+func Record(m sqstypes.Message, queueARN, region string) events.SQSMessage {
+	rec := events.SQSMessage{
+		MessageId:              aws.ToString(m.MessageId),
+		ReceiptHandle:          aws.ToString(m.ReceiptHandle),
+		Body:                   aws.ToString(m.Body),
+		Md5OfBody:              aws.ToString(m.MD5OfBody),
+		Md5OfMessageAttributes: aws.ToString(m.MD5OfMessageAttributes),
+		Attributes:             m.Attributes,
+		MessageAttributes:      map[string]events.SQSMessageAttribute{},
+		EventSourceARN:         queueARN,
+		EventSource:            "aws:sqs",
+		AWSRegion:              region,
+	}
+	for k, a := range m.MessageAttributes {
+		rec.MessageAttributes[k] = events.SQSMessageAttribute{
+			StringValue:      a.StringValue,
+			BinaryValue:      a.BinaryValue,
+			StringListValues: a.StringListValues,
+			BinaryListValues: a.BinaryListValues,
+			DataType:         aws.ToString(a.DataType),
+		}
+	}
+	return rec
+}
+
 func (l *SQSLoop) handle(ctx context.Context, batch []sqstypes.Message, log *slog.Logger) error {
 	ev := events.SQSEvent{Records: make([]events.SQSMessage, 0, len(batch))}
 	handles := make(map[string]string, len(batch))
 	for _, m := range batch {
-		id := aws.ToString(m.MessageId)
-		handles[id] = aws.ToString(m.ReceiptHandle)
-		rec := events.SQSMessage{
-			MessageId:              id,
-			ReceiptHandle:          aws.ToString(m.ReceiptHandle),
-			Body:                   aws.ToString(m.Body),
-			Md5OfBody:              aws.ToString(m.MD5OfBody),
-			Md5OfMessageAttributes: aws.ToString(m.MD5OfMessageAttributes),
-			Attributes:             m.Attributes,
-			MessageAttributes:      map[string]events.SQSMessageAttribute{},
-			EventSourceARN:         l.QueueARN,
-			EventSource:            "aws:sqs",
-			AWSRegion:              l.Region,
-		}
-		for k, a := range m.MessageAttributes {
-			rec.MessageAttributes[k] = events.SQSMessageAttribute{
-				StringValue:      a.StringValue,
-				BinaryValue:      a.BinaryValue,
-				StringListValues: a.StringListValues,
-				BinaryListValues: a.BinaryListValues,
-				DataType:         aws.ToString(a.DataType),
-			}
-		}
-		ev.Records = append(ev.Records, rec)
+		handles[aws.ToString(m.MessageId)] = aws.ToString(m.ReceiptHandle)
+		ev.Records = append(ev.Records, Record(m, l.QueueARN, l.Region))
 	}
 	resp, err := callSQS(ctx, l.Timeout, l.Handler, ev)
 	if err != nil {

@@ -113,7 +113,7 @@ func (w *worker) deliveries(body string) int {
 	return w.seen[body]
 }
 
-func startTestStack(t *testing.T) (*devstack.Stack, *worker) {
+func startTestStack(t *testing.T) (*testenv.Stack, *worker) {
 	w := &worker{seen: map[string]int{}}
 	reg := map[string]lambdas.Function{
 		"authz": {Authorizer: func(context.Context, lambdas.Deps) (lambdas.AuthorizerFunc, error) { return fakeAuthorizer, nil }},

@@ -3,13 +3,9 @@ package httpapi
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
-	"errors"
-	"io"
 	"mime"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/framegate/framegate/pkg/apierr"
 )
@@ -54,51 +50,8 @@ func (r *Request) Decode(dst any, emptyOK bool) error {
 			return apierr.New(apierr.UnsupportedMediaType, "Send the body as application/json.")
 		}
 	}
-	return DecodeJSON(body, dst)
+	return apierr.DecodeJSON(body, dst)
 }
-
-// DecodeJSON is Decode's strict parser, exported for fuzzing and reuse.
-func DecodeJSON(body []byte, dst any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		return jsonError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return apierr.Invalid("", "The body must hold exactly one JSON object.")
-	}
-	return nil
-}
-
-func jsonError(err error) error {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return apierr.Invalid("", "The body is not valid JSON (at byte %d).", syn.Offset)
-	case errors.As(err, &typ):
-		if typ.Field == "" {
-			return apierr.Invalid("", "The body must be a JSON object.")
-		}
-		return apierr.Invalid(pointer(typ.Field), "%s must be a %s.", pointer(typ.Field), typ.Type.String())
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		if len(name) > 64 || !utf8.ValidString(name) {
-			name = strings.ToValidUTF8(name[:min(len(name), 64)], "") + "…"
-		}
-		return apierr.Invalid("/"+name, "Unknown field %q.", name)
-	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
-		return apierr.Invalid("", "The body is truncated JSON.")
-	}
-	var fe *apierr.Error
-	if errors.As(err, &fe) { // from a field's UnmarshalJSON
-		return fe
-	}
-	return apierr.Invalid("", "The body is not valid JSON.")
-}
-
-// pointer turns encoding/json's "a.b" field path into a JSON pointer "/a/b".
-func pointer(field string) string { return "/" + strings.ReplaceAll(field, ".", "/") }
 
 // Query returns a query string parameter.
 func (r *Request) Query(name string) string { return r.Event.QueryStringParameters[name] }

@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/framegate/framegate/pkg/apierr"
-	"github.com/framegate/framegate/pkg/httpapi"
 )
 
 // Defaults applied by Normalize.
@@ -400,7 +399,7 @@ func seconds(f float64) string { return fmt.Sprintf("%.2f", f) }
 // it. Every error is an *apierr.Error.
 func Parse(body []byte, l Limits) (Spec, error) {
 	var s Spec
-	if err := httpapi.DecodeJSON(body, &s); err != nil {
+	if err := apierr.DecodeJSON(body, &s); err != nil {
 		return Spec{}, withFullPointer(err, body, reflect.TypeOf(s))
 	}
 	s.Normalize()

@@ -18,8 +18,6 @@ import (
 
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/devstack"
-	"github.com/framegate/framegate/pkg/keystore"
-	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/testenv"
 	"github.com/framegate/framegate/pkg/videos"
@@ -36,35 +34,12 @@ func TestPublishingOverHTTP(t *testing.T) {
 		c.Parameters = map[string]string{"WebhookAllowLoopback": "true", "WebhookRetrySchedule": "0s,1s"}
 	})
 	ctx := context.Background()
-	fnEnv := func(id string) func(string) string {
-		for _, f := range s.Template().Functions {
-			if f.LogicalID == id {
-				env, err := s.Resources().Env(f)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return func(k string) string { return env[k] }
-			}
-		}
-		t.Fatalf("no function %s", id)
-		return nil
-	}
-	ks, err := keystore.Open(ctx, lambdas.Deps{AWS: s.AWS(), Getenv: fnEnv("KeysFunction")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wsA, a, err := ks.CreateWorkspace(ctx, "A", ratelimit.DefaultPlan, ratelimit.Plan{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, b, err := ks.CreateWorkspace(ctx, "B", ratelimit.DefaultPlan, ratelimit.Plan{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	wsA, a := s.Workspace("A", ratelimit.Plan{})
+	_, b := s.Workspace("B", ratelimit.Plan{})
 	live, sandbox, other := a[apikey.Live], a[apikey.Test], b[apikey.Live]
 	c := testenv.NewAPIClient(t, s.URL())
 	rcv := testenv.NewReceiver(t, http.StatusOK)
-	workerEnv := fnEnv("PublishWorkerFunction")
+	workerEnv := s.Getenv("PublishWorkerFunction")
 	file := []byte("\x00\x00\x00\x18ftypmp42 a small render")
 	v := succeededVideo(t, s.AWS(), workerEnv, wsA.ID, apikey.Live, time.Now, file)
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/devstack"
 	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/videos"
 )
@@ -78,11 +79,7 @@ func drain(t *testing.T, c *sqs.Client, queueURL string) []events.SQSMessage {
 			return out
 		}
 		for _, m := range r.Messages {
-			rec := events.SQSMessage{MessageId: aws.ToString(m.MessageId), Body: aws.ToString(m.Body), MessageAttributes: map[string]events.SQSMessageAttribute{}}
-			for k, v := range m.MessageAttributes {
-				rec.MessageAttributes[k] = events.SQSMessageAttribute{StringValue: v.StringValue, DataType: aws.ToString(v.DataType)}
-			}
-			out = append(out, rec)
+			out = append(out, devstack.Record(m, "", devstack.Region))
 			if _, err := c.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(queueURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
 				t.Fatal(err)
 			}

@@ -17,8 +17,6 @@ import (
 	"github.com/framegate/framegate/pkg/connections"
 	"github.com/framegate/framegate/pkg/devstack"
 	"github.com/framegate/framegate/pkg/idempotency"
-	"github.com/framegate/framegate/pkg/keystore"
-	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/publish"
 	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/testenv"
@@ -58,32 +56,9 @@ func TestPublishIdempotencyOverHTTP(t *testing.T) {
 		c.Parameters = map[string]string{"WebhookAllowLoopback": "true"}
 	})
 	ctx := context.Background()
-	var workerEnv, keysEnv func(string) string
-	for _, f := range s.Template().Functions {
-		env, err := s.Resources().Env(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		get := func(k string) string { return env[k] }
-		switch f.LogicalID {
-		case "PublishWorkerFunction":
-			workerEnv = get
-		case "KeysFunction":
-			keysEnv = get
-		}
-	}
-	ks, err := keystore.Open(ctx, lambdas.Deps{AWS: s.AWS(), Getenv: keysEnv})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wsA, a, err := ks.CreateWorkspace(ctx, "A", ratelimit.DefaultPlan, ratelimit.Plan{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wsB, b, err := ks.CreateWorkspace(ctx, "B", ratelimit.DefaultPlan, ratelimit.Plan{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	workerEnv := s.Getenv("PublishWorkerFunction")
+	wsA, a := s.Workspace("A", ratelimit.Plan{})
+	wsB, b := s.Workspace("B", ratelimit.Plan{})
 	live, sandbox, other := a[apikey.Live], a[apikey.Test], b[apikey.Live]
 	c := testenv.NewAPIClient(t, s.URL())
 	rcv := testenv.NewReceiver(t, http.StatusOK)

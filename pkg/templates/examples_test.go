@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/framegate/framegate/pkg/httpapi"
+	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/movie"
 	"github.com/framegate/framegate/pkg/render"
 )
@@ -46,7 +46,7 @@ func TestExamples(t *testing.T) {
 			if strings.Contains(string(body), `"templateId"`) {
 				kinds["template"]++
 				var call templateCall
-				if err := httpapi.DecodeJSON(body, &call); err != nil {
+				if err := apierr.DecodeJSON(body, &call); err != nil {
 					t.Fatal(err)
 				}
 				tpl, ok := Find(call.TemplateID)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/httpapi"
 	"github.com/framegate/framegate/pkg/lambdas"
 )
@@ -25,7 +26,7 @@ func (templatesCodec) BuiltIn() []Definition {
 // Decode reads a client's template strictly: unknown fields are a 400.
 func (templatesCodec) Decode(doc []byte) (Definition, error) {
 	var t Template
-	if err := httpapi.DecodeJSON(doc, &t); err != nil {
+	if err := apierr.DecodeJSON(doc, &t); err != nil {
 		return nil, err
 	}
 	if t.Variables == nil {

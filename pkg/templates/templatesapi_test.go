@@ -71,7 +71,7 @@ func (codec) BuiltIn() []templates.Definition {
 
 func (codec) Decode(doc []byte) (templates.Definition, error) {
 	var t tpl
-	if err := httpapi.DecodeJSON(doc, &t); err != nil {
+	if err := apierr.DecodeJSON(doc, &t); err != nil {
 		return nil, err
 	}
 	return t, nil

@@ -30,9 +30,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/awsconf"
 	"github.com/framegate/framegate/pkg/devstack"
+	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/samtemplate"
 )
 
@@ -118,13 +121,17 @@ func New(t testing.TB) *Env {
 // ID ("KeysFunction") or by directory ("keys"), as lambdas.Deps.Getenv
 // expects. It fails the test for an unknown function.
 func (e *Env) Getenv(function string) func(string) string {
-	t := e.t
+	e.t.Helper()
+	return getenv(e.t, e.Template, e.Resources, function)
+}
+
+func getenv(t testing.TB, tpl *samtemplate.Template, res *devstack.Resources, function string) func(string) string {
 	t.Helper()
-	for _, f := range e.Template.Functions {
+	for _, f := range tpl.Functions {
 		if f.LogicalID != function && f.Name != function {
 			continue
 		}
-		env, err := e.Resources.Env(f)
+		env, err := res.Env(f)
 		if err != nil {
 			t.Fatalf("testenv: %v", err)
 		}
@@ -246,7 +253,7 @@ func WithoutResponseValidation() StackOption {
 // Every response is checked against openapi.yaml (status, headers, body):
 // one that does not match fails the test and reaches the client as a 500
 // naming the mismatch. Stacks on another template are not checked.
-func NewStack(t testing.TB, opts ...StackOption) *devstack.Stack {
+func NewStack(t testing.TB, opts ...StackOption) *Stack {
 	t.Helper()
 	tpl := filepath.Join(RepoRoot(t), "template.yaml")
 	cfg := devstack.Config{
@@ -285,7 +292,55 @@ func NewStack(t testing.TB, opts ...StackOption) *devstack.Stack {
 			t.Errorf("testenv: stack: %v", err)
 		}
 	})
-	return s
+	return &Stack{Stack: s, now: cfg.Now, t: t}
+}
+
+// Stack is a local stack running for one test.
+type Stack struct {
+	*devstack.Stack
+	now func() time.Time
+	t   testing.TB
+}
+
+// Getenv returns the resolved environment of one of the stack's functions,
+// named by logical ID ("KeysFunction") or by directory ("keys").
+func (s *Stack) Getenv(function string) func(string) string {
+	s.t.Helper()
+	return getenv(s.t, s.Template(), s.Resources(), function)
+}
+
+// Deps are the dependencies the stack gives function, with its clock.
+func (s *Stack) Deps(function string) lambdas.Deps {
+	s.t.Helper()
+	return lambdas.Deps{AWS: s.AWS(), Getenv: s.Getenv(function), Logger: Logger(s.t), Now: s.now}.WithDefaults()
+}
+
+// Workspace creates a workspace on the stack and returns it with its
+// plaintext primary keys, live and test.
+func (s *Stack) Workspace(name string, overrides ratelimit.Plan) (keystore.Workspace, map[apikey.Env]string) {
+	s.t.Helper()
+	return workspace(s.t, s.Deps("KeysFunction"), name, overrides)
+}
+
+// Workspace creates a workspace in the environment and returns it with its
+// plaintext primary keys, live and test.
+func (e *Env) Workspace(name string, overrides ratelimit.Plan) (keystore.Workspace, map[apikey.Env]string) {
+	e.t.Helper()
+	return workspace(e.t, e.Deps("KeysFunction", nil), name, overrides)
+}
+
+func workspace(t testing.TB, d lambdas.Deps, name string, overrides ratelimit.Plan) (keystore.Workspace, map[apikey.Env]string) {
+	t.Helper()
+	ctx := context.Background()
+	ks, err := keystore.Open(ctx, d)
+	if err != nil {
+		t.Fatalf("testenv: open key store: %v", err)
+	}
+	ws, keys, err := ks.CreateWorkspace(ctx, name, ratelimit.DefaultPlan, overrides)
+	if err != nil {
+		t.Fatalf("testenv: create workspace: %v", err)
+	}
+	return ws, keys
 }
 
 // Logger logs through t.Log, so output shows only for failing or -v tests.

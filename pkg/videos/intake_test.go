@@ -13,6 +13,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/devstack"
 	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/ratelimit"
@@ -93,11 +94,7 @@ func (f *intakeFixture) receive(t *testing.T, queue string) []sqstypes.Message {
 func sqsEventOf(ms []sqstypes.Message) events.SQSEvent {
 	var ev events.SQSEvent
 	for _, m := range ms {
-		rec := events.SQSMessage{MessageId: aws.ToString(m.MessageId), Body: aws.ToString(m.Body), MessageAttributes: map[string]events.SQSMessageAttribute{}}
-		for k, a := range m.MessageAttributes {
-			rec.MessageAttributes[k] = events.SQSMessageAttribute{StringValue: a.StringValue, DataType: aws.ToString(a.DataType)}
-		}
-		ev.Records = append(ev.Records, rec)
+		ev.Records = append(ev.Records, devstack.Record(m, "", devstack.Region))
 	}
 	return ev
 }

@@ -19,7 +19,6 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
-	"github.com/framegate/framegate/pkg/httpapi"
 	"github.com/framegate/framegate/pkg/idempotency"
 	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/movie"
@@ -93,7 +92,7 @@ func (sv *Service) Create(ctx context.Context, ws string, env apikey.Env, body [
 		}
 	}
 	var req Request
-	if err := httpapi.DecodeJSON(body, &req); err != nil {
+	if err := apierr.DecodeJSON(body, &req); err != nil {
 		return Created{}, err
 	}
 	lim, err := sv.Store.EnvLimits(ctx, ws, env)

@@ -2,7 +2,6 @@ package videos_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,8 +11,6 @@ import (
 	"time"
 
 	"github.com/framegate/framegate/pkg/apikey"
-	"github.com/framegate/framegate/pkg/keystore"
-	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/testenv"
 	"github.com/framegate/framegate/pkg/videos"
@@ -25,27 +22,7 @@ import (
 // download, and ffprobe of the file in S3.
 func TestStackRendersEndToEnd(t *testing.T) {
 	s := testenv.NewStack(t)
-	fnEnv := func(id string) func(string) string {
-		for _, f := range s.Template().Functions {
-			if f.LogicalID == id {
-				e, err := s.Resources().Env(f)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return func(k string) string { return e[k] }
-			}
-		}
-		t.Fatalf("no function %s", id)
-		return nil
-	}
-	ks, err := keystore.Open(context.Background(), lambdas.Deps{AWS: s.AWS(), Getenv: fnEnv("KeysFunction")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws, keys, err := ks.CreateWorkspace(context.Background(), "E2E", ratelimit.DefaultPlan, ratelimit.Plan{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ws, keys := s.Workspace("E2E", ratelimit.Plan{})
 	client := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	call := func(method, path string, env apikey.Env, body []byte) (int, http.Header, map[string]any) {
 		t.Helper()
@@ -88,7 +65,7 @@ func TestStackRendersEndToEnd(t *testing.T) {
 		t.Errorf("durationSeconds %v", body["durationSeconds"])
 	}
 	status, h, dl := call("GET", "/videos/"+id+"/download", apikey.Live, nil)
-	bucket := fnEnv("RenderWorkerFunction")("RENDERS_BUCKET")
+	bucket := s.Getenv("RenderWorkerFunction")("RENDERS_BUCKET")
 	key := videos.S3Key(apikey.Live, ws.ID, id)
 	loc, err := url.Parse(h.Get("Location"))
 	if status != http.StatusFound || err != nil || loc.Path != "/"+bucket+"/"+key || dl["url"] != h.Get("Location") {

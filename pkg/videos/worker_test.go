@@ -148,7 +148,7 @@ func (f *workerFixture) receive(t *testing.T, queue string, n int) []sqstypes.Me
 func sqsEvent(ms ...sqstypes.Message) events.SQSEvent {
 	var ev events.SQSEvent
 	for _, m := range ms {
-		ev.Records = append(ev.Records, events.SQSMessage{MessageId: aws.ToString(m.MessageId), Body: aws.ToString(m.Body), ReceiptHandle: aws.ToString(m.ReceiptHandle)})
+		ev.Records = append(ev.Records, devstack.Record(m, "", devstack.Region))
 	}
 	return ev
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/devstack"
-	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/testenv"
@@ -41,24 +40,8 @@ func TestWebhooksOverHTTP(t *testing.T) {
 	s := testenv.NewStack(t, testenv.WithRegistry(reg), func(c *devstack.Config) {
 		c.Parameters = map[string]string{"WebhookAllowLoopback": "true", "WebhookRetrySchedule": "0s,1s"}
 	})
-	var keysEnv map[string]string
-	for _, f := range s.Template().Functions {
-		if f.LogicalID == "KeysFunction" {
-			keysEnv, _ = s.Resources().Env(f)
-		}
-	}
-	ks, err := keystore.Open(context.Background(), lambdas.Deps{AWS: s.AWS(), Getenv: func(k string) string { return keysEnv[k] }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, a, err := ks.CreateWorkspace(context.Background(), "A", ratelimit.DefaultPlan, ratelimit.Plan{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, b, err := ks.CreateWorkspace(context.Background(), "B", ratelimit.DefaultPlan, ratelimit.Plan{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, a := s.Workspace("A", ratelimit.Plan{})
+	_, b := s.Workspace("B", ratelimit.Plan{})
 	live, sandbox, other := a[apikey.Live], a[apikey.Test], b[apikey.Live]
 	c := testenv.NewAPIClient(t, s.URL())
 	rcv := testenv.NewReceiver(t, http.StatusNoContent)

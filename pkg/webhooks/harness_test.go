@@ -108,11 +108,7 @@ func (h *harness) receive() events.SQSEvent {
 	}
 	var ev events.SQSEvent
 	for _, m := range out.Messages {
-		rec := events.SQSMessage{MessageId: aws.ToString(m.MessageId), Body: aws.ToString(m.Body), MessageAttributes: map[string]events.SQSMessageAttribute{}}
-		for k, v := range m.MessageAttributes {
-			rec.MessageAttributes[k] = events.SQSMessageAttribute{StringValue: v.StringValue, DataType: aws.ToString(v.DataType)}
-		}
-		ev.Records = append(ev.Records, rec)
+		ev.Records = append(ev.Records, devstack.Record(m, "", devstack.Region))
 	}
 	return ev
 }
