@@ -9,11 +9,12 @@ BUILD_DIR := build
 LAMBDA_ENV   := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -buildvcs=false -ldflags "-s -w"
 
-.PHONY: help deps dev test lint unit build bench fuzz clean tools
+.PHONY: help deps dev test test-short lint unit build bench fuzz clean tools
 
 help:
 	@echo "make dev    run the API locally on http://127.0.0.1:3000/v1 and print a key to try"
 	@echo "make test   gofmt, vet, cfn-lint, unit and integration tests (starts its own emulator)"
+	@echo "make test-short  the pure tier: go test -short, no emulator"
 	@echo "make build  build every function's arm64 bootstrap into $(BUILD_DIR)/ and report sizes"
 	@echo "make bench  benchmarks: authorizer vs a bare UpdateItem, checksum, cold init, webhook latency, render speed"
 	@echo "make fuzz   run each fuzz target for FUZZTIME (default 20s)"
@@ -38,6 +39,10 @@ unit: deps
 	@echo "== go test"; PATH="$$PWD/.venv/bin:$$PATH" $(GO) test -count=1 -timeout 8m ./...
 
 test: lint unit
+
+# The pure tier: every test that needs no emulator (go test -short).
+test-short: deps
+	@$(GO) test -short -count=1 ./...
 
 build:
 	@mkdir -p $(BUILD_DIR)

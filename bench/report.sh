@@ -152,8 +152,8 @@ go run ./bench/coldstart -fn ./functions/authorizer -n 30
 # the emulator: an empty FRAMEGATE_TEST_ENDPOINT makes the test binary
 # start its own moto (the dummy endpoint above is for the CPU benchmarks).
 echo
-echo "== go test -run '^\$' -bench BenchmarkWebhookLatency -benchtime 1x ./pkg/delivery"
-wh_out="$(FRAMEGATE_TEST_ENDPOINT="${FRAMEGATE_WEBHOOK_BENCH_ENDPOINT:-}" go test -run '^$' -bench BenchmarkWebhookLatency -benchtime 1x ./pkg/delivery 2>&1 | grep -v 'testenv.go')"
+echo "== go test -run '^\$' -bench BenchmarkWebhookLatency -benchtime 1x ./pkg/webhooks"
+wh_out="$(FRAMEGATE_TEST_ENDPOINT="${FRAMEGATE_WEBHOOK_BENCH_ENDPOINT:-}" go test -run '^$' -bench BenchmarkWebhookLatency -benchtime 1x ./pkg/webhooks 2>&1 | grep -v 'testenv.go')"
 echo "$wh_out" | grep -E '^(Benchmark|ok|FAIL|---)' || true
 echo "$wh_out" | awk '
 /^BenchmarkWebhookLatency/ {

@@ -4,7 +4,7 @@
 // size. Issue 3 sets the targets: ratio ≤ 1.5×, size ≤ 15 MB.
 //
 // Both binaries run against a fake Runtime API and a loopback AWS stub
-// (pkg/awsstub) answering the calls the authorizer makes at init, and are
+// (bench/awsstub) answering the calls the authorizer makes at init, and are
 // started alternately so machine noise hits both alike. A ratio is reported
 // rather than milliseconds because the absolute numbers depend on the machine
 // and on Lambda's CPU share at a given memory size; the ratio mostly does not.

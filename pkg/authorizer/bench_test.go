@@ -1,7 +1,7 @@
 package authorizer_test
 
 // Benchmarks of the authorizer's own cost against a loopback DynamoDB stub
-// (pkg/awsstub), as a ratio to one bare UpdateItem through the same SDK
+// (bench/awsstub), as a ratio to one bare UpdateItem through the same SDK
 // client and config, and a cheap test of the DynamoDB call counts. Issue 3,
 // "What it must show"; bench/report.sh turns the numbers into the table.
 //

@@ -50,7 +50,7 @@ func setupAPI(t *testing.T) *apiFixture {
 	}
 	d := env.Deps("VideosFunction", clock.Now)
 	// The concurrent-duplicates test relies on atomic conditional writes,
-	// which testenv's emulator proxy provides (pkg/localstack/isolate.go).
+	// which testenv's emulator proxy provides (pkg/devstack/isolate.go).
 	sv, err := videos.Open(ctx, d, nil)
 	if err != nil {
 		t.Fatal(err)

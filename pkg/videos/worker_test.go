@@ -82,7 +82,7 @@ func setupWorker(t *testing.T, r videos.Renderer) *workerFixture {
 	}
 	f.bucket = d.Getenv("RENDERS_BUCKET")
 	// One store for everyone. The emulator's writes are atomic per item
-	// through testenv's proxy (pkg/localstack/isolate.go), as on DynamoDB.
+	// through testenv's proxy (pkg/devstack/isolate.go), as on DynamoDB.
 	st, err := videos.NewStore(dynamodb.NewFromConfig(env.AWS), d.Getenv("DATA_TABLE"), d.Getenv("KEYS_TABLE"), f.clock.Now)
 	if err != nil {
 		t.Fatal(err)
