@@ -144,6 +144,7 @@ func limitFlags(cmd *cobra.Command, l *ratelimit.Plan) {
 	f.IntVar(&l.QueuedRenders, "queued-renders", 0, "override: renders waiting in the queue")
 	f.IntVar(&l.MaxActiveKeys, "max-keys", 0, "override: active keys per environment, the primary included")
 	f.IntVar(&l.MaxVideoSeconds, "max-video-seconds", 0, "override: longest video")
+	f.IntVar(&l.MaxStorageGB, "max-storage-gb", 0, "override: GiB of assets per environment")
 }
 
 func newWorkspaceCmd() *cobra.Command {
@@ -260,8 +261,8 @@ func printWorkspace(cmd *cobra.Command, v workspaceView) error {
 	out := cmd.OutOrStdout()
 	l := v.Limits
 	fmt.Fprintf(out, "workspace %s (%s)\nplan %s, created %s\n", v.ID, v.Name, v.Plan, v.CreatedAt)
-	fmt.Fprintf(out, "requests/min: %d per key, %d per workspace\nrenders: %d at once, %d queued, up to %d s\nactive keys: %d per environment\n",
-		l.KeyRequestsPerMinute, l.WorkspaceRequestsPerMinute, l.ConcurrentRenders, l.QueuedRenders, l.MaxVideoSeconds, l.MaxActiveKeys)
+	fmt.Fprintf(out, "requests/min: %d per key, %d per workspace\nrenders: %d at once, %d queued, up to %d s\nactive keys: %d per environment\nassets: %d GiB per environment\n",
+		l.KeyRequestsPerMinute, l.WorkspaceRequestsPerMinute, l.ConcurrentRenders, l.QueuedRenders, l.MaxVideoSeconds, l.MaxActiveKeys, l.MaxStorageGB)
 	return nil
 }
 

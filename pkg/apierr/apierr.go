@@ -25,6 +25,7 @@ const (
 	Conflict                Code = "conflict"
 	KeyLimitReached         Code = "key_limit_reached"
 	ConnectionLimitReached  Code = "connection_limit_reached"
+	StorageLimitReached     Code = "storage_limit_reached"
 	IdempotencyMismatch     Code = "idempotency_mismatch"
 	PayloadTooLarge         Code = "payload_too_large"
 	UnsupportedMediaType    Code = "unsupported_media_type"
@@ -45,6 +46,7 @@ var statuses = map[Code]int{
 	Conflict:                http.StatusConflict,
 	KeyLimitReached:         http.StatusConflict,
 	ConnectionLimitReached:  http.StatusConflict,
+	StorageLimitReached:     http.StatusConflict,
 	IdempotencyMismatch:     http.StatusConflict,
 	PayloadTooLarge:         http.StatusRequestEntityTooLarge,
 	UnsupportedMediaType:    http.StatusUnsupportedMediaType,

@@ -348,7 +348,46 @@ func (r *Resources) createBucket(ctx context.Context, c *s3.Client, b samtemplat
 			return fmt.Errorf("lifecycle of %s: %w", name, err)
 		}
 	}
+	if err := r.notifications(ctx, c, name, b.QueueNotifications); err != nil {
+		return err
+	}
 	r.ByID[b.LogicalID] = Resource{LogicalID: b.LogicalID, Kind: KindBucket, Name: name, ARN: "arn:aws:s3:::" + name}
+	return nil
+}
+
+// notifications gives the bucket its NotificationConfiguration: the
+// emulator then sends S3 event notifications to the queues itself, as S3
+// does, so the local stack notices uploads the way AWS does.
+func (r *Resources) notifications(ctx context.Context, c *s3.Client, bucket string, ns []samtemplate.QueueNotification) error {
+	if len(ns) == 0 {
+		return nil
+	}
+	var qcs []s3types.QueueConfiguration
+	for _, n := range ns {
+		q, ok := r.ByID[n.Queue]
+		if !ok {
+			return fmt.Errorf("notifications of %s: queue %s not provisioned", bucket, n.Queue)
+		}
+		qc := s3types.QueueConfiguration{QueueArn: aws.String(q.ARN), Events: []s3types.Event{s3types.Event(n.Event)}}
+		var rules []s3types.FilterRule
+		if n.Prefix != "" {
+			rules = append(rules, s3types.FilterRule{Name: s3types.FilterRuleNamePrefix, Value: aws.String(n.Prefix)})
+		}
+		if n.Suffix != "" {
+			rules = append(rules, s3types.FilterRule{Name: s3types.FilterRuleNameSuffix, Value: aws.String(n.Suffix)})
+		}
+		if len(rules) > 0 {
+			qc.Filter = &s3types.NotificationConfigurationFilter{Key: &s3types.S3KeyFilter{FilterRules: rules}}
+		}
+		qcs = append(qcs, qc)
+	}
+	_, err := c.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
+		Bucket:                    aws.String(bucket),
+		NotificationConfiguration: &s3types.NotificationConfiguration{QueueConfigurations: qcs},
+	})
+	if err != nil {
+		return fmt.Errorf("notifications of %s: %w", bucket, err)
+	}
 	return nil
 }
 

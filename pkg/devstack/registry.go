@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/framegate/framegate/pkg/assets"
 	"github.com/framegate/framegate/pkg/authorizer"
 	"github.com/framegate/framegate/pkg/connections"
 	"github.com/framegate/framegate/pkg/keysapi"
@@ -48,7 +49,7 @@ func Registry() map[string]lambdas.Function {
 		"templates": {HTTP: templates.New,
 			Env: []string{EnvDataTable, EnvDocsURL}},
 		"render-worker": {SQS: videos.NewWorker,
-			Env: []string{EnvDataTable, EnvKeysTable, "RENDER_QUEUE_URL", "EVENTS_QUEUE_URL", "WEBHOOK_QUEUE_URL", "RENDERS_BUCKET"}},
+			Env: []string{EnvDataTable, EnvKeysTable, "RENDER_QUEUE_URL", "EVENTS_QUEUE_URL", "WEBHOOK_QUEUE_URL", "RENDERS_BUCKET", "ASSETS_BUCKET"}},
 		"render-dlq": {SQS: videos.NewDLQWorker,
 			Env: []string{EnvDataTable, EnvKeysTable, "EVENTS_QUEUE_URL", "WEBHOOK_QUEUE_URL"}},
 		"intake": {SQS: videos.NewIntakeWorker,
@@ -56,6 +57,10 @@ func Registry() map[string]lambdas.Function {
 		"webhooks":       {HTTP: webhooks.New, Env: webhookEnv},
 		"webhook-worker": {SQS: webhooks.NewWorker, Env: append(webhookEnv[:len(webhookEnv):len(webhookEnv)], "WEBHOOK_RETRY_SCHEDULE")},
 		"openapi":        {HTTP: openapi.New, Env: []string{EnvDocsURL}},
+		"assets": {HTTP: assets.New,
+			Env: []string{EnvDataTable, EnvKeysTable, EnvDocsURL, "ASSETS_BUCKET"}},
+		"asset-worker": {SQS: assets.NewWorker,
+			Env: []string{EnvDataTable, "ASSETS_BUCKET", "EVENTS_QUEUE_URL", "WEBHOOK_QUEUE_URL"}},
 		"connections": {HTTP: connections.New,
 			Env: []string{EnvDataTable, EnvDocsURL, "WEBHOOK_KEY_SECRET_ARN", "WEBHOOK_ALLOW_LOOPBACK"}},
 		"publish": {HTTP: publish.New,

@@ -288,6 +288,7 @@ func limitAttrs(l ratelimit.Plan) map[string]types.AttributeValue {
 		"concurrentRenders": dynamo.N(int64(l.ConcurrentRenders)),
 		"queuedRenders":     dynamo.N(int64(l.QueuedRenders)),
 		"maxVideoSeconds":   dynamo.N(int64(l.MaxVideoSeconds)),
+		"maxStorageGB":      dynamo.N(int64(l.MaxStorageGB)),
 	}
 }
 
@@ -296,7 +297,7 @@ func limitsAttr(l ratelimit.Plan) types.AttributeValue {
 	for name, v := range map[string]int{
 		"keyRpm": l.KeyRequestsPerMinute, "wsRpm": l.WorkspaceRequestsPerMinute,
 		"concurrentRenders": l.ConcurrentRenders, "queuedRenders": l.QueuedRenders,
-		"maxKeys": l.MaxActiveKeys, "maxVideoSeconds": l.MaxVideoSeconds,
+		"maxKeys": l.MaxActiveKeys, "maxVideoSeconds": l.MaxVideoSeconds, "maxStorageGB": l.MaxStorageGB,
 	} {
 		if v > 0 {
 			m[name] = dynamo.N(int64(v))
@@ -314,7 +315,7 @@ func decodeLimits(av types.AttributeValue) ratelimit.Plan {
 	return ratelimit.Plan{
 		KeyRequestsPerMinute: get("keyRpm"), WorkspaceRequestsPerMinute: get("wsRpm"),
 		ConcurrentRenders: get("concurrentRenders"), QueuedRenders: get("queuedRenders"),
-		MaxActiveKeys: get("maxKeys"), MaxVideoSeconds: get("maxVideoSeconds"),
+		MaxActiveKeys: get("maxKeys"), MaxVideoSeconds: get("maxVideoSeconds"), MaxStorageGB: get("maxStorageGB"),
 	}
 }
 

@@ -17,6 +17,8 @@ type Plan struct {
 	QueuedRenders              int `json:"queuedRenders" dynamodbav:"queuedRenders,omitempty"`
 	MaxActiveKeys              int `json:"maxActiveKeys" dynamodbav:"maxKeys,omitempty"`
 	MaxVideoSeconds            int `json:"maxVideoSeconds" dynamodbav:"maxVideoSeconds,omitempty"`
+	// MaxStorageGB caps the bytes of an environment's assets (GiB).
+	MaxStorageGB int `json:"maxStorageGB" dynamodbav:"maxStorageGB,omitempty"`
 }
 
 // DefaultPlan is the plan a workspace gets when none is named.
@@ -25,15 +27,15 @@ const DefaultPlan = "business"
 var plans = map[string]Plan{
 	"free": {
 		KeyRequestsPerMinute: 20, WorkspaceRequestsPerMinute: 60,
-		ConcurrentRenders: 1, QueuedRenders: 10, MaxActiveKeys: 3, MaxVideoSeconds: 60,
+		ConcurrentRenders: 1, QueuedRenders: 10, MaxActiveKeys: 3, MaxVideoSeconds: 60, MaxStorageGB: 1,
 	},
 	"business": {
 		KeyRequestsPerMinute: 100, WorkspaceRequestsPerMinute: 1000,
-		ConcurrentRenders: 5, QueuedRenders: 100, MaxActiveKeys: 5, MaxVideoSeconds: 600,
+		ConcurrentRenders: 5, QueuedRenders: 100, MaxActiveKeys: 5, MaxVideoSeconds: 600, MaxStorageGB: 100,
 	},
 	"enterprise": {
 		KeyRequestsPerMinute: 500, WorkspaceRequestsPerMinute: 1000,
-		ConcurrentRenders: 20, QueuedRenders: 1000, MaxActiveKeys: 50, MaxVideoSeconds: 3600,
+		ConcurrentRenders: 20, QueuedRenders: 1000, MaxActiveKeys: 50, MaxVideoSeconds: 3600, MaxStorageGB: 1000,
 	},
 }
 
@@ -72,6 +74,7 @@ func (l Plan) With(o Plan) Plan {
 	set(&l.QueuedRenders, o.QueuedRenders)
 	set(&l.MaxActiveKeys, o.MaxActiveKeys)
 	set(&l.MaxVideoSeconds, o.MaxVideoSeconds)
+	set(&l.MaxStorageGB, o.MaxStorageGB)
 	return l
 }
 
@@ -80,7 +83,7 @@ func (l Plan) Validate() error {
 	for name, v := range map[string]int{
 		"keyRequestsPerMinute": l.KeyRequestsPerMinute, "workspaceRequestsPerMinute": l.WorkspaceRequestsPerMinute,
 		"concurrentRenders": l.ConcurrentRenders, "queuedRenders": l.QueuedRenders,
-		"maxActiveKeys": l.MaxActiveKeys, "maxVideoSeconds": l.MaxVideoSeconds,
+		"maxActiveKeys": l.MaxActiveKeys, "maxVideoSeconds": l.MaxVideoSeconds, "maxStorageGB": l.MaxStorageGB,
 	} {
 		if v < 0 {
 			return fmt.Errorf("%s must not be negative", name)

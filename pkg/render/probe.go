@@ -25,12 +25,31 @@ type ProbeStream struct {
 	FrameRate     string // "25/1"
 }
 
-// ProbeFile runs ffprobe -show_streams -show_format on path.
-func ProbeFile(ctx context.Context, ffprobe, path string) (Probe, error) {
-	out, err := exec.CommandContext(ctx, ffprobe, "-v", "error", "-show_streams", "-show_format", "-of", "json", path).Output()
+// MediaProbe is every stream of a file: what asset ingestion and clips
+// need, where a file may have no video, or a cover picture besides it.
+type MediaProbe struct {
+	Duration   float64 // seconds; 0 when the container does not say (a still image)
+	FormatName string
+	Video      []ProbeStream // attached pictures (cover art) left out
+	Audio      []ProbeStream
+}
+
+// ProbeMedia runs ffprobe on input (a path, or a URL when protocols allows
+// its scheme) read with the named demuxer, never a guessed one: a file
+// posing as a playlist or a concat script cannot make ffprobe open
+// anything else. protocols is ffprobe's -protocol_whitelist ("file" for a
+// local file).
+func ProbeMedia(ctx context.Context, ffprobe, input, format, protocols string) (MediaProbe, error) {
+	out, err := exec.CommandContext(ctx, ffprobe, "-v", "error", "-protocol_whitelist", protocols, "-f", format,
+		"-show_streams", "-show_format", "-of", "json", input).Output()
 	if err != nil {
-		return Probe{}, fmt.Errorf("ffprobe %s: %w", path, err)
+		return MediaProbe{}, fmt.Errorf("ffprobe: %w", err)
 	}
+	return parseProbe(out)
+}
+
+// parseProbe reads ffprobe's JSON.
+func parseProbe(out []byte) (MediaProbe, error) {
 	var raw struct {
 		Streams []struct {
 			CodecType    string `json:"codec_type"`
@@ -39,6 +58,9 @@ func ProbeFile(ctx context.Context, ffprobe, path string) (Probe, error) {
 			Height       int    `json:"height"`
 			PixFmt       string `json:"pix_fmt"`
 			AvgFrameRate string `json:"avg_frame_rate"`
+			Disposition  struct {
+				AttachedPic int `json:"attached_pic"`
+			} `json:"disposition"`
 		} `json:"streams"`
 		Format struct {
 			FormatName string `json:"format_name"`
@@ -46,25 +68,44 @@ func ProbeFile(ctx context.Context, ffprobe, path string) (Probe, error) {
 		} `json:"format"`
 	}
 	if err := json.Unmarshal(out, &raw); err != nil {
-		return Probe{}, fmt.Errorf("ffprobe %s: decode: %w", path, err)
+		return MediaProbe{}, fmt.Errorf("ffprobe: decode: %w", err)
 	}
-	p := Probe{FormatName: raw.Format.FormatName}
-	if p.Duration, err = strconv.ParseFloat(raw.Format.Duration, 64); err != nil {
-		return Probe{}, fmt.Errorf("ffprobe %s: duration %q: %w", path, raw.Format.Duration, err)
+	p := MediaProbe{FormatName: raw.Format.FormatName}
+	if raw.Format.Duration != "" {
+		d, err := strconv.ParseFloat(raw.Format.Duration, 64)
+		if err != nil {
+			return MediaProbe{}, fmt.Errorf("ffprobe: duration %q: %w", raw.Format.Duration, err)
+		}
+		p.Duration = d
 	}
-	videos := 0
 	for _, s := range raw.Streams {
 		ps := ProbeStream{Codec: s.CodecName, Width: s.Width, Height: s.Height, PixFmt: s.PixFmt, FrameRate: s.AvgFrameRate}
-		switch s.CodecType {
-		case "video":
-			p.Video = ps
-			videos++
-		case "audio":
-			p.Audio = &ps
+		switch {
+		case s.CodecType == "video" && s.Disposition.AttachedPic == 0:
+			p.Video = append(p.Video, ps)
+		case s.CodecType == "audio":
+			p.Audio = append(p.Audio, ps)
 		}
 	}
-	if videos != 1 {
-		return Probe{}, fmt.Errorf("ffprobe %s: %d video streams", path, videos)
+	return p, nil
+}
+
+// ProbeFile probes a rendered file: exactly one video stream.
+func ProbeFile(ctx context.Context, ffprobe, path string) (Probe, error) {
+	out, err := exec.CommandContext(ctx, ffprobe, "-v", "error", "-show_streams", "-show_format", "-of", "json", path).Output()
+	if err != nil {
+		return Probe{}, fmt.Errorf("ffprobe %s: %w", path, err)
+	}
+	m, err := parseProbe(out)
+	if err != nil {
+		return Probe{}, fmt.Errorf("ffprobe %s: %w", path, err)
+	}
+	if len(m.Video) != 1 {
+		return Probe{}, fmt.Errorf("ffprobe %s: %d video streams", path, len(m.Video))
+	}
+	p := Probe{Duration: m.Duration, FormatName: m.FormatName, Video: m.Video[0]}
+	if len(m.Audio) > 0 {
+		p.Audio = &m.Audio[0]
 	}
 	return p, nil
 }

@@ -233,7 +233,7 @@ func prepare(ctx context.Context, spec movie.Spec, job, font string, o Options) 
 			f.format = sniffImage(head)
 		}
 		if f.format == "" {
-			return fetched{}, &AssetError{Field: field, URL: url, Err: fmt.Errorf("unsupported %s format (use %s)", kind, supported(audio))}
+			return fetched{}, &AssetError{Field: field, URL: url, Err: fmt.Errorf("unsupported %s format (use %s)", kind, supported(kind))}
 		}
 		cache[url] = f
 		return f, nil

@@ -124,6 +124,17 @@ type Bucket struct {
 	// AbortIncompleteUploadDays is the days after which an unfinished
 	// multipart upload is aborted, 0 when no rule says so.
 	AbortIncompleteUploadDays int
+	// QueueNotifications send object events to SQS queues.
+	QueueNotifications []QueueNotification
+}
+
+// QueueNotification is one NotificationConfiguration.QueueConfigurations
+// entry of a bucket.
+type QueueNotification struct {
+	Event  string // "s3:ObjectCreated:*"
+	Queue  string // logical ID of the queue
+	Prefix string // key filter, "" for none
+	Suffix string
 }
 
 // Secret is one AWS::SecretsManager::Secret with a generated value.

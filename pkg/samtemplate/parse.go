@@ -772,6 +772,36 @@ func (p *parser) parseBucket(id string, props map[string]any) error {
 			b.AbortIncompleteUploadDays = abort
 		}
 	}
+	qcs, _ := get(props, "NotificationConfiguration", "QueueConfigurations").([]any)
+	for i, q := range qcs {
+		m, _ := q.(map[string]any)
+		where := fmt.Sprintf("NotificationConfiguration.QueueConfigurations[%d].", i)
+		n := QueueNotification{}
+		var err error
+		if n.Event, err = str(m, "Event"); err != nil || n.Event == "" {
+			return fmt.Errorf("%sEvent: required", where)
+		}
+		v, err := value(m["Queue"])
+		if err != nil || v.GetAtt[0] == "" || v.GetAtt[1] != "Arn" {
+			return fmt.Errorf("%sQueue: want !GetAtt <Queue>.Arn", where)
+		}
+		n.Queue = v.GetAtt[0]
+		rules, _ := get(m, "Filter", "S3Key", "Rules").([]any)
+		for _, r := range rules {
+			rm, _ := r.(map[string]any)
+			name, _ := str(rm, "Name")
+			val, _ := str(rm, "Value")
+			switch strings.ToLower(name) {
+			case "prefix":
+				n.Prefix = val
+			case "suffix":
+				n.Suffix = val
+			default:
+				return fmt.Errorf("%sFilter.S3Key.Rules: unknown rule %q", where, name)
+			}
+		}
+		b.QueueNotifications = append(b.QueueNotifications, n)
+	}
 	p.t.Buckets = append(p.t.Buckets, b)
 	return nil
 }
@@ -813,6 +843,13 @@ func (p *parser) check() error {
 	for _, q := range p.t.Queues {
 		if q.DeadLetterQueue != "" && !queues[q.DeadLetterQueue] {
 			return fmt.Errorf("resource %s: RedrivePolicy.deadLetterTargetArn: %s is not an AWS::SQS::Queue", q.LogicalID, q.DeadLetterQueue)
+		}
+	}
+	for _, b := range p.t.Buckets {
+		for _, n := range b.QueueNotifications {
+			if !queues[n.Queue] {
+				return fmt.Errorf("resource %s: NotificationConfiguration: %s is not an AWS::SQS::Queue", b.LogicalID, n.Queue)
+			}
 		}
 	}
 	for i := range p.t.Functions {

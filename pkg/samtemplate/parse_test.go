@@ -85,8 +85,13 @@ func TestLoadRepoTemplate(t *testing.T) {
 	if dlq.MessageRetentionPeriod != 1209600 || dlq.DeadLetterQueue != "" {
 		t.Errorf("render dlq = %+v", dlq)
 	}
-	if len(tpl.Buckets) != 1 || tpl.Buckets[0].ExpireAfterDays["renders/test/"] != 1 || tpl.Buckets[0].AbortIncompleteUploadDays != 1 {
+	if len(tpl.Buckets) != 2 || tpl.Buckets[0].ExpireAfterDays["renders/test/"] != 1 || tpl.Buckets[0].AbortIncompleteUploadDays != 1 {
 		t.Errorf("buckets = %+v", tpl.Buckets)
+	}
+	// Uploads reach the asset worker through the bucket's notifications.
+	if ab := tpl.Buckets[1]; ab.ExpireAfterDays["assets/test/"] != 1 || len(ab.QueueNotifications) != 1 ||
+		ab.QueueNotifications[0] != (QueueNotification{Event: "s3:ObjectCreated:*", Queue: "AssetUploadsQueue", Prefix: "assets/"}) {
+		t.Errorf("assets bucket = %+v", ab)
 	}
 	if len(tpl.Secrets) == 0 || tpl.Secrets[0] != (Secret{"PepperSecret", 64, true}) {
 		t.Errorf("secrets = %+v", tpl.Secrets)

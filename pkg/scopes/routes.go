@@ -63,6 +63,11 @@ var table = map[string]Requirement{
 	"DELETE /connections/{id}": {Scope: ConnectionsManage},
 
 	"DELETE /videos/{id}/publications/{publicationId}": {Scope: VideosWrite},
+
+	"POST /assets":        {Scope: AssetsWrite},
+	"DELETE /assets/{id}": {Scope: AssetsWrite},
+	"GET /assets":         {Scope: AssetsRead},
+	"GET /assets/{id}":    {Scope: AssetsRead},
 }
 
 // Route returns the requirement of method and resource ("GET", "/keys/{id}").

@@ -20,10 +20,12 @@ const (
 	TemplatesWrite    Scope = "templates:write"
 	WebhooksManage    Scope = "webhooks:manage"
 	ConnectionsManage Scope = "connections:manage"
+	AssetsRead        Scope = "assets:read"
+	AssetsWrite       Scope = "assets:write"
 )
 
 // All is every scope, in a stable order.
-var All = []Scope{KeysManage, VideosRead, VideosWrite, TemplatesRead, TemplatesWrite, WebhooksManage, ConnectionsManage}
+var All = []Scope{KeysManage, VideosRead, VideosWrite, TemplatesRead, TemplatesWrite, WebhooksManage, ConnectionsManage, AssetsRead, AssetsWrite}
 
 // Role names a set of scopes. The authorizer checks scopes, never roles.
 type Role string
@@ -51,9 +53,9 @@ func Of(r Role) []Scope {
 		}
 		return out
 	case Render:
-		return []Scope{VideosRead, VideosWrite, TemplatesRead}
+		return []Scope{VideosRead, VideosWrite, TemplatesRead, AssetsRead, AssetsWrite}
 	case Editor:
-		return []Scope{VideosRead, VideosWrite, TemplatesRead, TemplatesWrite}
+		return []Scope{VideosRead, VideosWrite, TemplatesRead, TemplatesWrite, AssetsRead, AssetsWrite}
 	case Manager:
 		return slices.Clone(All)
 	}

@@ -1,7 +1,7 @@
 package webhooks
 
 // Events (render.succeeded, render.failed, publish.executed,
-// publish.failed, webhook.test) and their publisher. One publication goes to
+// publish.failed, asset.ready, asset.failed, webhook.test) and their publisher. One publication goes to
 // two queues: the public events queue, for customers' AWS-side automations,
 // which nothing in the stack consumes, and the internal webhook queue, which
 // the webhook worker fans out to the subscribed endpoints.
@@ -29,6 +29,8 @@ const (
 	RenderFailed    = "render.failed"
 	PublishExecuted = "publish.executed"
 	PublishFailed   = "publish.failed"
+	AssetReady      = "asset.ready"
+	AssetFailed     = "asset.failed"
 	WebhookTest     = "webhook.test"
 	// Wildcard subscribes an endpoint to every type, future ones included.
 	Wildcard = "*"
@@ -36,7 +38,7 @@ const (
 
 // Types are the types an endpoint may subscribe to, Wildcard aside.
 func Types() []string {
-	return []string{RenderSucceeded, RenderFailed, PublishExecuted, PublishFailed, WebhookTest}
+	return []string{RenderSucceeded, RenderFailed, PublishExecuted, PublishFailed, AssetReady, AssetFailed, WebhookTest}
 }
 
 // Known reports whether t is a type or the wildcard.
