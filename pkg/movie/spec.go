@@ -1,8 +1,11 @@
 // Package movie is the JSON movie spec a client posts: resolution, scenes,
-// backgrounds, text and image elements, transitions and an audio track, and
-// its validation against a plan's limits, every error naming the field by
-// JSON pointer.
+// backgrounds, text, image and video elements, transitions and audio for
+// the movie and per scene, and its validation against a plan's limits,
+// every error naming the field by JSON pointer. Media is an https URL or
+// an uploaded asset ("asset": "ast_…"), which pkg/videos resolves.
 package movie
+
+import "fmt"
 
 // Resolutions and their pixel sizes.
 var Resolutions = map[string][2]int{
@@ -27,6 +30,9 @@ type Scene struct {
 	Background Background  `json:"background"`
 	Elements   []Element   `json:"elements,omitempty"`
 	Transition *Transition `json:"transition,omitempty"` // into the next scene
+	// Audio plays from the scene's start for at most its duration, mixed
+	// with the movie's audio and its clips' sound.
+	Audio *Audio `json:"audio,omitempty"`
 }
 
 // Background is a solid color or a linear gradient.
@@ -42,10 +48,10 @@ type Gradient struct {
 	Direction string `json:"direction,omitempty"` // "vertical" (default) | "horizontal" | "diagonal"
 }
 
-// Element is a text or an image placed on a scene for [Start, End) seconds
-// of it (End 0 = to the scene's end).
+// Element is a text, an image or a video clip placed on a scene for
+// [Start, End) seconds of it (End 0 = to the scene's end).
 type Element struct {
-	Type  string  `json:"type"` // "text" | "image"
+	Type  string  `json:"type"` // "text" | "image" | "video"
 	Start float64 `json:"start,omitempty"`
 	End   float64 `json:"end,omitempty"`
 
@@ -54,12 +60,21 @@ type Element struct {
 	FontSize int    `json:"fontSize,omitempty"` // px, default 64
 	Color    string `json:"color,omitempty"`    // "#rrggbb", default white
 
-	// image
-	URL string `json:"url,omitempty"` // https only, fetched through the egress guard
-	Fit string `json:"fit,omitempty"` // "contain" (default) | "cover" | "fill"
+	// image and video: the media is a URL or an asset, exactly one
+	URL   string `json:"url,omitempty"`   // https only, fetched through the egress guard
+	Asset string `json:"asset,omitempty"` // "ast_…", of the same workspace and environment
+	Fit   string `json:"fit,omitempty"`   // "contain" (default) | "cover" | "fill"
 	// Width and Height bound the image box in px; default the whole frame.
 	Width  int `json:"width,omitempty"`
 	Height int `json:"height,omitempty"`
+
+	// video: the clip plays from TrimStart to TrimEnd (0: its end) once,
+	// then holds its last frame; with Loop the whole clip repeats. Its
+	// sound is mixed into the movie at Volume (0..1, default 1).
+	TrimStart float64  `json:"trimStart,omitempty"`
+	TrimEnd   float64  `json:"trimEnd,omitempty"`
+	Volume    *float64 `json:"volume,omitempty"`
+	Loop      bool     `json:"loop,omitempty"`
 
 	// Position of the element: "center" (default), "top", "bottom", "left",
 	// "right", "top-left", "top-right", "bottom-left", "bottom-right".
@@ -72,10 +87,38 @@ type Transition struct {
 	Duration float64 `json:"duration,omitempty"` // seconds, default 0.5, < both scenes
 }
 
-// Audio is a soundtrack.
+// Audio is a soundtrack: a URL or an asset, exactly one.
 type Audio struct {
-	URL    string  `json:"url"`              // https
+	URL    string  `json:"url,omitempty"`    // https
+	Asset  string  `json:"asset,omitempty"`  // "ast_…"
 	Volume float64 `json:"volume,omitempty"` // 0..1, default 1
+}
+
+// AssetRef is one use of an asset in a spec: where, and the kind of media
+// that place needs.
+type AssetRef struct {
+	Field string // JSON pointer of the "asset" member
+	ID    string
+	Kind  string // "image", "video" or "audio"
+}
+
+// AssetRefs lists every asset the spec uses, in document order.
+func (s Spec) AssetRefs() []AssetRef {
+	var out []AssetRef
+	for i, sc := range s.Scenes {
+		for j, e := range sc.Elements {
+			if e.Asset != "" {
+				out = append(out, AssetRef{fmt.Sprintf("/scenes/%d/elements/%d/asset", i, j), e.Asset, e.Type})
+			}
+		}
+		if sc.Audio != nil && sc.Audio.Asset != "" {
+			out = append(out, AssetRef{fmt.Sprintf("/scenes/%d/audio/asset", i), sc.Audio.Asset, "audio"})
+		}
+	}
+	if s.Audio != nil && s.Audio.Asset != "" {
+		out = append(out, AssetRef{"/audio/asset", s.Audio.Asset, "audio"})
+	}
+	return out
 }
 
 // Limits bound a spec; they come from the workspace's plan and environment.

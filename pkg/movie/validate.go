@@ -6,11 +6,13 @@ import (
 	"math"
 	"net/url"
 	"reflect"
+	"sort"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/framegate/framegate/pkg/apierr"
+	"github.com/framegate/framegate/pkg/ids"
 )
 
 // Defaults applied by Normalize.
@@ -148,14 +150,21 @@ func (s *Spec) Normalize() {
 					e.Color = DefaultColor
 				}
 				e.Color = strings.ToLower(e.Color)
-			case "image":
+			case "image", "video":
 				if e.Fit == "" {
 					e.Fit = DefaultFit
+				}
+				if e.Type == "video" && e.Volume == nil {
+					v := DefaultVolume
+					e.Volume = &v
 				}
 			}
 		}
 		if t := sc.Transition; t != nil && t.Duration == 0 {
 			t.Duration = DefaultTransitionDuration
+		}
+		if sc.Audio != nil && sc.Audio.Volume == 0 {
+			sc.Audio.Volume = DefaultVolume
 		}
 	}
 	if s.Audio != nil && s.Audio.Volume == 0 {
@@ -208,14 +217,35 @@ func (s *Spec) Validate(l Limits) error {
 		return apierr.Invalid("/scenes", "The video is %s s long; your plan allows at most %s s.", seconds(total), seconds(l.MaxSeconds))
 	}
 	if a := s.Audio; a != nil {
-		if err := checkURL("/audio/url", a.URL); err != nil {
-			return err
-		}
-		if !finite(a.Volume) || a.Volume < 0 || a.Volume > 1 {
-			return apierr.Invalid("/audio/volume", "volume must be from 0 to 1.")
-		}
+		return checkAudio("/audio", a)
 	}
 	return nil
+}
+
+func checkAudio(p string, a *Audio) error {
+	if err := checkSource(p, a.URL, a.Asset); err != nil {
+		return err
+	}
+	if !finite(a.Volume) || a.Volume < 0 || a.Volume > 1 {
+		return apierr.Invalid(p+"/volume", "volume must be from 0 to 1.")
+	}
+	return nil
+}
+
+// checkSource checks that media is named once: an https URL or an asset id.
+func checkSource(p, url, asset string) error {
+	switch {
+	case url != "" && asset != "":
+		return apierr.Invalid(p+"/asset", "Set either url or asset, not both.")
+	case asset != "":
+		if !ids.Valid("ast", asset) {
+			return apierr.Invalid(p+"/asset", "asset must be an asset id (ast_…) from POST /v1/assets.")
+		}
+		return nil
+	case url == "":
+		return apierr.Invalid(p+"/url", "url (an https URL) or asset (an uploaded asset's id) is required.")
+	}
+	return checkURL(p+"/url", url)
 }
 
 func (s *Spec) validateScene(i, w, h int, incoming float64, l Limits) error {
@@ -248,6 +278,11 @@ func (s *Spec) validateScene(i, w, h int, incoming float64, l Limits) error {
 	}
 	for j := range sc.Elements {
 		if err := validateElement(&sc.Elements[j], fmt.Sprintf("%s/elements/%d", p, j), sc.Duration, w, h, l); err != nil {
+			return err
+		}
+	}
+	if sc.Audio != nil {
+		if err := checkAudio(p+"/audio", sc.Audio); err != nil {
 			return err
 		}
 	}
@@ -296,16 +331,10 @@ func validateElement(e *Element, p string, sceneDur float64, w, h int, l Limits)
 		if !isColor(e.Color) {
 			return apierr.Invalid(p+"/color", "color must be #rrggbb.")
 		}
-		for _, f := range []struct {
-			name string
-			set  bool
-		}{{"url", e.URL != ""}, {"fit", e.Fit != ""}, {"width", e.Width != 0}, {"height", e.Height != 0}} {
-			if f.set {
-				return apierr.Invalid(p+"/"+f.name, "%s applies to image elements only.", f.name)
-			}
-		}
-	case "image":
-		if err := checkURL(p+"/url", e.URL); err != nil {
+		return onlyFor(p, "text", map[string]bool{"url": e.URL != "", "asset": e.Asset != "", "fit": e.Fit != "", "width": e.Width != 0, "height": e.Height != 0,
+			"trimStart": e.TrimStart != 0, "trimEnd": e.TrimEnd != 0, "volume": e.Volume != nil, "loop": e.Loop})
+	case "image", "video":
+		if err := checkSource(p, e.URL, e.Asset); err != nil {
 			return err
 		}
 		if !oneOf(e.Fit, Fits) {
@@ -317,16 +346,45 @@ func validateElement(e *Element, p string, sceneDur float64, w, h int, l Limits)
 		if e.Height < 0 || e.Height > h {
 			return apierr.Invalid(p+"/height", "height must be from 0 to the frame height %d.", h)
 		}
-		for _, f := range []struct {
-			name string
-			set  bool
-		}{{"text", e.Text != ""}, {"fontSize", e.FontSize != 0}, {"color", e.Color != ""}} {
-			if f.set {
-				return apierr.Invalid(p+"/"+f.name, "%s applies to text elements only.", f.name)
-			}
+		if err := onlyFor(p, e.Type, map[string]bool{"text": e.Text != "", "fontSize": e.FontSize != 0, "color": e.Color != ""}); err != nil {
+			return err
 		}
-	default:
-		return apierr.Invalid(p+"/type", "type must be text or image.")
+		if e.Type == "image" {
+			return onlyFor(p, "image", map[string]bool{"trimStart": e.TrimStart != 0, "trimEnd": e.TrimEnd != 0, "volume": e.Volume != nil, "loop": e.Loop})
+		}
+		return checkClip(p, e)
+	}
+	return apierr.Invalid(p+"/type", "type must be text, image or video.")
+}
+
+// onlyFor refuses the fields set that an element of type typ does not take.
+func onlyFor(p, typ string, set map[string]bool) error {
+	names := make([]string, 0, len(set))
+	for n, ok := range set {
+		if ok {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	sort.Strings(names)
+	return apierr.Invalid(p+"/"+names[0], "%s does not apply to %s elements.", names[0], typ)
+}
+
+// checkClip checks a video element's timing and sound.
+func checkClip(p string, e *Element) error {
+	if !finite(e.TrimStart) || e.TrimStart < 0 || e.TrimStart > 86400 {
+		return apierr.Invalid(p+"/trimStart", "trimStart must be 0 or more seconds into the clip.")
+	}
+	if !finite(e.TrimEnd) || e.TrimEnd < 0 || (e.TrimEnd != 0 && e.TrimEnd <= e.TrimStart) || e.TrimEnd > 86400 {
+		return apierr.Invalid(p+"/trimEnd", "trimEnd must be after trimStart (0: the clip's end).")
+	}
+	if e.Loop && (e.TrimStart != 0 || e.TrimEnd != 0) {
+		return apierr.Invalid(p+"/loop", "A looping clip repeats whole: leave trimStart and trimEnd out.")
+	}
+	if v := e.Volume; v != nil && (!finite(*v) || *v < 0 || *v > 1) {
+		return apierr.Invalid(p+"/volume", "volume must be from 0 to 1.")
 	}
 	return nil
 }

@@ -33,6 +33,34 @@ func valid() Spec {
 	}
 }
 
+const testAsset = "ast_01m8ac11f4ff2mqjt2am7xmc4z"
+
+// clip is a valid video element.
+func clip() Element {
+	return Element{Type: "video", Asset: testAsset, TrimStart: 1, TrimEnd: 2.5, Fit: "cover"}
+}
+
+func TestAssetRefs(t *testing.T) {
+	s := valid()
+	s.Scenes[0].Elements[1].URL, s.Scenes[0].Elements[1].Asset = "", "ast_a"
+	s.Scenes[1].Elements = append(s.Scenes[1].Elements, Element{Type: "video", Asset: "ast_b"})
+	s.Scenes[1].Audio = &Audio{Asset: "ast_c"}
+	s.Audio = &Audio{Asset: "ast_d"}
+	got := s.AssetRefs()
+	want := []AssetRef{
+		{"/scenes/0/elements/1/asset", "ast_a", "image"}, {"/scenes/1/elements/1/asset", "ast_b", "video"},
+		{"/scenes/1/audio/asset", "ast_c", "audio"}, {"/audio/asset", "ast_d", "audio"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("refs %v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("ref %d = %v, want %v", i, got[i], want[i])
+		}
+	}
+}
+
 func TestValidate(t *testing.T) {
 	lim := DefaultLimits(600, false)
 	cases := []struct {
@@ -82,7 +110,26 @@ func TestValidate(t *testing.T) {
 				s.Scenes[1].Elements = append(s.Scenes[1].Elements, Element{Type: "text", Text: "x"})
 			}
 		}, field: "/scenes/1/elements"},
-		{name: "element type", edit: func(s *Spec) { s.Scenes[1].Elements[0].Type = "video" }, field: "/scenes/1/elements/0/type"},
+		{name: "element type", edit: func(s *Spec) { s.Scenes[1].Elements[0].Type = "audio" }, field: "/scenes/1/elements/0/type"},
+		{name: "image by asset", edit: func(s *Spec) { s.Scenes[0].Elements[1].URL, s.Scenes[0].Elements[1].Asset = "", testAsset }},
+		{name: "image by url and asset", edit: func(s *Spec) { s.Scenes[0].Elements[1].Asset = testAsset }, field: "/scenes/0/elements/1/asset"},
+		{name: "image by neither", edit: func(s *Spec) { s.Scenes[0].Elements[1].URL = "" }, field: "/scenes/0/elements/1/url"},
+		{name: "asset not an id", edit: func(s *Spec) { s.Scenes[0].Elements[1].URL, s.Scenes[0].Elements[1].Asset = "", "vid_01m8ac11f4ff2mqjt2am7xmc4z" }, field: "/scenes/0/elements/1/asset"},
+		{name: "image with volume", edit: func(s *Spec) { v := 0.5; s.Scenes[0].Elements[1].Volume = &v }, field: "/scenes/0/elements/1/volume"},
+		{name: "text with asset", edit: func(s *Spec) { s.Scenes[1].Elements[0].Asset = testAsset }, field: "/scenes/1/elements/0/asset"},
+		{name: "video clip", edit: func(s *Spec) { s.Scenes[1].Elements = append(s.Scenes[1].Elements, clip()) }},
+		{name: "video looping", edit: func(s *Spec) { c := clip(); c.TrimStart, c.TrimEnd, c.Loop = 0, 0, true; s.Scenes[1].Elements = []Element{c} }},
+		{name: "video loop with trims", edit: func(s *Spec) { c := clip(); c.Loop = true; s.Scenes[1].Elements = []Element{c} }, field: "/scenes/1/elements/0/loop"},
+		{name: "video trimEnd before trimStart", edit: func(s *Spec) { c := clip(); c.TrimEnd = 0.5; s.Scenes[1].Elements = []Element{c} }, field: "/scenes/1/elements/0/trimEnd"},
+		{name: "video negative trimStart", edit: func(s *Spec) { c := clip(); c.TrimStart = -1; s.Scenes[1].Elements = []Element{c} }, field: "/scenes/1/elements/0/trimStart"},
+		{name: "video volume 2", edit: func(s *Spec) { c := clip(); v := 2.0; c.Volume = &v; s.Scenes[1].Elements = []Element{c} }, field: "/scenes/1/elements/0/volume"},
+		{name: "video muted", edit: func(s *Spec) { c := clip(); v := 0.0; c.Volume = &v; s.Scenes[1].Elements = []Element{c} }},
+		{name: "video with text", edit: func(s *Spec) { c := clip(); c.Text = "x"; s.Scenes[1].Elements = []Element{c} }, field: "/scenes/1/elements/0/text"},
+		{name: "scene audio", edit: func(s *Spec) { s.Scenes[0].Audio = &Audio{Asset: testAsset} }},
+		{name: "scene audio without source", edit: func(s *Spec) { s.Scenes[0].Audio = &Audio{} }, field: "/scenes/0/audio/url"},
+		{name: "scene audio volume", edit: func(s *Spec) { s.Scenes[0].Audio = &Audio{Asset: testAsset, Volume: -1} }, field: "/scenes/0/audio/volume"},
+		{name: "movie audio by asset", edit: func(s *Spec) { s.Audio = &Audio{Asset: testAsset} }},
+		{name: "movie audio by both", edit: func(s *Spec) { s.Audio.Asset = testAsset }, field: "/audio/asset"},
 		{name: "text empty", edit: func(s *Spec) { s.Scenes[1].Elements[0].Text = "" }, field: "/scenes/1/elements/0/text"},
 		{name: "text blank", edit: func(s *Spec) { s.Scenes[1].Elements[0].Text = " \n\t" }, field: "/scenes/1/elements/0/text"},
 		{name: "text too long", edit: func(s *Spec) { s.Scenes[1].Elements[0].Text = strings.Repeat("é", lim.MaxTextLen+1) }, field: "/scenes/1/elements/0/text"},

@@ -64,6 +64,15 @@ func newTimeline(s movie.Spec) timeline {
 
 func (tl timeline) seconds(frames int) float64 { return float64(frames) / float64(tl.fps) }
 
+// sceneStart is when scene i starts in the output, seconds.
+func (tl timeline) sceneStart(i int) float64 {
+	f := 0
+	for j := 0; j < i; j++ {
+		f += tl.frames[j] - tl.out[j]
+	}
+	return tl.seconds(f)
+}
+
 // Duration of the rendered video.
 func (tl timeline) Duration() float64 { return tl.seconds(tl.total) }
 
@@ -93,8 +102,9 @@ func (tl timeline) segments(s movie.Spec) []segment {
 // input is one -i of the command: a fetched file and the demuxer its
 // content was sniffed as.
 type input struct {
-	file    string // relative to the job directory
-	format  string // ffmpeg demuxer, never guessed by ffmpeg from content
+	file    string   // relative to the job directory
+	format  string   // ffmpeg demuxer, never guessed by ffmpeg from content
+	pre     []string // input options: -ss, -t, -stream_loop
 	isAudio bool
 }
 
@@ -104,10 +114,12 @@ type graphParams struct {
 	textFile  map[[2]int]string // (scene, element) → text file
 	imageFile map[[2]int]string // (scene, element) → fetched image
 	imageFmt  map[[2]int]string // (scene, element) → demuxer
-	audioFile string
-	audioFmt  string
-	watermark bool
-	wmFile    string
+	audioFile  string
+	audioFmt   string
+	clips      map[[2]int]media // (scene, element) → fetched clip
+	sceneAudio map[int]media    // scene → fetched audio
+	watermark  bool
+	wmFile     string
 }
 
 // buildGraph returns the -i inputs and the filter_complex, whose outputs
@@ -141,23 +153,7 @@ func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 			}
 			k := len(inputs)
 			inputs = append(inputs, input{file: p.imageFile[key], format: p.imageFmt[key]})
-			bw, bh := e.Width, e.Height
-			if bw == 0 {
-				bw = w
-			}
-			if bh == 0 {
-				bh = h
-			}
-			var scale string
-			switch e.Fit {
-			case "cover":
-				scale = fmt.Sprintf("scale=%d:%d:force_original_aspect_ratio=increase,crop=%d:%d", bw, bh, bw, bh)
-			case "fill":
-				scale = fmt.Sprintf("scale=%d:%d", bw, bh)
-			default: // contain
-				scale = fmt.Sprintf("scale=%d:%d:force_original_aspect_ratio=decrease", bw, bh)
-			}
-			chain := fmt.Sprintf("[%d:v]%s,setsar=1,format=rgba,split=%d", k, scale, len(uses))
+			chain := fmt.Sprintf("[%d:v]%s,setsar=1,format=rgba,split=%d", k, fitScale(e, w, h), len(uses))
 			for _, u := range uses {
 				chain += "[" + u + "]"
 			}
@@ -171,21 +167,53 @@ func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 		nextImg[key]++
 		return l
 	}
+	// Each window that shows a clip reads its own stretch of the file
+	// through an input of its own that seeks there: nothing is buffered
+	// between windows, whatever the clip's size.
+	var clipChains []string
+	takeClip := func(i, j, from, to int) string {
+		e, c := s.Scenes[i].Elements[j], p.clips[[2]int{i, j}]
+		t0 := tl.seconds(from)
+		vs, ve := math.Max(e.Start, t0), math.Min(e.End, tl.seconds(to))
+		at, length := e.TrimStart+(vs-e.Start), ve-vs
+		var pre []string
+		if e.Loop {
+			at = math.Mod(at, c.duration)
+			pre = []string{"-stream_loop", "-1"}
+		} else {
+			// Played once, then its last frame holds (overlay repeats it).
+			frame := 1 / float64(tl.fps)
+			end := clipEnd(e, c)
+			at = math.Min(at, math.Max(0, end-frame))
+			length = math.Max(math.Min(length, end-at), frame)
+		}
+		k := len(inputs)
+		inputs = append(inputs, input{file: c.file, format: c.format, pre: append(pre, "-ss", num(at), "-t", num(length))})
+		label := fmt.Sprintf("cl%d_%d_%d", i, j, from)
+		// trim: never a frame past the window, or overlay would extend
+		// the window's main stream to match it.
+		clipChains = append(clipChains, fmt.Sprintf("[%d:v]setpts=PTS-STARTPTS,fps=%d,trim=end=%s,%s,setsar=1,format=rgba,setpts=PTS+%s/TB[%s]",
+			k, tl.fps, num(ve-vs), fitScale(e, w, h), num(vs-t0), label))
+		return label
+	}
 
 	var segLabels []string
 	for n, sg := range segs {
 		label := fmt.Sprintf("seg%d", n)
 		if sg.xfade == "" {
-			chains = append(chains, sceneWindow(s, tl, p, sg.scene, sg.from, sg.to, "yuv420p", label, takeImg)...)
+			chains = append(chains, sceneWindow(s, tl, p, sg.scene, sg.from, sg.to, "yuv420p", label, takeImg, takeClip)...)
 		} else {
 			parts := sg.parts()
 			a, b := label+"a", label+"b"
 			// xfade works in 4:4:4 only; the two short windows are drawn in
 			// 4:4:4 directly so only the transition frames are converted.
-			chains = append(chains, sceneWindow(s, tl, p, parts[0].scene, parts[0].from, parts[0].to, "yuv444p", a, takeImg)...)
-			chains = append(chains, sceneWindow(s, tl, p, parts[1].scene, parts[1].from, parts[1].to, "yuv444p", b, takeImg)...)
-			chains = append(chains, fmt.Sprintf("[%s][%s]xfade=transition=%s:duration=%s:offset=0,format=yuv420p[%s]",
-				a, b, sg.xfade, num(tl.seconds(sg.to-sg.from)), label))
+			chains = append(chains, sceneWindow(s, tl, p, parts[0].scene, parts[0].from, parts[0].to, "yuv444p", a, takeImg, takeClip)...)
+			chains = append(chains, sceneWindow(s, tl, p, parts[1].scene, parts[1].from, parts[1].to, "yuv444p", b, takeImg, takeClip)...)
+			// setpts: xfade may stamp its last frame one frame late when its
+			// inputs' EOFs arrive unevenly (clips), which concat would turn
+			// into a gap; the segment is exactly its frames, renumbered.
+			chains = append(chains, fmt.Sprintf("[%s][%s]xfade=transition=%s:duration=%s:offset=0,format=yuv420p,setpts=N/(%d*TB)[%s]",
+				a, b, sg.xfade, num(tl.seconds(sg.to-sg.from)), tl.fps, label))
 		}
 		segLabels = append(segLabels, label)
 	}
@@ -202,16 +230,87 @@ func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 	final += "setsar=1[vout]"
 	chains = append(chains, final)
 
-	if p.audioFile != "" {
-		k := len(inputs)
-		inputs = append(inputs, input{file: p.audioFile, format: p.audioFmt, isAudio: true})
+	chains = append(chains, clipChains...)
+	audio, ach := audioSources(s, tl, p, &inputs)
+	chains = append(chains, ach...)
+	if len(audio) > 0 {
 		d := tl.Duration()
 		fade := math.Min(0.5, d/4)
-		chains = append(chains, fmt.Sprintf(
-			"[%d:a]aformat=sample_rates=48000:channel_layouts=stereo,volume=%s,apad=whole_dur=%s,atrim=end=%s,afade=t=out:st=%s:d=%s,asetpts=PTS-STARTPTS[aout]",
-			k, num(s.Audio.Volume), num(d), num(d), num(d-fade), num(fade)))
+		mix := "[" + audio[0] + "]"
+		if len(audio) > 1 {
+			// normalize=0: each source keeps the volume the spec gave it.
+			mix = "[" + strings.Join(audio, "][") + fmt.Sprintf("]amix=inputs=%d:duration=longest:normalize=0,", len(audio))
+		}
+		chains = append(chains, fmt.Sprintf("%sapad=whole_dur=%s,atrim=end=%s,afade=t=out:st=%s:d=%s,asetpts=PTS-STARTPTS[aout]",
+			mix, num(d), num(d), num(d-fade), num(fade)))
 	}
 	return inputs, strings.Join(chains, ";\n")
+}
+
+// audioSources adds an input and a chain per sound of the movie: its
+// audio, each scene's (from the scene's start, for its duration) and each
+// clip's (from the element's start, while it plays). It returns the chains'
+// labels, each in the same format and placed on the output clock.
+func audioSources(s movie.Spec, tl timeline, p graphParams, inputs *[]input) (labels, chains []string) {
+	add := func(file, format string, pre []string, volume, at float64) {
+		k := len(*inputs)
+		*inputs = append(*inputs, input{file: file, format: format, pre: pre, isAudio: true})
+		label := fmt.Sprintf("snd%d", len(labels))
+		chains = append(chains, fmt.Sprintf("[%d:a]aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,volume=%s,adelay=delays=%d:all=1[%s]",
+			k, num(volume), int(math.Round(at*1000)), label))
+		labels = append(labels, label)
+	}
+	if p.audioFile != "" {
+		add(p.audioFile, p.audioFmt, []string{"-t", num(tl.Duration())}, s.Audio.Volume, 0)
+	}
+	for i, sc := range s.Scenes {
+		if a, ok := p.sceneAudio[i]; ok && sc.Audio.Volume > 0 {
+			add(a.file, a.format, []string{"-t", num(sc.Duration)}, sc.Audio.Volume, tl.sceneStart(i))
+		}
+		for j, e := range sc.Elements {
+			c, ok := p.clips[[2]int{i, j}]
+			if e.Type != "video" || !ok || !c.hasAudio || e.Volume == nil || *e.Volume <= 0 {
+				continue
+			}
+			length := e.End - e.Start
+			pre := []string{"-stream_loop", "-1", "-t", num(length)}
+			if !e.Loop {
+				length = math.Min(length, clipEnd(e, c)-e.TrimStart)
+				if length <= 0 {
+					continue
+				}
+				pre = []string{"-ss", num(e.TrimStart), "-t", num(length)}
+			}
+			add(c.file, c.format, pre, *e.Volume, tl.sceneStart(i)+e.Start)
+		}
+	}
+	return labels, chains
+}
+
+// clipEnd is where a clip element stops playing, in the clip's time.
+func clipEnd(e movie.Element, c media) float64 {
+	if e.TrimEnd > 0 && e.TrimEnd < c.duration {
+		return e.TrimEnd
+	}
+	return c.duration
+}
+
+// fitScale scales an image or a clip into its element's box.
+func fitScale(e movie.Element, w, h int) string {
+	bw, bh := e.Width, e.Height
+	if bw == 0 {
+		bw = w
+	}
+	if bh == 0 {
+		bh = h
+	}
+	switch e.Fit {
+	case "cover":
+		return fmt.Sprintf("scale=%d:%d:force_original_aspect_ratio=increase,crop=%d:%d", bw, bh, bw, bh)
+	case "fill":
+		return fmt.Sprintf("scale=%d:%d", bw, bh)
+	}
+	return fmt.Sprintf("scale=%d:%d:force_original_aspect_ratio=decrease", bw, bh) // contain
 }
 
 // parts splits a transition segment into the outgoing and incoming windows.
@@ -231,7 +330,7 @@ func visible(tl timeline, e movie.Element, from, to int) bool {
 
 // sceneWindow draws frames [from, to) of scene i into [label]. Times in
 // enable expressions are shifted so the window starts at t=0.
-func sceneWindow(s movie.Spec, tl timeline, p graphParams, i, from, to int, pixfmt, label string, takeImg func([2]int) string) []string {
+func sceneWindow(s movie.Spec, tl timeline, p graphParams, i, from, to int, pixfmt, label string, takeImg func([2]int) string, takeClip func(i, j, from, to int) string) []string {
 	w, h := s.Size()
 	sc := s.Scenes[i]
 	n := to - from
@@ -285,10 +384,16 @@ func sceneWindow(s movie.Spec, tl timeline, p graphParams, i, from, to int, pixf
 			chains = append(chains, fmt.Sprintf(
 				"[%s]drawtext=fontfile=%s:textfile=%s:expansion=none:fontsize=%d:fontcolor=%s:line_spacing=%d:x=%s:y=%s%s[%s]",
 				cur, p.font, p.textFile[key], e.FontSize, hex(e.Color), e.FontSize/5, x, y, enable, next))
-		case "image":
+		case "image", "video":
+			src := ""
+			if e.Type == "image" {
+				src = takeImg(key)
+			} else {
+				src = takeClip(i, j, from, to)
+			}
 			x, y := imagePosition(e.Position)
 			chains = append(chains, fmt.Sprintf("[%s][%s]overlay=x=%s:y=%s:format=%s:eof_action=repeat%s[%s]",
-				cur, takeImg(key), x, y, overlayFmt, enable, next))
+				cur, src, x, y, overlayFmt, enable, next))
 		}
 		cur = next
 	}

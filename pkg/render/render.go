@@ -1,9 +1,11 @@
 // Package render turns a movie spec into an H.264 MP4 with one ffmpeg run:
-// every scene is a generated color or gradient source with its text and
-// images drawn on, scenes are joined by cuts (concat) or xfade transitions,
-// and an optional soundtrack is trimmed to the video. Remote images and
-// audio are fetched through the caller's egress guard into a private work
-// directory first; ffmpeg itself never opens anything but those files.
+// every scene is a generated color or gradient source with its text,
+// images and video clips drawn on, scenes are joined by cuts (concat) or
+// xfade transitions, and the soundtracks (the movie's, each scene's, each
+// clip's sound) are mixed and trimmed to the video. Remote media is fetched
+// through the caller's egress guard, uploaded assets through the caller's
+// asset reader, into a private work directory first; ffmpeg itself never
+// opens anything but those files.
 package render
 
 import (
@@ -39,6 +41,11 @@ type Options struct {
 	Watermark bool
 	// Fetch downloads a URL, normally egress.Guard.Fetch with a size cap.
 	Fetch func(ctx context.Context, url string, dst io.Writer) error
+	// FetchAsset downloads an uploaded asset by id; required when the spec
+	// names assets.
+	FetchAsset func(ctx context.Context, id string, dst io.Writer) error
+	// FFprobe probes video clips; "" means FindFFmpeg's.
+	FFprobe string
 	// Progress receives 0..100, each value once, 100 when ffmpeg is done.
 	Progress func(percent int)
 	// Threads for encoding and filtering; 0 means the number of CPUs.
@@ -47,9 +54,11 @@ type Options struct {
 	FontFile string
 	// Preset is the libx264 preset; "" means DefaultPreset.
 	Preset string
-	// MaxAssetBytes caps each fetched file again here, whatever Fetch does;
-	// 0 means DefaultMaxAssetBytes.
+	// MaxAssetBytes caps each fetched image or audio file again here,
+	// whatever Fetch does; 0 means DefaultMaxAssetBytes.
 	MaxAssetBytes int64
+	// MaxClipBytes caps each video clip; 0 means DefaultMaxClipBytes.
+	MaxClipBytes int64
 }
 
 // DefaultPreset is libx264's fastest. BenchmarkRenderHD10s on 2 busy cores:
@@ -60,6 +69,10 @@ const DefaultPreset = "ultrafast"
 
 // DefaultMaxAssetBytes bounds one image or audio file.
 const DefaultMaxAssetBytes = 50 << 20
+
+// DefaultMaxClipBytes bounds one video clip: the worker's /tmp (2 GB) holds
+// it beside the output.
+const DefaultMaxClipBytes = 1 << 30
 
 // maxImagePixels stops decompression bombs: a small PNG that decodes to a
 // gigapixel frame.
@@ -75,8 +88,9 @@ type Result struct {
 	PeakWorkBytes int64
 }
 
-// AssetError is an image or audio the render could not use: unreachable,
-// refused by the egress guard, too large, or not a supported format.
+// AssetError is media the render could not use: unreachable, refused by
+// the egress guard, gone (a deleted asset), too large, or not a supported
+// format.
 // Field is the JSON pointer of the first element that uses it. Its message
 // is safe to show the client.
 type AssetError struct {
@@ -138,7 +152,7 @@ func Render(ctx context.Context, spec movie.Spec, out string, o Options) (Result
 	if err := os.WriteFile(filepath.Join(job, "graph.txt"), []byte(graph), 0o600); err != nil {
 		return Result{}, fmt.Errorf("render: write graph: %w", err)
 	}
-	args := ffmpegArgs(spec, inputs, out, o, p.audioFile != "")
+	args := ffmpegArgs(inputs, out, o, strings.Contains(graph, "[aout]"))
 	if err := run(ctx, o.FFmpeg, job, args, tl.Duration(), o.Progress); err != nil {
 		os.Remove(out)
 		return Result{}, err
@@ -173,8 +187,10 @@ func prepare(ctx context.Context, spec movie.Spec, job, font string, o Options) 
 		font:      "font.ttf",
 		textFile:  map[[2]int]string{},
 		imageFile: map[[2]int]string{},
-		imageFmt:  map[[2]int]string{},
-		watermark: o.Watermark,
+		imageFmt:   map[[2]int]string{},
+		clips:      map[[2]int]media{},
+		sceneAudio: map[int]media{},
+		watermark:  o.Watermark,
 		wmFile:    "watermark.txt",
 	}
 	// The font is linked under a fixed name so its path, whatever
@@ -202,62 +218,118 @@ func prepare(ctx context.Context, spec movie.Spec, job, font string, o Options) 
 		}
 	}
 
-	maxBytes := o.MaxAssetBytes
+	maxBytes, maxClip := o.MaxAssetBytes, o.MaxClipBytes
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxAssetBytes
 	}
-	type fetched struct{ file, format string }
-	cache := map[string]fetched{} // one download per URL
-	get := func(field, url string, audio bool) (fetched, error) {
-		if f, ok := cache[url]; ok {
+	if maxClip <= 0 {
+		maxClip = DefaultMaxClipBytes
+	}
+	cache := map[string]media{} // one download per source and kind
+	get := func(field, url, asset, kind string) (media, error) {
+		src, fetch := url, o.Fetch
+		if asset != "" {
+			src, fetch = asset, o.FetchAsset
+		}
+		if f, ok := cache[kind+" "+src]; ok {
 			return f, nil
 		}
-		if o.Fetch == nil {
-			return fetched{}, &AssetError{Field: field, URL: url, Err: errors.New("fetching is not configured")}
+		if fetch == nil {
+			return media{}, &AssetError{Field: field, URL: src, Err: errors.New("fetching is not configured")}
 		}
-		f := fetched{file: fmt.Sprintf("asset%d", len(cache))}
-		if err := fetchTo(ctx, o.Fetch, url, filepath.Join(job, f.file), maxBytes); err != nil {
+		f := media{file: fmt.Sprintf("asset%d", len(cache))}
+		limit := maxBytes
+		if kind == "video" {
+			limit = maxClip
+		}
+		if err := fetchTo(ctx, fetch, src, filepath.Join(job, f.file), limit); err != nil {
 			if ctx.Err() != nil {
-				return fetched{}, fmt.Errorf("render: fetch %s: %w", field, ctx.Err())
+				return media{}, fmt.Errorf("render: fetch %s: %w", field, ctx.Err())
 			}
-			return fetched{}, &AssetError{Field: field, URL: url, Err: err}
+			return media{}, &AssetError{Field: field, URL: src, Err: err}
 		}
 		head, err := readHead(filepath.Join(job, f.file))
 		if err != nil {
-			return fetched{}, fmt.Errorf("render: read asset: %w", err)
+			return media{}, fmt.Errorf("render: read asset: %w", err)
 		}
-		kind := "image"
-		if audio {
-			f.format, kind = sniffAudio(head), "audio"
-		} else {
-			f.format = sniffImage(head)
-		}
+		f.format = map[string]func([]byte) string{"image": sniffImage, "audio": sniffAudio, "video": sniffVideo}[kind](head)
 		if f.format == "" {
-			return fetched{}, &AssetError{Field: field, URL: url, Err: fmt.Errorf("unsupported %s format (use %s)", kind, supported(kind))}
+			return media{}, &AssetError{Field: field, URL: src, Err: fmt.Errorf("unsupported %s format (use %s)", kind, supported(kind))}
 		}
-		cache[url] = f
+		if kind == "video" {
+			if err := probeClip(ctx, o, job, &f); err != nil {
+				return media{}, &AssetError{Field: field, URL: src, Err: err}
+			}
+		}
+		cache[kind+" "+src] = f
 		return f, nil
 	}
 	for i, sc := range spec.Scenes {
 		for j, e := range sc.Elements {
-			if e.Type != "image" {
+			if e.Type != "image" && e.Type != "video" {
 				continue
 			}
-			f, err := get(fmt.Sprintf("/scenes/%d/elements/%d/url", i, j), e.URL, false)
+			f, err := get(fmt.Sprintf("/scenes/%d/elements/%d/%s", i, j, sourceField(e.URL)), e.URL, e.Asset, e.Type)
 			if err != nil {
 				return p, err
 			}
+			if e.Type == "video" {
+				p.clips[[2]int{i, j}] = f
+				continue
+			}
 			p.imageFile[[2]int{i, j}], p.imageFmt[[2]int{i, j}] = f.file, f.format
 		}
+		if a := sc.Audio; a != nil {
+			f, err := get(fmt.Sprintf("/scenes/%d/audio/%s", i, sourceField(a.URL)), a.URL, a.Asset, "audio")
+			if err != nil {
+				return p, err
+			}
+			p.sceneAudio[i] = f
+		}
 	}
-	if spec.Audio != nil {
-		f, err := get("/audio/url", spec.Audio.URL, true)
+	if a := spec.Audio; a != nil {
+		f, err := get("/audio/"+sourceField(a.URL), a.URL, a.Asset, "audio")
 		if err != nil {
 			return p, err
 		}
 		p.audioFile, p.audioFmt = f.file, f.format
 	}
 	return p, nil
+}
+
+// media is a fetched file and what the renderer knows of it.
+type media struct {
+	file, format string
+	duration     float64 // clips only
+	hasAudio     bool    // clips only
+}
+
+func sourceField(url string) string {
+	if url != "" {
+		return "url"
+	}
+	return "asset"
+}
+
+// probeClip reads a clip's length and whether it has sound: the graph
+// seeks, loops and mixes with them.
+func probeClip(ctx context.Context, o Options, job string, f *media) error {
+	ffprobe := o.FFprobe
+	if ffprobe == "" {
+		var err error
+		if _, ffprobe, err = FindFFmpeg(); err != nil {
+			return err
+		}
+	}
+	pr, err := ProbeMedia(ctx, ffprobe, filepath.Join(job, f.file), f.format, "file")
+	if err != nil {
+		return fmt.Errorf("not a readable video: %w", err)
+	}
+	if len(pr.Video) == 0 || pr.Duration <= 0 {
+		return errors.New("no video stream")
+	}
+	f.duration, f.hasAudio = pr.Duration, len(pr.Audio) > 0
+	return nil
 }
 
 func fetchTo(ctx context.Context, fetch func(context.Context, string, io.Writer) error, url, path string, maxBytes int64) error {
@@ -306,7 +378,7 @@ func readHead(path string) ([]byte, error) {
 	return b[:n], nil
 }
 
-func ffmpegArgs(spec movie.Spec, inputs []input, out string, o Options, audio bool) []string {
+func ffmpegArgs(inputs []input, out string, o Options, audio bool) []string {
 	threads := o.Threads
 	if threads <= 0 {
 		threads = runtime.NumCPU()
@@ -320,10 +392,10 @@ func ffmpegArgs(spec movie.Spec, inputs []input, out string, o Options, audio bo
 		// The demuxer is named, never probed, and only the file protocol is
 		// allowed: a fetched "image" that is really an HLS playlist or a
 		// concat script cannot make ffmpeg open other files or URLs.
-		args = append(args, "-protocol_whitelist", "file", "-f", in.format)
-		if in.isAudio {
-			args = append(args, "-t", num(newTimeline(spec).Duration()))
-		} else {
+		args = append(args, "-protocol_whitelist", "file")
+		args = append(args, in.pre...)
+		args = append(args, "-f", in.format)
+		if !in.isAudio {
 			args = append(args, "-max_pixels", strconv.Itoa(maxImagePixels))
 		}
 		args = append(args, "-i", in.file)

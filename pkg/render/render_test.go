@@ -281,7 +281,7 @@ func TestGraphNeverContainsText(t *testing.T) {
 	if len(inputs) != 1 || inputs[0].file != "asset0" {
 		t.Fatalf("inputs %+v", inputs)
 	}
-	args := ffmpegArgs(spec, inputs, "/tmp/o.mp4", Options{}, false)
+	args := ffmpegArgs(inputs, "/tmp/o.mp4", Options{}, false)
 	joined := strings.Join(args, " ")
 	for _, want := range []string{"-protocol_whitelist file -f png_pipe", "-pix_fmt yuv420p", "-movflags +faststart", "-c:v libx264"} {
 		if !strings.Contains(joined, want) {
