@@ -114,11 +114,17 @@ func TestValidate(t *testing.T) {
 		{name: "image by asset", edit: func(s *Spec) { s.Scenes[0].Elements[1].URL, s.Scenes[0].Elements[1].Asset = "", testAsset }},
 		{name: "image by url and asset", edit: func(s *Spec) { s.Scenes[0].Elements[1].Asset = testAsset }, field: "/scenes/0/elements/1/asset"},
 		{name: "image by neither", edit: func(s *Spec) { s.Scenes[0].Elements[1].URL = "" }, field: "/scenes/0/elements/1/url"},
-		{name: "asset not an id", edit: func(s *Spec) { s.Scenes[0].Elements[1].URL, s.Scenes[0].Elements[1].Asset = "", "vid_01m8ac11f4ff2mqjt2am7xmc4z" }, field: "/scenes/0/elements/1/asset"},
+		{name: "asset not an id", edit: func(s *Spec) {
+			s.Scenes[0].Elements[1].URL, s.Scenes[0].Elements[1].Asset = "", "vid_01m8ac11f4ff2mqjt2am7xmc4z"
+		}, field: "/scenes/0/elements/1/asset"},
 		{name: "image with volume", edit: func(s *Spec) { v := 0.5; s.Scenes[0].Elements[1].Volume = &v }, field: "/scenes/0/elements/1/volume"},
 		{name: "text with asset", edit: func(s *Spec) { s.Scenes[1].Elements[0].Asset = testAsset }, field: "/scenes/1/elements/0/asset"},
 		{name: "video clip", edit: func(s *Spec) { s.Scenes[1].Elements = append(s.Scenes[1].Elements, clip()) }},
-		{name: "video looping", edit: func(s *Spec) { c := clip(); c.TrimStart, c.TrimEnd, c.Loop = 0, 0, true; s.Scenes[1].Elements = []Element{c} }},
+		{name: "video looping", edit: func(s *Spec) {
+			c := clip()
+			c.TrimStart, c.TrimEnd, c.Loop = 0, 0, true
+			s.Scenes[1].Elements = []Element{c}
+		}},
 		{name: "video loop with trims", edit: func(s *Spec) { c := clip(); c.Loop = true; s.Scenes[1].Elements = []Element{c} }, field: "/scenes/1/elements/0/loop"},
 		{name: "video trimEnd before trimStart", edit: func(s *Spec) { c := clip(); c.TrimEnd = 0.5; s.Scenes[1].Elements = []Element{c} }, field: "/scenes/1/elements/0/trimEnd"},
 		{name: "video negative trimStart", edit: func(s *Spec) { c := clip(); c.TrimStart = -1; s.Scenes[1].Elements = []Element{c} }, field: "/scenes/1/elements/0/trimStart"},

@@ -110,10 +110,10 @@ type input struct {
 
 // graphParams are the renderer's choices the graph depends on.
 type graphParams struct {
-	font      string            // font file, relative to the job directory
-	textFile  map[[2]int]string // (scene, element) → text file
-	imageFile map[[2]int]string // (scene, element) → fetched image
-	imageFmt  map[[2]int]string // (scene, element) → demuxer
+	font       string            // font file, relative to the job directory
+	textFile   map[[2]int]string // (scene, element) → text file
+	imageFile  map[[2]int]string // (scene, element) → fetched image
+	imageFmt   map[[2]int]string // (scene, element) → demuxer
 	audioFile  string
 	audioFmt   string
 	clips      map[[2]int]media // (scene, element) → fetched clip

@@ -184,14 +184,14 @@ func normalizedCopy(s movie.Spec) (movie.Spec, error) {
 // fetched assets.
 func prepare(ctx context.Context, spec movie.Spec, job, font string, o Options) (graphParams, error) {
 	p := graphParams{
-		font:      "font.ttf",
-		textFile:  map[[2]int]string{},
-		imageFile: map[[2]int]string{},
+		font:       "font.ttf",
+		textFile:   map[[2]int]string{},
+		imageFile:  map[[2]int]string{},
 		imageFmt:   map[[2]int]string{},
 		clips:      map[[2]int]media{},
 		sceneAudio: map[int]media{},
 		watermark:  o.Watermark,
-		wmFile:    "watermark.txt",
+		wmFile:     "watermark.txt",
 	}
 	// The font is linked under a fixed name so its path, whatever
 	// characters it has, never needs escaping in the graph.
