@@ -189,21 +189,3 @@ func (sv *Service) Delete(ctx context.Context, ws string, env apikey.Env, id str
 	}
 	return a, nil
 }
-
-// Resolve is how a movie spec's "asset" reference is checked when a video
-// is created: the asset must be this workspace's and environment's (any
-// other is not found) and ready.
-func (sv *Service) Resolve(ctx context.Context, ws string, env apikey.Env, id string) (Asset, error) {
-	a, err := sv.Get(ctx, ws, env, id)
-	if err != nil {
-		return Asset{}, err
-	}
-	if a.Status != Ready {
-		msg := fmt.Sprintf("Asset %s is %s; only a ready asset can be used.", id, a.Status)
-		if a.Error != nil {
-			msg = fmt.Sprintf("Asset %s failed (%s); only a ready asset can be used.", id, a.Error.Code)
-		}
-		return Asset{}, apierr.New(apierr.Conflict, "%s", msg)
-	}
-	return a, nil
-}

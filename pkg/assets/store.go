@@ -13,6 +13,7 @@ import (
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/dynamo"
+	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/ratelimit"
 )
@@ -286,4 +287,25 @@ func (st *Store) Delete(ctx context.Context, a Asset) error {
 		return fmt.Errorf("delete asset %s: %w", a.ID, err)
 	}
 	return nil
+}
+
+// Resolve is how a movie spec's "asset" reference is checked when a video
+// is created: the asset must be this workspace's and environment's (any
+// other is not found) and ready (anything else is a conflict).
+func (st *Store) Resolve(ctx context.Context, ws string, env apikey.Env, id string) (Asset, error) {
+	if !ids.Valid(IDPrefix, id) {
+		return Asset{}, errNotFound(id)
+	}
+	a, err := st.Get(ctx, ws, env, id)
+	if err != nil {
+		return Asset{}, err
+	}
+	if a.Status != Ready {
+		msg := fmt.Sprintf("Asset %s is %s; only a ready asset can be used.", id, a.Status)
+		if a.Error != nil {
+			msg = fmt.Sprintf("Asset %s failed (%s); only a ready asset can be used.", id, a.Error.Code)
+		}
+		return Asset{}, apierr.New(apierr.Conflict, "%s", msg)
+	}
+	return a, nil
 }

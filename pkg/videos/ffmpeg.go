@@ -24,11 +24,12 @@ func FFmpegRenderer() (Renderer, error) {
 // MovieRenderer renders with the given ffmpeg, fetching media through g.
 func MovieRenderer(ffmpeg string, g *egress.Guard) Renderer {
 	fetch := func(ctx context.Context, url string, dst io.Writer) error {
-		return g.Fetch(ctx, url, render.DefaultMaxAssetBytes, dst)
+		// Clips may be larger than images; render caps each kind again.
+		return g.Fetch(ctx, url, render.DefaultMaxClipBytes, dst)
 	}
 	return func(ctx context.Context, j Job) (Output, error) {
 		res, err := render.Render(ctx, j.Spec, j.Out, render.Options{
-			FFmpeg: ffmpeg, WorkDir: j.WorkDir, Watermark: j.Watermark, Fetch: fetch,
+			FFmpeg: ffmpeg, WorkDir: j.WorkDir, Watermark: j.Watermark, Fetch: fetch, FetchAsset: j.FetchAsset,
 			Progress: func(pct int) { j.Progress(float64(pct) / 100) },
 		})
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/framegate/framegate/pkg/assets"
 	"github.com/framegate/framegate/pkg/awsconf"
 	"github.com/framegate/framegate/pkg/lambdas"
 )
@@ -53,8 +54,12 @@ func open(_ context.Context, d lambdas.Deps, templates Templates, names ...strin
 		return nil, err
 	}
 	s3c := S3Client(d.AWS)
+	as, err := assets.NewStore(dynamodb.NewFromConfig(d.AWS), d.Getenv("DATA_TABLE"), "", d.Now)
+	if err != nil {
+		return nil, err
+	}
 	return &Service{
-		Store: st, Queue: sqs.NewFromConfig(d.AWS), QueueURL: env["RENDER_QUEUE_URL"],
+		Store: st, Assets: as, Queue: sqs.NewFromConfig(d.AWS), QueueURL: env["RENDER_QUEUE_URL"],
 		Objects: s3c, Presigner: s3.NewPresignClient(s3c), Bucket: env["RENDERS_BUCKET"],
 		Templates: templates, Logger: d.Logger, Now: d.Now,
 	}, nil

@@ -36,13 +36,13 @@ func NewDLQWorker(ctx context.Context, d lambdas.Deps) (lambdas.SQSFunc, error) 
 
 // OpenWorker builds a worker rendering with r from the function's environment
 // (DATA_TABLE, KEYS_TABLE, RENDER_QUEUE_URL, EVENTS_QUEUE_URL,
-// WEBHOOK_QUEUE_URL, RENDERS_BUCKET).
+// WEBHOOK_QUEUE_URL, RENDERS_BUCKET, ASSETS_BUCKET).
 func OpenWorker(_ context.Context, d lambdas.Deps, r Renderer) (*Worker, error) {
 	d = d.WithDefaults()
 	if r == nil {
 		return nil, fmt.Errorf("render worker: a renderer is required")
 	}
-	env, err := d.Require("RENDER_QUEUE_URL", "EVENTS_QUEUE_URL", "WEBHOOK_QUEUE_URL", "RENDERS_BUCKET")
+	env, err := d.Require("RENDER_QUEUE_URL", "EVENTS_QUEUE_URL", "WEBHOOK_QUEUE_URL", "RENDERS_BUCKET", "ASSETS_BUCKET")
 	if err != nil {
 		return nil, fmt.Errorf("render worker: %w", err)
 	}
@@ -54,7 +54,7 @@ func OpenWorker(_ context.Context, d lambdas.Deps, r Renderer) (*Worker, error) 
 	w := &Worker{
 		Store: st, Queue: q, QueueURL: env["RENDER_QUEUE_URL"],
 		Events:  emitter(q, env, d),
-		Objects: S3Client(d.AWS), Bucket: env["RENDERS_BUCKET"],
+		Objects: S3Client(d.AWS), Bucket: env["RENDERS_BUCKET"], AssetsBucket: env["ASSETS_BUCKET"],
 		Render: r, Logger: d.Logger,
 	}
 	w.defaults()

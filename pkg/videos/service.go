@@ -19,6 +19,7 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/assets"
 	"github.com/framegate/framegate/pkg/idempotency"
 	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/movie"
@@ -46,9 +47,15 @@ type Templates interface {
 	Instantiate(ctx context.Context, ws string, env apikey.Env, id string, vars map[string]any, l movie.Limits) (movie.Spec, error)
 }
 
+// Assets resolves a spec's asset references (assets.Store.Resolve).
+type Assets interface {
+	Resolve(ctx context.Context, ws string, env apikey.Env, id string) (assets.Asset, error)
+}
+
 // Service creates, reads, lists, cancels and deletes videos.
 type Service struct {
 	Store     *Store
+	Assets    Assets
 	Queue     Queue
 	QueueURL  string
 	Objects   Objects
@@ -172,6 +179,13 @@ func (sv *Service) build(ctx context.Context, ws string, env apikey.Env, req Req
 	default:
 		return Video{}, apierr.Invalid("/spec", "Send a spec, or a templateId with its variables.")
 	}
+	prefix := ""
+	if hasSpec {
+		prefix = "/spec"
+	}
+	if err := sv.resolveAssets(ctx, ws, env, spec, prefix); err != nil {
+		return Video{}, err
+	}
 	// Validate already refuses long sandbox movies; this keeps the rule
 	// whatever path built the spec.
 	if sandbox && spec.Duration() > movie.SandboxMaxSeconds {
@@ -201,6 +215,57 @@ func (sv *Service) build(ctx context.Context, ws string, env apikey.Env, req Req
 		v.ExpiresAt = &exp
 	}
 	return v, nil
+}
+
+// resolveAssets checks every asset the spec names, now, so that a render
+// never starts on media that is missing, someone else's, not ready or of
+// the wrong kind: each is an error naming the field.
+func (sv *Service) resolveAssets(ctx context.Context, ws string, env apikey.Env, spec movie.Spec, prefix string) error {
+	seen := map[string]assets.Asset{}
+	for _, ref := range spec.AssetRefs() {
+		field := prefix + ref.Field
+		if sv.Assets == nil {
+			return apierr.Invalid(field, "Assets cannot be used here.")
+		}
+		a, ok := seen[ref.ID]
+		var err error
+		if !ok {
+			a, err = sv.Assets.Resolve(ctx, ws, env, ref.ID)
+		}
+		var e *apierr.Error
+		switch {
+		case errors.As(err, &e) && e.Code == apierr.NotFound:
+			return &apierr.Error{Code: apierr.NotFound, Field: field, Message: fmt.Sprintf("No asset %s in this workspace and environment (%s).", ref.ID, field)}
+		case errors.As(err, &e) && e.Code == apierr.Conflict:
+			return apierr.Invalid(field, "%s", e.Message)
+		case err != nil:
+			return err
+		}
+		seen[ref.ID] = a
+		kind := a.Media.Kind
+		ok = kind == ref.Kind || ref.Kind == "audio" && kind == assets.KindVideo && a.Media.AudioCodec != ""
+		if !ok {
+			return apierr.Invalid(field, "Asset %s is %s %s; this place needs %s.", ref.ID, article(kind), kind, article(ref.Kind)+" "+ref.Kind)
+		}
+	}
+	for i, sc := range spec.Scenes {
+		for j, e := range sc.Elements {
+			if e.Type != "video" || e.Asset == "" {
+				continue
+			}
+			if d := seen[e.Asset].Media.DurationSeconds; e.TrimStart >= d {
+				return apierr.Invalid(fmt.Sprintf("%s/scenes/%d/elements/%d/trimStart", prefix, i, j), "trimStart is past the clip's end (%.2f s).", d)
+			}
+		}
+	}
+	return nil
+}
+
+func article(kind string) string {
+	if kind == assets.KindImage || kind == assets.KindAudio {
+		return "an"
+	}
+	return "a"
 }
 
 // prefixField makes a spec error's JSON pointer relative to the request body.

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -24,10 +25,12 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/assets"
 	"github.com/framegate/framegate/pkg/movie"
 )
 
@@ -39,6 +42,8 @@ type Job struct {
 	Watermark bool
 	// Progress receives the fraction done, 0..1.
 	Progress func(float64)
+	// FetchAsset reads one of the workspace's uploaded assets.
+	FetchAsset func(ctx context.Context, id string, dst io.Writer) error
 }
 
 // Output describes a rendered file.
@@ -60,6 +65,7 @@ var ErrPermanent = errors.New("permanent render failure")
 // WorkerObjects is the part of the S3 client the worker uses.
 type WorkerObjects interface {
 	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	DeleteObject(context.Context, *s3.DeleteObjectInput, ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
 }
 
@@ -71,9 +77,11 @@ type Worker struct {
 	QueueURL string
 	Objects  WorkerObjects
 	Bucket   string
-	Render   Renderer
-	WorkDir  string
-	Logger   *slog.Logger
+	// AssetsBucket holds the uploaded assets movies may use.
+	AssetsBucket string
+	Render       Renderer
+	WorkDir      string
+	Logger       *slog.Logger
 
 	// LeaseTTL is how long a slot stays held without a heartbeat; a dead
 	// worker's slot frees after at most this long. Default 60 s.
@@ -234,7 +242,8 @@ func (w *Worker) render(ctx context.Context, v Video, lease *Lease, log *slog.Lo
 	out := filepath.Join(w.WorkDir, v.ID+".mp4")
 	defer os.Remove(out)
 	started := time.Now()
-	res, err := w.Render(rctx, Job{Spec: spec, Out: out, WorkDir: w.WorkDir, Watermark: v.Watermark, Progress: prog.report})
+	res, err := w.Render(rctx, Job{Spec: spec, Out: out, WorkDir: w.WorkDir, Watermark: v.Watermark, Progress: prog.report,
+		FetchAsset: func(ctx context.Context, id string, dst io.Writer) error { return w.fetchAsset(ctx, v, id, dst) }})
 	prog.stop()
 	close(done)
 	wg.Wait()
@@ -276,6 +285,23 @@ func (w *Worker) render(ctx context.Context, v Video, lease *Lease, log *slog.Lo
 		return nil
 	}
 	return w.emitStored(ctx, v)
+}
+
+// fetchAsset copies an asset of the video's workspace and environment:
+// the key is built from them, so no spec can reach another's files.
+func (w *Worker) fetchAsset(ctx context.Context, v Video, id string, dst io.Writer) error {
+	key := assets.ObjectKey(v.Env, v.Workspace, id)
+	out, err := w.Objects.GetObject(ctx, &s3.GetObjectInput{Bucket: &w.AssetsBucket, Key: &key})
+	if err != nil {
+		var nk *s3types.NoSuchKey
+		if errors.As(err, &nk) {
+			return fmt.Errorf("asset %s no longer exists", id)
+		}
+		return fmt.Errorf("read asset %s: %w", id, err)
+	}
+	defer out.Body.Close()
+	_, err = io.Copy(dst, out.Body)
+	return err
 }
 
 // emitStored publishes the event of a video just finished, as stored.
