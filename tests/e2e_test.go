@@ -299,7 +299,7 @@ func TestKeysAPI(t *testing.T) {
 		r.str("status") != "active" || r.str("environment") != "live" || r.get("lastUsedAt") != nil {
 		t.Errorf("create: unexpected body %s", r)
 	}
-	if got := stringsOf(t, r.get("scopes")); !sameSet(got, []string{"videos:read", "videos:write", "templates:read"}) {
+	if got := stringsOf(t, r.get("scopes")); !sameSet(got, []string{"videos:read", "videos:write", "templates:read", "assets:read", "assets:write"}) {
 		t.Errorf("render scopes %v", got)
 	}
 

@@ -59,7 +59,8 @@ func newVideosCreateCmd() *cobra.Command {
 		Long: `create queues a render. The file is a movie spec (see docs/renders.md and
 examples/), or a template call {"templateId": "...", "variables": {...}}.
 With --wait a progress bar on stderr follows GET /v1/videos/{id}/status and the
-command fails (exit 1) if the render does not succeed.
+command fails (exit 1) if the render does not succeed. An "asset": "@FILENAME"
+in the file names the newest ready asset uploaded under that file name.
 
 Every create carries an Idempotency-Key (--idempotency-key to choose it), so a
 create retried after a lost answer renders once.` + apiEnvHelp,
@@ -71,16 +72,19 @@ create retried after a lost answer renders once.` + apiEnvHelp,
 			if err != nil {
 				return err
 			}
+			c, err := apiClient()
+			if err != nil {
+				return err
+			}
+			if b, err = resolveAssetNames(cmd.Context(), c, b); err != nil {
+				return fmt.Errorf("--file %s: %w", file, err)
+			}
 			req, err := renderRequest(b)
 			if err != nil {
 				return usageError{fmt.Errorf("--file %s: %w", file, err)}
 			}
 			if webhookURL != "" {
 				req.WebhookURL = webhookURL
-			}
-			c, err := apiClient()
-			if err != nil {
-				return err
 			}
 			var opts []client.CallOption
 			if idemKey != "" {
@@ -192,7 +196,11 @@ func (p *progressBar) show(v *client.Video) {
 	}
 	const width = 30
 	fill := pct * width / 100
-	line := fmt.Sprintf("%s [%s%s] %3d%% %s", v.ID, strings.Repeat("#", fill), strings.Repeat("-", width-fill), pct, v.Status)
+	p.line(fmt.Sprintf("%s [%s%s] %3d%% %s", v.ID, strings.Repeat("#", fill), strings.Repeat("-", width-fill), pct, v.Status))
+}
+
+// line shows line unless it is the one shown.
+func (p *progressBar) line(line string) {
 	if line == p.last {
 		return
 	}

@@ -26,6 +26,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/framegate/framegate/pkg/apierr"
+	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/movie"
 )
 
@@ -184,9 +185,12 @@ func checkValue(v Variable, raw any) (any, error) {
 				return nil, errors.New("must be a color #rrggbb")
 			}
 		case TypeURL:
+			if ids.Valid("ast", s) { // an uploaded asset stands in for a URL
+				break
+			}
 			u, err := url.Parse(s)
 			if err != nil || u.Scheme != "https" || u.Hostname() == "" || u.User != nil || len(s) > movie.MaxURLLen {
-				return nil, errors.New("must be an absolute https URL")
+				return nil, errors.New("must be an absolute https URL or an asset id (ast_…)")
 			}
 		}
 		return s, nil
@@ -259,6 +263,13 @@ func substitute(v any, typ reflect.Type, at string, values map[string]any, usedA
 	case map[string]any:
 		for k, e := range x {
 			x[k] = substitute(e, fieldType(typ, k), at+"/"+escapeToken(k), values, usedAt)
+		}
+		// A url variable given an asset id makes the media an asset.
+		if u, ok := x["url"].(string); ok && ids.Valid("ast", u) {
+			if _, set := x["asset"]; !set {
+				delete(x, "url")
+				x["asset"] = u
+			}
 		}
 	case []any:
 		var elem reflect.Type

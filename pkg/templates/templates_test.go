@@ -267,7 +267,7 @@ func TestValidate(t *testing.T) {
 			t.Spec = json.RawMessage(`{"resolution":"square","scenes":[{"duration":1,"background":{"color":"#000000","image":"x"}}]}`)
 		}, field: "/spec/scenes/0/background/image"},
 		{name: "invalid movie", edit: func(t *Template) {
-			t.Spec = json.RawMessage(`{"resolution":"square","scenes":[{"duration":1,"background":{"color":"#000000"},"elements":[{"type":"video"}]}]}`)
+			t.Spec = json.RawMessage(`{"resolution":"square","scenes":[{"duration":1,"background":{"color":"#000000"},"elements":[{"type":"sticker"}]}]}`)
 		}, field: "/spec/scenes/0/elements/0/type"},
 		{name: "default makes the movie invalid", edit: func(t *Template) { t.Variables[0].Default = 0.0 }, field: "/variables/n"},
 		{name: "fractional default for an integer field", edit: func(t *Template) { t.Variables[2].Default = 40.5 }, field: "/variables/size"},
