@@ -9,13 +9,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/framegate/framegate/pkg/assets"
 	"github.com/framegate/framegate/pkg/client"
+	"github.com/framegate/framegate/pkg/render"
 )
 
 func newAssetsCmd() *cobra.Command {
@@ -262,9 +265,47 @@ func (b *byteBar) show(sent, total int64) {
 
 func (b *byteBar) done() { b.p.done() }
 
-// resolveAssetNames replaces every "asset": "@FILENAME" in a render request
-// by the id of the newest ready asset with that file name, so examples can
-// name the media they need portably.
+// seedSamples generates the sample media (assets.Samples) with ffmpeg and
+// uploads them with each key, waiting until they are ready: the examples
+// name them, so they render on a fresh local stack with no internet.
+func seedSamples(ctx context.Context, apiURL string, keys []string, out io.Writer) error {
+	ffmpeg, _, err := render.FindFFmpeg()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "framegate-samples-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	paths, err := assets.WriteSamples(ctx, ffmpeg, dir)
+	if err != nil {
+		return err
+	}
+	sort.Strings(paths)
+	for _, key := range keys {
+		c := client.New(apiURL, key, client.WithUserAgent("framegate-cli"))
+		for _, p := range paths {
+			a, err := c.UploadAsset(ctx, p, client.UploadOptions{})
+			if err != nil {
+				return fmt.Errorf("upload sample %s: %w", filepath.Base(p), err)
+			}
+			if a, err = c.WaitAsset(ctx, a.ID, 250*time.Millisecond); err != nil {
+				return err
+			}
+			if a.Status != "ready" {
+				return assetError{a}
+			}
+			fmt.Fprintf(out, "  %s %s (%s)\n", a.ID, a.Filename, a.Environment)
+		}
+	}
+	return nil
+}
+
+// resolveAssetNames replaces every "asset": "@FILENAME", and every template
+// variable "@FILENAME", in a render request by the id of the newest ready
+// asset with that file name, so examples can name the media they need
+// portably.
 func resolveAssetNames(ctx context.Context, c *client.Client, body []byte) ([]byte, error) {
 	if !strings.Contains(string(body), `"@`) {
 		return body, nil
@@ -273,36 +314,47 @@ func resolveAssetNames(ctx context.Context, c *client.Client, body []byte) ([]by
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, err
 	}
-	var ready []client.Asset
+	var ready []client.Asset // listed once, when first needed
+	lookup := func(name string) (string, error) {
+		if ready == nil {
+			var err error
+			if ready, err = allAssets(ctx, c, "ready"); err != nil {
+				return "", err
+			}
+		}
+		for _, a := range ready { // newest first
+			if a.Filename == name {
+				return a.ID, nil
+			}
+		}
+		return "", usageError{fmt.Errorf("no ready asset named %s: upload it first (framegate assets upload %s --wait)", name, name)}
+	}
+	// replace resolves the "@" strings of m that names says are asset
+	// references (nil: every one).
 	var walk func(v any) error
+	replace := func(m map[string]any, names func(string) bool) error {
+		for k, val := range m {
+			if s, ok := val.(string); ok && strings.HasPrefix(s, "@") && names(k) {
+				id, err := lookup(s[1:])
+				if err != nil {
+					return err
+				}
+				m[k] = id
+			} else if err := walk(val); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	walk = func(v any) error {
 		switch x := v.(type) {
 		case map[string]any:
-			for k, val := range x {
-				if s, ok := val.(string); ok && k == "asset" && strings.HasPrefix(s, "@") {
-					if ready == nil {
-						var err error
-						if ready, err = allAssets(ctx, c, "ready"); err != nil {
-							return err
-						}
-					}
-					id := ""
-					for _, a := range ready { // newest first
-						if a.Filename == s[1:] {
-							id = a.ID
-							break
-						}
-					}
-					if id == "" {
-						return usageError{fmt.Errorf("no ready asset named %s: upload it first (framegate assets upload %s --wait)", s[1:], s[1:])}
-					}
-					x[k] = id
-					continue
-				}
-				if err := walk(val); err != nil {
+			if vars, ok := x["variables"].(map[string]any); ok { // a template's url variables take asset ids
+				if err := replace(vars, func(string) bool { return true }); err != nil {
 					return err
 				}
 			}
+			return replace(x, func(k string) bool { return k == "asset" })
 		case []any:
 			for _, e := range x {
 				if err := walk(e); err != nil {

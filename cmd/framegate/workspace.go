@@ -297,7 +297,13 @@ func demoWorkspace(ctx context.Context, s *devstack.Stack, out io.Writer) error 
 	}
 	fmt.Fprintf(out, "\nDemo workspace %s (plan %s). Its keys, shown once:\n", ws.ID, ws.Plan)
 	fmt.Fprintf(out, "  live: %s\n  test: %s\n\n", keys[apikey.Live], keys[apikey.Test])
-	fmt.Fprintf(out, "Try it:\n  curl -H \"Authorization: Bearer %s\" %s/auth\n\n", keys[apikey.Test], s.URL())
+	fmt.Fprintf(out, "Sample media for examples/, uploaded as assets of both environments:\n")
+	if err := seedSamples(ctx, s.URL(), []string{keys[apikey.Test], keys[apikey.Live]}, out); err != nil {
+		// The stack is usable without them; only the examples need them.
+		fmt.Fprintf(out, "  not uploaded: %v\n", err)
+	}
+	fmt.Fprintf(out, "\nTry it:\n  curl -H \"Authorization: Bearer %s\" %s/auth\n", keys[apikey.Test], s.URL())
+	fmt.Fprintf(out, "  FRAMEGATE_API_KEY=%s go run ./cmd/framegate videos create --file examples/clip-and-image.json --wait\n\n", keys[apikey.Test])
 	fmt.Fprintf(out, "More workspaces: go run ./cmd/framegate workspace create --name NAME --plan business\n")
 	return nil
 }
