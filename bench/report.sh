@@ -182,3 +182,25 @@ go test -run '^$' -bench BenchmarkRenderHD10s -benchtime 3x ./pkg/render 2>&1 | 
 	printf "\nRenders: %.3f render-s per video-s (target ≤ 0.25: %s)\n", r, (r <= 0.25 ? "PASS" : "MISS")
 	for (k in v) if (k ~ /byte|tmp|work/) printf "  peak %s: %s\n", k, v[k]
 }'
+
+# ---------------------------------------------------------------- assets (issue 14)
+# Upload-to-ready of a 100 MB file on the local stack (moto on loopback):
+# one presigned PUT and a 20-part multipart upload, each until the asset is
+# ready (S3 notification → SQS → the asset worker's probe), as a ratio to one
+# bare presigned PUT of the same bytes measured in the same run. Needs the
+# emulator, like the webhook benchmark.
+echo
+echo "== go test -run '^\$' -bench BenchmarkUploadToReady -benchtime 1x ./pkg/assets"
+as_out="$(FRAMEGATE_TEST_ENDPOINT="${FRAMEGATE_WEBHOOK_BENCH_ENDPOINT:-}" go test -run '^$' -bench BenchmarkUploadToReady -benchtime 1x ./pkg/assets 2>&1 | grep -v 'testenv.go')"
+echo "$as_out" | grep -E '^(Benchmark|ok|FAIL|---)' || true
+echo "$as_out" | awk '
+/^BenchmarkUploadToReady/ {
+	for (i = 3; i < NF; i += 2) v[$(i + 1)] = $i
+	printf "\nAssets, upload → ready of a 100 MB file (moto on loopback):\n"
+	printf "  %-34s %8.2f s  (%.2f× one bare PUT of %.2f s)\n", "single presigned PUT", v["ready-s"], v["ready/put"], v["put-s"]
+	printf "  %-34s %8.2f s  (%.2f× the bare PUT)\n", "multipart, 20 parts", v["ready-multipart-s"], v["ready-multipart/put"]
+	printf "  %-34s %8.2f s\n", "upload finished → ready", v["ingest-s"]
+	found = 1
+}
+END { if (!found) { print "  upload benchmark: missing from the run"; exit 3 } }
+'

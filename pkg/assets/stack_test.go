@@ -28,7 +28,7 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 // ffmpegFile generates a file with ffmpeg args into dir.
-func ffmpegFile(t *testing.T, dir, name string, args ...string) string {
+func ffmpegFile(t testing.TB, dir, name string, args ...string) string {
 	t.Helper()
 	ff, _, err := render.FindFFmpeg()
 	if err != nil {
@@ -226,6 +226,7 @@ func TestBadMedia(t *testing.T) {
 		{name: "longer than 1440 minutes", file: "endless.m4a", contentType: "audio/mp4", data: longM4A(t, audioOnly), code: assets.ErrTooLong},
 		{name: "larger than declared", file: "big.mp4", contentType: "video/mp4", data: clipBytes, declare: int64(len(clipBytes)) - 100, code: assets.ErrTooLarge},
 		{name: "truncated upload", file: "cut.mp4", contentType: "video/mp4", data: clipBytes[:len(clipBytes)/2], declare: int64(len(clipBytes)), code: assets.ErrIncompleteUpload},
+		{name: "empty upload", file: "empty.mp4", contentType: "video/mp4", data: []byte{}, declare: 1000, code: assets.ErrIncompleteUpload},
 		{name: "truncated mp4", file: "cut2.mp4", contentType: "video/mp4", data: clipBytes[:len(clipBytes)/3], code: assets.ErrUnsupportedMedia},
 	}
 	ids := map[string]string{}

@@ -18,6 +18,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,7 +35,6 @@ import (
 
 // WorkerObjects is the part of the S3 client the worker uses.
 type WorkerObjects interface {
-	HeadObject(context.Context, *s3.HeadObjectInput, ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
 	GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	DeleteObject(context.Context, *s3.DeleteObjectInput, ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
 }
@@ -164,16 +164,15 @@ func (w *Worker) Ingest(ctx context.Context, key string) error {
 	if a.Status != Pending { // a repeated notification: its event may have been lost
 		return w.emit(ctx, a)
 	}
-	head, err := w.Objects.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &w.Bucket, Key: &key})
+	head, size, err := w.readHead(ctx, key)
 	if err != nil {
 		if isNotFound(err) {
 			log.InfoContext(ctx, "file is gone; nothing to ingest")
 			return nil
 		}
-		return fmt.Errorf("head %s: %w", key, err)
+		return err
 	}
-	size := aws.ToInt64(head.ContentLength)
-	m, fail, err := w.probe(ctx, a, key, size)
+	m, fail, err := w.probe(ctx, a, key, head, size)
 	if err != nil {
 		return err
 	}
@@ -198,22 +197,39 @@ func (w *Worker) Ingest(ctx context.Context, key string) error {
 	return w.emit(ctx, a)
 }
 
+// readHead reads the first HeadBytes of the file and, from the same
+// answer's Content-Range, its size: one request.
+func (w *Worker) readHead(ctx context.Context, key string) ([]byte, int64, error) {
+	obj, err := w.Objects.GetObject(ctx, &s3.GetObjectInput{Bucket: &w.Bucket, Key: &key, Range: aws.String(fmt.Sprintf("bytes=0-%d", HeadBytes-1))})
+	var ae interface{ ErrorCode() string }
+	if errors.As(err, &ae) && ae.ErrorCode() == "InvalidRange" { // an empty file
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read the head of %s: %w", key, err)
+	}
+	defer obj.Body.Close()
+	head, err := io.ReadAll(io.LimitReader(obj.Body, HeadBytes))
+	if err != nil {
+		return nil, 0, fmt.Errorf("read the head of %s: %w", key, err)
+	}
+	size := aws.ToInt64(obj.ContentLength)
+	if cr := aws.ToString(obj.ContentRange); cr != "" { // "bytes 0-262143/104832044"
+		_, total, _ := strings.Cut(cr, "/")
+		if size, err = strconv.ParseInt(total, 10, 64); err != nil {
+			return nil, 0, fmt.Errorf("size of %s from %q: %w", key, cr, err)
+		}
+	}
+	return head, size, nil
+}
+
 // probe decides what the file is. A *Error is the asset's failure; an
 // error is worth a retry.
-func (w *Worker) probe(ctx context.Context, a Asset, key string, size int64) (Media, *Error, error) {
+func (w *Worker) probe(ctx context.Context, a Asset, key string, head []byte, size int64) (Media, *Error, error) {
 	if size > MaxSize || size != a.DeclaredSize {
 		return Media{}, Check(a, size, Sniffed{}), nil
 	}
-	obj, err := w.Objects.GetObject(ctx, &s3.GetObjectInput{Bucket: &w.Bucket, Key: &key, Range: aws.String(fmt.Sprintf("bytes=0-%d", HeadBytes-1))})
-	if err != nil {
-		return Media{}, nil, fmt.Errorf("read the head of %s: %w", key, err)
-	}
-	headBytes, err := io.ReadAll(io.LimitReader(obj.Body, HeadBytes))
-	obj.Body.Close()
-	if err != nil {
-		return Media{}, nil, fmt.Errorf("read the head of %s: %w", key, err)
-	}
-	s, err := Sniff(headBytes)
+	s, err := Sniff(head)
 	if err != nil && s.Format != "" {
 		return Media{}, &Error{ErrUnsupportedMedia, "The image's header cannot be read: the file is damaged or truncated."}, nil
 	}
