@@ -107,7 +107,10 @@ type Asset struct {
 	DeclaredSize int64
 	SizeBytes    int64
 	Media        Media
-	Error        *Error
+	// ETag is the probed file's: renders read it with If-Match, so a file
+	// replaced after probing (the upload URL still works) is never used.
+	ETag  string
+	Error *Error
 	// UploadID is the S3 multipart upload of a multipart asset.
 	UploadID   string
 	CreatedAt  time.Time

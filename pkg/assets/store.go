@@ -56,7 +56,7 @@ const (
 	aWidth, aHeight, aVCodec, aACodec  = "width", "height", "videoCodec", "audioCodec"
 	aErrCode, aErrMsg, aUploadID       = "errorCode", "errorMessage", "uploadId"
 	aCreated, aUploadBy, aFinished     = "createdAt", "uploadBy", "finishedAt"
-	aExpires, attrTTL                  = "expiresAt", "ttl"
+	aExpires, attrTTL, aETag           = "expiresAt", "ttl", "etag"
 	attrQuota                          = "maxStorageGB" // on the keys table's environment record
 )
 
@@ -89,7 +89,7 @@ func decode(it dynamo.Item) Asset {
 	a := Asset{
 		ID: dynamo.Str(it, aID), Workspace: dynamo.Str(it, aWS), Env: apikey.Env(dynamo.Str(it, aEnv)),
 		Status: dynamo.Str(it, aStatus), Filename: dynamo.Str(it, aFilename), ContentType: dynamo.Str(it, aType),
-		DeclaredSize: integer(it, aDeclared), SizeBytes: integer(it, aSize), UploadID: dynamo.Str(it, aUploadID),
+		DeclaredSize: integer(it, aDeclared), SizeBytes: integer(it, aSize), UploadID: dynamo.Str(it, aUploadID), ETag: dynamo.Str(it, aETag),
 		Media: Media{
 			Kind: dynamo.Str(it, aKind), Format: dynamo.Str(it, aFormat),
 			Width: int(integer(it, aWidth)), Height: int(integer(it, aHeight)),
@@ -232,16 +232,17 @@ func (st *Store) Quota(ctx context.Context, ws string, env apikey.Env) (int64, e
 	return gb << 30, nil
 }
 
-// MarkReady records what probing found. It reports false when the asset
-// is no longer pending (a duplicate notification) or gone.
-func (st *Store) MarkReady(ctx context.Context, a Asset, size int64, m Media) (bool, error) {
+// MarkReady records what probing found in the file with etag. It reports
+// false when the asset is no longer pending (a duplicate notification) or
+// gone.
+func (st *Store) MarkReady(ctx context.Context, a Asset, size int64, etag string, m Media) (bool, error) {
 	set := "SET #st = :st, #z = :z, #k = :k, #f = :f, #d = :d, #fin = :fin"
 	names := map[string]string{"#st": aStatus, "#z": aSize, "#k": aKind, "#f": aFormat, "#d": aDuration, "#fin": aFinished}
 	values := map[string]types.AttributeValue{
 		":st": dynamo.S(Ready), ":z": dynamo.N(size), ":k": dynamo.S(m.Kind), ":f": dynamo.S(m.Format),
 		":d": dynamo.F(m.DurationSeconds), ":fin": dynamo.Millis(st.now()), ":pending": dynamo.S(Pending),
 	}
-	for name, v := range map[string]string{aVCodec: m.VideoCodec, aACodec: m.AudioCodec} {
+	for name, v := range map[string]string{aVCodec: m.VideoCodec, aACodec: m.AudioCodec, aETag: etag} {
 		if v != "" {
 			set += fmt.Sprintf(", #%s = :%s", name, name)
 			names["#"+name], values[":"+name] = name, dynamo.S(v)

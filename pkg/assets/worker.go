@@ -162,9 +162,14 @@ func (w *Worker) Ingest(ctx context.Context, key string) error {
 		return err
 	}
 	if a.Status != Pending { // a repeated notification: its event may have been lost
+		if a.Status == Failed { // and so may the deletion of its file
+			if err := w.delete(ctx, key); err != nil {
+				return err
+			}
+		}
 		return w.emit(ctx, a)
 	}
-	head, size, err := w.readHead(ctx, key)
+	head, size, etag, err := w.readHead(ctx, key)
 	if err != nil {
 		if isNotFound(err) {
 			log.InfoContext(ctx, "file is gone; nothing to ingest")
@@ -172,19 +177,21 @@ func (w *Worker) Ingest(ctx context.Context, key string) error {
 		}
 		return err
 	}
+	// A file replaced between this read and ffprobe's is caught later:
+	// renders read the file only if its ETag is still the one recorded.
 	m, fail, err := w.probe(ctx, a, key, head, size)
 	if err != nil {
 		return err
 	}
-	var done bool
 	if fail != nil {
 		log.InfoContext(ctx, "asset failed", "code", fail.Code, "bytes", size)
+		var done bool
 		if done, err = w.Store.MarkFailed(ctx, a, size, *fail); err == nil && done {
 			err = w.delete(ctx, key)
 		}
 	} else {
 		log.InfoContext(ctx, "asset ready", "kind", m.Kind, "format", m.Format, "seconds", m.DurationSeconds, "bytes", size)
-		done, err = w.Store.MarkReady(ctx, a, size, m)
+		_, err = w.Store.MarkReady(ctx, a, size, etag, m)
 	}
 	if err != nil {
 		return err
@@ -198,29 +205,28 @@ func (w *Worker) Ingest(ctx context.Context, key string) error {
 }
 
 // readHead reads the first HeadBytes of the file and, from the same
-// answer's Content-Range, its size: one request.
-func (w *Worker) readHead(ctx context.Context, key string) ([]byte, int64, error) {
+// answer, its size (Content-Range) and ETag: one request.
+func (w *Worker) readHead(ctx context.Context, key string) (head []byte, size int64, etag string, err error) {
 	obj, err := w.Objects.GetObject(ctx, &s3.GetObjectInput{Bucket: &w.Bucket, Key: &key, Range: aws.String(fmt.Sprintf("bytes=0-%d", HeadBytes-1))})
 	var ae interface{ ErrorCode() string }
 	if errors.As(err, &ae) && ae.ErrorCode() == "InvalidRange" { // an empty file
-		return nil, 0, nil
+		return nil, 0, "", nil
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("read the head of %s: %w", key, err)
+		return nil, 0, "", fmt.Errorf("read the head of %s: %w", key, err)
 	}
 	defer obj.Body.Close()
-	head, err := io.ReadAll(io.LimitReader(obj.Body, HeadBytes))
-	if err != nil {
-		return nil, 0, fmt.Errorf("read the head of %s: %w", key, err)
+	if head, err = io.ReadAll(io.LimitReader(obj.Body, HeadBytes)); err != nil {
+		return nil, 0, "", fmt.Errorf("read the head of %s: %w", key, err)
 	}
-	size := aws.ToInt64(obj.ContentLength)
+	size = aws.ToInt64(obj.ContentLength)
 	if cr := aws.ToString(obj.ContentRange); cr != "" { // "bytes 0-262143/104832044"
 		_, total, _ := strings.Cut(cr, "/")
 		if size, err = strconv.ParseInt(total, 10, 64); err != nil {
-			return nil, 0, fmt.Errorf("size of %s from %q: %w", key, cr, err)
+			return nil, 0, "", fmt.Errorf("size of %s from %q: %w", key, cr, err)
 		}
 	}
-	return head, size, nil
+	return head, size, aws.ToString(obj.ETag), nil
 }
 
 // probe decides what the file is. A *Error is the asset's failure; an

@@ -1,13 +1,16 @@
 package videos_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"math"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,7 +21,9 @@ import (
 	"github.com/framegate/framegate/pkg/testenv"
 )
 
-func uploadReady(t *testing.T, c *client.Client, path string) *client.Asset {
+// uploadReady uploads path and waits for it to be ready; it returns the
+// asset and the URL it was uploaded to.
+func uploadReady(t *testing.T, c *client.Client, path string) (*client.Asset, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -26,10 +31,25 @@ func uploadReady(t *testing.T, c *client.Client, path string) *client.Asset {
 	if err != nil {
 		t.Fatal(err)
 	}
+	url := a.Upload.URL
 	if a, err = c.WaitAsset(ctx, a.ID, 100*time.Millisecond); err != nil || a.Status != "ready" {
 		t.Fatalf("asset %+v %v", a, err)
 	}
-	return a
+	return a, url
+}
+
+func waitVideo(t *testing.T, c *client.Client, v *client.Video) *client.Video {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var err error
+	for !v.Terminal() {
+		time.Sleep(200 * time.Millisecond)
+		if v, err = c.VideoStatus(ctx, v.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return v
 }
 
 // TestMovieOfAssets renders a movie whose clip and image are uploaded
@@ -57,7 +77,8 @@ func TestMovieOfAssets(t *testing.T) {
 	clipPath := gen("clip.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2", "-f", "lavfi", "-i", "sine=frequency=440:duration=2",
 		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest")
 	pngPath := gen("logo.png", "-f", "lavfi", "-i", "color=c=yellow:size=200x100", "-frames:v", "1")
-	clip, img := uploadReady(t, c, clipPath), uploadReady(t, c, pngPath)
+	clip, clipURL := uploadReady(t, c, clipPath)
+	img, _ := uploadReady(t, c, pngPath)
 
 	spec := func(clipID, imgID string, trimStart float64) json.RawMessage {
 		b, _ := json.Marshal(map[string]any{"resolution": "sd", "scenes": []any{map[string]any{
@@ -74,15 +95,7 @@ func TestMovieOfAssets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	for !v.Terminal() {
-		time.Sleep(200 * time.Millisecond)
-		if v, err = c.VideoStatus(wctx, v.ID); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if v.Status != "succeeded" {
+	if v = waitVideo(t, c, v); v.Status != "succeeded" {
 		t.Fatalf("video %+v %+v", v, v.Error)
 	}
 	out := filepath.Join(dir, "out.mp4")
@@ -101,7 +114,7 @@ func TestMovieOfAssets(t *testing.T) {
 
 	// Unusable references: refused at creation, naming the field.
 	other := client.New(s.URL(), otherKeys[apikey.Test])
-	theirs := uploadReady(t, other, pngPath)
+	theirs, _ := uploadReady(t, other, pngPath)
 	pending, err := c.CreateAsset(ctx, client.CreateAssetRequest{Filename: "later.mp4", ContentType: "video/mp4", SizeBytes: 1000})
 	if err != nil {
 		t.Fatal(err)
@@ -130,5 +143,20 @@ func TestMovieOfAssets(t *testing.T) {
 	list, err := c.ListVideos(ctx, client.ListVideosParams{})
 	if err != nil || len(list.Data) != 1 {
 		t.Errorf("refused renders were created: %d videos, %v", len(list.Data), err)
+	}
+
+	// The upload URL still works after probing: a file swapped in later is
+	// never rendered (renders read only the ETag probing recorded).
+	png, _ := os.ReadFile(pngPath)
+	req, _ := http.NewRequest(http.MethodPut, clipURL, bytes.NewReader(png))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("swap: %v %v", resp, err)
+	}
+	v, err = c.CreateVideo(ctx, client.CreateVideoRequest{Spec: spec(clip.ID, img.ID, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v = waitVideo(t, c, v); v.Status != "failed" || v.Error == nil || !strings.Contains(v.Error.Message, "replaced") {
+		t.Errorf("render of a swapped clip: %+v %+v", v, v.Error)
 	}
 }

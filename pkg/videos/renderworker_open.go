@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/framegate/framegate/pkg/assets"
 	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/webhooks"
 )
@@ -51,10 +53,14 @@ func OpenWorker(_ context.Context, d lambdas.Deps, r Renderer) (*Worker, error) 
 		return nil, err
 	}
 	q := sqs.NewFromConfig(d.AWS)
+	as, err := assets.NewStore(dynamodb.NewFromConfig(d.AWS), d.Getenv("DATA_TABLE"), "", d.Now)
+	if err != nil {
+		return nil, err
+	}
 	w := &Worker{
 		Store: st, Queue: q, QueueURL: env["RENDER_QUEUE_URL"],
 		Events:  emitter(q, env, d),
-		Objects: S3Client(d.AWS), Bucket: env["RENDERS_BUCKET"], AssetsBucket: env["ASSETS_BUCKET"],
+		Objects: S3Client(d.AWS), Bucket: env["RENDERS_BUCKET"], AssetsBucket: env["ASSETS_BUCKET"], Assets: as,
 		Render: r, Logger: d.Logger,
 	}
 	w.defaults()

@@ -77,8 +77,10 @@ type Worker struct {
 	QueueURL string
 	Objects  WorkerObjects
 	Bucket   string
-	// AssetsBucket holds the uploaded assets movies may use.
+	// AssetsBucket holds the uploaded assets movies may use; Assets reads
+	// their records.
 	AssetsBucket string
+	Assets       Assets
 	Render       Renderer
 	WorkDir      string
 	Logger       *slog.Logger
@@ -288,14 +290,31 @@ func (w *Worker) render(ctx context.Context, v Video, lease *Lease, log *slog.Lo
 }
 
 // fetchAsset copies an asset of the video's workspace and environment:
-// the key is built from them, so no spec can reach another's files.
+// the key is built from them, so no spec can reach another's files, and
+// the file is read only if it is the one probing saw (If-Match its ETag).
 func (w *Worker) fetchAsset(ctx context.Context, v Video, id string, dst io.Writer) error {
+	a, err := w.Assets.Resolve(ctx, v.Workspace, v.Env, id)
+	if err != nil {
+		var e *apierr.Error
+		if errors.As(err, &e) && (e.Code == apierr.NotFound || e.Code == apierr.Conflict) {
+			return fmt.Errorf("asset %s no longer exists", id)
+		}
+		return err
+	}
 	key := assets.ObjectKey(v.Env, v.Workspace, id)
-	out, err := w.Objects.GetObject(ctx, &s3.GetObjectInput{Bucket: &w.AssetsBucket, Key: &key})
+	in := &s3.GetObjectInput{Bucket: &w.AssetsBucket, Key: &key}
+	if a.ETag != "" {
+		in.IfMatch = &a.ETag
+	}
+	out, err := w.Objects.GetObject(ctx, in)
 	if err != nil {
 		var nk *s3types.NoSuchKey
-		if errors.As(err, &nk) {
+		var ae interface{ ErrorCode() string }
+		switch {
+		case errors.As(err, &nk):
 			return fmt.Errorf("asset %s no longer exists", id)
+		case errors.As(err, &ae) && ae.ErrorCode() == "PreconditionFailed":
+			return fmt.Errorf("asset %s was replaced after it was checked; upload it again as a new asset", id)
 		}
 		return fmt.Errorf("read asset %s: %w", id, err)
 	}
