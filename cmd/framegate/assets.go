@@ -232,7 +232,13 @@ func printAsset(cmd *cobra.Command, a *client.Asset) error {
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "%s %s %s (%s, %d bytes", a.ID, a.Status, a.Filename, a.Environment, a.SizeBytes)
 	if a.Kind != nil {
-		fmt.Fprintf(out, ", %s %s s %s", *a.Kind, seconds(a.DurationSeconds), frameSize(*a))
+		fmt.Fprintf(out, ", %s", *a.Kind)
+		if a.DurationSeconds != nil {
+			fmt.Fprintf(out, " %s s", seconds(a.DurationSeconds))
+		}
+		if a.Width != nil {
+			fmt.Fprintf(out, " %s", frameSize(*a))
+		}
 	}
 	fmt.Fprintln(out, ")")
 	if a.Error != nil {
