@@ -39,6 +39,11 @@ type Guard struct {
 	Resolver Resolver
 	// Timeout bounds a whole Fetch, body included; 0 means DefaultTimeout.
 	Timeout time.Duration
+	// Dial, when set, opens the connection to an address the guard has
+	// checked, instead of the network: tests route a public address to a
+	// local server, so the production policy runs end to end. Nil in
+	// production.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // DefaultTimeout bounds a Fetch when the Guard sets none.
@@ -57,6 +62,10 @@ const (
 	ReasonUnspecified = "unspecified address"
 	ReasonMulticast   = "multicast address"
 	ReasonReserved    = "reserved address"
+	// ReasonEmbedded is an IPv6 transition address (Teredo, 6to4, SIIT,
+	// IPv4-compatible, local-use NAT64) whose embedded IPv4 address is not
+	// itself refused: such addresses are refused whatever they embed.
+	ReasonEmbedded = "IPv6 address embedding IPv4"
 )
 
 // RefusedError is an address or URL the policy does not allow. Callers show
@@ -93,7 +102,10 @@ type prefixRule struct {
 }
 
 // refused is checked in order, so the specific reasons (metadata) come
-// before the ranges that contain them (link-local, fc00::/7).
+// before the ranges that contain them (link-local, fc00::/7). It holds
+// every block of IANA's IPv4 and IPv6 Special-Purpose Address Registries,
+// those marked globally reachable too (anycast infrastructure such as
+// AS112 and AMT hosts no webhook), and multicast.
 var refused = func() []prefixRule {
 	rules := []struct{ cidr, reason string }{
 		{"169.254.169.254/32", ReasonMetadata}, // EC2, GCP, Azure instance metadata
@@ -102,28 +114,37 @@ var refused = func() []prefixRule {
 		{"fd00:ec2::254/128", ReasonMetadata},  // EC2 metadata over IPv6
 		{"fd00:ec2::23/128", ReasonMetadata},   // EKS pod identity over IPv6
 		{"100.100.100.200/32", ReasonMetadata}, // Alibaba Cloud metadata
-		{"0.0.0.0/8", ReasonUnspecified},
+		{"0.0.0.0/8", ReasonUnspecified},       // "this network"
 		{"::/128", ReasonUnspecified},
 		{"127.0.0.0/8", ReasonLoopback},
 		{"::1/128", ReasonLoopback},
 		{"10.0.0.0/8", ReasonPrivate},
 		{"172.16.0.0/12", ReasonPrivate},
 		{"192.168.0.0/16", ReasonPrivate},
-		{"fc00::/7", ReasonPrivate},
+		{"fc00::/7", ReasonPrivate},  // unique local
 		{"fec0::/10", ReasonPrivate}, // deprecated site-local, still routed by some stacks
 		{"100.64.0.0/10", ReasonCGNAT},
 		{"169.254.0.0/16", ReasonLinkLocal},
 		{"fe80::/10", ReasonLinkLocal},
 		{"224.0.0.0/4", ReasonMulticast},
 		{"ff00::/8", ReasonMulticast},
-		{"192.0.0.0/24", ReasonReserved},  // IETF protocol assignments
-		{"192.0.2.0/24", ReasonReserved},  // documentation
-		{"198.18.0.0/15", ReasonReserved}, // benchmarking, used inside some clouds
-		{"198.51.100.0/24", ReasonReserved},
-		{"203.0.113.0/24", ReasonReserved},
-		{"240.0.0.0/4", ReasonReserved}, // includes 255.255.255.255
-		{"100::/64", ReasonReserved},    // discard
-		{"2001:db8::/32", ReasonReserved},
+		{"192.0.0.0/24", ReasonReserved},    // IETF protocol assignments (DS-Lite, PCP, TURN, NAT64 discovery)
+		{"192.0.2.0/24", ReasonReserved},    // documentation (TEST-NET-1)
+		{"192.31.196.0/24", ReasonReserved}, // AS112-v4
+		{"192.52.193.0/24", ReasonReserved}, // AMT
+		{"192.88.99.0/24", ReasonReserved},  // deprecated 6to4 relay anycast
+		{"192.175.48.0/24", ReasonReserved}, // AS112 direct delegation
+		{"198.18.0.0/15", ReasonReserved},   // benchmarking, used inside some clouds
+		{"198.51.100.0/24", ReasonReserved}, // documentation (TEST-NET-2)
+		{"203.0.113.0/24", ReasonReserved},  // documentation (TEST-NET-3)
+		{"240.0.0.0/4", ReasonReserved},     // future use, and 255.255.255.255
+		{"100::/64", ReasonReserved},        // discard-only
+		{"100:0:0:1::/64", ReasonReserved},  // dummy prefix
+		{"2001::/23", ReasonReserved},       // IETF protocol assignments (benchmarking, AMT, AS112, ORCHID, …)
+		{"2001:db8::/32", ReasonReserved},   // documentation
+		{"2620:4f:8000::/48", ReasonReserved},
+		{"3fff::/20", ReasonReserved}, // documentation
+		{"5f00::/16", ReasonReserved}, // SRv6 SIDs
 	}
 	out := make([]prefixRule, len(rules))
 	for i, r := range rules {
@@ -132,35 +153,42 @@ var refused = func() []prefixRule {
 	return out
 }()
 
-// embedded prefixes carry an IPv4 address inside an IPv6 one; a gateway may
-// translate them, so the IPv4 inside is judged too.
+// Prefixes of IPv6 addresses that carry an IPv4 address.
 var (
-	nat64      = netip.MustParsePrefix("64:ff9b::/96")
-	nat64Local = netip.MustParsePrefix("64:ff9b:1::/48")
-	sixToFour  = netip.MustParsePrefix("2002::/16")
-	v4compat   = netip.MustParsePrefix("::/96")
+	nat64      = netip.MustParsePrefix("64:ff9b::/96")    // well-known NAT64 (RFC 6052)
+	nat64Local = netip.MustParsePrefix("64:ff9b:1::/48")  // local-use NAT64 (RFC 8215)
+	sixToFour  = netip.MustParsePrefix("2002::/16")       // 6to4 (RFC 3056)
+	teredo     = netip.MustParsePrefix("2001::/32")       // Teredo (RFC 4380)
+	siit       = netip.MustParsePrefix("::ffff:0:0:0/96") // SIIT IPv4-translated (RFC 2765)
+	v4compat   = netip.MustParsePrefix("::/96")           // IPv4-compatible (deprecated, RFC 4291)
+	global6    = netip.MustParsePrefix("2000::/3")        // IPv6 global unicast
 )
 
 // CheckAddr returns the reason ip is refused, or "" when it may be dialed.
+//
+// IPv6 addresses that embed an IPv4 address are judged by it: a
+// translator or tunnel on the way may deliver them to it. Only NAT64's
+// well-known prefix may reach a public IPv4 address (AWS's DNS64 answers
+// with it in IPv6-only subnets); every other transition form (Teredo,
+// whose client address is stored inverted, 6to4, SIIT, IPv4-compatible,
+// local-use NAT64) is refused whatever it embeds, and so is any IPv6
+// address outside global unicast.
 func (g *Guard) CheckAddr(ip netip.Addr) string {
 	ip = ip.Unmap().WithZone("") // ::ffff:10.0.0.1 is 10.0.0.1
 	if !ip.IsValid() {
 		return ReasonUnspecified
 	}
 	if ip.Is6() {
-		b := ip.As16()
-		var inner netip.Addr
-		switch {
-		case nat64.Contains(ip) || nat64Local.Contains(ip):
-			inner = netip.AddrFrom4([4]byte(b[12:16]))
-		case sixToFour.Contains(ip):
-			inner = netip.AddrFrom4([4]byte(b[2:6]))
-		case v4compat.Contains(ip) && ip != netip.IPv6Unspecified() && ip != netip.IPv6Loopback():
-			inner = netip.AddrFrom4([4]byte(b[12:16]))
-		}
-		if inner.IsValid() {
-			if r := g.CheckAddr(inner); r != "" {
-				return r
+		if inner, only := embedded(ip); len(inner) > 0 {
+			for _, v4 := range inner {
+				// Judged as a remote address: AllowLoopback admits our own
+				// loopback, not a translator's.
+				if r := (&Guard{}).CheckAddr(v4); r != "" {
+					return r
+				}
+			}
+			if !only {
+				return ReasonEmbedded
 			}
 		}
 	}
@@ -172,7 +200,35 @@ func (g *Guard) CheckAddr(ip netip.Addr) string {
 			return r.reason
 		}
 	}
+	if ip.Is6() && !global6.Contains(ip) && ip != netip.IPv6Loopback() && !nat64.Contains(ip) {
+		return ReasonReserved
+	}
 	return ""
+}
+
+// embedded returns the IPv4 addresses an IPv6 address carries, and whether
+// they alone decide (NAT64's well-known prefix) rather than the address
+// being refused anyway.
+func embedded(ip netip.Addr) (inner []netip.Addr, only bool) {
+	b := ip.As16()
+	v4 := func(x []byte) netip.Addr { return netip.AddrFrom4([4]byte(x)) }
+	switch {
+	case nat64.Contains(ip):
+		return []netip.Addr{v4(b[12:16])}, true
+	case nat64Local.Contains(ip):
+		// RFC 6052 layout for a /48: bits 48-63 and 72-95 (octet 8 is zero).
+		return []netip.Addr{netip.AddrFrom4([4]byte{b[6], b[7], b[9], b[10]})}, false
+	case sixToFour.Contains(ip):
+		return []netip.Addr{v4(b[2:6])}, false
+	case teredo.Contains(ip):
+		client := [4]byte{^b[12], ^b[13], ^b[14], ^b[15]} // obfuscated: stored inverted
+		return []netip.Addr{v4(b[4:8]), netip.AddrFrom4(client)}, false
+	case siit.Contains(ip):
+		return []netip.Addr{v4(b[12:16])}, false
+	case v4compat.Contains(ip) && ip != netip.IPv6Unspecified() && ip != netip.IPv6Loopback():
+		return []netip.Addr{v4(b[12:16])}, false
+	}
+	return nil, false
 }
 
 func (g *Guard) resolver() Resolver {
@@ -239,9 +295,13 @@ func (g *Guard) dial(ctx context.Context, network, address string) (net.Conn, er
 			return nil
 		},
 	}
+	dialContext := d.DialContext
+	if g.Dial != nil {
+		dialContext = g.Dial
+	}
 	var errs []error
 	for _, ip := range addrs {
-		c, err := d.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
+		c, err := dialContext(ctx, network, net.JoinHostPort(ip.String(), port))
 		if err == nil {
 			return c, nil
 		}
@@ -253,15 +313,25 @@ func (g *Guard) dial(ctx context.Context, network, address string) (net.Conn, er
 	return nil, fmt.Errorf("dial %s: %w", host, errors.Join(errs...))
 }
 
+// ReasonScheme refuses a URL whose scheme the policy does not fetch.
+const ReasonScheme = "only https URLs are fetched"
+
 // CheckURL refuses URLs the policy never fetches, before any network use:
 // schemes other than https (http too with AllowLoopback), credentials in
 // the URL, and literal IP hosts that are refused.
-func (g *Guard) CheckURL(u *url.URL) error {
+func (g *Guard) CheckURL(u *url.URL) error { return g.checkURL(u, g.AllowLoopback) }
+
+// CheckHTTPURL is CheckURL for a destination the caller accepts over plain
+// http as well (sandbox webhooks): the addresses are held to the same
+// policy, only the scheme is relaxed.
+func (g *Guard) CheckHTTPURL(u *url.URL) error { return g.checkURL(u, true) }
+
+func (g *Guard) checkURL(u *url.URL, plainHTTP bool) error {
 	switch {
 	case u.Scheme == "https":
-	case u.Scheme == "http" && g.AllowLoopback:
+	case u.Scheme == "http" && plainHTTP:
 	default:
-		return &RefusedError{Host: u.Host, Reason: "only https URLs are fetched"}
+		return &RefusedError{Host: u.Host, Reason: ReasonScheme}
 	}
 	if u.User != nil {
 		return &RefusedError{Host: u.Hostname(), Reason: "credentials in the URL"}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -87,6 +88,50 @@ func TestCheckAddr(t *testing.T) {
 		{"64:ff9b::a9fe:a9fe", ReasonMetadata, false}, // NAT64 of 169.254.169.254
 		{"2002:0a00:0001::1", ReasonPrivate, false},   // 6to4 of 10.0.0.1
 		{"::10.0.0.1", ReasonPrivate, false},          // IPv4-compatible
+		// Every IPv6 form that embeds IPv4, each embedding the metadata
+		// address, a private one and a public one: the embedded refused
+		// address names the reason; a public one is refused too, except
+		// behind NAT64's well-known prefix.
+		{"64:ff9b::a9fe:a9fe", ReasonMetadata, true}, // NAT64: our AllowLoopback is not a translator's
+		{"64:ff9b::7f00:1", ReasonLoopback, true},
+		{"64:ff9b::a00:1", ReasonPrivate, false},
+		{"64:ff9b:1:a9fe:a9:fe00::", ReasonMetadata, false}, // local-use NAT64 (RFC 6052 /48 layout)
+		{"64:ff9b:1:a00:0:100::", ReasonPrivate, false},
+		{"64:ff9b:1:808:8:800::", ReasonEmbedded, false},
+		{"2001:0:a9fe:a9fe::1", ReasonMetadata, false},                  // Teredo server 169.254.169.254
+		{"2001:0:4136:e378:8000:63bf:5601:5601", ReasonMetadata, false}, // Teredo client 169.254.169.254, inverted
+		{"2001:0:4136:e378:8000:63bf:f5ff:fffe", ReasonPrivate, false},  // Teredo client 10.0.0.1
+		{"2001:0:4136:e378:8000:63bf:f7f7:f7f7", ReasonEmbedded, false}, // Teredo, both public
+		{"::ffff:0:a9fe:a9fe", ReasonMetadata, false},                   // SIIT
+		{"::ffff:0:a00:1", ReasonPrivate, false},
+		{"::ffff:0:808:808", ReasonEmbedded, false},
+		{"2002:a9fe:a9fe::1", ReasonMetadata, false}, // 6to4
+		{"2002:808:808::1", ReasonEmbedded, false},
+		{"::a9fe:a9fe", ReasonMetadata, false}, // IPv4-compatible
+		{"::808:808", ReasonEmbedded, false},
+		{"::ffff:a9fe:a9fe", ReasonMetadata, false}, // IPv4-mapped is the IPv4 address itself
+		// The rest of IANA's special-purpose registries.
+		{"192.0.0.9", ReasonReserved, false},
+		{"192.0.0.171", ReasonReserved, false},
+		{"192.31.196.1", ReasonReserved, false},
+		{"192.52.193.1", ReasonReserved, false},
+		{"192.88.99.1", ReasonReserved, false},
+		{"192.175.48.1", ReasonReserved, false},
+		{"198.19.255.255", ReasonReserved, false},
+		{"203.0.113.7", ReasonReserved, false},
+		{"100::1", ReasonReserved, false},
+		{"100:0:0:1::1", ReasonReserved, false},
+		{"2001:1::1", ReasonReserved, false},
+		{"2001:2::1", ReasonReserved, false},
+		{"2001:3::1", ReasonReserved, false},
+		{"2001:4:112::1", ReasonReserved, false},
+		{"2001:20::1", ReasonReserved, false},
+		{"2001:db8::1", ReasonReserved, false},
+		{"2620:4f:8000::1", ReasonReserved, false},
+		{"3fff::1", ReasonReserved, false},
+		{"5f00::1", ReasonReserved, false},
+		{"4000::1", ReasonReserved, false}, // outside global unicast
+		{"fec0::1", ReasonPrivate, false},
 		// Public addresses pass (checked only, never dialed).
 		{"8.8.8.8", "", false},
 		{"93.184.216.34", "", false},
@@ -109,6 +154,8 @@ func TestFetchRefuses(t *testing.T) {
 		"metadata.example":  {"::ffff:169.254.169.254"},
 		"cgnat.example":     {"100.64.0.1"},
 		"v6private.example": {"fd00::5"},
+		"teredo.example":    {"2001:0:4136:e378:8000:63bf:5601:5601"},
+		"siit.example":      {"::ffff:0:a00:1"},
 	}}
 	cases := []struct {
 		name, url, reason string
@@ -116,6 +163,9 @@ func TestFetchRefuses(t *testing.T) {
 	}{
 		{"private literal", "https://10.0.0.1/a.png", ReasonPrivate, nil},
 		{"metadata literal", "https://169.254.169.254/latest/meta-data/", ReasonMetadata, nil},
+		{"teredo literal embedding metadata", "https://[2001:0:a9fe:a9fe::1]/", ReasonMetadata, nil},
+		{"teredo from DNS", "https://teredo.example/x", ReasonMetadata, nil},
+		{"siit from DNS", "https://siit.example/x", ReasonPrivate, nil},
 		{"loopback v6 literal", "https://[::1]/", ReasonLoopback, nil},
 		{"cgnat literal", "https://100.64.0.1/", ReasonCGNAT, nil},
 		{"mapped literal", "https://[::ffff:10.0.0.1]/", ReasonPrivate, nil},
@@ -342,5 +392,34 @@ func TestLiteralRefusalNeedsNoLookup(t *testing.T) {
 	}
 	if n := spy.calls.Load(); n != 0 {
 		t.Fatalf("%d lookups for literal addresses", n)
+	}
+}
+
+// CheckHTTPURL relaxes the scheme only: addresses, credentials and other
+// schemes are refused as by CheckURL.
+func TestCheckHTTPURL(t *testing.T) {
+	g := &Guard{}
+	for _, c := range []struct {
+		url, reason string
+	}{
+		{"http://hooks.example.com/in", ""},
+		{"https://hooks.example.com/in", ""},
+		{"http://10.0.0.1/", ReasonPrivate},
+		{"http://[2001:0:a9fe:a9fe::1]/", ReasonMetadata},
+		{"http://127.0.0.1:8080/", ReasonLoopback},
+		{"http://u:p@hooks.example.com/", "credentials in the URL"},
+		{"ftp://hooks.example.com/", ReasonScheme},
+	} {
+		u, _ := url.Parse(c.url)
+		err := g.CheckHTTPURL(u)
+		var re *RefusedError
+		if (c.reason == "") != (err == nil) || (err != nil && (!errors.As(err, &re) || re.Reason != c.reason)) {
+			t.Errorf("%s: %v, want %q", c.url, err, c.reason)
+		}
+		if u.Scheme == "http" && c.reason == "" {
+			if err := g.CheckURL(u); err == nil {
+				t.Errorf("CheckURL(%s) accepted plain http", c.url)
+			}
+		}
 	}
 }
