@@ -6,7 +6,11 @@
 // against them.
 package connections
 
-import "time"
+import (
+	"time"
+
+	"github.com/framegate/framegate/pkg/webhooks"
+)
 
 // Connection types.
 const (
@@ -23,11 +27,10 @@ const IDPrefix = "conn"
 // creates never overshoot it.
 const MaxPerEnvironment = 25
 
-// ExternalIDPrefix starts every external id framegate generates. The
-// IAM policies of the publish worker and of the connections function (its
-// access check) only allow sts:AssumeRole with an external id of this
-// shape, so no code path can assume a role without one.
-const ExternalIDPrefix = "fgx_"
+// ExternalIDPrefix starts every external id framegate generates
+// (webhooks.ExternalID): the IAM policies only allow sts:AssumeRole with an
+// external id of this shape.
+const ExternalIDPrefix = webhooks.ExternalIDPrefix
 
 // Connection is a publishing destination of one workspace's environment.
 // Exactly one of the webhook or s3 groups of fields is set, per Type.

@@ -173,7 +173,7 @@ func (st *Store) Prepare(ws, env string, n Spec) (Connection, string, error) {
 		c.URL, c.SecretPreview = n.URL, webhooksig.Mask(plain)
 	case TypeS3:
 		c.Bucket, c.Prefix, c.Region, c.RoleARN = n.Bucket, n.Prefix, n.Region, n.RoleARN
-		c.ExternalID = ExternalID(st.cipher, ws, env, n.RoleARN)
+		c.ExternalID = webhooks.ExternalID(st.cipher, ws, env, n.RoleARN)
 	default:
 		return Connection{}, "", fmt.Errorf("create connection: unknown type %q", n.Type)
 	}
@@ -269,21 +269,6 @@ func (st *Store) ensureCount(ctx context.Context, ws, env string) (bool, error) 
 		return false, fmt.Errorf("write connection count of %s/%s: %w", ws, env, err)
 	}
 	return false, nil
-}
-
-// ExternalID is the external id of an s3 connection of ws/env on roleARN:
-// a keyed hash under the data key, so the same request always gets the
-// same id (a customer whose first attempt failed the access check puts it
-// in the trust policy and retries) while no one else can compute it, nor
-// choose it, for their own workspace (the confused-deputy problem external
-// ids exist to solve). 160 bits, in Crockford's base32.
-func ExternalID(c *webhooks.Cipher, ws, env, roleARN string) string {
-	const crockford = "0123456789abcdefghjkmnpqrstvwxyz"
-	out := []byte(ExternalIDPrefix)
-	for _, x := range c.Tag("connection external id", ws+"\x00"+env+"\x00"+roleARN) {
-		out = append(out, crockford[x&31])
-	}
-	return string(out)
 }
 
 // Get reads one connection of ws/env; another tenant's id is not found.

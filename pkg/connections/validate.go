@@ -34,8 +34,6 @@ type CreateRequest struct {
 }
 
 var (
-	// An IAM role ARN of any partition: 12-digit account, optional path.
-	roleARN = regexp.MustCompile(`^arn:aws(-cn|-us-gov|-iso|-iso-b)?:iam::[0-9]{12}:role/([\x21-\x7e]*/)?[\w+=,.@-]{1,64}$`)
 	// S3's naming rules for general purpose buckets: 3 to 63 lower-case
 	// letters, digits, dots and hyphens, starting and ending alphanumeric.
 	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
@@ -100,7 +98,7 @@ func (in CreateRequest) Validate(ctx context.Context, guard *egress.Guard, env s
 		}
 		n.Region = *in.Region
 	}
-	if in.RoleARN == nil || len(*in.RoleARN) > 2048 || !roleARN.MatchString(*in.RoleARN) {
+	if in.RoleARN == nil || !webhooks.ValidRoleARN(*in.RoleARN) {
 		return Spec{}, apierr.Invalid("/roleArn", "roleArn must be an IAM role ARN such as arn:aws:iam::123456789012:role/framegate-publisher.")
 	}
 	n.RoleARN = *in.RoleARN

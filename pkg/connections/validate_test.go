@@ -73,17 +73,17 @@ func TestExternalIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	const role = "arn:aws:iam::123456789012:role/framegate-publisher"
-	id := ExternalID(c, "ws_a", "live", role)
-	if !strings.HasPrefix(id, ExternalIDPrefix) || len(id) != len(ExternalIDPrefix)+32 || id != ExternalID(c, "ws_a", "live", role) {
+	id := webhooks.ExternalID(c, "ws_a", "live", role)
+	if !strings.HasPrefix(id, ExternalIDPrefix) || len(id) != len(ExternalIDPrefix)+32 || id != webhooks.ExternalID(c, "ws_a", "live", role) {
 		t.Fatalf("external id %q is not stable or has the wrong shape", id)
 	}
 	seen := map[string]string{id: "first"}
 	for name, got := range map[string]string{
-		"another workspace":   ExternalID(c, "ws_b", "live", role),
-		"another environment": ExternalID(c, "ws_a", "test", role),
-		"another role":        ExternalID(c, "ws_a", "live", role+"2"),
-		"shifted separator":   ExternalID(c, "ws_a\x00live", "", role),
-		"another data key":    ExternalID(other, "ws_a", "live", role),
+		"another workspace":   webhooks.ExternalID(c, "ws_b", "live", role),
+		"another environment": webhooks.ExternalID(c, "ws_a", "test", role),
+		"another role":        webhooks.ExternalID(c, "ws_a", "live", role+"2"),
+		"shifted separator":   webhooks.ExternalID(c, "ws_a\x00live", "", role),
+		"another data key":    webhooks.ExternalID(other, "ws_a", "live", role),
 	} {
 		if prev, ok := seen[got]; ok {
 			t.Errorf("%s gets the same external id as %s", name, prev)

@@ -257,7 +257,7 @@ func (w *Worker) sendWebhook(ctx context.Context, p Publication, conn connection
 	if err != nil {
 		return Outcome{}, err
 	}
-	res := w.Webhooks.Send(ctx, webhooks.Target{URL: conn.URL, Secrets: []string{secret}}, ev.ID, body)
+	res := w.Webhooks.Send(ctx, webhooks.Target{URL: conn.URL, Env: p.Env, Secrets: []string{secret}}, ev.ID, body)
 	dest := host(conn.URL)
 	switch res.Outcome {
 	case webhooks.Delivered:

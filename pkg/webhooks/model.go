@@ -36,17 +36,30 @@ const (
 // Endpoint is a webhook endpoint. Its secrets stay sealed; Store.Secrets
 // opens them.
 type Endpoint struct {
-	ID             string
-	Workspace      string
-	Env            string
-	Kind           string
-	URL            string
-	Description    string
-	Events         []string
-	Enabled        bool
-	DisabledReason string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	ID        string
+	Workspace string
+	Env       string
+	Kind      string
+	// Type is where deliveries go: TypeHTTP (URL is the URL), TypeSQS (URL
+	// is the queue URL) or TypeEventBridge (URL is the event bus ARN),
+	// the last two through RoleARN assumed with ExternalID.
+	Type        string
+	URL         string
+	RoleARN     string
+	ExternalID  string
+	Description string
+	// Scheme signs deliveries: webhooksig.SchemeV1 (a whsec_ secret) or
+	// SchemeV1a (an ed25519 key pair whose PublicKey receivers verify with).
+	Scheme string
+	// PublicKey is the whpk_ key of a v1a endpoint; PreviousPublicKey the
+	// one the last rotation replaced, while it still signs.
+	PublicKey         string
+	PreviousPublicKey string
+	Events            []string
+	Enabled           bool
+	DisabledReason    string
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 	// FailingSince is the first failed attempt since the last success.
 	FailingSince *time.Time
 	// SecretPreview is the masked current secret.
@@ -57,6 +70,16 @@ type Endpoint struct {
 
 	secret, prevSecret string // sealed
 	unrevealed         bool   // a video-URLs secret nobody has seen yet
+}
+
+// AWS is the endpoint's AWS destination; ok is false for HTTP endpoints.
+func (e Endpoint) AWS() (AWSTarget, bool) {
+	if e.Type != TypeSQS && e.Type != TypeEventBridge {
+		return AWSTarget{}, false
+	}
+	t, ok := ParseAWSTarget(e.Type, e.URL)
+	t.RoleARN, t.ExternalID = e.RoleARN, e.ExternalID
+	return t, ok
 }
 
 // Subscribed reports whether the endpoint wants events of type typ.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -25,8 +26,10 @@ const (
 
 // Options are what tests may inject; the zero value is production.
 type Options struct {
-	// Resolver replaces DNS in the egress guard.
+	// Resolver replaces DNS in the egress guard, and Dial the network
+	// behind it (egress.Guard.Dial).
 	Resolver egress.Resolver
+	Dial     func(ctx context.Context, network, addr string) (net.Conn, error)
 	Rand     io.Reader
 	// FailingLimit replaces the 5 days after which a failing endpoint is
 	// disabled.
@@ -52,6 +55,13 @@ func OpenStore(ctx context.Context, d lambdas.Deps, o Options) (*Store, error) {
 // addresses only, unless the operator allowed loopback (local stack, tests).
 func Guard(getenv func(string) string, r egress.Resolver) *egress.Guard {
 	return &egress.Guard{AllowLoopback: getenv(EnvAllowLoopback) == "true", Resolver: r, Timeout: Timeout}
+}
+
+// guard is Guard with o's test seams.
+func (o Options) guard(getenv func(string) string) *egress.Guard {
+	g := Guard(getenv, o.Resolver)
+	g.Dial = o.Dial
+	return g
 }
 
 // OpenQueue is the webhook queue of the function's environment.
@@ -96,7 +106,9 @@ func OpenWorker(ctx context.Context, d lambdas.Deps, o Options) (*Worker, error)
 	if limit <= 0 {
 		limit = FailingLimit
 	}
-	w := &Worker{Store: st, Client: NewClient(Guard(d.Getenv, o.Resolver), d.Now), Queue: q, Schedule: sched,
+	client := NewClient(o.guard(d.Getenv), d.Now)
+	client.AWS = NewAWSSender(d.AWS)
+	w := &Worker{Store: st, Client: client, Queue: q, Schedule: sched,
 		FailingLimit: limit, Now: d.Now, Log: d.Logger}
 	return w, nil
 }

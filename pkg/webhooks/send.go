@@ -45,12 +45,15 @@ type Result struct {
 	RetryAfter time.Duration
 }
 
-// Client POSTs signed webhooks through the egress guard. It is shared by
-// every delivery path (endpoints, per-video URLs, and connections later).
+// Client POSTs signed webhooks through the egress guard, or hands them to
+// a customer's queue or event bus (AWS). It is shared by every delivery
+// path (endpoints, per-video URLs, webhook connections).
 type Client struct {
 	guard *egress.Guard
 	http  *http.Client
 	now   func() time.Time
+	// AWS delivers to SQS and EventBridge destinations; nil refuses them.
+	AWS *AWSSender
 }
 
 // NewClient returns a client whose every connection goes through guard
@@ -65,10 +68,16 @@ func NewClient(guard *egress.Guard, now func() time.Time) *Client {
 	return &Client{guard: guard, http: c, now: now}
 }
 
-// Target is where one message goes and the secrets that sign it.
+// Target is where one message goes and the keys that sign it.
 type Target struct {
-	URL     string
+	URL string
+	// Env is the environment of the destination ("live" or "test"): it
+	// decides whether plain http is sent (PlainHTTP), as it decided when
+	// the API accepted the URL.
+	Env     string
 	Secrets []string
+	// AWS, when set, is a queue or bus to deliver to instead of URL.
+	AWS *AWSTarget
 }
 
 // UserAgent identifies our deliveries to receivers.
@@ -85,11 +94,23 @@ func (c *Client) Send(ctx context.Context, t Target, msgID string, body []byte) 
 		res.Outcome, res.Error = o, fmt.Sprintf(format, args...)
 		return res
 	}
+	if t.AWS != nil {
+		if c.AWS == nil {
+			return fail(Refused, "AWS destinations are not available to this sender")
+		}
+		res = c.AWS.Send(ctx, *t.AWS, msgID, start, body, t.Secrets, res)
+		res.LatencyMS = c.now().Sub(start).Milliseconds()
+		return res
+	}
 	u, err := url.Parse(t.URL)
 	if err != nil {
 		return fail(Refused, "invalid URL")
 	}
-	if err := c.guard.CheckURL(u); err != nil {
+	check := c.guard.CheckURL
+	if PlainHTTP(c.guard, t.Env) {
+		check = c.guard.CheckHTTPURL
+	}
+	if err := check(u); err != nil {
 		return fail(Refused, "%s", err.Error())
 	}
 	ctx, cancel := context.WithTimeout(ctx, Timeout)

@@ -92,6 +92,8 @@ const (
 	aEndpoint, aEvent, aType      = "endpointId", "eventId", "eventType"
 	aPayload, aStatus, aAttempts  = "payload", "status", "attempts"
 	aLog, aNext, aLease           = "attemptLog", "nextAttemptAt", "leaseUntil"
+	aDest, aRole, aExternal       = "destination", "roleArn", "externalId"
+	aScheme, aPub, aPrevPub       = "scheme", "publicKey", "prevPublicKey"
 
 	metaSK = "META"
 )
@@ -117,24 +119,34 @@ func notFound(what string) error { return apierr.New(apierr.NotFound, "No %s wit
 
 // NewEndpoint is what POST /v1/webhooks asks for, validated by the caller.
 type NewEndpoint struct {
-	URL         string
+	Type        string // "" is TypeHTTP
+	URL         string // or the queue URL, or the event bus ARN
+	RoleARN     string // AWS destinations
 	Events      []string
 	Description string
+	Scheme      string // "" is webhooksig.SchemeV1
 }
 
 func (st *Store) endpointItem(e Endpoint) map[string]types.AttributeValue {
 	it := endpointKey(e.Workspace, e.Env, e.ID)
 	it[aID], it[aWS], it[aEnv], it[aKind] = dynamo.S(e.ID), dynamo.S(e.Workspace), dynamo.S(e.Env), dynamo.S(e.Kind)
-	if e.URL != "" {
-		it[aURL] = dynamo.S(e.URL)
+	set := func(name, v string) {
+		if v != "" {
+			it[name] = dynamo.S(v)
+		}
 	}
-	if e.Description != "" {
-		it[aDesc] = dynamo.S(e.Description)
-	}
+	set(aURL, e.URL)
+	set(aDesc, e.Description)
+	set(aDest, e.Type)
+	set(aRole, e.RoleARN)
+	set(aExternal, e.ExternalID)
+	set(aScheme, e.Scheme)
+	set(aPub, e.PublicKey)
 	it[aEvents] = &types.AttributeValueMemberSS{Value: e.Events}
 	it[aEnable] = &types.AttributeValueMemberBOOL{Value: e.Enabled}
 	it[aCreated], it[aUpdated] = dynamo.Millis(e.CreatedAt), dynamo.Millis(e.UpdatedAt)
-	it[aSecret], it[aPreview] = dynamo.S(e.secret), dynamo.S(e.SecretPreview)
+	it[aSecret] = dynamo.S(e.secret)
+	set(aPreview, e.SecretPreview)
 	if e.unrevealed {
 		it[aUnrev] = &types.AttributeValueMemberBOOL{Value: true}
 	}
@@ -148,6 +160,14 @@ func decodeEndpoint(it map[string]types.AttributeValue) Endpoint {
 		DisabledReason: dynamo.Str(it, aDisabled), FailingSince: dynamo.Time(it, aFailing),
 		SecretPreview: dynamo.Str(it, aPreview), PreviousSecretUntil: dynamo.Time(it, aPrevUntil),
 		secret: dynamo.Str(it, aSecret), prevSecret: dynamo.Str(it, aPrev), unrevealed: dynamo.Bool(it, aUnrev),
+		Type: dynamo.Str(it, aDest), RoleARN: dynamo.Str(it, aRole), ExternalID: dynamo.Str(it, aExternal),
+		Scheme: dynamo.Str(it, aScheme), PublicKey: dynamo.Str(it, aPub), PreviousPublicKey: dynamo.Str(it, aPrevPub),
+	}
+	if e.Type == "" {
+		e.Type = TypeHTTP // endpoints stored before AWS destinations
+	}
+	if e.Scheme == "" {
+		e.Scheme = webhooksig.SchemeV1
 	}
 	if v, ok := it[aEvents].(*types.AttributeValueMemberSS); ok {
 		e.Events = slices.Sorted(slices.Values(v.Value))
@@ -161,35 +181,75 @@ func decodeEndpoint(it map[string]types.AttributeValue) Endpoint {
 	return e
 }
 
-// newSecret makes a secret for endpoint id, returning it and its sealed form.
-func (st *Store) newSecret(ws, env, id string) (plain, sealed string, err error) {
-	plain, err = webhooksig.NewSecret(st.rand)
-	if err != nil {
-		return "", "", err
+// signingKey is a new signing key of an endpoint.
+type signingKey struct {
+	plain  string // the whsec_ secret or the whsk_ private key
+	sealed string // plain, sealed for the table
+	public string // the whpk_ key of a v1a endpoint
+}
+
+// newKey makes a signing key of scheme for endpoint id: a secret (v1) or
+// an ed25519 key pair (v1a), the private part sealed like secrets are.
+func (st *Store) newKey(ws, env, id, scheme string) (signingKey, error) {
+	var k signingKey
+	var err error
+	if scheme == webhooksig.SchemeV1a {
+		k.plain, k.public, err = webhooksig.NewKeyPair(st.rand)
+	} else {
+		k.plain, err = webhooksig.NewSecret(st.rand)
 	}
-	sealed, err = st.cipher.Seal(plain, aad(ws, env, id))
 	if err != nil {
-		return "", "", fmt.Errorf("seal secret of %s: %w", id, err)
+		return signingKey{}, err
 	}
-	return plain, sealed, nil
+	if k.sealed, err = st.cipher.Seal(k.plain, aad(ws, env, id)); err != nil {
+		return signingKey{}, fmt.Errorf("seal signing key of %s: %w", id, err)
+	}
+	return k, nil
+}
+
+// preview is the masked secret reads show; v1a endpoints show their public
+// key instead.
+func (k signingKey) preview() string {
+	if k.public != "" {
+		return ""
+	}
+	return webhooksig.Mask(k.plain)
+}
+
+// revealed is what the API may show of a new key once: the secret of a v1
+// endpoint; nothing of a v1a one, whose private key never leaves the store.
+func (k signingKey) revealed() string {
+	if k.public != "" {
+		return ""
+	}
+	return k.plain
 }
 
 // CreateEndpoint stores a new endpoint under the per-environment cap, in
 // one transaction, and returns it with its secret in plaintext: the only
-// time anyone sees it.
+// time anyone sees it ("" for a v1a endpoint, which shows its public key).
 func (st *Store) CreateEndpoint(ctx context.Context, ws, env string, ne NewEndpoint) (Endpoint, string, error) {
 	now := st.now().UTC().Truncate(time.Millisecond)
 	id, err := ids.New("we", now, st.rand)
 	if err != nil {
 		return Endpoint{}, "", err
 	}
-	plain, sealed, err := st.newSecret(ws, env, id)
+	if ne.Type == "" {
+		ne.Type = TypeHTTP
+	}
+	if ne.Scheme == "" {
+		ne.Scheme = webhooksig.SchemeV1
+	}
+	k, err := st.newKey(ws, env, id, ne.Scheme)
 	if err != nil {
 		return Endpoint{}, "", err
 	}
-	e := Endpoint{ID: id, Workspace: ws, Env: env, Kind: KindEndpoint, URL: ne.URL, Description: ne.Description,
+	e := Endpoint{ID: id, Workspace: ws, Env: env, Kind: KindEndpoint, Type: ne.Type, URL: ne.URL, Description: ne.Description,
 		Events: slices.Sorted(slices.Values(ne.Events)), Enabled: true, CreatedAt: now, UpdatedAt: now,
-		SecretPreview: webhooksig.Mask(plain), secret: sealed}
+		Scheme: ne.Scheme, PublicKey: k.public, SecretPreview: k.preview(), secret: k.sealed}
+	if ne.RoleARN != "" {
+		e.RoleARN, e.ExternalID = ne.RoleARN, ExternalID(st.cipher, ws, env, ne.RoleARN)
+	}
 	_, err = st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName:                 &st.table,
@@ -208,7 +268,7 @@ func (st *Store) CreateEndpoint(ctx context.Context, ws, env string, ne NewEndpo
 		}
 		return Endpoint{}, "", fmt.Errorf("create endpoint: %w", err)
 	}
-	return e, plain, nil
+	return e, k.revealed(), nil
 }
 
 // GetEndpoint reads one endpoint of ws/env; another tenant's id is not found.
@@ -269,7 +329,8 @@ func (st *Store) AllEndpoints(ctx context.Context, ws, env string) ([]Endpoint, 
 
 // Patch is a partial update of an endpoint; nil fields stay as they are.
 type Patch struct {
-	URL         *string
+	URL         *string // or the queue URL, or the event bus ARN
+	RoleARN     *string
 	Events      []string
 	Enabled     *bool
 	Description *string
@@ -285,6 +346,10 @@ func (st *Store) UpdateEndpoint(ctx context.Context, ws, env, id string, p Patch
 	vals := map[string]types.AttributeValue{":now": dynamo.Millis(now)}
 	if p.URL != nil {
 		sets, names["#url"], vals[":url"] = append(sets, "#url = :url"), aURL, dynamo.S(*p.URL)
+	}
+	if p.RoleARN != nil {
+		sets, names["#role"], vals[":role"] = append(sets, "#role = :role"), aRole, dynamo.S(*p.RoleARN)
+		sets, names["#ext"], vals[":ext"] = append(sets, "#ext = :ext"), aExternal, dynamo.S(ExternalID(st.cipher, ws, env, *p.RoleARN))
 	}
 	if p.Events != nil {
 		sets, names["#ev"], vals[":ev"] = append(sets, "#ev = :ev"), aEvents, &types.AttributeValueMemberSS{Value: p.Events}
@@ -345,28 +410,40 @@ func (st *Store) DeleteEndpoint(ctx context.Context, ws, env, id string) error {
 	return nil
 }
 
-// RotateSecret gives the endpoint a new secret and keeps the current one
-// signing for RotationOverlap. It returns the new secret in plaintext, once.
-// A rotation during an overlap drops the oldest secret at once.
+// RotateSecret gives the endpoint a new signing key of its scheme and keeps
+// the current one signing for RotationOverlap. It returns the new secret
+// in plaintext, once ("" for v1a: the new public key is on the endpoint,
+// the previous one in PreviousPublicKey). A rotation during an overlap
+// drops the oldest key at once.
 func (st *Store) RotateSecret(ctx context.Context, ws, env, id string) (Endpoint, string, error) {
 	cur, err := st.GetEndpoint(ctx, ws, env, id)
 	if err != nil {
 		return Endpoint{}, "", err
 	}
-	plain, sealed, err := st.newSecret(ws, env, id)
+	k, err := st.newKey(ws, env, id, cur.Scheme)
 	if err != nil {
 		return Endpoint{}, "", err
 	}
 	now := st.now().UTC()
+	names := map[string]string{"#s": aSecret, "#p": aPrev, "#pu": aPrevUntil, "#upd": aUpdated, "#un": aUnrev}
+	vals := map[string]types.AttributeValue{":new": dynamo.S(k.sealed), ":old": dynamo.S(cur.secret),
+		":until": dynamo.Millis(now.Add(RotationOverlap)), ":now": dynamo.Millis(now)}
+	expr := "SET #s = :new, #p = :old, #pu = :until, #upd = :now"
+	if k.public != "" {
+		expr += ", #pk = :pk, #ppk = :ppk"
+		names["#pk"], names["#ppk"] = aPub, aPrevPub
+		vals[":pk"], vals[":ppk"] = dynamo.S(k.public), dynamo.S(cur.PublicKey)
+	} else {
+		expr += ", #pv = :pv"
+		names["#pv"], vals[":pv"] = aPreview, dynamo.S(k.preview())
+	}
 	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &st.table, Key: endpointKey(ws, env, id),
-		UpdateExpression:    aws.String("SET #s = :new, #p = :old, #pu = :until, #pv = :pv, #upd = :now REMOVE #un"),
-		ConditionExpression: aws.String("#s = :old"), // no concurrent rotation lost its secret
-		ExpressionAttributeNames: map[string]string{"#s": aSecret, "#p": aPrev, "#pu": aPrevUntil, "#pv": aPreview,
-			"#upd": aUpdated, "#un": aUnrev},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":new": dynamo.S(sealed), ":old": dynamo.S(cur.secret),
-			":until": dynamo.Millis(now.Add(RotationOverlap)), ":pv": dynamo.S(webhooksig.Mask(plain)), ":now": dynamo.Millis(now)},
-		ReturnValues: types.ReturnValueAllNew,
+		UpdateExpression:          aws.String(expr + " REMOVE #un"),
+		ConditionExpression:       aws.String("#s = :old"), // no concurrent rotation lost its key
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: vals,
+		ReturnValues:              types.ReturnValueAllNew,
 	})
 	if dynamo.IsConditionFailed(err) {
 		return Endpoint{}, "", apierr.New(apierr.Conflict, "The secret was rotated concurrently; retry.")
@@ -374,7 +451,7 @@ func (st *Store) RotateSecret(ctx context.Context, ws, env, id string) (Endpoint
 	if err != nil {
 		return Endpoint{}, "", fmt.Errorf("rotate secret of %s: %w", id, err)
 	}
-	return decodeEndpoint(out.Attributes), plain, nil
+	return decodeEndpoint(out.Attributes), k.revealed(), nil
 }
 
 // Secrets opens the secrets that sign deliveries to e at now: the current
@@ -404,13 +481,13 @@ func (st *Store) VideoURLs(ctx context.Context, ws, env string) (Endpoint, error
 		return e, err
 	}
 	now := st.now().UTC().Truncate(time.Millisecond)
-	plain, sealed, err := st.newSecret(ws, env, VideoURLsID)
+	k, err := st.newKey(ws, env, VideoURLsID, webhooksig.SchemeV1)
 	if err != nil {
 		return Endpoint{}, err
 	}
-	e = Endpoint{ID: VideoURLsID, Workspace: ws, Env: env, Kind: KindVideoURLs,
+	e = Endpoint{ID: VideoURLsID, Workspace: ws, Env: env, Kind: KindVideoURLs, Type: TypeHTTP, Scheme: webhooksig.SchemeV1,
 		Events: []string{RenderSucceeded, RenderFailed}, Enabled: true, CreatedAt: now, UpdatedAt: now,
-		SecretPreview: webhooksig.Mask(plain), secret: sealed, unrevealed: true}
+		SecretPreview: k.preview(), secret: k.sealed, unrevealed: true}
 	_, err = st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: st.endpointItem(e),
 		ConditionExpression: aws.String("attribute_not_exists(pk)")})
 	if dynamo.IsConditionFailed(err) {

@@ -15,35 +15,57 @@ import (
 // MaxURLLen is the longest destination URL the APIs accept.
 const MaxURLLen = 2048
 
-// CheckTargetURL is the one policy for URLs framegate sends to (webhook
-// endpoints and webhook connections alike): https URLs of public hosts,
-// http too in the sandbox (env "test"), loopback only when the operator
-// allows it. Host names are resolved now so one pointing inside our network
-// is refused at once, as a 400 naming /url; every send checks again (DNS
-// changes).
-func CheckTargetURL(ctx context.Context, guard *egress.Guard, raw, env string) (string, error) {
-	const f = "/url"
+// PlainHTTP is the scheme rule of every URL framegate sends to, applied
+// alike when the API accepts a URL and when the sender sends to it: https
+// always; plain http in the sandbox (env "test"), and anywhere when the
+// operator allows loopback (local stacks). Addresses are held to the same
+// egress policy whatever the scheme.
+func PlainHTTP(guard *egress.Guard, env string) bool { return env == "test" || guard.AllowLoopback }
+
+// CheckURL checks a destination URL against that policy, without the
+// network: absolute, at most MaxURLLen, no fragment or credentials, a
+// scheme PlainHTTP allows and no literal address the guard refuses. A
+// failure is a 400 naming field (a JSON pointer).
+func CheckURL(guard *egress.Guard, raw, env, field string) (*url.URL, error) {
+	name := strings.TrimPrefix(field, "/")
+	schemes := "https"
+	if PlainHTTP(guard, env) {
+		schemes = "http or https"
+	}
 	raw = strings.TrimSpace(raw)
 	if raw == "" || len(raw) > MaxURLLen {
-		return "", apierr.Invalid(f, "url must be an absolute https URL of at most %d characters.", MaxURLLen)
+		return nil, apierr.Invalid(field, "%s must be an absolute %s URL of at most %d characters.", name, schemes, MaxURLLen)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" {
-		return "", apierr.Invalid(f, "url must be an absolute https URL.")
+		return nil, apierr.Invalid(field, "%s must be an absolute %s URL.", name, schemes)
 	}
 	switch {
 	case u.Scheme == "https":
-	case u.Scheme == "http" && (env == "test" || guard.AllowLoopback):
+	case u.Scheme == "http" && PlainHTTP(guard, env):
+	case u.Scheme == "http":
+		return nil, apierr.Invalid(field, "%s must use https: plain http is accepted for sandbox (fg_test_) destinations only.", name)
 	default:
-		return "", apierr.Invalid(f, "url must use https.")
+		return nil, apierr.Invalid(field, "%s must use %s.", name, schemes)
 	}
 	if u.Fragment != "" {
-		return "", apierr.Invalid(f, "url must not have a #fragment.")
+		return nil, apierr.Invalid(field, "%s must not have a #fragment.", name)
 	}
-	check := *u
-	check.Scheme = "https" // the scheme was judged above, by environment
-	if err := guard.CheckURL(&check); err != nil {
-		return "", apierr.Invalid(f, "url is not allowed: %s.", err.Error())
+	if err := guard.CheckHTTPURL(u); err != nil { // the scheme was judged above
+		return nil, apierr.Invalid(field, "%s is not allowed: %s.", name, err.Error())
+	}
+	return u, nil
+}
+
+// CheckTargetURL is CheckURL for long-lived destinations (webhook
+// endpoints and webhook connections), naming /url: host names are resolved
+// too, so one pointing inside our network is refused at once. Every send
+// checks again (DNS changes).
+func CheckTargetURL(ctx context.Context, guard *egress.Guard, raw, env string) (string, error) {
+	const f = "/url"
+	u, err := CheckURL(guard, raw, env, f)
+	if err != nil {
+		return "", err
 	}
 	if _, err := netip.ParseAddr(u.Hostname()); err != nil {
 		r := guard.Resolver

@@ -19,6 +19,7 @@ import (
 	"github.com/framegate/framegate/pkg/httpapi"
 	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/webhooksig"
 )
 
 // Limits of the endpoint fields.
@@ -42,7 +43,7 @@ func (o Options) New(ctx context.Context, d lambdas.Deps) (lambdas.HTTPFunc, err
 		return nil, err
 	}
 	return Handler(httpapi.NewServer(d), &API{
-		Store: st, Queue: q, Guard: Guard(d.Getenv, o.Resolver), Now: d.Now,
+		Store: st, Queue: q, Guard: o.guard(d.Getenv), Now: d.Now,
 		Publisher: Publisher{SQS: q.SQS, WebhookQueueURL: q.URL},
 	}), nil
 }
@@ -106,16 +107,29 @@ func ts(t *time.Time) *string {
 
 // EndpointView is an endpoint as the API shows it.
 type EndpointView struct {
-	Object         string   `json:"object"`
-	ID             string   `json:"id"`
-	Kind           string   `json:"kind"`
-	URL            *string  `json:"url"`
+	Object string  `json:"object"`
+	ID     string  `json:"id"`
+	Kind   string  `json:"kind"`
+	Type   string  `json:"type"`
+	URL    *string `json:"url"`
+	// QueueURL or EventBusARN, RoleARN and ExternalID: AWS destinations.
+	QueueURL       string   `json:"queueUrl,omitempty"`
+	EventBusARN    string   `json:"eventBusArn,omitempty"`
+	RoleARN        string   `json:"roleArn,omitempty"`
+	ExternalID     string   `json:"externalId,omitempty"`
 	Events         []string `json:"events"`
 	Description    string   `json:"description"`
 	Enabled        bool     `json:"enabled"`
 	DisabledReason *string  `json:"disabledReason"`
 	Environment    string   `json:"environment"`
-	SecretPreview  string   `json:"secretPreview"`
+	// SignatureScheme is v1 (SecretPreview masks the whsec_ secret) or
+	// v1a (PublicKey verifies; there is no secret to show).
+	SignatureScheme string  `json:"signatureScheme"`
+	SecretPreview   *string `json:"secretPreview"`
+	PublicKey       string  `json:"publicKey,omitempty"`
+	// PreviousPublicKey is the v1a key replaced by the last rotation,
+	// while it still signs.
+	PreviousPublicKey string `json:"previousPublicKey,omitempty"`
 	// PreviousSecretExpiresAt is when the secret replaced by the last
 	// rotation stops signing; until then deliveries carry both signatures.
 	PreviousSecretExpiresAt *string `json:"previousSecretExpiresAt"`
@@ -127,11 +141,21 @@ type EndpointView struct {
 }
 
 func (a *API) view(e Endpoint, secret string) EndpointView {
-	v := EndpointView{Object: "webhook_endpoint", ID: e.ID, Kind: e.Kind, Events: e.Events, Description: e.Description,
-		Enabled: e.Enabled, Environment: e.Env, SecretPreview: e.SecretPreview, FailingSince: ts(e.FailingSince),
+	v := EndpointView{Object: "webhook_endpoint", ID: e.ID, Kind: e.Kind, Type: e.Type, Events: e.Events, Description: e.Description,
+		Enabled: e.Enabled, Environment: e.Env, SignatureScheme: e.Scheme, PublicKey: e.PublicKey, FailingSince: ts(e.FailingSince),
 		CreatedAt: e.CreatedAt.UTC().Format(timeFormat), UpdatedAt: e.UpdatedAt.UTC().Format(timeFormat), Secret: secret}
-	if e.URL != "" {
-		v.URL = &e.URL
+	switch e.Type {
+	case TypeSQS:
+		v.QueueURL, v.RoleARN, v.ExternalID = e.URL, e.RoleARN, e.ExternalID
+	case TypeEventBridge:
+		v.EventBusARN, v.RoleARN, v.ExternalID = e.URL, e.RoleARN, e.ExternalID
+	default:
+		if e.URL != "" {
+			v.URL = &e.URL
+		}
+	}
+	if e.SecretPreview != "" {
+		v.SecretPreview = &e.SecretPreview
 	}
 	if !e.Enabled {
 		r := e.DisabledReason
@@ -139,6 +163,7 @@ func (a *API) view(e Endpoint, secret string) EndpointView {
 	}
 	if p := e.PreviousSecretUntil; p != nil && a.Now().Before(*p) {
 		v.PreviousSecretExpiresAt = ts(p)
+		v.PreviousPublicKey = e.PreviousPublicKey
 	}
 	if v.Events == nil {
 		v.Events = []string{}
@@ -228,11 +253,62 @@ func checkDescription(d string) (string, error) {
 
 // ------------------------------------------------------------------ endpoints
 
-// CreateRequest is the body of POST /v1/webhooks.
+// CreateRequest is the body of POST /v1/webhooks. Pointers tell absent
+// from empty, so a field of another destination type is refused rather
+// than ignored.
 type CreateRequest struct {
-	URL         *string  `json:"url"`
-	Events      []string `json:"events"`
-	Description *string  `json:"description"`
+	Type            *string  `json:"type"`
+	URL             *string  `json:"url"`
+	QueueURL        *string  `json:"queueUrl"`
+	EventBusARN     *string  `json:"eventBusArn"`
+	RoleARN         *string  `json:"roleArn"`
+	Events          []string `json:"events"`
+	Description     *string  `json:"description"`
+	SignatureScheme *string  `json:"signatureScheme"`
+}
+
+// address returns the request's address fields keyed by the type they belong to.
+func addressFields(url, queueURL, busARN *string) map[string]*string {
+	return map[string]*string{TypeHTTP: url, TypeSQS: queueURL, TypeEventBridge: busARN}
+}
+
+// checkDestination validates the destination of a creation: its type, the
+// one address field of that type, and the role of an AWS destination.
+func (a *API) checkDestination(ctx context.Context, in CreateRequest, env string) (NewEndpoint, error) {
+	ne := NewEndpoint{Type: TypeHTTP}
+	if in.Type != nil {
+		ne.Type = *in.Type
+	}
+	fields := addressFields(in.URL, in.QueueURL, in.EventBusARN)
+	if _, ok := fields[ne.Type]; !ok {
+		return NewEndpoint{}, apierr.Invalid("/type", "type must be \"http\" (the default), \"sqs\" or \"eventbridge\".")
+	}
+	for typ, v := range fields {
+		if typ != ne.Type && v != nil {
+			return NewEndpoint{}, apierr.Invalid("/"+addressField(typ), "%s is a field of %s endpoints, not %s ones.", addressField(typ), typ, ne.Type)
+		}
+	}
+	raw := fields[ne.Type]
+	if raw == nil {
+		return NewEndpoint{}, apierr.Invalid("/"+addressField(ne.Type), "%s is required.", addressField(ne.Type))
+	}
+	if ne.Type == TypeHTTP {
+		if in.RoleARN != nil {
+			return NewEndpoint{}, apierr.Invalid("/roleArn", "roleArn is a field of sqs and eventbridge endpoints.")
+		}
+		u, err := a.checkURL(ctx, *raw, env)
+		ne.URL = u
+		return ne, err
+	}
+	var err error
+	if ne.URL, err = checkAWSAddress(ne.Type, *raw); err != nil {
+		return NewEndpoint{}, err
+	}
+	if in.RoleARN == nil {
+		return NewEndpoint{}, apierr.Invalid("/roleArn", "roleArn is required: the role in your account that framegate assumes to deliver.")
+	}
+	ne.RoleARN, err = checkRoleARN(*in.RoleARN)
+	return ne, err
 }
 
 func (a *API) create(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
@@ -240,24 +316,25 @@ func (a *API) create(ctx context.Context, r *httpapi.Request) (httpapi.Response,
 	if err := r.Decode(&in, false); err != nil {
 		return httpapi.Response{}, err
 	}
-	if in.URL == nil {
-		return httpapi.Response{}, apierr.Invalid("/url", "url is required.")
-	}
-	u, err := a.checkURL(ctx, *in.URL, string(r.Env()))
+	ne, err := a.checkDestination(ctx, in, string(r.Env()))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	evs, err := checkEvents(in.Events)
-	if err != nil {
+	if ne.Events, err = checkEvents(in.Events); err != nil {
 		return httpapi.Response{}, err
 	}
-	desc := ""
 	if in.Description != nil {
-		if desc, err = checkDescription(*in.Description); err != nil {
+		if ne.Description, err = checkDescription(*in.Description); err != nil {
 			return httpapi.Response{}, err
 		}
 	}
-	e, secret, err := a.Store.CreateEndpoint(ctx, r.Workspace(), string(r.Env()), NewEndpoint{URL: u, Events: evs, Description: desc})
+	if in.SignatureScheme != nil {
+		if *in.SignatureScheme != webhooksig.SchemeV1 && *in.SignatureScheme != webhooksig.SchemeV1a {
+			return httpapi.Response{}, apierr.Invalid("/signatureScheme", "signatureScheme must be \"v1\" (HMAC-SHA256 with a whsec_ secret, the default) or \"v1a\" (ed25519, verified with the endpoint's whpk_ public key).")
+		}
+		ne.Scheme = *in.SignatureScheme
+	}
+	e, secret, err := a.Store.CreateEndpoint(ctx, r.Workspace(), string(r.Env()), ne)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -327,9 +404,13 @@ func (a *API) get(ctx context.Context, r *httpapi.Request) (httpapi.Response, er
 	return httpapi.Response{Body: a.view(e, secret)}, nil
 }
 
-// UpdateRequest is the body of PATCH /v1/webhooks/{id}.
+// UpdateRequest is the body of PATCH /v1/webhooks/{id}. The destination
+// type cannot change; its address and role can.
 type UpdateRequest struct {
 	URL         *string   `json:"url"`
+	QueueURL    *string   `json:"queueUrl"`
+	EventBusARN *string   `json:"eventBusArn"`
+	RoleARN     *string   `json:"roleArn"`
 	Events      *[]string `json:"events"`
 	Enabled     *bool     `json:"enabled"`
 	Description *string   `json:"description"`
@@ -340,27 +421,48 @@ func (a *API) update(ctx context.Context, r *httpapi.Request) (httpapi.Response,
 	if err := r.Decode(&in, false); err != nil {
 		return httpapi.Response{}, err
 	}
-	if in.URL == nil && in.Events == nil && in.Enabled == nil && in.Description == nil {
-		return httpapi.Response{}, apierr.Invalid("", "Send at least one of url, events, enabled, description.")
+	if in == (UpdateRequest{}) {
+		return httpapi.Response{}, apierr.Invalid("", "Send at least one of url (or queueUrl, eventBusArn, roleArn), events, enabled, description.")
 	}
 	e, err := a.endpoint(ctx, r)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if e.Kind == KindVideoURLs && (in.URL != nil || in.Events != nil) {
+	fields := addressFields(in.URL, in.QueueURL, in.EventBusARN)
+	if e.Kind == KindVideoURLs && (fields[TypeHTTP] != nil || in.Events != nil) {
 		field := "/url"
 		if in.URL == nil {
 			field = "/events"
 		}
 		return httpapi.Response{}, apierr.Invalid(field, "The video-urls endpoint delivers render events to each video's webhookUrl; only enabled and description can change.")
 	}
+	for typ, v := range fields {
+		if typ != e.Type && v != nil {
+			return httpapi.Response{}, apierr.Invalid("/"+addressField(typ), "This is a %s endpoint: %s is a field of %s endpoints (the type cannot change; create another endpoint).", e.Type, addressField(typ), typ)
+		}
+	}
+	if in.RoleARN != nil && e.Type == TypeHTTP {
+		return httpapi.Response{}, apierr.Invalid("/roleArn", "roleArn is a field of sqs and eventbridge endpoints.")
+	}
 	var p Patch
-	if in.URL != nil {
-		u, err := a.checkURL(ctx, *in.URL, string(r.Env()))
+	if raw := fields[e.Type]; raw != nil {
+		var u string
+		if e.Type == TypeHTTP {
+			u, err = a.checkURL(ctx, *raw, string(r.Env()))
+		} else {
+			u, err = checkAWSAddress(e.Type, *raw)
+		}
 		if err != nil {
 			return httpapi.Response{}, err
 		}
 		p.URL = &u
+	}
+	if in.RoleARN != nil {
+		role, err := checkRoleARN(*in.RoleARN)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		p.RoleARN = &role
 	}
 	if in.Events != nil {
 		if p.Events, err = checkEvents(*in.Events); err != nil {

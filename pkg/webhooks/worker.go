@@ -209,15 +209,12 @@ func (w *Worker) attempt(ctx context.Context, d Delivery, ep Endpoint, manual, w
 		_, err := w.Store.Record(ctx, d, Attempt{At: now, Error: "the endpoint is disabled"}, Failed, nil)
 		return err
 	}
-	dest := d.URL
-	if dest == "" {
-		dest = ep.URL
-	}
 	secrets, err := w.Store.Secrets(ep, now)
 	if err != nil {
 		return err
 	}
-	res := w.Client.Send(ctx, Target{URL: dest, Secrets: secrets}, d.EventID, d.Payload)
+	t, dest := ep.target(d.URL, secrets)
+	res := w.Client.Send(ctx, t, d.EventID, d.Payload)
 	res.Manual = manual
 
 	status, next := Failed, (*time.Time)(nil)
@@ -242,7 +239,7 @@ func (w *Worker) attempt(ctx context.Context, d Delivery, ep Endpoint, manual, w
 	}
 	w.Log.InfoContext(ctx, "webhook attempt",
 		"delivery_id", d.ID, "endpoint_id", d.EndpointID, "event_id", d.EventID, "event_type", d.EventType,
-		"host", host(dest), "attempt", d.AttemptCount+1, "status_code", res.StatusCode, "latency_ms", res.LatencyMS,
+		"destination", dest, "attempt", d.AttemptCount+1, "status_code", res.StatusCode, "latency_ms", res.LatencyMS,
 		"outcome", status, "error", res.Error)
 
 	switch res.Outcome {
@@ -257,8 +254,24 @@ func (w *Worker) attempt(ctx context.Context, d Delivery, ep Endpoint, manual, w
 	}
 }
 
-// host is what logs show of a URL: paths and queries of catch-hook URLs
-// often carry tokens.
+// target is where a delivery of e goes (videoURL, for per-video
+// deliveries, or the endpoint's destination), signed with secrets, and
+// what logs may show of it: the host of a URL (paths and queries of
+// catch-hook URLs often carry tokens), the queue or bus of AWS ones.
+func (e Endpoint) target(videoURL string, secrets []string) (Target, string) {
+	t := Target{URL: videoURL, Env: e.Env, Secrets: secrets}
+	if videoURL != "" {
+		return t, host(videoURL)
+	}
+	if a, ok := e.AWS(); ok {
+		t.AWS = &a
+		return t, a.Address
+	}
+	t.URL = e.URL
+	return t, host(e.URL)
+}
+
+// host is the host of a URL.
 func host(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
