@@ -57,3 +57,15 @@ func Valid(prefix, s string) bool {
 	}
 	return true
 }
+
+// TimePrefix is the part of an id (after "prefix_") that holds its time:
+// every id made at t or later sorts at or after TimePrefix(t), every id
+// made earlier sorts before it.
+func TimePrefix(t time.Time) string {
+	id, _ := New("", t, zeros{}) // zeros never fails
+	return id[1:11]
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }

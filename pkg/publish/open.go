@@ -131,10 +131,10 @@ func OpenWorker(ctx context.Context, d lambdas.Deps, o Options) (*Worker, error)
 	s3c := videos.S3Client(d.AWS)
 	return &Worker{
 		Store: st, Connections: cs, Videos: vs, Queue: q,
-		Events:    webhooks.Publisher{SQS: sqs.NewFromConfig(d.AWS), EventsQueueURL: env[EnvEventsQueue], WebhookQueueURL: env[EnvWebhookQueue]},
-		Webhooks:  webhooks.NewClient(webhooks.Guard(d.Getenv, o.Resolver), d.Now),
-		S3:        NewCopier(d.AWS, s3c),
-		Presigner: s3.NewPresignClient(s3c),
-		Bucket:    env[EnvRendersBucket], Schedule: sched, Now: d.Now, Log: d.Logger,
+		Events:   webhooks.Publisher{SQS: sqs.NewFromConfig(d.AWS), EventsQueueURL: env[EnvEventsQueue], WebhookQueueURL: env[EnvWebhookQueue]},
+		Webhooks: webhooks.NewClient(webhooks.Guard(d.Getenv, o.Resolver), d.Now),
+		S3:       NewCopier(d.AWS, s3c),
+		Links:    &webhooks.Linker{Presigner: s3.NewPresignClient(s3c), Bucket: env[EnvRendersBucket], Now: d.Now},
+		Bucket:   env[EnvRendersBucket], Schedule: sched, Now: d.Now, Log: d.Logger,
 	}, nil
 }

@@ -12,9 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
@@ -23,9 +20,6 @@ import (
 	"github.com/framegate/framegate/pkg/videos"
 	"github.com/framegate/framegate/pkg/webhooks"
 )
-
-// DownloadTTL is how long the download URL in a webhook publication works.
-const DownloadTTL = 15 * time.Minute
 
 // VideoReader reads a video of a workspace's environment.
 type VideoReader interface {
@@ -41,11 +35,6 @@ type ConnectionReader interface {
 // EventPublisher sends events to the events queue and the webhook queue.
 type EventPublisher interface {
 	Publish(ctx context.Context, ev webhooks.Event, r webhooks.Route) error
-}
-
-// Presigner makes download URLs.
-type Presigner interface {
-	PresignGetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.PresignOptions)) (*v4.PresignedHTTPRequest, error)
 }
 
 // Sender makes one signed webhook attempt (delivery.Client).
@@ -67,8 +56,9 @@ type Worker struct {
 	Events      EventPublisher
 	Webhooks    Sender
 	S3          S3Copier
-	Presigner   Presigner
-	Bucket      string // the renders bucket
+	// Links signs the download link of a webhook publication at each attempt.
+	Links  *webhooks.Linker
+	Bucket string // the renders bucket
 	// Schedule is the delays before each attempt of a webhook
 	// publication, the retry schedule of webhooks.
 	Schedule webhooks.Schedule
@@ -201,11 +191,7 @@ type PublicationData struct {
 	Destination     string   `json:"destination,omitempty"`
 	DurationSeconds *float64 `json:"durationSeconds,omitempty"`
 	SizeBytes       *int64   `json:"sizeBytes,omitempty"`
-	// DownloadURL, only in the payload POSTed to a webhook connection,
-	// works for DownloadTTL from the attempt.
-	DownloadURL       string `json:"downloadUrl,omitempty"`
-	DownloadExpiresAt string `json:"downloadExpiresAt,omitempty"`
-	Error             *Error `json:"error,omitempty"`
+	Error           *Error   `json:"error,omitempty"`
 }
 
 func dataOf(p Publication) PublicationData {
@@ -229,32 +215,27 @@ func seeded(typ, purpose string, p Publication, data any, at time.Time) (webhook
 
 // sendWebhook POSTs the publication to a webhook connection, signed like
 // every framegate webhook, through the egress guard. The payload is shaped
-// as a publish.executed event carrying a fresh download URL; its id is
-// the same on every attempt.
+// as a publish.executed event carrying the video's download link
+// (downloadUrl, downloadExpiresAt), signed for this attempt; its id is the
+// same on every attempt.
 func (w *Worker) sendWebhook(ctx context.Context, p Publication, conn connections.Connection, v videos.Video) (Outcome, error) {
 	secret, err := w.Connections.Secret(conn)
 	if err != nil {
 		return Outcome{}, err
 	}
-	now := w.Now()
-	link, err := w.Presigner.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(w.Bucket), Key: aws.String(v.S3Key),
-		ResponseContentType:        aws.String("video/mp4"),
-		ResponseContentDisposition: aws.String(`attachment; filename="` + v.ID + `.mp4"`),
-	}, s3.WithPresignExpires(DownloadTTL))
-	if err != nil {
-		return Outcome{}, fmt.Errorf("presign download of %s: %w", v.ID, err)
-	}
 	d := dataOf(p)
 	d.Status = Executed
 	dur, size := v.Duration, v.SizeBytes
 	d.DurationSeconds, d.SizeBytes = &dur, &size
-	d.DownloadURL, d.DownloadExpiresAt = link.URL, now.Add(DownloadTTL).UTC().Format(webhooks.TimeFormat)
 	ev, err := seeded(webhooks.PublishExecuted, "connection", p, d, p.PublishAt)
 	if err != nil {
 		return Outcome{}, err
 	}
 	body, err := ev.Marshal()
 	if err != nil {
+		return Outcome{}, err
+	}
+	if body, err = w.Links.Render(ctx, body, []webhooks.Link{videos.DownloadLink(v)}); err != nil {
 		return Outcome{}, err
 	}
 	res := w.Webhooks.Send(ctx, webhooks.Target{URL: conn.URL, Env: p.Env, Secrets: []string{secret}}, ev.ID, body)

@@ -57,10 +57,11 @@ var table = map[string]Requirement{
 	"POST /webhooks/{id}/test":          {Scope: WebhooksManage},
 	"GET /webhooks/{id}/deliveries":     {Scope: WebhooksManage},
 	"POST /webhooks/{id}/deliveries/{deliveryId}/redeliver": {Scope: WebhooksManage},
-	"POST /connections":        {Scope: ConnectionsManage},
-	"GET /connections":         {Scope: ConnectionsManage},
-	"GET /connections/{id}":    {Scope: ConnectionsManage},
-	"DELETE /connections/{id}": {Scope: ConnectionsManage},
+	"POST /webhooks/{id}/recover":                           {Scope: WebhooksManage},
+	"POST /connections":                                     {Scope: ConnectionsManage},
+	"GET /connections":                                      {Scope: ConnectionsManage},
+	"GET /connections/{id}":                                 {Scope: ConnectionsManage},
+	"DELETE /connections/{id}":                              {Scope: ConnectionsManage},
 
 	"DELETE /videos/{id}/publications/{publicationId}": {Scope: VideosWrite},
 

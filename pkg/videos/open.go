@@ -12,6 +12,7 @@ import (
 	"github.com/framegate/framegate/pkg/assets"
 	"github.com/framegate/framegate/pkg/awsconf"
 	"github.com/framegate/framegate/pkg/lambdas"
+	"github.com/framegate/framegate/pkg/webhooks"
 )
 
 // S3Client is the S3 client of a config: path-style on the emulator, whose
@@ -61,6 +62,6 @@ func open(_ context.Context, d lambdas.Deps, templates Templates, names ...strin
 	return &Service{
 		Store: st, Assets: as, Queue: sqs.NewFromConfig(d.AWS), QueueURL: env["RENDER_QUEUE_URL"],
 		Objects: s3c, Presigner: s3.NewPresignClient(s3c), Bucket: env["RENDERS_BUCKET"],
-		Templates: templates, Logger: d.Logger, Now: d.Now,
+		Templates: templates, Guard: webhooks.Guard(d.Getenv, nil), Logger: d.Logger, Now: d.Now,
 	}, nil
 }

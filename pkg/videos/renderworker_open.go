@@ -93,7 +93,7 @@ func emitter(q *sqs.Client, env map[string]string, d lambdas.Deps) *Emitter {
 		Now:       d.Now,
 	}
 	if b := env["RENDERS_BUCKET"]; b != "" {
-		em.Presigner, em.Bucket = s3.NewPresignClient(S3Client(d.AWS)), b
+		em.Publisher.Links = &webhooks.Linker{Presigner: s3.NewPresignClient(S3Client(d.AWS)), Bucket: b, Now: d.Now}
 	}
 	return em
 }

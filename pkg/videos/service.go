@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -20,9 +19,11 @@ import (
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/assets"
+	"github.com/framegate/framegate/pkg/egress"
 	"github.com/framegate/framegate/pkg/idempotency"
 	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/movie"
+	"github.com/framegate/framegate/pkg/webhooks"
 )
 
 // Queue is the part of the SQS client that sends.
@@ -62,9 +63,11 @@ type Service struct {
 	Presigner Presigner
 	Bucket    string
 	Templates Templates
-	Logger    *slog.Logger
-	Now       func() time.Time
-	Rand      io.Reader // for ids; crypto/rand when nil
+	// Guard is the egress policy webhookUrls are held to (webhooks.CheckURL).
+	Guard  *egress.Guard
+	Logger *slog.Logger
+	Now    func() time.Time
+	Rand   io.Reader // for ids; crypto/rand when nil
 }
 
 // DownloadTTL is how long a download link works.
@@ -192,8 +195,12 @@ func (sv *Service) build(ctx context.Context, ws string, env apikey.Env, req Req
 		return Video{}, &apierr.Error{Code: apierr.SandboxDurationExceeded, Field: "/spec",
 			Message: fmt.Sprintf("Sandbox videos are at most %d seconds; this one is %.2f s.", movie.SandboxMaxSeconds, spec.Duration())}
 	}
-	if err := checkWebhookURL(req.WebhookURL); err != nil {
-		return Video{}, err
+	if req.WebhookURL != "" {
+		// The rule of every destination, webhook endpoints' included:
+		// what is accepted here, the webhook worker delivers.
+		if _, err := webhooks.CheckURL(sv.Guard, req.WebhookURL, string(env), "/webhookUrl"); err != nil {
+			return Video{}, err
+		}
 	}
 	now := sv.Now().UTC().Truncate(time.Millisecond)
 	id, err := ids.New("vid", now, sv.Rand)
@@ -280,17 +287,6 @@ func prefixField(err error, prefix string) error {
 	}
 	c.Message = strings.ReplaceAll(c.Message, " at /", " at "+prefix+"/")
 	return &c
-}
-
-func checkWebhookURL(raw string) error {
-	if raw == "" {
-		return nil
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || len(raw) > movie.MaxURLLen {
-		return apierr.Invalid("/webhookUrl", "webhookUrl must be an https URL of at most %d characters.", movie.MaxURLLen)
-	}
-	return nil
 }
 
 // Get reads one video.

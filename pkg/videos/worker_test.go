@@ -176,7 +176,12 @@ func (f *workerFixture) deliver(t *testing.T) (failed bool) {
 // published is an event as the events queue carries it.
 type published struct {
 	ID, Type, Timestamp string
-	Data                videos.EventData
+	Data                struct {
+		videos.EventData
+		// The link the publisher signed for the events queue.
+		DownloadURL       string `json:"downloadUrl"`
+		DownloadExpiresAt string `json:"downloadExpiresAt"`
+	}
 }
 
 func (f *workerFixture) events(t *testing.T) []published {

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -32,13 +33,19 @@ const (
 	AssetReady      = "asset.ready"
 	AssetFailed     = "asset.failed"
 	WebhookTest     = "webhook.test"
+	// EndpointDisabled: an endpoint was disabled after failing for
+	// FailingLimit, or because it answered 410.
+	EndpointDisabled = "webhook.endpoint.disabled"
+	// MessageExhausted: a delivery failed its last scheduled attempt.
+	MessageExhausted = "webhook.message.exhausted"
 	// Wildcard subscribes an endpoint to every type, future ones included.
 	Wildcard = "*"
 )
 
 // Types are the types an endpoint may subscribe to, Wildcard aside.
 func Types() []string {
-	return []string{RenderSucceeded, RenderFailed, PublishExecuted, PublishFailed, AssetReady, AssetFailed, WebhookTest}
+	return []string{RenderSucceeded, RenderFailed, PublishExecuted, PublishFailed, AssetReady, AssetFailed, WebhookTest,
+		EndpointDisabled, MessageExhausted}
 }
 
 // Known reports whether t is a type or the wildcard.
@@ -61,6 +68,9 @@ type Event struct {
 	Type      string          `json:"type"`
 	Timestamp string          `json:"timestamp"`
 	Data      json.RawMessage `json:"data"`
+	// Links are objects the data points to, made into fresh URLs each
+	// time the event is sent (Linker); they travel beside the payload.
+	Links []Link `json:"-"`
 }
 
 // NewEvent builds an event of type typ at now with data marshalled to JSON and
@@ -105,6 +115,7 @@ type Route struct {
 	Workspace   string
 	Environment string // "live" or "test"
 	WebhookURL  string // optional
+	Exclude     string // an endpoint that must not get the event; optional
 }
 
 // Message attribute names on both queues.
@@ -116,6 +127,11 @@ const (
 	// AttrEndpoint, only on the webhook queue, restricts delivery to one
 	// endpoint (POST /v1/webhooks/{id}/test).
 	AttrEndpoint = "endpoint"
+	// AttrExclude keeps an event from one endpoint: the one an operational
+	// event is about.
+	AttrExclude = "excludeEndpoint"
+	// AttrLinks, only on the webhook queue, carries the event's links (JSON).
+	AttrLinks = "links"
 )
 
 // Sender is the part of the SQS client the publisher uses.
@@ -128,6 +144,9 @@ type Publisher struct {
 	SQS             Sender
 	EventsQueueURL  string
 	WebhookQueueURL string
+	// Links signs the links of events for the events queue; the webhook
+	// queue gets them as references, signed by the worker at each attempt.
+	Links *Linker
 }
 
 // Publish sends ev to both queues, concurrently so that it costs one round
@@ -139,18 +158,28 @@ func (p Publisher) Publish(ctx context.Context, ev Event, r Route) error {
 	if p.SQS == nil || p.EventsQueueURL == "" || p.WebhookQueueURL == "" {
 		return errors.New("publish: the publisher needs SQS and both queue URLs")
 	}
-	in, err := message(ev, r)
+	toWorker, err := message(ev, r)
 	if err != nil {
 		return err
 	}
+	toWorker.QueueUrl = aws.String(p.WebhookQueueURL)
+	toEvents := *toWorker
+	toEvents.QueueUrl = aws.String(p.EventsQueueURL)
+	if len(ev.Links) > 0 {
+		body, err := p.Links.Render(ctx, []byte(*toWorker.MessageBody), ev.Links)
+		if err != nil {
+			return fmt.Errorf("publish %s %s: %w", ev.Type, ev.ID, err)
+		}
+		toEvents.MessageBody = aws.String(string(body))
+		toEvents.MessageAttributes = maps.Clone(toWorker.MessageAttributes)
+		delete(toEvents.MessageAttributes, AttrLinks)
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
-	for i, q := range []string{p.EventsQueueURL, p.WebhookQueueURL} {
+	for i, m := range []*sqs.SendMessageInput{&toEvents, toWorker} {
 		wg.Go(func() {
-			m := *in
-			m.QueueUrl = aws.String(q)
-			if _, err := p.SQS.SendMessage(ctx, &m); err != nil {
-				errs[i] = fmt.Errorf("publish %s %s to %s: %w", ev.Type, ev.ID, q, err)
+			if _, err := p.SQS.SendMessage(ctx, m); err != nil {
+				errs[i] = fmt.Errorf("publish %s %s to %s: %w", ev.Type, ev.ID, aws.ToString(m.QueueUrl), err)
 			}
 		})
 	}
@@ -195,6 +224,16 @@ func message(ev Event, r Route) (*sqs.SendMessageInput, error) {
 	if r.WebhookURL != "" {
 		attrs[AttrWebhookURL] = attr(r.WebhookURL)
 	}
+	if r.Exclude != "" {
+		attrs[AttrExclude] = attr(r.Exclude)
+	}
+	if len(ev.Links) > 0 {
+		links, err := json.Marshal(ev.Links)
+		if err != nil {
+			return nil, fmt.Errorf("encode links of %s: %w", ev.ID, err)
+		}
+		attrs[AttrLinks] = attr(string(links))
+	}
 	return &sqs.SendMessageInput{MessageBody: aws.String(string(body)), MessageAttributes: attrs}, nil
 }
 
@@ -208,9 +247,15 @@ func FromMessage(body string, attrs map[string]string) (Event, Route, error) {
 	if ev.ID == "" || ev.Type == "" {
 		return Event{}, Route{}, errors.New("decode event: no id or type")
 	}
-	r := Route{Workspace: attrs[AttrWorkspace], Environment: attrs[AttrEnvironment], WebhookURL: attrs[AttrWebhookURL]}
+	r := Route{Workspace: attrs[AttrWorkspace], Environment: attrs[AttrEnvironment], WebhookURL: attrs[AttrWebhookURL],
+		Exclude: attrs[AttrExclude]}
 	if r.Workspace == "" || r.Environment == "" {
 		return Event{}, Route{}, fmt.Errorf("event %s: no workspace or environment attribute", ev.ID)
+	}
+	if raw := attrs[AttrLinks]; raw != "" {
+		if err := json.Unmarshal([]byte(raw), &ev.Links); err != nil {
+			return Event{}, Route{}, fmt.Errorf("event %s: decode links: %w", ev.ID, err)
+		}
 	}
 	return ev, r, nil
 }

@@ -109,6 +109,8 @@ type Attempt struct {
 	Response   string    `json:"response,omitempty"` // truncated to MaxResponseBody
 	Error      string    `json:"error,omitempty"`
 	Manual     bool      `json:"manual,omitempty"` // a redelivery asked through the API
+	// Recovery is the recovery (POST /v1/webhooks/{id}/recover) that made it.
+	Recovery string `json:"recovery,omitempty"`
 }
 
 // Delivery is one event for one endpoint, with every attempt made.
@@ -121,11 +123,16 @@ type Delivery struct {
 	EventType  string
 	// URL is set for per-video deliveries; endpoint deliveries go to the
 	// endpoint's current URL, so a fixed URL applies to pending retries.
-	URL           string
-	Payload       []byte
+	URL     string
+	Payload []byte
+	// Links are made into fresh URLs in Payload at each attempt; the log
+	// keeps the payload without them.
+	Links         []Link
 	Status        string
 	AttemptCount  int
 	Attempts      []Attempt
 	CreatedAt     time.Time
 	NextAttemptAt *time.Time
+
+	recovering string // the recovery that claimed it (ClaimRecovery)
 }

@@ -3,14 +3,18 @@ package webhooks
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/framegate/framegate/pkg/awsconf"
 	"github.com/framegate/framegate/pkg/egress"
 	"github.com/framegate/framegate/pkg/lambdas"
 )
@@ -22,6 +26,8 @@ const (
 	EnvQueue         = "WEBHOOK_QUEUE_URL"
 	EnvAllowLoopback = "WEBHOOK_ALLOW_LOOPBACK" // operator setting: "true" for local stacks only
 	EnvSchedule      = "WEBHOOK_RETRY_SCHEDULE" // empty: DefaultSchedule
+	EnvEventsQueue   = "EVENTS_QUEUE_URL"       // the worker's operational events
+	EnvBucket        = "RENDERS_BUCKET"         // the objects events link to
 )
 
 // Options are what tests may inject; the zero value is production.
@@ -106,9 +112,21 @@ func OpenWorker(ctx context.Context, d lambdas.Deps, o Options) (*Worker, error)
 	if limit <= 0 {
 		limit = FailingLimit
 	}
+	env, err := d.Require(EnvEventsQueue, EnvBucket)
+	if err != nil {
+		return nil, fmt.Errorf("open webhook worker: %w", err)
+	}
 	client := NewClient(o.guard(d.Getenv), d.Now)
 	client.AWS = NewAWSSender(d.AWS)
-	w := &Worker{Store: st, Client: client, Queue: q, Schedule: sched,
+	links := &Linker{Presigner: PresignClient(d.AWS), Bucket: env[EnvBucket], Now: d.Now}
+	w := &Worker{Store: st, Client: client, Queue: q, Schedule: sched, Links: links,
+		Events:       Publisher{SQS: q.SQS, EventsQueueURL: env[EnvEventsQueue], WebhookQueueURL: q.URL, Links: links},
 		FailingLimit: limit, Now: d.Now, Log: d.Logger}
 	return w, nil
+}
+
+// PresignClient signs GET URLs of the renders bucket (path-style on the
+// emulator, whose buckets are not DNS names).
+func PresignClient(cfg aws.Config) *s3.PresignClient {
+	return s3.NewPresignClient(s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = awsconf.UsesEmulator(cfg) }))
 }

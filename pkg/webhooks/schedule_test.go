@@ -19,7 +19,8 @@ func TestParseSchedule(t *testing.T) {
 		want Schedule
 		ok   bool
 	}{
-		{"", Schedule{0, 5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}, true},
+		{"", Schedule{0, 5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour,
+			14 * time.Hour, 20 * time.Hour, 24 * time.Hour}, true},
 		{"0s,1s,1s", Schedule{0, time.Second, time.Second}, true},
 		{" 0s , 2s ", Schedule{0, 2 * time.Second}, true},
 		{"0s", Schedule{0}, true},
@@ -38,6 +39,29 @@ func TestParseSchedule(t *testing.T) {
 		if tc.ok && !equal(got, tc.want) {
 			t.Errorf("ParseSchedule(%q) = %v, want %v", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestDefaultScheduleAgainstSvix is the comparison docs/webhooks.md
+// states: Svix's schedule (at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
+// 10 h: 27.6 hours) is where ours starts, and ours goes on past three days.
+func TestDefaultScheduleAgainstSvix(t *testing.T) {
+	svix := Schedule{0, 5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
+	ours, err := ParseSchedule(DefaultSchedule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := func(s Schedule) (d time.Duration) {
+		for _, x := range s {
+			d += x
+		}
+		return d
+	}
+	if !equal(ours[:7], svix[:7]) || ours[7] < svix[7] {
+		t.Errorf("ours %v does not start as Svix's %v", ours, svix)
+	}
+	if total(svix).Round(6*time.Minute) != 27*time.Hour+36*time.Minute || total(ours) < 72*time.Hour {
+		t.Errorf("totals: Svix %s, ours %s (want at least 3 days)", total(svix), total(ours))
 	}
 }
 

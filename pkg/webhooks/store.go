@@ -94,6 +94,7 @@ const (
 	aLog, aNext, aLease           = "attemptLog", "nextAttemptAt", "leaseUntil"
 	aDest, aRole, aExternal       = "destination", "roleArn", "externalId"
 	aScheme, aPub, aPrevPub       = "scheme", "publicKey", "prevPublicKey"
+	aLinks, aRecovery             = "links", "recovery"
 
 	metaSK = "META"
 )
@@ -521,47 +522,51 @@ func (st *Store) RevealOnce(ctx context.Context, e Endpoint) (string, error) {
 	return st.cipher.Open(e.secret, aad(e.Workspace, e.Env, e.ID))
 }
 
-// EndpointFailed records a failed attempt on a subscribed endpoint: gone
-// (410) disables it at once; otherwise it is disabled once it has failed
-// without a success for limit. It reports whether it disabled it.
-func (st *Store) EndpointFailed(ctx context.Context, e Endpoint, gone bool, limit time.Duration) (bool, error) {
-	if e.Kind != KindEndpoint {
-		return false, nil // per-video URLs differ per video: one failing says nothing of the rest
-	}
+// EndpointFailing records a failed attempt on an endpoint and returns the
+// start of its failure streak and whether it must now be disabled: gone
+// (a 410) at once, otherwise once it has failed without a success for
+// limit. The streak start is written once (the first failure wins), so
+// every caller of one streak sees the same time. Per-video URLs differ per
+// video: one failing says nothing of the rest, so the video-urls endpoint
+// is never disabled this way.
+func (st *Store) EndpointFailing(ctx context.Context, e Endpoint, gone bool, limit time.Duration) (time.Time, bool, error) {
 	now := st.now().UTC()
-	if !gone {
-		out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: &st.table, Key: endpointKey(e.Workspace, e.Env, e.ID),
-			UpdateExpression: aws.String("SET #fs = if_not_exists(#fs, :now)"), ConditionExpression: aws.String("attribute_exists(pk)"),
-			ExpressionAttributeNames: map[string]string{"#fs": aFailing}, ExpressionAttributeValues: map[string]types.AttributeValue{":now": dynamo.Millis(now)},
-			// ALL_NEW: UPDATED_NEW may omit an attribute if_not_exists left alone.
-			ReturnValues: types.ReturnValueAllNew,
-		})
-		if dynamo.IsConditionFailed(err) {
-			return false, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf("record failure of endpoint %s: %w", e.ID, err)
-		}
-		since := dynamo.Time(out.Attributes, aFailing)
-		if since == nil || now.Sub(*since) < limit {
-			return false, nil
-		}
+	if e.Kind != KindEndpoint {
+		return now, false, nil
 	}
-	reason := DisabledFailing
-	if gone {
-		reason = DisabledGone
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.table, Key: endpointKey(e.Workspace, e.Env, e.ID),
+		UpdateExpression: aws.String("SET #fs = if_not_exists(#fs, :now)"), ConditionExpression: aws.String("attribute_exists(pk)"),
+		ExpressionAttributeNames: map[string]string{"#fs": aFailing}, ExpressionAttributeValues: map[string]types.AttributeValue{":now": dynamo.Millis(now)},
+		// ALL_NEW: UPDATED_NEW may omit an attribute if_not_exists left alone.
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	if dynamo.IsConditionFailed(err) {
+		return now, false, nil // deleted since
 	}
+	if err != nil {
+		return now, false, fmt.Errorf("record failure of endpoint %s: %w", e.ID, err)
+	}
+	since := now
+	if t := dynamo.Time(out.Attributes, aFailing); t != nil {
+		since = *t
+	}
+	return since, gone || now.Sub(since) >= limit, nil
+}
+
+// Disable turns an enabled endpoint off for reason (DisabledGone,
+// DisabledFailing). It reports false when it was off (or deleted) already.
+func (st *Store) Disable(ctx context.Context, e Endpoint, reason string) (bool, error) {
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &st.table, Key: endpointKey(e.Workspace, e.Env, e.ID),
 		UpdateExpression:         aws.String("SET #en = :f, #dr = :r, #upd = :now"),
 		ConditionExpression:      aws.String("#en = :t"),
 		ExpressionAttributeNames: map[string]string{"#en": aEnable, "#dr": aDisabled, "#upd": aUpdated},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":f": &types.AttributeValueMemberBOOL{Value: false},
-			":t": &types.AttributeValueMemberBOOL{Value: true}, ":r": dynamo.S(reason), ":now": dynamo.Millis(now)},
+			":t": &types.AttributeValueMemberBOOL{Value: true}, ":r": dynamo.S(reason), ":now": dynamo.Millis(st.now())},
 	})
 	if dynamo.IsConditionFailed(err) {
-		return false, nil // already disabled, or deleted
+		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("disable endpoint %s: %w", e.ID, err)
@@ -612,6 +617,10 @@ func (st *Store) deliveryItem(d Delivery, lease time.Time) map[string]types.Attr
 	if d.URL != "" {
 		it[aURL] = dynamo.S(d.URL)
 	}
+	if len(d.Links) > 0 {
+		links, _ := json.Marshal(d.Links) // plain strings: cannot fail
+		it[aLinks] = dynamo.S(string(links))
+	}
 	it[aStatus], it[aAttempts], it[aCreated] = dynamo.S(Pending), dynamo.N(0), dynamo.Millis(d.CreatedAt)
 	it[aLease] = dynamo.Millis(lease)
 	it[aTTL] = dynamo.N(d.CreatedAt.Add(Retention).Unix())
@@ -633,6 +642,11 @@ func decodeDelivery(it map[string]types.AttributeValue) (Delivery, error) {
 	if raw := dynamo.Str(it, aLog); raw != "" {
 		if err := json.Unmarshal([]byte(raw), &d.Attempts); err != nil {
 			return Delivery{}, fmt.Errorf("decode attempts of %s: %w", d.ID, err)
+		}
+	}
+	if raw := dynamo.Str(it, aLinks); raw != "" {
+		if err := json.Unmarshal([]byte(raw), &d.Links); err != nil {
+			return Delivery{}, fmt.Errorf("decode links of %s: %w", d.ID, err)
 		}
 	}
 	return d, nil
@@ -689,6 +703,77 @@ func (st *Store) Claim(ctx context.Context, ws, env, ep, id string, attempts int
 	return d, err == nil, err
 }
 
+// ClaimRecovery leases a failed delivery for the one attempt recovery
+// rcv makes of it: it succeeds only if the delivery is still failed, is
+// not leased, and rcv has not attempted it yet, so a duplicate recovery
+// message sends nothing twice.
+func (st *Store) ClaimRecovery(ctx context.Context, d Delivery, rcv string, lease time.Time) (Delivery, bool, error) {
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.table, Key: deliveryKey(d.Workspace, d.Env, d.EndpointID, d.ID),
+		UpdateExpression: aws.String("SET #l = :lease"),
+		ConditionExpression: aws.String("attribute_exists(pk) AND #st = :failed AND (attribute_not_exists(#l) OR #l < :now) " +
+			"AND (attribute_not_exists(#rc) OR #rc <> :rc)"),
+		ExpressionAttributeNames: map[string]string{"#st": aStatus, "#l": aLease, "#rc": aRecovery},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":failed": dynamo.S(Failed), ":now": dynamo.Millis(st.now()),
+			":lease": dynamo.Millis(lease), ":rc": dynamo.S(rcv)},
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	if dynamo.IsConditionFailed(err) {
+		return Delivery{}, false, nil
+	}
+	if err != nil {
+		return Delivery{}, false, fmt.Errorf("claim delivery %s for recovery %s: %w", d.ID, rcv, err)
+	}
+	c, err := decodeDelivery(out.Attributes)
+	c.recovering = rcv
+	return c, err == nil, err
+}
+
+// FailedSince pages through the failed deliveries of an endpoint whose
+// events happened from since to until, oldest first, after the delivery id
+// given; next is where the following page starts ("" after the last).
+// Delivery ids start with their event's time, so the range is a key range.
+func (st *Store) FailedSince(ctx context.Context, ws, env, ep string, since, until time.Time, after string, limit int) ([]Delivery, string, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                &st.table,
+		KeyConditionExpression:   aws.String("pk = :pk AND sk BETWEEN :lo AND :hi"),
+		FilterExpression:         aws.String("#st = :failed"),
+		ExpressionAttributeNames: map[string]string{"#st": aStatus},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": dynamo.S(deliveryPK(ws, env, ep)),
+			":lo": dynamo.S("D#dlv_" + ids.TimePrefix(since)), ":hi": dynamo.S("D#dlv_" + ids.TimePrefix(until) + "~"),
+			":failed": dynamo.S(Failed)},
+		Limit: aws.Int32(int32(limit)),
+	}
+	if after != "" {
+		in.ExclusiveStartKey = deliveryKey(ws, env, ep, after)
+	}
+	now := st.now()
+	var ds []Delivery
+	for {
+		out, err := st.db.Query(ctx, in)
+		if err != nil {
+			return nil, "", fmt.Errorf("failed deliveries of %s: %w", ep, err)
+		}
+		for _, it := range out.Items {
+			if expired(it, now) {
+				continue
+			}
+			d, err := decodeDelivery(it)
+			if err != nil {
+				return nil, "", err
+			}
+			ds = append(ds, d)
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return ds, "", nil
+		}
+		if len(ds) >= limit {
+			return ds, strings.TrimPrefix(dynamo.Str(out.LastEvaluatedKey, aSK), "D#"), nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
 // Record appends an attempt to a claimed delivery and sets its status and
 // next attempt time (nil: none), releasing the lease.
 func (st *Store) Record(ctx context.Context, d Delivery, a Attempt, status string, next *time.Time) (Delivery, error) {
@@ -704,6 +789,10 @@ func (st *Store) Record(ctx context.Context, d Delivery, a Attempt, status strin
 	names := map[string]string{"#a": aAttempts, "#st": aStatus, "#log": aLog, "#l": aLease, "#n": aNext}
 	vals := map[string]types.AttributeValue{":a0": dynamo.N(int64(d.AttemptCount)), ":a1": dynamo.N(int64(d.AttemptCount + 1)),
 		":st": dynamo.S(status), ":log": dynamo.S(string(raw))}
+	if d.recovering != "" {
+		expr += ", #rc = :rc"
+		names["#rc"], vals[":rc"] = aRecovery, dynamo.S(d.recovering)
+	}
 	if next != nil {
 		expr += ", #n = :n REMOVE #l"
 		vals[":n"] = dynamo.Millis(*next)

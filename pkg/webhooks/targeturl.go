@@ -27,6 +27,9 @@ func PlainHTTP(guard *egress.Guard, env string) bool { return env == "test" || g
 // scheme PlainHTTP allows and no literal address the guard refuses. A
 // failure is a 400 naming field (a JSON pointer).
 func CheckURL(guard *egress.Guard, raw, env, field string) (*url.URL, error) {
+	if guard == nil {
+		guard = &egress.Guard{} // the production policy
+	}
 	name := strings.TrimPrefix(field, "/")
 	schemes := "https"
 	if PlainHTTP(guard, env) {

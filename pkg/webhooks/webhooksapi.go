@@ -62,9 +62,10 @@ type APIStore interface {
 	ListDeliveries(ctx context.Context, ws, env, ep, after string, limit int) ([]Delivery, string, error)
 }
 
-// Scheduler queues redeliveries.
+// Scheduler queues redeliveries and recoveries.
 type Scheduler interface {
 	Schedule(ctx context.Context, j Job, wait time.Duration) error
+	Recover(ctx context.Context, r Recovery) error
 }
 
 // API holds the handlers' dependencies.
@@ -90,6 +91,7 @@ func Handler(srv httpapi.Server, a *API) lambdas.HTTPFunc {
 		"POST /webhooks/{id}/test":                              a.test,
 		"GET /webhooks/{id}/deliveries":                         a.deliveries,
 		"POST /webhooks/{id}/deliveries/{deliveryId}/redeliver": a.redeliver,
+		"POST /webhooks/{id}/recover":                           a.recoverDeliveries,
 	})
 }
 
@@ -595,6 +597,60 @@ func (a *API) redeliver(ctx context.Context, r *httpapi.Request) (httpapi.Respon
 		return httpapi.Response{}, err
 	}
 	return httpapi.Response{Status: http.StatusAccepted, Body: deliveryView(d)}, nil
+}
+
+// RecoverRequest is the body of POST /v1/webhooks/{id}/recover.
+type RecoverRequest struct {
+	Since *string `json:"since"`
+}
+
+// RecoveryView answers POST /v1/webhooks/{id}/recover.
+type RecoveryView struct {
+	Object     string `json:"object"`
+	ID         string `json:"id"`
+	EndpointID string `json:"endpointId"`
+	Since      string `json:"since"`
+	Until      string `json:"until"`
+}
+
+// recoverDeliveries queues a recovery: every delivery of the endpoint that failed
+// (its retries exhausted, or refused) for an event from since until now is
+// sent again, in event order, once.
+func (a *API) recoverDeliveries(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+	var in RecoverRequest
+	if err := r.Decode(&in, false); err != nil {
+		return httpapi.Response{}, err
+	}
+	now := a.Now().UTC()
+	if in.Since == nil {
+		return httpapi.Response{}, apierr.Invalid("/since", "since is required: an RFC 3339 time such as %s.", now.Add(-time.Hour).Format(time.RFC3339))
+	}
+	since, err := time.Parse(time.RFC3339Nano, *in.Since)
+	switch {
+	case err != nil:
+		return httpapi.Response{}, apierr.Invalid("/since", "since must be an RFC 3339 time such as %s.", now.Add(-time.Hour).Format(time.RFC3339))
+	case since.After(now):
+		return httpapi.Response{}, apierr.Invalid("/since", "since is in the future.")
+	case now.Sub(since) > Retention:
+		return httpapi.Response{}, apierr.Invalid("/since", "since must be within the last %d days: the delivery log keeps no more.", int(Retention/(24*time.Hour)))
+	}
+	e, err := a.endpoint(ctx, r)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if !e.Enabled {
+		return httpapi.Response{}, apierr.New(apierr.Conflict, "This endpoint is disabled; enable it first with PATCH {\"enabled\": true}.")
+	}
+	id, err := ids.New("rcv", now, nil)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	rc := Recovery{ID: id, Workspace: e.Workspace, Env: e.Env, Endpoint: e.ID, Since: since.UnixMilli(), Until: now.UnixMilli()}
+	if err := a.Queue.Recover(ctx, rc); err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.Response{Status: http.StatusAccepted, Body: RecoveryView{Object: "webhook_recovery", ID: id, EndpointID: e.ID,
+		Since: since.UTC().Format(timeFormat), Until: now.Format(timeFormat)}}, nil
 }
 
 // compile-time checks that the production types fit the interfaces.

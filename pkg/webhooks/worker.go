@@ -34,10 +34,16 @@ const maxParallel = 32
 // subscribed endpoint and attempts at once, and jobs (Job, attribute
 // kind=attempt), each one later attempt of one delivery.
 type Worker struct {
-	Store        *Store
-	Client       *Client
-	Queue        Queue
-	Schedule     Schedule
+	Store    *Store
+	Client   *Client
+	Queue    Queue
+	Schedule Schedule
+	// Links signs the links of events at each attempt.
+	Links *Linker
+	// Events publishes operational events (Publisher).
+	Events interface {
+		Publish(ctx context.Context, ev Event, r Route) error
+	}
 	FailingLimit time.Duration
 	Now          func() time.Time
 	Log          *slog.Logger
@@ -72,6 +78,15 @@ func attributes(rec events.SQSMessage) map[string]string {
 
 func (w *Worker) handle(ctx context.Context, rec events.SQSMessage, sem chan struct{}) error {
 	attrs := attributes(rec)
+	if attrs[AttrKind] == KindRecover {
+		var r Recovery
+		if err := json.Unmarshal([]byte(rec.Body), &r); err != nil {
+			return fmt.Errorf("decode recovery: %w", err) // to the DLQ after the redrive count
+		}
+		sem <- struct{}{}
+		defer func() { <-sem }()
+		return w.runRecovery(ctx, r)
+	}
 	if attrs[AttrKind] == KindAttempt {
 		var j Job
 		if err := json.Unmarshal([]byte(rec.Body), &j); err != nil {
@@ -154,7 +169,8 @@ func (w *Worker) fanOut(ctx context.Context, ev Event, route Route, only string,
 func (w *Worker) first(ctx context.Context, ev Event, t target, body []byte) error {
 	now := w.Now().UTC()
 	d := Delivery{ID: DeliveryID(ev.ID, t.key), Workspace: t.ep.Workspace, Env: t.ep.Env, EndpointID: t.ep.ID,
-		EventID: ev.ID, EventType: ev.Type, URL: t.url, Payload: body, Status: Pending, CreatedAt: now.Truncate(time.Millisecond)}
+		EventID: ev.ID, EventType: ev.Type, URL: t.url, Payload: body, Links: ev.Links, Status: Pending,
+		CreatedAt: now.Truncate(time.Millisecond)}
 	created, err := w.Store.CreateDelivery(ctx, d, now.Add(Lease))
 	if err != nil {
 		return err
@@ -165,7 +181,8 @@ func (w *Worker) first(ctx context.Context, ev Event, t target, body []byte) err
 			return err
 		}
 	}
-	return w.attempt(ctx, d, t.ep, false, false)
+	_, err = w.attempt(ctx, d, t.ep, false, false)
+	return err
 }
 
 // job runs one scheduled attempt.
@@ -195,34 +212,42 @@ func (w *Worker) job(ctx context.Context, j Job) error {
 	case err != nil:
 		return err
 	}
-	return w.attempt(ctx, d, ep, j.Manual, d.Status != Pending)
+	_, err = w.attempt(ctx, d, ep, j.Manual, d.Status != Pending)
+	return err
 }
 
 // attempt sends a claimed delivery once, schedules the next attempt when
-// one is due, records the outcome and updates the endpoint's health. The
-// next job is queued before the record is written: if queueing fails, the
-// message is retried and the delivery with it; the record never promises
-// an attempt that no message will make.
-func (w *Worker) attempt(ctx context.Context, d Delivery, ep Endpoint, manual, wasDone bool) error {
+// one is due, updates the endpoint's health and records the outcome, which
+// it returns. Everything that may fail comes before the record: if
+// queueing the next job or publishing an operational event fails, the
+// message is retried and the attempt with it (the events have the same
+// ids again); the record never promises an attempt that no message will
+// make, nor hides an event that was never published.
+func (w *Worker) attempt(ctx context.Context, d Delivery, ep Endpoint, manual, wasDone bool) (Outcome, error) {
 	now := w.Now().UTC()
 	if !ep.Enabled && !manual {
 		_, err := w.Store.Record(ctx, d, Attempt{At: now, Error: "the endpoint is disabled"}, Failed, nil)
-		return err
+		return Refused, err
 	}
 	secrets, err := w.Store.Secrets(ep, now)
 	if err != nil {
-		return err
+		return Retry, err
+	}
+	payload, err := w.Links.Render(ctx, d.Payload, d.Links) // signed now: valid when it arrives
+	if err != nil {
+		return Retry, err
 	}
 	t, dest := ep.target(d.URL, secrets)
-	res := w.Client.Send(ctx, t, d.EventID, d.Payload)
-	res.Manual = manual
+	res := w.Client.Send(ctx, t, d.EventID, payload)
+	res.Manual, res.Recovery = manual, d.recovering
 
-	status, next := Failed, (*time.Time)(nil)
+	status, next, exhausted := Failed, (*time.Time)(nil), false
 	switch res.Outcome {
 	case Delivered:
 		status = Succeeded
 	case Retry:
-		if n := d.AttemptCount + 1; n < len(w.Schedule) && !(manual && wasDone) {
+		n := d.AttemptCount + 1
+		if n < len(w.Schedule) && !(manual && wasDone) {
 			wait := max(w.Schedule[n], min(res.RetryAfter, 24*time.Hour))
 			t := res.At.Add(wait).Truncate(time.Millisecond)
 			next = &t
@@ -230,28 +255,54 @@ func (w *Worker) attempt(ctx context.Context, d Delivery, ep Endpoint, manual, w
 			j := Job{Workspace: d.Workspace, Env: d.Env, Endpoint: d.EndpointID, Delivery: d.ID,
 				Attempts: n, NotBefore: t.UnixMilli()}
 			if err := w.Queue.Schedule(ctx, j, max(wait, time.Second)); err != nil {
-				return err
+				return Retry, err
 			}
+		}
+		exhausted = n >= len(w.Schedule) && !manual
+	}
+	if err := w.health(ctx, d, ep, res); err != nil {
+		return Retry, err
+	}
+	if exhausted {
+		if err := w.exhausted(ctx, d, ep, res); err != nil {
+			return Retry, err
 		}
 	}
 	if _, err := w.Store.Record(ctx, d, res.Attempt, status, next); err != nil {
-		return err
+		return Retry, err
 	}
 	w.Log.InfoContext(ctx, "webhook attempt",
 		"delivery_id", d.ID, "endpoint_id", d.EndpointID, "event_id", d.EventID, "event_type", d.EventType,
 		"destination", dest, "attempt", d.AttemptCount+1, "status_code", res.StatusCode, "latency_ms", res.LatencyMS,
 		"outcome", status, "error", res.Error)
+	return res.Outcome, nil
+}
 
-	switch res.Outcome {
-	case Delivered:
+// health ends an endpoint's failure streak on success; on failure it
+// extends it, and disables the endpoint when the streak is long enough or
+// the receiver answered 410, telling the workspace first
+// (webhook.endpoint.disabled).
+func (w *Worker) health(ctx context.Context, d Delivery, ep Endpoint, res Result) error {
+	if res.Outcome == Delivered {
 		return w.Store.EndpointSucceeded(ctx, ep)
-	default:
-		disabled, err := w.Store.EndpointFailed(ctx, ep, res.Outcome == Gone, w.FailingLimit)
-		if disabled {
-			w.Log.WarnContext(ctx, "webhook endpoint disabled", "endpoint_id", ep.ID, "gone", res.Outcome == Gone)
-		}
+	}
+	gone := res.Outcome == Gone
+	since, disable, err := w.Store.EndpointFailing(ctx, ep, gone, w.FailingLimit)
+	if err != nil || !disable || !ep.Enabled {
 		return err
 	}
+	reason := DisabledFailing
+	if gone {
+		reason = DisabledGone
+	}
+	if err := w.publishDisabled(ctx, ep, reason, since, res); err != nil {
+		return err
+	}
+	disabled, err := w.Store.Disable(ctx, ep, reason)
+	if disabled {
+		w.Log.WarnContext(ctx, "webhook endpoint disabled", "endpoint_id", ep.ID, "reason", reason, "delivery_id", d.ID)
+	}
+	return err
 }
 
 // target is where a delivery of e goes (videoURL, for per-video
