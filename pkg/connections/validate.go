@@ -67,7 +67,7 @@ func (in CreateRequest) Validate(ctx context.Context, guard *egress.Guard, env s
 		if in.URL == nil {
 			return Spec{}, apierr.Invalid("/url", "url is required.")
 		}
-		u, err := webhooks.CheckTargetURL(ctx, guard, *in.URL, env)
+		u, err := webhooks.CheckTargetURL(ctx, guard, *in.URL, env, "/url")
 		if err != nil {
 			return Spec{}, err
 		}

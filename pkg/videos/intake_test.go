@@ -100,7 +100,7 @@ func sqsEventOf(ms []sqstypes.Message) events.SQSEvent {
 }
 
 func spec(seconds float64) string {
-	return fmt.Sprintf(`{"spec":{"resolution":"sd","scenes":[{"duration":%g,"background":{"color":"#000000"}}]},"webhookUrl":"https://hooks.example.com/fg"}`, seconds)
+	return fmt.Sprintf(`{"spec":{"resolution":"sd","scenes":[{"duration":%g,"background":{"color":"#000000"}}]},"webhookUrl":"https://93.184.215.14/fg"}`, seconds)
 }
 
 func TestValidRequestCreatesOneVideo(t *testing.T) {
@@ -120,7 +120,7 @@ func TestValidRequestCreatesOneVideo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(vs) != 1 || vs[0].Status != videos.Queued || vs[0].WebhookURL != "https://hooks.example.com/fg" || vs[0].Duration != 2 {
+	if len(vs) != 1 || vs[0].Status != videos.Queued || vs[0].WebhookURL != "https://93.184.215.14/fg" || vs[0].Duration != 2 {
 		t.Fatalf("videos %+v", vs)
 	}
 	if r := f.receive(t, "RenderQueue"); len(r) != 1 {

@@ -63,7 +63,7 @@ type Service struct {
 	Presigner Presigner
 	Bucket    string
 	Templates Templates
-	// Guard is the egress policy webhookUrls are held to (webhooks.CheckURL).
+	// Guard is the egress policy webhookUrls are held to (webhooks.CheckTargetURL).
 	Guard  *egress.Guard
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -198,7 +198,7 @@ func (sv *Service) build(ctx context.Context, ws string, env apikey.Env, req Req
 	if req.WebhookURL != "" {
 		// The rule of every destination, webhook endpoints' included:
 		// what is accepted here, the webhook worker delivers.
-		if _, err := webhooks.CheckURL(sv.Guard, req.WebhookURL, string(env), "/webhookUrl"); err != nil {
+		if _, err := webhooks.CheckTargetURL(ctx, sv.Guard, req.WebhookURL, string(env), "/webhookUrl"); err != nil {
 			return Video{}, err
 		}
 	}

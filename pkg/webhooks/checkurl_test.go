@@ -3,6 +3,8 @@ package webhooks
 import (
 	"context"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -79,6 +81,57 @@ func TestCheckEvents(t *testing.T) {
 	for _, bad := range [][]string{nil, {}, {"video.done"}, make([]string, MaxEvents+1)} {
 		if _, err := checkEvents(bad); err == nil {
 			t.Errorf("checkEvents(%q) accepted", bad)
+		}
+	}
+}
+
+// TestOneRuleForAPIAndSender: every destination URL the API accepts
+// (CheckTargetURL, as endpoints, per-video URLs and connections use it), the
+// sender delivers with the same policy, and what the API refuses the
+// sender refuses too: sandbox http included, with the production policy
+// (no loopback). The network is a local server behind the guard's Dial, so
+// the guard checks the public addresses the names resolve to, as in AWS.
+func TestOneRuleForAPIAndSender(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) }))
+	t.Cleanup(srv.Close)
+	tls := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) }))
+	t.Cleanup(tls.Close)
+	toServer := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		_, port, _ := net.SplitHostPort(addr)
+		target := srv.Listener.Addr().String()
+		if port == "443" {
+			target = tls.Listener.Addr().String()
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, target)
+	}
+	r := dns{
+		"hooks.example.com": {{IP: net.ParseIP("93.184.215.14")}},
+		"inside.example":    {{IP: net.ParseIP("10.1.2.3")}},
+	}
+	for _, loopback := range []bool{false, true} {
+		g := &egress.Guard{Resolver: r, AllowLoopback: loopback, Dial: toServer}
+		c := NewClient(g, time.Now)
+		c.http.Transport.(*http.Transport).TLSClientConfig = tls.Client().Transport.(*http.Transport).TLSClientConfig
+		for _, env := range []string{"live", "test"} {
+			for _, u := range []string{
+				"http://hooks.example.com/in", "https://hooks.example.com/in", "http://hooks.example.com:8080/in",
+				"http://inside.example/in", "http://10.0.0.1/in", "http://[2001:0:a9fe:a9fe::1]/in", "ftp://hooks.example.com/",
+			} {
+				_, apiErr := CheckTargetURL(context.Background(), g, u, env, "/url")
+				res := c.Send(context.Background(), Target{URL: u, Env: env, Secrets: []string{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}, "evt_1", []byte(`{}`))
+				sent := res.Outcome != Refused
+				if (apiErr == nil) != sent {
+					t.Errorf("loopback=%v env=%s %s: API accepts %v (%v), sender sends %v (%s)", loopback, env, u, apiErr == nil, apiErr, sent, res.Error)
+				}
+				if apiErr == nil && res.Outcome != Delivered {
+					t.Errorf("loopback=%v env=%s %s: accepted but not delivered: %+v", loopback, env, u, res)
+				}
+				wantHTTP := env == "test" || loopback
+				if strings.HasPrefix(u, "http://hooks.example.com") && (apiErr == nil) != wantHTTP {
+					t.Errorf("loopback=%v env=%s %s: plain http accepted %v, want %v", loopback, env, u, apiErr == nil, wantHTTP)
+				}
+			}
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/framegate/framegate/pkg/devstack"
 	"github.com/framegate/framegate/pkg/lambdas"
@@ -26,21 +28,24 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 // harness is a worker on the emulator with its queues and a publisher.
 type harness struct {
-	t   testing.TB
-	w   *webhooks.Worker
-	st  *webhooks.Store
-	pub webhooks.Publisher
-	sqs *sqs.Client
-	env func(string) string
-	ws  string
+	t    testing.TB
+	w    *webhooks.Worker
+	st   *webhooks.Store
+	pub  webhooks.Publisher
+	sqs  *sqs.Client
+	env  func(string) string
+	ws   string
+	tenv *testenv.Env
 }
 
 type config struct {
 	schedule      string
 	allowLoopback bool
 	resolver      mapResolver
-	now           func() time.Time
-	failingLimit  time.Duration
+	// dial replaces the network behind the guard (egress.Guard.Dial).
+	dial         func(ctx context.Context, network, addr string) (net.Conn, error)
+	now          func() time.Time
+	failingLimit time.Duration
 	// wrap, if set, wraps every AWS call of the worker, the publisher and
 	// the SQS loop (the benchmark counts SQS requests with it).
 	wrap func(aws.HTTPClient) aws.HTTPClient
@@ -66,7 +71,7 @@ func newHarness(t testing.TB, c config) *harness {
 		}
 		return base(k)
 	}
-	o := webhooks.Options{FailingLimit: c.failingLimit}
+	o := webhooks.Options{FailingLimit: c.failingLimit, Dial: c.dial}
 	if c.resolver != nil {
 		o.Resolver = c.resolver
 	}
@@ -75,8 +80,9 @@ func newHarness(t testing.TB, c config) *harness {
 		t.Fatal(err)
 	}
 	client := sqs.NewFromConfig(env.AWS)
-	return &harness{t: t, w: w, st: w.Store, sqs: client, env: d.Getenv, ws: "ws_" + env.Prefix,
-		pub: webhooks.Publisher{SQS: client, EventsQueueURL: env.Resources.ByID["EventsQueue"].URL, WebhookQueueURL: d.Getenv(webhooks.EnvQueue)}}
+	return &harness{t: t, w: w, st: w.Store, sqs: client, env: d.Getenv, ws: "ws_" + env.Prefix, tenv: env,
+		pub: webhooks.Publisher{SQS: client, EventsQueueURL: env.Resources.ByID["EventsQueue"].URL, WebhookQueueURL: d.Getenv(webhooks.EnvQueue),
+			Links: w.Links}}
 }
 
 // run drives the worker from its queue like Lambda's event source mapping,
@@ -119,13 +125,21 @@ func (h *harness) publish(typ string, data any, route webhooks.Route) webhooks.E
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	h.publishEvent(ev, route)
+	return ev
+}
+
+func (h *harness) publishEvent(ev webhooks.Event, route webhooks.Route) {
+	h.t.Helper()
 	if route.Workspace == "" {
-		route.Workspace, route.Environment = h.ws, "live"
+		route.Workspace = h.ws
+	}
+	if route.Environment == "" {
+		route.Environment = "live"
 	}
 	if err := h.pub.Publish(context.Background(), ev, route); err != nil {
 		h.t.Fatal(err)
 	}
-	return ev
 }
 
 func (h *harness) endpoint(url string, events ...string) (webhooks.Endpoint, string) {
@@ -133,7 +147,16 @@ func (h *harness) endpoint(url string, events ...string) (webhooks.Endpoint, str
 	if len(events) == 0 {
 		events = []string{webhooks.Wildcard}
 	}
-	e, secret, err := h.st.CreateEndpoint(context.Background(), h.ws, "live", webhooks.NewEndpoint{URL: url, Events: events})
+	return h.create("live", webhooks.NewEndpoint{URL: url, Events: events})
+}
+
+// create stores an endpoint of env as the API would after validation.
+func (h *harness) create(env string, ne webhooks.NewEndpoint) (webhooks.Endpoint, string) {
+	h.t.Helper()
+	if ne.Events == nil {
+		ne.Events = []string{webhooks.Wildcard}
+	}
+	e, secret, err := h.st.CreateEndpoint(context.Background(), h.ws, env, ne)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -143,21 +166,50 @@ func (h *harness) endpoint(url string, events ...string) (webhooks.Endpoint, str
 // waitDelivery polls the log until the endpoint's only delivery satisfies ok.
 func (h *harness) waitDelivery(ep string, timeout time.Duration, ok func(webhooks.Delivery) bool) webhooks.Delivery {
 	h.t.Helper()
+	ds := h.waitDeliveries("live", ep, 1, timeout, ok)
+	return ds[0]
+}
+
+// waitDeliveries polls the log of an endpoint of env until it holds n
+// deliveries, all satisfying ok, and returns them oldest first.
+func (h *harness) waitDeliveries(env, ep string, n int, timeout time.Duration, ok func(webhooks.Delivery) bool) []webhooks.Delivery {
+	h.t.Helper()
 	deadline := time.Now().Add(timeout)
 	var last []webhooks.Delivery
 	for time.Now().Before(deadline) {
-		ds, _, err := h.st.ListDeliveries(context.Background(), h.ws, "live", ep, "", 10)
+		ds, _, err := h.st.ListDeliveries(context.Background(), h.ws, env, ep, "", 50)
 		if err != nil {
 			h.t.Fatal(err)
 		}
 		last = ds
-		if len(ds) == 1 && ok(ds[0]) {
-			return ds[0]
+		if len(ds) == n && !slices.ContainsFunc(ds, func(d webhooks.Delivery) bool { return !ok(d) }) {
+			slices.Reverse(ds)
+			return ds
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	h.t.Fatalf("delivery of %s not as expected within %s; log: %+v", ep, timeout, last)
-	return webhooks.Delivery{}
+	h.t.Fatalf("deliveries of %s not as expected within %s; log: %+v", ep, timeout, last)
+	return nil
+}
+
+// recv takes the messages waiting on a queue (the worker's own queues, or
+// a customer's through sqsc), deleting them.
+func recv(t testing.TB, sqsc *sqs.Client, queueURL string, want int, timeout time.Duration) []sqstypes.Message {
+	t.Helper()
+	var out []sqstypes.Message
+	deadline := time.Now().Add(timeout)
+	for len(out) < want && time.Now().Before(deadline) {
+		r, err := sqsc.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL),
+			MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: []string{"All"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range r.Messages {
+			out = append(out, m)
+			_, _ = sqsc.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(queueURL), ReceiptHandle: m.ReceiptHandle})
+		}
+	}
+	return out
 }
 
 // receiver is a loopback webhook receiver answering with a script of

@@ -22,11 +22,11 @@ const MaxURLLen = 2048
 // egress policy whatever the scheme.
 func PlainHTTP(guard *egress.Guard, env string) bool { return env == "test" || guard.AllowLoopback }
 
-// CheckURL checks a destination URL against that policy, without the
+// parseTargetURL checks a destination URL against that policy, without the
 // network: absolute, at most MaxURLLen, no fragment or credentials, a
 // scheme PlainHTTP allows and no literal address the guard refuses. A
 // failure is a 400 naming field (a JSON pointer).
-func CheckURL(guard *egress.Guard, raw, env, field string) (*url.URL, error) {
+func parseTargetURL(guard *egress.Guard, raw, env, field string) (*url.URL, error) {
 	if guard == nil {
 		guard = &egress.Guard{} // the production policy
 	}
@@ -60,15 +60,18 @@ func CheckURL(guard *egress.Guard, raw, env, field string) (*url.URL, error) {
 	return u, nil
 }
 
-// CheckTargetURL is CheckURL for long-lived destinations (webhook
-// endpoints and webhook connections), naming /url: host names are resolved
-// too, so one pointing inside our network is refused at once. Every send
-// checks again (DNS changes).
-func CheckTargetURL(ctx context.Context, guard *egress.Guard, raw, env string) (string, error) {
-	const f = "/url"
-	u, err := CheckURL(guard, raw, env, f)
+// CheckTargetURL is the policy of every URL framegate sends to (webhook
+// endpoints, per-video webhookUrls, webhook connections): parseTargetURL, and
+// host names resolved too, so one pointing inside our network is refused
+// at once, as a 400 naming field. Every send checks again (DNS changes).
+func CheckTargetURL(ctx context.Context, guard *egress.Guard, raw, env, field string) (string, error) {
+	f := field
+	u, err := parseTargetURL(guard, raw, env, f)
 	if err != nil {
 		return "", err
+	}
+	if guard == nil {
+		guard = &egress.Guard{}
 	}
 	if _, err := netip.ParseAddr(u.Hostname()); err != nil {
 		r := guard.Resolver
@@ -79,13 +82,13 @@ func CheckTargetURL(ctx context.Context, guard *egress.Guard, raw, env string) (
 		defer cancel()
 		addrs, err := r.LookupIPAddr(ctx, u.Hostname())
 		if err != nil || len(addrs) == 0 {
-			return "", apierr.Invalid(f, "url's host %s does not resolve.", u.Hostname())
+			return "", apierr.Invalid(f, "%s's host %s does not resolve.", strings.TrimPrefix(f, "/"), u.Hostname())
 		}
 		for _, ad := range addrs {
 			ip, _ := netip.AddrFromSlice(ad.IP)
 			if reason := guard.CheckAddr(ip); reason != "" {
 				re := &egress.RefusedError{Host: u.Hostname(), Addr: ip.Unmap(), Reason: reason}
-				return "", apierr.Invalid(f, "url is not allowed: %s.", re.Error())
+				return "", apierr.Invalid(f, "%s is not allowed: %s.", strings.TrimPrefix(f, "/"), re.Error())
 			}
 		}
 	}

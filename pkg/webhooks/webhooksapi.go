@@ -224,7 +224,7 @@ func deliveryView(d Delivery) DeliveryView {
 
 // checkURL applies the destination URL policy shared with connections.
 func (a *API) checkURL(ctx context.Context, raw, env string) (string, error) {
-	return CheckTargetURL(ctx, a.Guard, raw, env)
+	return CheckTargetURL(ctx, a.Guard, raw, env, "/url")
 }
 
 func checkEvents(in []string) ([]string, error) {

@@ -135,7 +135,7 @@ func (w *Worker) fanOut(ctx context.Context, ev Event, route Route, only string,
 			return err
 		}
 		for _, ep := range eps {
-			if ep.Kind == KindEndpoint && ep.Enabled && ep.Subscribed(ev.Type) {
+			if ep.Kind == KindEndpoint && ep.Enabled && ep.Subscribed(ev.Type) && ep.ID != route.Exclude {
 				targets = append(targets, target{ep: ep, key: ep.ID})
 			}
 		}
