@@ -231,6 +231,7 @@ type response struct {
 
 type received struct {
 	at     time.Time
+	path   string
 	header http.Header
 	body   []byte
 }
@@ -243,7 +244,7 @@ func newReceiver(t testing.TB, script ...response) *receiver {
 	r := &receiver{script: script, arrived: make(chan received, 100)}
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
-		rec := received{at: time.Now(), header: req.Header.Clone(), body: body}
+		rec := received{at: time.Now(), path: req.URL.Path, header: req.Header.Clone(), body: body}
 		r.mu.Lock()
 		n := len(r.got)
 		r.got = append(r.got, rec)

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -60,17 +61,19 @@ type MessageExhaustedData struct {
 	LastAttempt AttemptSummary `json:"lastAttempt"`
 }
 
-// publishDisabled announces that ep is about to be disabled. Its id and
-// timestamp derive from the failure streak, so every worker that decides
-// to disable ep during that streak publishes the same event.
-func (w *Worker) publishDisabled(ctx context.Context, ep Endpoint, reason string, since time.Time, res Result) error {
-	at := since
-	if reason == DisabledFailing {
-		at = since.Add(w.FailingLimit)
+// publishDisabled announces that ep is about to be disabled by the
+// attempt of d. Its id and timestamp derive from what decided it, so a
+// retry of the attempt publishes the same event: for a failing endpoint,
+// the failure streak (its start plus the limit: when it crossed the line,
+// the same for every delivery of that streak); for a 410, the attempt.
+func (w *Worker) publishDisabled(ctx context.Context, d Delivery, ep Endpoint, reason string, since time.Time, res Result) error {
+	at, seed := since.Add(w.FailingLimit), ep.ID+"/"+since.UTC().Format(time.RFC3339Nano)
+	if reason == DisabledGone {
+		at, seed = scheduledAt(d), ep.ID+"/"+d.ID+"/"+strconv.Itoa(d.AttemptCount)
 	}
 	data := EndpointDisabledData{EndpointID: ep.ID, Description: ep.Description, Environment: ep.Env, Reason: reason,
 		FailingSince: since.UTC().Format(TimeFormat), LastAttempt: summary(res.Attempt)}
-	ev, err := SeededEvent(EndpointDisabled, ep.ID+"/"+since.UTC().Format(time.RFC3339Nano), data, at)
+	ev, err := SeededEvent(EndpointDisabled, seed, data, at)
 	if err != nil {
 		return err
 	}
@@ -82,10 +85,7 @@ func (w *Worker) exhausted(ctx context.Context, d Delivery, ep Endpoint, res Res
 	if Operational(d.EventType) {
 		return nil
 	}
-	at := d.CreatedAt
-	if d.NextAttemptAt != nil {
-		at = *d.NextAttemptAt // when this last attempt was due: the same on a retry of it
-	}
+	at := scheduledAt(d)
 	data := MessageExhaustedData{EndpointID: ep.ID, Environment: ep.Env, DeliveryID: d.ID, EventID: d.EventID,
 		EventType: d.EventType, Attempts: d.AttemptCount + 1, LastAttempt: summary(res.Attempt)}
 	ev, err := SeededEvent(MessageExhausted, d.ID, data, at)
@@ -93,4 +93,13 @@ func (w *Worker) exhausted(ctx context.Context, d Delivery, ep Endpoint, res Res
 		return err
 	}
 	return w.Events.Publish(ctx, ev, Route{Workspace: ep.Workspace, Environment: ep.Env, Exclude: ep.ID})
+}
+
+// scheduledAt is when the delivery's current attempt was due: the same on
+// every retry of that attempt.
+func scheduledAt(d Delivery) time.Time {
+	if d.NextAttemptAt != nil {
+		return *d.NextAttemptAt
+	}
+	return d.CreatedAt
 }

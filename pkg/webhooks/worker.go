@@ -295,7 +295,7 @@ func (w *Worker) health(ctx context.Context, d Delivery, ep Endpoint, res Result
 	if gone {
 		reason = DisabledGone
 	}
-	if err := w.publishDisabled(ctx, ep, reason, since, res); err != nil {
+	if err := w.publishDisabled(ctx, d, ep, reason, since, res); err != nil {
 		return err
 	}
 	disabled, err := w.Store.Disable(ctx, ep, reason)
