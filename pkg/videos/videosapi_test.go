@@ -231,6 +231,37 @@ func TestCreateValidation(t *testing.T) {
 	}
 }
 
+// TestWebhookURLRule: a video's webhookUrl follows the rule of webhook
+// endpoints: plain http in the sandbox only, public addresses only,
+// whatever the scheme; the webhook worker delivers what is accepted here.
+func TestWebhookURLRule(t *testing.T) {
+	f := setupAPI(t)
+	ws := f.workspace(t, ratelimit.Plan{})
+	body := func(u string) string {
+		return `{"spec":{"resolution":"sd","scenes":[{"duration":1,"background":{"color":"#000000"}}]},"webhookUrl":"` + u + `"}`
+	}
+	for _, tc := range []struct {
+		env    apikey.Env
+		url    string
+		status int
+		msg    string
+	}{
+		{apikey.Test, "http://93.184.215.14/hook", 202, ""},
+		{apikey.Live, "http://93.184.215.14/hook", 400, "sandbox"},
+		{apikey.Live, "https://93.184.215.14/hook", 202, ""},
+		{apikey.Test, "http://10.0.0.1/hook", 400, "private address"},
+		{apikey.Test, "http://[2001:0:a9fe:a9fe::1]/hook", 400, "cloud metadata"},
+		{apikey.Test, "ftp://93.184.215.14/hook", 400, "http or https"},
+	} {
+		r := f.do(t, caller{ws, tc.env}, "POST", "/videos", "", nil, nil, body(tc.url))
+		e, _ := r.body["error"].(map[string]any)
+		msg, _ := e["message"].(string)
+		if r.status != tc.status || (tc.status == 400 && (e["field"] != "/webhookUrl" || !strings.Contains(msg, tc.msg))) {
+			t.Errorf("%s %s: %d %s; want %d mentioning %q", tc.env, tc.url, r.status, r.raw, tc.status, tc.msg)
+		}
+	}
+}
+
 func TestIdempotencyKey(t *testing.T) {
 	f := setupAPI(t)
 	c := caller{f.workspace(t, ratelimit.Plan{}), apikey.Live}

@@ -3,6 +3,7 @@ package webhooks_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -208,8 +209,128 @@ func TestWebhooksOverHTTP(t *testing.T) {
 	}
 	c.Expect(c.Do("GET", "/webhooks?limit=0", live, nil), 400)
 
+	t.Run("v1a", func(t *testing.T) { v1aOverHTTP(t, c, live, rcv) })
+	t.Run("AWS destinations", func(t *testing.T) { awsOverHTTP(t, c, live) })
+	t.Run("recover", func(t *testing.T) {
+		since := func(d time.Duration) map[string]any {
+			return map[string]any{"since": time.Now().Add(d).UTC().Format(time.RFC3339)}
+		}
+		for _, body := range []any{map[string]any{}, map[string]any{"since": "yesterday"}, since(time.Hour), since(-31 * 24 * time.Hour)} {
+			if r := c.Expect(c.Do("POST", "/webhooks/"+id+"/recover", live, body), 400); r.Str("error", "field") != "/since" {
+				t.Errorf("%v: %s", body, r.Raw)
+			}
+		}
+		r := c.Expect(c.Do("POST", "/webhooks/"+id+"/recover", live, since(-time.Hour)), 202)
+		if r.Str("object") != "webhook_recovery" || !strings.HasPrefix(r.Str("id"), "rcv_") || r.Str("endpointId") != id {
+			t.Errorf("recover: %s", r.Raw)
+		}
+		c.Expect(c.Do("POST", "/webhooks/"+id+"/recover", other, since(-time.Hour)), 404)
+		c.Expect(c.Do("PATCH", "/webhooks/"+id, live, map[string]any{"enabled": false}), 200)
+		c.Expect(c.Do("POST", "/webhooks/"+id+"/recover", live, since(-time.Hour)), 409)
+		c.Expect(c.Do("PATCH", "/webhooks/"+id, live, map[string]any{"enabled": true}), 200)
+	})
+
 	// Delete.
 	c.Expect(c.Do("DELETE", "/webhooks/"+id, live, nil), 200)
 	c.Expect(c.Do("GET", "/webhooks/"+id, live, nil), 404)
 	c.Expect(c.Do("DELETE", "/webhooks/"+id, live, nil), 404)
+}
+
+// v1aOverHTTP: a v1a endpoint shows its public key and never a secret; its
+// test event verifies with the public key (Verify, and OpenSSL's ed25519);
+// a rotation keeps the old key signing beside the new one.
+func v1aOverHTTP(t *testing.T, c *testenv.APIClient, key string, rcv *testenv.Receiver) {
+	r := c.Expect(c.Do("POST", "/webhooks", key, map[string]any{"url": rcv.URL + "/v1a", "events": []string{"*"}, "signatureScheme": "v1a"}), 201)
+	id, pub := r.Str("id"), r.Str("publicKey")
+	if !strings.HasPrefix(pub, webhooksig.PublicKeyPrefix) || r.Get("secret") != nil || r.Get("secretPreview") != nil || r.Str("signatureScheme") != "v1a" {
+		t.Fatalf("v1a create: %s", r.Raw)
+	}
+	if strings.Contains(r.Raw, webhooksig.PrivateKeyPrefix) {
+		t.Fatalf("the private key leaked: %s", r.Raw)
+	}
+	test := func() testenv.Received {
+		t.Helper()
+		c.Expect(c.Do("POST", "/webhooks/"+id+"/test", key, nil), 202)
+		return rcv.Wait(t)
+	}
+	got := test()
+	if err := webhooksig.Verify(pub, got.Header, got.Body, time.Minute); err != nil {
+		t.Fatalf("v1a: %v", err)
+	}
+	sig, ts := got.Header.Get("Webhook-Signature"), got.Header.Get("Webhook-Timestamp")
+	raw, ok := strings.CutPrefix(sig, "v1a,")
+	sigBytes, _ := base64.StdEncoding.DecodeString(raw)
+	msg := []byte(got.Header.Get("Webhook-Id") + "." + ts + ".")
+	if !ok || testenv.OpenSSLVerifyEd25519(t, testenv.DecodeKey(t, pub, webhooksig.PublicKeyPrefix), append(msg, got.Body...), sigBytes) != nil {
+		t.Fatalf("OpenSSL does not verify %q with %s", sig, pub)
+	}
+
+	r = c.Expect(c.Do("POST", "/webhooks/"+id+"/rotate-secret", key, nil), 200)
+	newPub := r.Str("publicKey")
+	if newPub == pub || r.Str("previousPublicKey") != pub || r.Get("secret") != nil || r.Str("previousSecretExpiresAt") == "" {
+		t.Fatalf("v1a rotate: %s", r.Raw)
+	}
+	got = test()
+	if n := len(strings.Fields(got.Header.Get("Webhook-Signature"))); n != 2 {
+		t.Errorf("%d signatures during the rotation, want 2", n)
+	}
+	for _, k := range []string{pub, newPub} {
+		if err := webhooksig.Verify(k, got.Header, got.Body, time.Minute); err != nil {
+			t.Errorf("during the rotation, %s: %v", k[:12], err)
+		}
+	}
+	if r = c.Expect(c.Do("GET", "/webhooks/"+id, key, nil), 200); r.Str("publicKey") != newPub || r.Get("secret") != nil {
+		t.Errorf("v1a get: %s", r.Raw)
+	}
+	c.Expect(c.Do("DELETE", "/webhooks/"+id, key, nil), 200)
+}
+
+// awsOverHTTP: SQS and EventBridge endpoints are created with their role
+// and get an external id; every field of another type is refused by name.
+func awsOverHTTP(t *testing.T, c *testenv.APIClient, key string) {
+	const (
+		queue = "https://sqs.eu-west-1.amazonaws.com/111122223333/framegate-events"
+		bus   = "arn:aws:events:eu-west-1:111122223333:event-bus/default"
+		role  = "arn:aws:iam::111122223333:role/framegate-events"
+	)
+	for _, tc := range []struct {
+		name  string
+		body  map[string]any
+		field string
+	}{
+		{"unknown type", map[string]any{"type": "kafka", "url": "https://example.com", "events": []string{"*"}}, "/type"},
+		{"sqs without queueUrl", map[string]any{"type": "sqs", "roleArn": role, "events": []string{"*"}}, "/queueUrl"},
+		{"sqs with url", map[string]any{"type": "sqs", "queueUrl": queue, "url": "https://example.com", "roleArn": role, "events": []string{"*"}}, "/url"},
+		{"sqs with a queue ARN", map[string]any{"type": "sqs", "queueUrl": "arn:aws:sqs:eu-west-1:111122223333:q", "roleArn": role, "events": []string{"*"}}, "/queueUrl"},
+		{"sqs without role", map[string]any{"type": "sqs", "queueUrl": queue, "events": []string{"*"}}, "/roleArn"},
+		{"sqs with a bad role", map[string]any{"type": "sqs", "queueUrl": queue, "roleArn": "framegate-events", "events": []string{"*"}}, "/roleArn"},
+		{"eventbridge with a bus name", map[string]any{"type": "eventbridge", "eventBusArn": "default", "roleArn": role, "events": []string{"*"}}, "/eventBusArn"},
+		{"http with a role", map[string]any{"url": "https://93.184.215.14/", "roleArn": role, "events": []string{"*"}}, "/roleArn"},
+		{"unknown scheme", map[string]any{"type": "sqs", "queueUrl": queue, "roleArn": role, "events": []string{"*"}, "signatureScheme": "v2"}, "/signatureScheme"},
+	} {
+		if r := c.Expect(c.Do("POST", "/webhooks", key, tc.body), 400); r.Str("error", "field") != tc.field {
+			t.Errorf("%s: %s, want %s", tc.name, r.Raw, tc.field)
+		}
+	}
+	r := c.Expect(c.Do("POST", "/webhooks", key, map[string]any{"type": "sqs", "queueUrl": queue, "roleArn": role, "events": []string{"*"}}), 201)
+	sqsID, ext := r.Str("id"), r.Str("externalId")
+	if r.Str("type") != "sqs" || r.Get("url") != nil || r.Str("queueUrl") != queue || r.Str("roleArn") != role ||
+		!strings.HasPrefix(ext, "fgx_") || !strings.HasPrefix(r.Str("secret"), "whsec_") {
+		t.Fatalf("sqs create: %s", r.Raw)
+	}
+	r = c.Expect(c.Do("POST", "/webhooks", key, map[string]any{"type": "eventbridge", "eventBusArn": bus, "roleArn": role, "events": []string{"*"}}), 201)
+	busID := r.Str("id")
+	if r.Str("type") != "eventbridge" || r.Str("eventBusArn") != bus || r.Str("externalId") != ext {
+		t.Errorf("eventbridge create (same role, same external id): %s", r.Raw)
+	}
+	if r := c.Expect(c.Do("PATCH", "/webhooks/"+sqsID, key, map[string]any{"url": "https://example.com"}), 400); r.Str("error", "field") != "/url" {
+		t.Errorf("patch url of sqs: %s", r.Raw)
+	}
+	r = c.Expect(c.Do("PATCH", "/webhooks/"+sqsID, key, map[string]any{"roleArn": role + "-2", "queueUrl": queue + "-2"}), 200)
+	if r.Str("roleArn") != role+"-2" || r.Str("queueUrl") != queue+"-2" || r.Str("externalId") == ext || !strings.HasPrefix(r.Str("externalId"), "fgx_") {
+		t.Errorf("patch role: %s", r.Raw)
+	}
+	for _, id := range []string{sqsID, busID} {
+		c.Expect(c.Do("DELETE", "/webhooks/"+id, key, nil), 200)
+	}
 }
