@@ -15,8 +15,9 @@ const RecoveryBudget = 30 * time.Second
 // recoveryPage is how many failed deliveries a recovery reads at a time.
 const recoveryPage = 10
 
-// runRecovery sends the failed deliveries of a recovery again, one at a time
-// in the order of their events, each once: the claim marks a delivery
+// runRecovery sends the unsuccessful deliveries of a recovery again (failed,
+// or waiting to retry a failed attempt), one at a time in the order of
+// their events, each once: the claim marks a delivery
 // with the recovery's id, so a duplicate message, or the rest of the run
 // queued after a crash, skips what was done. A 410 (the endpoint is gone
 // and now disabled) ends the run.
@@ -49,7 +50,9 @@ func (w *Worker) runRecovery(ctx context.Context, r Recovery) error {
 				return err
 			}
 			if ok {
-				out, err := w.attempt(ctx, c, ep, true, true)
+				// A delivery waiting to retry keeps its schedule if this
+				// attempt fails too; a failed one stays failed.
+				out, err := w.attempt(ctx, c, ep, true, c.Status != Pending)
 				if err != nil {
 					return err
 				}

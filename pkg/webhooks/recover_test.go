@@ -120,6 +120,45 @@ func TestRecover(t *testing.T) {
 	}
 }
 
+// TestRecoverPending: a delivery that failed once and waits a minute for
+// its retry is recovered at once, and the retry it was waiting for sends
+// nothing: the event arrives once.
+func TestRecoverPending(t *testing.T) {
+	h := newHarness(t, config{allowLoopback: true, schedule: "0s,1m,1m"})
+	rcv := newReceiver(t, response{status: 503}, response{status: 200})
+	ep, _ := h.endpoint(rcv.URL)
+	h.run(nil)
+	start := time.Now().Add(-time.Second)
+	ev := h.publish(webhooks.RenderFailed, map[string]any{}, webhooks.Route{})
+	d := h.waitDelivery(ep.ID, 10*time.Second, func(d webhooks.Delivery) bool { return d.AttemptCount == 1 })
+	if d.Status != webhooks.Pending || d.NextAttemptAt == nil {
+		t.Fatalf("delivery %+v", d)
+	}
+	r := webhooks.Recovery{ID: "rcv_pending", Workspace: h.ws, Env: "live", Endpoint: ep.ID, Since: start.UnixMilli(), Until: time.Now().UnixMilli()}
+	if err := h.w.Queue.Recover(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	rcv.wait(t, 5*time.Second)
+	got := rcv.wait(t, 10*time.Second)
+	if got.header.Get("Webhook-Id") != ev.ID {
+		t.Fatalf("recovered %s, want %s", got.header.Get("Webhook-Id"), ev.ID)
+	}
+	d = h.waitDelivery(ep.ID, 5*time.Second, func(d webhooks.Delivery) bool { return d.Status == webhooks.Succeeded })
+	if d.AttemptCount != 2 || d.NextAttemptAt != nil || d.Attempts[1].Recovery != r.ID {
+		t.Errorf("delivery %+v", d)
+	}
+	// The retry that was due in a minute, brought forward, finds itself
+	// superseded.
+	j := webhooks.Job{Workspace: h.ws, Env: "live", Endpoint: ep.ID, Delivery: d.ID, Attempts: 1, NotBefore: time.Now().UnixMilli()}
+	if err := h.w.Queue.Schedule(context.Background(), j, 0); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	if n := rcv.hits.Load(); n != 2 {
+		t.Errorf("%d requests, want 2", n)
+	}
+}
+
 // TestRecoverStopsAtGone: a 410 during a recovery disables the endpoint
 // and ends the run.
 func TestRecoverStopsAtGone(t *testing.T) {

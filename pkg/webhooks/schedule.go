@@ -88,8 +88,8 @@ func (q Queue) Schedule(ctx context.Context, j Job, wait time.Duration) error {
 }
 
 // Recovery is a run of POST /v1/webhooks/{id}/recover: the body of
-// "recover" messages on the webhook queue. The worker sends the failed
-// deliveries of the endpoint whose events happened from Since to Until
+// "recover" messages on the webhook queue. The worker sends the
+// unsuccessful deliveries of the endpoint whose events happened from Since to Until
 // again, one at a time in event order, and queues the rest of the run
 // (After the last one done) when its time is up.
 type Recovery struct {

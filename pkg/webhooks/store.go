@@ -703,20 +703,32 @@ func (st *Store) Claim(ctx context.Context, ws, env, ep, id string, attempts int
 	return d, err == nil, err
 }
 
-// ClaimRecovery leases a failed delivery for the one attempt recovery
-// rcv makes of it: it succeeds only if the delivery is still failed, is
-// not leased, and rcv has not attempted it yet, so a duplicate recovery
-// message sends nothing twice.
+// unsuccessful is the condition of a delivery recovery sends again: it
+// failed for good (retries exhausted, or refused), or it has failed
+// attempts and waits for its next retry.
+const unsuccessful = "(#st = :failed OR (#st = :pending AND #a > :zero))"
+
+func unsuccessfulValues() map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{":failed": dynamo.S(Failed), ":pending": dynamo.S(Pending), ":zero": dynamo.N(0)}
+}
+
+// ClaimRecovery leases an unsuccessful delivery for the one attempt
+// recovery rcv makes of it: it succeeds only if the delivery is still
+// unsuccessful, is not leased, and rcv has not attempted it yet, so a
+// duplicate recovery message sends nothing twice. The attempt moves the
+// delivery's attempt count on, so a retry it was waiting for finds itself
+// superseded and sends nothing either.
 func (st *Store) ClaimRecovery(ctx context.Context, d Delivery, rcv string, lease time.Time) (Delivery, bool, error) {
+	vals := unsuccessfulValues()
+	vals[":now"], vals[":lease"], vals[":rc"] = dynamo.Millis(st.now()), dynamo.Millis(lease), dynamo.S(rcv)
 	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &st.table, Key: deliveryKey(d.Workspace, d.Env, d.EndpointID, d.ID),
 		UpdateExpression: aws.String("SET #l = :lease"),
-		ConditionExpression: aws.String("attribute_exists(pk) AND #st = :failed AND (attribute_not_exists(#l) OR #l < :now) " +
+		ConditionExpression: aws.String("attribute_exists(pk) AND " + unsuccessful + " AND (attribute_not_exists(#l) OR #l < :now) " +
 			"AND (attribute_not_exists(#rc) OR #rc <> :rc)"),
-		ExpressionAttributeNames: map[string]string{"#st": aStatus, "#l": aLease, "#rc": aRecovery},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":failed": dynamo.S(Failed), ":now": dynamo.Millis(st.now()),
-			":lease": dynamo.Millis(lease), ":rc": dynamo.S(rcv)},
-		ReturnValues: types.ReturnValueAllNew,
+		ExpressionAttributeNames:  map[string]string{"#st": aStatus, "#a": aAttempts, "#l": aLease, "#rc": aRecovery},
+		ExpressionAttributeValues: vals,
+		ReturnValues:              types.ReturnValueAllNew,
 	})
 	if dynamo.IsConditionFailed(err) {
 		return Delivery{}, false, nil
@@ -729,20 +741,22 @@ func (st *Store) ClaimRecovery(ctx context.Context, d Delivery, rcv string, leas
 	return c, err == nil, err
 }
 
-// FailedSince pages through the failed deliveries of an endpoint whose
-// events happened from since to until, oldest first, after the delivery id
-// given; next is where the following page starts ("" after the last).
-// Delivery ids start with their event's time, so the range is a key range.
+// FailedSince pages through the unsuccessful deliveries of an endpoint
+// (failed, or waiting to retry a failed attempt) whose events happened from
+// since to until, oldest first, after the delivery id given; next is where
+// the following page starts ("" after the last). Delivery ids start with
+// their event's time, so the range is a key range.
 func (st *Store) FailedSince(ctx context.Context, ws, env, ep string, since, until time.Time, after string, limit int) ([]Delivery, string, error) {
+	vals := unsuccessfulValues()
+	vals[":pk"] = dynamo.S(deliveryPK(ws, env, ep))
+	vals[":lo"], vals[":hi"] = dynamo.S("D#dlv_"+ids.TimePrefix(since)), dynamo.S("D#dlv_"+ids.TimePrefix(until)+"~")
 	in := &dynamodb.QueryInput{
-		TableName:                &st.table,
-		KeyConditionExpression:   aws.String("pk = :pk AND sk BETWEEN :lo AND :hi"),
-		FilterExpression:         aws.String("#st = :failed"),
-		ExpressionAttributeNames: map[string]string{"#st": aStatus},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": dynamo.S(deliveryPK(ws, env, ep)),
-			":lo": dynamo.S("D#dlv_" + ids.TimePrefix(since)), ":hi": dynamo.S("D#dlv_" + ids.TimePrefix(until) + "~"),
-			":failed": dynamo.S(Failed)},
-		Limit: aws.Int32(int32(limit)),
+		TableName:                 &st.table,
+		KeyConditionExpression:    aws.String("pk = :pk AND sk BETWEEN :lo AND :hi"),
+		FilterExpression:          aws.String(unsuccessful),
+		ExpressionAttributeNames:  map[string]string{"#st": aStatus, "#a": aAttempts},
+		ExpressionAttributeValues: vals,
+		Limit:                     aws.Int32(int32(limit)),
 	}
 	if after != "" {
 		in.ExclusiveStartKey = deliveryKey(ws, env, ep, after)

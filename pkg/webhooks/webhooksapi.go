@@ -613,9 +613,10 @@ type RecoveryView struct {
 	Until      string `json:"until"`
 }
 
-// recoverDeliveries queues a recovery: every delivery of the endpoint that failed
-// (its retries exhausted, or refused) for an event from since until now is
-// sent again, in event order, once.
+// recoverDeliveries queues a recovery: every delivery of the endpoint that
+// failed (its retries exhausted, or refused) or waits to retry a failed
+// attempt, for an event from since until now, is sent again, in event
+// order, once.
 func (a *API) recoverDeliveries(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 	var in RecoverRequest
 	if err := r.Decode(&in, false); err != nil {
