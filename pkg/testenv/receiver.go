@@ -50,11 +50,18 @@ func (h *Receiver) Count() int {
 // Wait returns the next request, failing the test after 15 s without one.
 func (h *Receiver) Wait(t testing.TB) Received {
 	t.Helper()
+	return h.WaitFor(t, 15*time.Second)
+}
+
+// WaitFor returns the next request, failing the test after timeout
+// without one.
+func (h *Receiver) WaitFor(t testing.TB, timeout time.Duration) Received {
+	t.Helper()
 	select {
 	case r := <-h.ch:
 		return r
-	case <-time.After(15 * time.Second):
-		t.Fatal("no webhook arrived")
+	case <-time.After(timeout):
+		t.Fatalf("no webhook arrived within %s", timeout)
 	}
 	return Received{}
 }

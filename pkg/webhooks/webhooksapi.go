@@ -197,6 +197,7 @@ type AttemptView struct {
 	Response   string `json:"response"`
 	Error      string `json:"error,omitempty"`
 	Manual     bool   `json:"manual,omitempty"`
+	Recovery   string `json:"recovery,omitempty"`
 }
 
 func deliveryView(d Delivery) DeliveryView {
@@ -210,7 +211,8 @@ func deliveryView(d Delivery) DeliveryView {
 		v.Payload = d.Payload
 	}
 	for _, at := range d.Attempts {
-		av := AttemptView{At: at.At.UTC().Format(timeFormat), LatencyMS: at.LatencyMS, Response: at.Response, Error: at.Error, Manual: at.Manual}
+		av := AttemptView{At: at.At.UTC().Format(timeFormat), LatencyMS: at.LatencyMS, Response: at.Response, Error: at.Error,
+			Manual: at.Manual, Recovery: at.Recovery}
 		if at.StatusCode != 0 {
 			c := at.StatusCode
 			av.StatusCode = &c
