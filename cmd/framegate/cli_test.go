@@ -203,6 +203,62 @@ func TestCLIEndToEnd(t *testing.T) {
 	}
 }
 
+// TestCLIWebhooksV1aAndRecover: `webhooks listen --signature-scheme v1a`
+// registers an ed25519 endpoint and prints only what verifies with its
+// public key; `webhooks recover` queues a recovery, and a --since that is
+// neither a time nor a duration is a usage error.
+func TestCLIWebhooksV1aAndRecover(t *testing.T) {
+	s := testenv.NewStack(t, testenv.WithRegistry(devstack.Registry()), func(c *devstack.Config) {
+		c.Parameters = map[string]string{"WebhookAllowLoopback": "true"}
+	})
+	_, keys := s.Workspace("cli-webhooks", ratelimit.Plan{})
+	t.Setenv(apiKeyEnv, keys[apikey.Test])
+	t.Setenv(apiURLEnv, s.URL())
+
+	lctx, stopListen := context.WithCancel(context.Background())
+	events, status := newLines(), newLines()
+	listened := make(chan error, 1)
+	go func() {
+		listened <- cli(lctx, events, status, "webhooks", "listen", "--signature-scheme", "v1a", "--events", "webhook.test", "--output", "json")
+	}()
+	defer stopListen()
+	ready := status.await(t, "listen status", 20*time.Second, func(s string) bool { return strings.HasPrefix(s, "Ready:") })
+	if !strings.Contains(ready, "v1a, public key whpk_") {
+		t.Errorf("ready line %q does not name the public key", ready)
+	}
+	id := strings.Fields(strings.TrimPrefix(ready, "Ready: endpoint "))[0]
+	ep, err := client.New(s.URL(), keys[apikey.Test]).GetWebhook(context.Background(), id)
+	if err != nil || ep.SignatureScheme != client.SchemeV1a || ep.Secret != "" {
+		t.Fatalf("listen's endpoint %+v %v", ep, err)
+	}
+	sent, err := client.New(s.URL(), keys[apikey.Test]).TestWebhook(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events.await(t, "event", 15*time.Second, func(s string) bool { return strings.Contains(s, sent.EventID) })
+
+	out, err := run(t, "webhooks", "recover", id, "--since", "36h", "--output", "json")
+	var rec client.WebhookRecovery
+	if err != nil || json.Unmarshal([]byte(out), &rec) != nil || !strings.HasPrefix(rec.ID, "rcv_") || rec.EndpointID != id {
+		t.Errorf("recover: %v\n%s", err, out)
+	}
+	if _, err := run(t, "webhooks", "recover", id, "--since", "last week"); exitCode(err) != exitUsage {
+		t.Errorf("bad --since: exit %d (%v), want %d", exitCode(err), err, exitUsage)
+	}
+	if _, err := run(t, "webhooks", "recover", "we_00000000000000000000000000", "--since", "1h"); exitCode(err) != exitNotFound {
+		t.Errorf("unknown endpoint: exit %d (%v), want %d", exitCode(err), err, exitNotFound)
+	}
+	stopListen()
+	select {
+	case err := <-listened:
+		if err != nil {
+			t.Fatalf("webhooks listen: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("webhooks listen did not stop")
+	}
+}
+
 // TestCLIKeysAndExitCodes checks the keys commands and that API errors
 // become the documented exit codes.
 func TestCLIKeysAndExitCodes(t *testing.T) {

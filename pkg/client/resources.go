@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 )
 
 // Pagination holds the links of a cursor-paginated list.
@@ -458,24 +459,53 @@ func (c *Client) DeleteTemplate(ctx context.Context, id string) error {
 
 // ---------------------------------------------------------------- webhooks
 
-// WebhookEndpoint is a webhook endpoint. Secret is set only when it was
-// created or its secret rotated.
+// Webhook destination types and signature schemes.
+const (
+	WebhookHTTP        = "http"
+	WebhookSQS         = "sqs"
+	WebhookEventBridge = "eventbridge"
+	SchemeV1           = "v1"  // HMAC-SHA256 with a whsec_ secret
+	SchemeV1a          = "v1a" // ed25519, verified with the endpoint's whpk_ public key
+)
+
+// WebhookEndpoint is a webhook endpoint. Secret is set only when a v1
+// endpoint was created or its secret rotated; a v1a endpoint shows its
+// PublicKey instead, and never a secret.
 type WebhookEndpoint struct {
-	Object                  string   `json:"object"`
-	ID                      string   `json:"id"`
-	Kind                    string   `json:"kind"`
-	URL                     *string  `json:"url"`
+	Object string  `json:"object"`
+	ID     string  `json:"id"`
+	Kind   string  `json:"kind"`
+	Type   string  `json:"type"`
+	URL    *string `json:"url"`
+	// QueueURL or EventBusARN, RoleARN and ExternalID: AWS destinations.
+	QueueURL                string   `json:"queueUrl,omitempty"`
+	EventBusARN             string   `json:"eventBusArn,omitempty"`
+	RoleARN                 string   `json:"roleArn,omitempty"`
+	ExternalID              string   `json:"externalId,omitempty"`
 	Events                  []string `json:"events"`
 	Description             string   `json:"description"`
 	Enabled                 bool     `json:"enabled"`
 	DisabledReason          *string  `json:"disabledReason"`
 	Environment             string   `json:"environment"`
-	SecretPreview           string   `json:"secretPreview"`
+	SignatureScheme         string   `json:"signatureScheme"`
+	SecretPreview           *string  `json:"secretPreview"`
+	PublicKey               string   `json:"publicKey,omitempty"`
+	PreviousPublicKey       string   `json:"previousPublicKey,omitempty"`
 	PreviousSecretExpiresAt *string  `json:"previousSecretExpiresAt"`
 	FailingSince            *string  `json:"failingSince"`
 	CreatedAt               string   `json:"createdAt"`
 	UpdatedAt               string   `json:"updatedAt"`
 	Secret                  string   `json:"secret,omitempty"`
+}
+
+// VerificationKey is what verifies the endpoint's deliveries with
+// webhooksig.Verify: its public key (v1a), or the secret shown at creation
+// or rotation (v1), "" when neither is at hand.
+func (w *WebhookEndpoint) VerificationKey() string {
+	if w.PublicKey != "" {
+		return w.PublicKey
+	}
+	return w.Secret
 }
 
 // WebhookList is a page of endpoints.
@@ -485,17 +515,27 @@ type WebhookList struct {
 	Pagination Pagination        `json:"pagination"`
 }
 
-// CreateWebhookRequest is the body of POST /v1/webhooks.
+// CreateWebhookRequest is the body of POST /v1/webhooks: an http endpoint
+// (URL), or with Type sqs or eventbridge a queue (QueueURL) or bus
+// (EventBusARN) in your account that framegate reaches through RoleARN.
 type CreateWebhookRequest struct {
-	URL         string   `json:"url"`
-	Events      []string `json:"events"` // event types, or "*"
-	Description string   `json:"description,omitempty"`
+	Type            string   `json:"type,omitempty"` // "" is http
+	URL             string   `json:"url,omitempty"`
+	QueueURL        string   `json:"queueUrl,omitempty"`
+	EventBusARN     string   `json:"eventBusArn,omitempty"`
+	RoleARN         string   `json:"roleArn,omitempty"`
+	Events          []string `json:"events"` // event types, or "*"
+	Description     string   `json:"description,omitempty"`
+	SignatureScheme string   `json:"signatureScheme,omitempty"` // "" is v1
 }
 
 // UpdateWebhookRequest is the body of PATCH /v1/webhooks/{id}; nil fields
-// stay as they are.
+// stay as they are. The destination type cannot change.
 type UpdateWebhookRequest struct {
 	URL         *string   `json:"url,omitempty"`
+	QueueURL    *string   `json:"queueUrl,omitempty"`
+	EventBusARN *string   `json:"eventBusArn,omitempty"`
+	RoleARN     *string   `json:"roleArn,omitempty"`
 	Events      *[]string `json:"events,omitempty"`
 	Enabled     *bool     `json:"enabled,omitempty"`
 	Description *string   `json:"description,omitempty"`
@@ -585,6 +625,7 @@ type Attempt struct {
 	Response   string `json:"response"`
 	Error      string `json:"error,omitempty"`
 	Manual     bool   `json:"manual,omitempty"`
+	Recovery   string `json:"recovery,omitempty"` // the recovery that made it
 }
 
 // DeliveryList is a page of deliveries.
@@ -608,5 +649,24 @@ func (c *Client) Redeliver(ctx context.Context, endpointID, deliveryID string, o
 	var out Delivery
 	path := "/webhooks/" + esc(endpointID) + "/deliveries/" + esc(deliveryID) + "/redeliver"
 	_, err := c.do(ctx, c.newCall(http.MethodPost, path, struct{}{}, opts), &out)
+	return &out, err
+}
+
+// WebhookRecovery is the answer of POST /v1/webhooks/{id}/recover.
+type WebhookRecovery struct {
+	Object     string `json:"object"`
+	ID         string `json:"id"`
+	EndpointID string `json:"endpointId"`
+	Since      string `json:"since"`
+	Until      string `json:"until"`
+}
+
+// RecoverWebhook sends every delivery of an endpoint that failed, or waits
+// to retry a failed attempt, for an event since then, again: in event
+// order, once each. since must be within the last 30 days.
+func (c *Client) RecoverWebhook(ctx context.Context, endpointID string, since time.Time, opts ...CallOption) (*WebhookRecovery, error) {
+	var out WebhookRecovery
+	body := map[string]string{"since": since.UTC().Format(time.RFC3339Nano)}
+	_, err := c.do(ctx, c.newCall(http.MethodPost, "/webhooks/"+esc(endpointID)+"/recover", body, opts), &out)
 	return &out, err
 }

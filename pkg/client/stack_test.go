@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/client"
@@ -93,6 +95,20 @@ func TestAgainstTheStack(t *testing.T) {
 	}
 	if _, err := c.GetWebhook(ctx, w.ID); !errors.As(err, &e) || e.Code != "not_found" {
 		t.Errorf("deleted webhook: %v", err)
+	}
+
+	v1a, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{URL: "http://127.0.0.1:9/v1a", Events: []string{"*"}, SignatureScheme: client.SchemeV1a})
+	if err != nil || v1a.Secret != "" || v1a.SecretPreview != nil || !strings.HasPrefix(v1a.PublicKey, "whpk_") || v1a.VerificationKey() != v1a.PublicKey {
+		t.Fatalf("v1a webhook %+v %v", v1a, err)
+	}
+	rec, err := c.RecoverWebhook(ctx, v1a.ID, time.Now().Add(-time.Hour))
+	if err != nil || !strings.HasPrefix(rec.ID, "rcv_") || rec.EndpointID != v1a.ID || rec.Object != "webhook_recovery" {
+		t.Errorf("recover %+v %v", rec, err)
+	}
+	q, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{Type: client.WebhookSQS, Events: []string{"*"},
+		QueueURL: "https://sqs.us-east-1.amazonaws.com/111122223333/events", RoleARN: "arn:aws:iam::111122223333:role/framegate"})
+	if err != nil || q.Type != client.WebhookSQS || q.URL != nil || !strings.HasPrefix(q.ExternalID, "fgx_") || q.VerificationKey() != q.Secret {
+		t.Errorf("sqs webhook %+v %v", q, err)
 	}
 
 	_, err = c.CreateVideo(ctx, client.CreateVideoRequest{Spec: []byte(`{"resolution":"nope","scenes":[]}`)})
