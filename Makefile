@@ -62,6 +62,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/movie
 	$(GO) test -run '^$$' -fuzz '^FuzzSniff$$' -fuzztime $(FUZZTIME) ./pkg/assets
 	$(GO) test -run '^$$' -fuzz '^FuzzParseNotification$$' -fuzztime $(FUZZTIME) ./pkg/assets
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./pkg/webhooksig
+	$(GO) test -run '^$$' -short -fuzz '^FuzzParseAWSTarget$$' -fuzztime $(FUZZTIME) ./pkg/webhooks
+	$(GO) test -run '^$$' -short -fuzz '^FuzzRenderLinks$$' -fuzztime $(FUZZTIME) ./pkg/webhooks
 
 clean:
 	rm -rf $(BUILD_DIR) .aws-sam

@@ -145,6 +145,39 @@ echo
 echo "== go run ./bench/coldstart -fn ./functions/authorizer -n 30"
 go run ./bench/coldstart -fn ./functions/authorizer -n 30
 
+# ---------------------------------------------------------------- signatures and links (issue 18)
+# CPU per attempt on a 2 KB event, from one run: a v1a (ed25519) signature
+# and its verification as ratios to v1 (HMAC-SHA256), and the fresh download
+# link every attempt signs (SigV4 presign + payload rewrite) as a ratio to a
+# v1 signature. Informational: both are microseconds against an attempt's
+# network round trip.
+echo
+echo "== go test -run '^\$' -bench 'Sign|Verify|LinkRender' -benchmem -count $count ./pkg/webhooksig ./pkg/webhooks"
+sig_out="$(go test -run '^$' -bench 'BenchmarkSign|BenchmarkVerify|BenchmarkLinkRender' -benchmem -count "$count" ./pkg/webhooksig ./pkg/webhooks 2>&1 | grep -v 'testenv.go')"
+echo "$sig_out" | grep -E '^(Benchmark|ok|FAIL|---)' || true
+echo "$sig_out" | awk '
+/^Benchmark/ {
+	name = $1; sub(/-[0-9]+$/, "", name)
+	for (i = 3; i < NF; i += 2) if ($(i + 1) == "ns/op") { n[name]++; v[name, n[name]] = $i }
+}
+function median(name,    k, i, j, t, a) {
+	k = n[name]; if (k == 0) return -1
+	for (i = 1; i <= k; i++) a[i] = v[name, i] + 0
+	for (i = 2; i <= k; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+	return (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+}
+function row(label, a, b) {
+	if (a < 0 || b <= 0) { printf "  %-40s missing from the run\n", label; missing++; return }
+	printf "  %-40s %8.2f×  (%.1f µs / %.1f µs)   (info)\n", label, a / b, a / 1e3, b / 1e3
+}
+END {
+	print "\nWebhook signatures and links, per attempt (medians):"
+	row("v1a sign / v1 sign", median("BenchmarkSign/v1a"), median("BenchmarkSign/v1"))
+	row("v1a verify / v1 verify", median("BenchmarkVerify/v1a"), median("BenchmarkVerify/v1"))
+	row("fresh link / v1 sign", median("BenchmarkLinkRender"), median("BenchmarkSign/v1"))
+	if (missing) exit 3
+}'
+
 # ---------------------------------------------------------------- webhooks (issue 5)
 # Publish → webhook arrival on the local stack (moto, the SQS loop of
 # `framegate dev`, a loopback receiver): p50 and p99 over 50 events sent one
