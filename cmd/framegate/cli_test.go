@@ -128,20 +128,8 @@ func shortExample(t *testing.T) (string, float64) {
 // render.succeeded event arrive.
 func TestCLIEndToEnd(t *testing.T) {
 	example, wantDur := shortExample(t)
-	s := testenv.NewStack(t, testenv.WithRegistry(devstack.Registry()), func(c *devstack.Config) {
-		c.Parameters = map[string]string{"WebhookAllowLoopback": "true"}
-	})
-	_, keys := s.Workspace("cli-test", ratelimit.Plan{})
-	t.Setenv(apiKeyEnv, keys[apikey.Test])
-	t.Setenv(apiURLEnv, s.URL())
-
-	// webhooks listen, until we cancel it as Ctrl-C would.
-	lctx, stopListen := context.WithCancel(context.Background())
-	events, status := newLines(), newLines()
-	listened := make(chan error, 1)
-	go func() { listened <- cli(lctx, events, status, "webhooks", "listen", "--output", "json") }()
-	defer stopListen()
-	status.await(t, "listen status", 20*time.Second, func(s string) bool { return strings.HasPrefix(s, "Ready:") })
+	s, keys := webhookStack(t, "cli-test")
+	events, status, _, stopListen := listening(t, "--output", "json")
 
 	out, err := run(t, "videos", "create", "--file", example, "--wait", "--poll-interval", "100ms", "--output", "json")
 	if err != nil {
@@ -183,14 +171,6 @@ func TestCLIEndToEnd(t *testing.T) {
 	}
 
 	stopListen()
-	select {
-	case err := <-listened:
-		if err != nil {
-			t.Fatalf("webhooks listen: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("webhooks listen did not stop")
-	}
 	status.await(t, "listen status", 5*time.Second, func(s string) bool { return strings.HasPrefix(s, "deleted endpoint") })
 	left, err := client.New(s.URL(), keys[apikey.Test]).ListWebhooks(context.Background(), client.ListParams{})
 	if err != nil {
@@ -208,21 +188,8 @@ func TestCLIEndToEnd(t *testing.T) {
 // public key; `webhooks recover` queues a recovery, and a --since that is
 // neither a time nor a duration is a usage error.
 func TestCLIWebhooksV1aAndRecover(t *testing.T) {
-	s := testenv.NewStack(t, testenv.WithRegistry(devstack.Registry()), func(c *devstack.Config) {
-		c.Parameters = map[string]string{"WebhookAllowLoopback": "true"}
-	})
-	_, keys := s.Workspace("cli-webhooks", ratelimit.Plan{})
-	t.Setenv(apiKeyEnv, keys[apikey.Test])
-	t.Setenv(apiURLEnv, s.URL())
-
-	lctx, stopListen := context.WithCancel(context.Background())
-	events, status := newLines(), newLines()
-	listened := make(chan error, 1)
-	go func() {
-		listened <- cli(lctx, events, status, "webhooks", "listen", "--signature-scheme", "v1a", "--events", "webhook.test", "--output", "json")
-	}()
-	defer stopListen()
-	ready := status.await(t, "listen status", 20*time.Second, func(s string) bool { return strings.HasPrefix(s, "Ready:") })
+	s, keys := webhookStack(t, "cli-webhooks")
+	events, _, ready, stopListen := listening(t, "--signature-scheme", "v1a", "--events", "webhook.test", "--output", "json")
 	if !strings.Contains(ready, "v1a, public key whpk_") {
 		t.Errorf("ready line %q does not name the public key", ready)
 	}
@@ -249,14 +216,49 @@ func TestCLIWebhooksV1aAndRecover(t *testing.T) {
 		t.Errorf("unknown endpoint: exit %d (%v), want %d", exitCode(err), err, exitNotFound)
 	}
 	stopListen()
-	select {
-	case err := <-listened:
-		if err != nil {
-			t.Fatalf("webhooks listen: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("webhooks listen did not stop")
+}
+
+// webhookStack runs the local stack with loopback receivers allowed, as
+// `framegate dev` does, and points the CLI at it with a new workspace's
+// test key.
+func webhookStack(t *testing.T, workspace string) (*testenv.Stack, map[apikey.Env]string) {
+	t.Helper()
+	s := testenv.NewStack(t, testenv.WithRegistry(devstack.Registry()), func(c *devstack.Config) {
+		c.Parameters = map[string]string{"WebhookAllowLoopback": "true"}
+	})
+	_, keys := s.Workspace(workspace, ratelimit.Plan{})
+	t.Setenv(apiKeyEnv, keys[apikey.Test])
+	t.Setenv(apiURLEnv, s.URL())
+	return s, keys
+}
+
+// listening runs `webhooks listen` with args until it is ready, and returns
+// its output lines, its "Ready:" line and stop, which ends it as Ctrl-C
+// would and fails the test unless it stops cleanly (also called when the
+// test ends).
+func listening(t *testing.T, args ...string) (events, status *lines, ready string, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	events, status = newLines(), newLines()
+	listened := make(chan error, 1)
+	go func() { listened <- cli(ctx, events, status, append([]string{"webhooks", "listen"}, args...)...) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-listened:
+				if err != nil {
+					t.Errorf("webhooks listen: %v", err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Error("webhooks listen did not stop")
+			}
+		})
 	}
+	t.Cleanup(stop)
+	ready = status.await(t, "listen status", 20*time.Second, func(s string) bool { return strings.HasPrefix(s, "Ready:") })
+	return events, status, ready, stop
 }
 
 // TestCLIKeysAndExitCodes checks the keys commands and that API errors

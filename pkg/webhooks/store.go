@@ -659,6 +659,23 @@ func expired(it map[string]types.AttributeValue, now time.Time) bool {
 	return ok && t <= now.Unix()
 }
 
+// appendLive decodes the deliveries among items that have not expired
+// and appends them to ds.
+func (st *Store) appendLive(ds []Delivery, items []map[string]types.AttributeValue) ([]Delivery, error) {
+	now := st.now()
+	for _, it := range items {
+		if expired(it, now) {
+			continue
+		}
+		d, err := decodeDelivery(it)
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, d)
+	}
+	return ds, nil
+}
+
 // CreateDelivery stores a new pending delivery leased to the caller until
 // lease. It reports false when the delivery already exists: another copy
 // of the event message got there first.
@@ -761,22 +778,14 @@ func (st *Store) FailedSince(ctx context.Context, ws, env, ep string, since, unt
 	if after != "" {
 		in.ExclusiveStartKey = deliveryKey(ws, env, ep, after)
 	}
-	now := st.now()
 	var ds []Delivery
 	for {
 		out, err := st.db.Query(ctx, in)
 		if err != nil {
 			return nil, "", fmt.Errorf("failed deliveries of %s: %w", ep, err)
 		}
-		for _, it := range out.Items {
-			if expired(it, now) {
-				continue
-			}
-			d, err := decodeDelivery(it)
-			if err != nil {
-				return nil, "", err
-			}
-			ds = append(ds, d)
+		if ds, err = st.appendLive(ds, out.Items); err != nil {
+			return nil, "", err
 		}
 		if len(out.LastEvaluatedKey) == 0 {
 			return ds, "", nil
@@ -855,17 +864,9 @@ func (st *Store) ListDeliveries(ctx context.Context, ws, env, ep, after string, 
 	if err != nil {
 		return nil, "", fmt.Errorf("list deliveries of %s: %w", ep, err)
 	}
-	now := st.now()
-	ds := make([]Delivery, 0, len(out.Items))
-	for _, it := range out.Items {
-		if expired(it, now) {
-			continue
-		}
-		d, err := decodeDelivery(it)
-		if err != nil {
-			return nil, "", err
-		}
-		ds = append(ds, d)
+	ds, err := st.appendLive(make([]Delivery, 0, len(out.Items)), out.Items)
+	if err != nil {
+		return nil, "", err
 	}
 	next := ""
 	if len(out.LastEvaluatedKey) > 0 && len(out.Items) == limit {
