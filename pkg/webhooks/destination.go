@@ -83,8 +83,8 @@ func ParseAWSTarget(typ, address string) (AWSTarget, bool) {
 	return AWSTarget{Type: typ, Address: address, Region: m[1]}, true
 }
 
-// addressField is the request field that holds the address of typ.
-func addressField(typ string) string {
+// fieldOf is the request field that holds the address of typ.
+func fieldOf(typ string) string {
 	switch typ {
 	case TypeSQS:
 		return "queueUrl"

@@ -271,9 +271,32 @@ type CreateRequest struct {
 	SignatureScheme *string  `json:"signatureScheme"`
 }
 
-// address returns the request's address fields keyed by the type they belong to.
-func addressFields(url, queueURL, busARN *string) map[string]*string {
-	return map[string]*string{TypeHTTP: url, TypeSQS: queueURL, TypeEventBridge: busARN}
+// address is a request's address field of one destination type.
+type address struct {
+	typ   string
+	value *string // nil: absent
+}
+
+// addresses lists a request's address fields by type, in the order errors
+// name them.
+func addresses(url, queueURL, busARN *string) []address {
+	return []address{{TypeHTTP, url}, {TypeSQS, queueURL}, {TypeEventBridge, busARN}}
+}
+
+// only returns the address of typ (nil when absent), refusing one of
+// another type as a 400 naming it (refusal formats the field, its type
+// and typ).
+func only(as []address, typ, refusal string) (*string, error) {
+	var value *string
+	for _, a := range as {
+		switch {
+		case a.typ == typ:
+			value = a.value
+		case a.value != nil:
+			return nil, apierr.Invalid("/"+fieldOf(a.typ), refusal, fieldOf(a.typ), a.typ, typ)
+		}
+	}
+	return value, nil
 }
 
 // checkDestination validates the destination of a creation: its type, the
@@ -283,18 +306,15 @@ func (a *API) checkDestination(ctx context.Context, in CreateRequest, env string
 	if in.Type != nil {
 		ne.Type = *in.Type
 	}
-	fields := addressFields(in.URL, in.QueueURL, in.EventBusARN)
-	if _, ok := fields[ne.Type]; !ok {
+	if ne.Type != TypeHTTP && ne.Type != TypeSQS && ne.Type != TypeEventBridge {
 		return NewEndpoint{}, apierr.Invalid("/type", "type must be \"http\" (the default), \"sqs\" or \"eventbridge\".")
 	}
-	for typ, v := range fields {
-		if typ != ne.Type && v != nil {
-			return NewEndpoint{}, apierr.Invalid("/"+addressField(typ), "%s is a field of %s endpoints, not %s ones.", addressField(typ), typ, ne.Type)
-		}
+	raw, err := only(addresses(in.URL, in.QueueURL, in.EventBusARN), ne.Type, "%s is a field of %s endpoints, not %s ones.")
+	if err != nil {
+		return NewEndpoint{}, err
 	}
-	raw := fields[ne.Type]
 	if raw == nil {
-		return NewEndpoint{}, apierr.Invalid("/"+addressField(ne.Type), "%s is required.", addressField(ne.Type))
+		return NewEndpoint{}, apierr.Invalid("/"+fieldOf(ne.Type), "%s is required.", fieldOf(ne.Type))
 	}
 	if ne.Type == TypeHTTP {
 		if in.RoleARN != nil {
@@ -304,7 +324,6 @@ func (a *API) checkDestination(ctx context.Context, in CreateRequest, env string
 		ne.URL = u
 		return ne, err
 	}
-	var err error
 	if ne.URL, err = checkAWSAddress(ne.Type, *raw); err != nil {
 		return NewEndpoint{}, err
 	}
@@ -432,24 +451,23 @@ func (a *API) update(ctx context.Context, r *httpapi.Request) (httpapi.Response,
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	fields := addressFields(in.URL, in.QueueURL, in.EventBusARN)
-	if e.Kind == KindVideoURLs && (fields[TypeHTTP] != nil || in.Events != nil) {
+	if e.Kind == KindVideoURLs && (in.URL != nil || in.Events != nil) {
 		field := "/url"
 		if in.URL == nil {
 			field = "/events"
 		}
 		return httpapi.Response{}, apierr.Invalid(field, "The video-urls endpoint delivers render events to each video's webhookUrl; only enabled and description can change.")
 	}
-	for typ, v := range fields {
-		if typ != e.Type && v != nil {
-			return httpapi.Response{}, apierr.Invalid("/"+addressField(typ), "This is a %s endpoint: %s is a field of %s endpoints (the type cannot change; create another endpoint).", e.Type, addressField(typ), typ)
-		}
+	raw, err := only(addresses(in.URL, in.QueueURL, in.EventBusARN), e.Type,
+		"%s is a field of %s endpoints and this one is %s: the type cannot change; create another endpoint.")
+	if err != nil {
+		return httpapi.Response{}, err
 	}
 	if in.RoleARN != nil && e.Type == TypeHTTP {
 		return httpapi.Response{}, apierr.Invalid("/roleArn", "roleArn is a field of sqs and eventbridge endpoints.")
 	}
 	var p Patch
-	if raw := fields[e.Type]; raw != nil {
+	if raw != nil {
 		var u string
 		if e.Type == TypeHTTP {
 			u, err = a.checkURL(ctx, *raw, string(r.Env()))
