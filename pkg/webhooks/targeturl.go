@@ -27,9 +27,6 @@ func PlainHTTP(guard *egress.Guard, env string) bool { return env == "test" || g
 // scheme PlainHTTP allows and no literal address the guard refuses. A
 // failure is a 400 naming field (a JSON pointer).
 func parseTargetURL(guard *egress.Guard, raw, env, field string) (*url.URL, error) {
-	if guard == nil {
-		guard = &egress.Guard{} // the production policy
-	}
 	name := strings.TrimPrefix(field, "/")
 	schemes := "https"
 	if PlainHTTP(guard, env) {
@@ -61,18 +58,19 @@ func parseTargetURL(guard *egress.Guard, raw, env, field string) (*url.URL, erro
 }
 
 // CheckTargetURL is the policy of every URL framegate sends to (webhook
-// endpoints, per-video webhookUrls, webhook connections): parseTargetURL, and
-// host names resolved too, so one pointing inside our network is refused
-// at once, as a 400 naming field. Every send checks again (DNS changes).
+// endpoints, per-video webhookUrls, webhook connections): parseTargetURL,
+// and host names resolved too, so one pointing inside our network is
+// refused at once, as a 400 naming field. Every send checks again (DNS
+// changes). A nil guard is the production policy.
 func CheckTargetURL(ctx context.Context, guard *egress.Guard, raw, env, field string) (string, error) {
-	f := field
-	u, err := parseTargetURL(guard, raw, env, f)
-	if err != nil {
-		return "", err
-	}
 	if guard == nil {
 		guard = &egress.Guard{}
 	}
+	u, err := parseTargetURL(guard, raw, env, field)
+	if err != nil {
+		return "", err
+	}
+	f, name := field, strings.TrimPrefix(field, "/")
 	if _, err := netip.ParseAddr(u.Hostname()); err != nil {
 		r := guard.Resolver
 		if r == nil {
@@ -82,13 +80,13 @@ func CheckTargetURL(ctx context.Context, guard *egress.Guard, raw, env, field st
 		defer cancel()
 		addrs, err := r.LookupIPAddr(ctx, u.Hostname())
 		if err != nil || len(addrs) == 0 {
-			return "", apierr.Invalid(f, "%s's host %s does not resolve.", strings.TrimPrefix(f, "/"), u.Hostname())
+			return "", apierr.Invalid(f, "%s's host %s does not resolve.", name, u.Hostname())
 		}
 		for _, ad := range addrs {
 			ip, _ := netip.AddrFromSlice(ad.IP)
 			if reason := guard.CheckAddr(ip); reason != "" {
 				re := &egress.RefusedError{Host: u.Hostname(), Addr: ip.Unmap(), Reason: reason}
-				return "", apierr.Invalid(f, "%s is not allowed: %s.", strings.TrimPrefix(f, "/"), re.Error())
+				return "", apierr.Invalid(f, "%s is not allowed: %s.", name, re.Error())
 			}
 		}
 	}
