@@ -9,9 +9,7 @@ package assets
 // (a failed file is deleted), and asset.ready or asset.failed goes out.
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -302,8 +300,7 @@ func (w *Worker) emit(ctx context.Context, a Asset) error {
 	if a.FinishedAt != nil {
 		at = *a.FinishedAt
 	}
-	seed := sha256.Sum256([]byte(typ + "/" + a.ID))
-	ev, err := webhooks.NewEvent(typ, d, at, bytes.NewReader(seed[:]))
+	ev, err := webhooks.SeededEvent(typ, a.ID, d, at)
 	if err != nil {
 		return err
 	}
