@@ -20,6 +20,7 @@ const (
 	MissingAPIKey           Code = "missing_api_key"
 	InvalidAPIKey           Code = "invalid_api_key"
 	APIKeyExpired           Code = "api_key_expired"
+	InvalidConsoleLink      Code = "invalid_console_link"
 	InsufficientScope       Code = "insufficient_scope"
 	NotFound                Code = "not_found"
 	Conflict                Code = "conflict"
@@ -41,6 +42,7 @@ var statuses = map[Code]int{
 	MissingAPIKey:           http.StatusUnauthorized,
 	InvalidAPIKey:           http.StatusUnauthorized,
 	APIKeyExpired:           http.StatusUnauthorized,
+	InvalidConsoleLink:      http.StatusUnauthorized,
 	InsufficientScope:       http.StatusForbidden,
 	NotFound:                http.StatusNotFound,
 	Conflict:                http.StatusConflict,

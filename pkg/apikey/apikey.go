@@ -59,8 +59,32 @@ func Parse(s string) (Env, error) {
 	if len(s) != Len || s[0] != 'f' || s[1] != 'g' || s[2] != '_' || s[7] != '_' {
 		return "", ErrMalformed
 	}
+	return parseBody(s, prefixLen)
+}
+
+// A console session token is "fgcs_live_" or "fgcs_test_" and the same 30
+// characters of entropy and checksum as a key. It travels only in the
+// console's cookie and is never accepted where a key is, nor a key where it is.
+const (
+	sessionPrefixLen = len("fgcs_live_")
+	// SessionLen is the length of every console session token.
+	SessionLen = sessionPrefixLen + entropyLen + checksumLen
+)
+
+// ParseSession checks the format and checksum of a console session token
+// and returns its environment. It does not allocate.
+func ParseSession(s string) (Env, error) {
+	if len(s) != SessionLen || s[:5] != "fgcs_" || s[9] != '_' {
+		return "", ErrMalformed
+	}
+	return parseBody(s, sessionPrefixLen)
+}
+
+// parseBody checks the environment before s[off-1] and the entropy and
+// checksum from s[off].
+func parseBody(s string, off int) (Env, error) {
 	var env Env
-	switch s[3:7] {
+	switch s[off-5 : off-1] {
 	case "live":
 		env = Live
 	case "test":
@@ -69,7 +93,7 @@ func Parse(s string) (Env, error) {
 		return "", ErrMalformed
 	}
 	crc := ^uint32(0)
-	for i := prefixLen; i < prefixLen+entropyLen; i++ {
+	for i := off; i < off+entropyLen; i++ {
 		c := s[i]
 		if base62[c] < 0 {
 			return "", ErrMalformed
@@ -79,7 +103,7 @@ func Parse(s string) (Env, error) {
 	crc = ^crc
 	// Decode the checksum digits and compare.
 	var got uint64
-	for i := prefixLen + entropyLen; i < Len; i++ {
+	for i := off + entropyLen; i < off+entropyLen+checksumLen; i++ {
 		d := base62[s[i]]
 		if d < 0 {
 			return "", ErrMalformed
@@ -95,24 +119,58 @@ func Parse(s string) (Env, error) {
 // New returns a fresh key for env, reading entropy from r (crypto/rand.Reader
 // when nil).
 func New(env Env, r io.Reader) (string, error) {
+	return mint("fg_", env, r)
+}
+
+// NewSession returns a fresh console session token for env.
+func NewSession(env Env, r io.Reader) (string, error) {
+	return mint("fgcs_", env, r)
+}
+
+func mint(prefix string, env Env, r io.Reader) (string, error) {
 	if !env.Valid() {
 		return "", fmt.Errorf("new key: unknown environment %q", env)
 	}
 	if r == nil {
 		r = rand.Reader
 	}
-	b := make([]byte, Len)
-	copy(b, "fg_"+string(env)+"_")
-	if err := randomBase62(r, b[prefixLen:prefixLen+entropyLen]); err != nil {
+	head := prefix + string(env) + "_"
+	n := len(head) + entropyLen + checksumLen
+	b := make([]byte, n)
+	copy(b, head)
+	if err := randomBase62(r, b[len(head):len(head)+entropyLen]); err != nil {
 		return "", fmt.Errorf("new key: %w", err)
 	}
-	crc := crc32.ChecksumIEEE(b[prefixLen : prefixLen+entropyLen])
+	crc := crc32.ChecksumIEEE(b[len(head) : len(head)+entropyLen])
 	v := uint64(crc)
-	for i := Len - 1; i >= prefixLen+entropyLen; i-- {
+	for i := n - 1; i >= len(head)+entropyLen; i-- {
 		b[i] = alphabet[v%62]
 		v /= 62
 	}
 	return string(b), nil
+}
+
+// Secret returns n uniform base62 characters from r (crypto/rand.Reader
+// when nil), for one-time secrets that need no checksum.
+func Secret(n int, r io.Reader) (string, error) {
+	if r == nil {
+		r = rand.Reader
+	}
+	b := make([]byte, n)
+	if err := randomBase62(r, b); err != nil {
+		return "", fmt.Errorf("new secret: %w", err)
+	}
+	return string(b), nil
+}
+
+// IsBase62 reports whether s is made only of base62 digits.
+func IsBase62(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if base62[s[i]] < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // randomBase62 fills dst with uniform base62 digits by rejection sampling,

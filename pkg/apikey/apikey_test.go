@@ -134,3 +134,48 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A console session token and an API key are never accepted for each
+// other, and the session format round-trips like the key format.
+func TestSessionTokens(t *testing.T) {
+	for _, env := range []Env{Live, Test} {
+		s, err := NewSession(env, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(s) != SessionLen || !strings.HasPrefix(s, "fgcs_"+string(env)+"_") {
+			t.Fatalf("session token %q", s)
+		}
+		if got, err := ParseSession(s); err != nil || got != env {
+			t.Errorf("ParseSession(%q) = %q, %v", s, got, err)
+		}
+		if _, err := Parse(s); err == nil {
+			t.Errorf("Parse accepted the session token %q", s)
+		}
+		k, _ := New(env, nil)
+		if _, err := ParseSession(k); err == nil {
+			t.Errorf("ParseSession accepted the key %q", k)
+		}
+		typo := []byte(s)
+		typo[20] ^= 1
+		if _, err := ParseSession(string(typo)); err == nil {
+			t.Errorf("ParseSession accepted a token with a changed character")
+		}
+	}
+}
+
+func FuzzParseSession(f *testing.F) {
+	s, _ := NewSession(Test, nil)
+	f.Add(s)
+	f.Add("fgcs_live_" + strings.Repeat("0", 36))
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		env, err := ParseSession(s)
+		if err != nil {
+			return
+		}
+		if !env.Valid() || len(s) != SessionLen || !IsBase62(s[10:]) {
+			t.Fatalf("accepted %q as %q", s, env)
+		}
+	})
+}

@@ -30,11 +30,16 @@ func NewHasher(pepper []byte) (*Hasher, error) {
 	return h, nil
 }
 
-// Hash returns the base64url (unpadded) HMAC of key.
+// maxHashed bounds what Hash reads of its input: keys, console session
+// tokens and console link secrets are all shorter.
+const maxHashed = 64
+
+// Hash returns the base64url (unpadded) HMAC of key (at most its first 64
+// bytes).
 func (h *Hasher) Hash(key string) string {
 	m := h.pool.Get().(hash.Hash)
 	m.Reset()
-	var in [Len]byte
+	var in [maxHashed]byte
 	n := copy(in[:], key)
 	m.Write(in[:n])
 	var sum [sha256.Size]byte

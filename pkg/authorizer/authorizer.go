@@ -120,10 +120,17 @@ func Prime(ctx context.Context, db DB, table string) error {
 // Handle is the Lambda handler.
 func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
 	key, present := ExtractKey(req.Headers)
+	parse := apikey.Parse
+	if !present {
+		// No key: the console's session, if the page sent one. A session
+		// record is shaped like a key's, so the rest is the key's path.
+		key, present = ExtractSession(req.Headers, req.MultiValueHeaders)
+		parse = apikey.ParseSession
+	}
 	if !present {
 		return deny(req.MethodArn, apierr.MissingAPIKey, "No API key: send it as 'Authorization: Bearer <key>' or in the 'x-api-key' header."), nil
 	}
-	env, err := apikey.Parse(key)
+	env, err := parse(key)
 	if err != nil {
 		return deny(req.MethodArn, apierr.InvalidAPIKey, "The API key is not valid."), nil
 	}
@@ -214,6 +221,54 @@ func ExtractKey(h map[string]string) (string, bool) {
 		if len(name) == len("x-api-key") && strings.EqualFold(name, "x-api-key") {
 			v = strings.TrimSpace(v)
 			return v, v != ""
+		}
+	}
+	return "", false
+}
+
+// ConsoleHeader names the environment whose console session cookie a
+// request uses. A cookie alone is never a credential: a page of another
+// site can make the browser send cookies, but not this header (a
+// cross-origin request with it needs a CORS preflight, which the API never
+// grants), so the header is the console's CSRF guard.
+const ConsoleHeader = "X-Framegate-Console"
+
+// ConsoleCookie is the name of the cookie holding the console session of env.
+func ConsoleCookie(env apikey.Env) string { return "fg_console_" + string(env) }
+
+// ExtractSession finds a console session token: the cookie of the
+// environment named by the ConsoleHeader. Browsers send one Cookie header;
+// HTTP/2 may split it, so every value is read.
+func ExtractSession(h map[string]string, mv map[string][]string) (string, bool) {
+	var env apikey.Env
+	for name, v := range h {
+		if strings.EqualFold(name, ConsoleHeader) {
+			env = apikey.Env(strings.TrimSpace(v))
+		}
+	}
+	if !env.Valid() {
+		return "", false
+	}
+	want := ConsoleCookie(env)
+	var cookies []string
+	for name, vs := range mv {
+		if strings.EqualFold(name, "cookie") {
+			cookies = append(cookies, vs...)
+		}
+	}
+	if len(cookies) == 0 {
+		for name, v := range h {
+			if strings.EqualFold(name, "cookie") {
+				cookies = append(cookies, v)
+			}
+		}
+	}
+	for _, line := range cookies {
+		for part := range strings.SplitSeq(line, ";") {
+			name, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if ok && name == want && val != "" {
+				return val, true
+			}
 		}
 	}
 	return "", false
@@ -652,6 +707,9 @@ func (a *Authorizer) denyFor(old map[string]types.AttributeValue, now time.Time)
 		return decision{denyCode: apierr.InvalidAPIKey, denyMessage: "The API key is not valid."}
 	}
 	k := keystore.DecodeKey(old)
+	if k.Kind == keystore.Console {
+		return decision{denyCode: apierr.InvalidAPIKey, denyMessage: "The console session has ended (signed out, expired or revoked); sign in again with a new link."}
+	}
 	if k.RevokedAt == nil && k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) {
 		if k.RotatedTo != "" {
 			return decision{denyCode: apierr.APIKeyExpired, denyMessage: "The API key was rotated and its grace period has ended; use its replacement."}
