@@ -356,6 +356,12 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, st *reqState) in
 		principal = p
 	}
 
+	// API Gateway tells the integration how the client connected; this
+	// gateway is plain HTTP.
+	if headers == nil {
+		headers, mvHeaders = map[string]string{}, map[string][]string{}
+	}
+	headers["X-Forwarded-Proto"], mvHeaders["X-Forwarded-Proto"] = "http", []string{"http"}
 	preq := events.APIGatewayProxyRequest{
 		Resource:                        res.path,
 		Path:                            path,

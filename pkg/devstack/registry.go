@@ -15,6 +15,7 @@ import (
 	"github.com/framegate/framegate/pkg/assets"
 	"github.com/framegate/framegate/pkg/authorizer"
 	"github.com/framegate/framegate/pkg/connections"
+	"github.com/framegate/framegate/pkg/console"
 	"github.com/framegate/framegate/pkg/keysapi"
 	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/openapi"
@@ -62,6 +63,8 @@ func Registry() map[string]lambdas.Function {
 			Env: []string{EnvDataTable, EnvKeysTable, EnvDocsURL, "ASSETS_BUCKET"}},
 		"asset-worker": {SQS: assets.NewWorker,
 			Env: []string{EnvDataTable, "ASSETS_BUCKET", "EVENTS_QUEUE_URL", "WEBHOOK_QUEUE_URL"}},
+		"console": {HTTP: console.New,
+			Env: []string{EnvKeysTable, EnvPepperSecret, EnvDocsURL, "RENDERS_BUCKET"}},
 		"connections": {HTTP: connections.New,
 			Env: []string{EnvDataTable, EnvDocsURL, "WEBHOOK_KEY_SECRET_ARN", "WEBHOOK_ALLOW_LOOPBACK"}},
 		"publish": {HTTP: publish.New,

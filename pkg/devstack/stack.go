@@ -134,7 +134,7 @@ func New(ctx context.Context, c Config) (_ *Stack, err error) {
 	if s.listener, err = net.Listen("tcp", c.Addr); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", c.Addr, err)
 	}
-	s.server = &http.Server{Handler: s.gateway, ReadHeaderTimeout: 10 * time.Second}
+	s.server = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
 	return s, nil
 }
 
@@ -308,6 +308,17 @@ func (s *Stack) Close() {
 	if s.moto != nil {
 		_ = s.moto.Stop()
 	}
+}
+
+// handler is the gateway, and /console as a short way to the console
+// (/<stage>/console, where the API serves it: on AWS too, under the stage).
+func (s *Stack) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", s.gateway)
+	mux.HandleFunc("GET /console", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/"+s.tpl.Api.StageName+"/console", http.StatusFound)
+	})
+	return mux
 }
 
 // URL is the base URL of the API, e.g. http://127.0.0.1:3000/v1.

@@ -41,12 +41,12 @@ func New(ctx context.Context, d lambdas.Deps) (lambdas.HTTPFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Handler(httpapi.NewServer(d), st, d.Now), nil
+	return Handler(httpapi.NewServer(d), st, st, d.Now), nil
 }
 
 // Handler returns the routes of functions/keys.
-func Handler(srv httpapi.Server, st Store, now func() time.Time) lambdas.HTTPFunc {
-	a := &api{st: st, now: now}
+func Handler(srv httpapi.Server, st Store, console ConsoleStore, now func() time.Time) lambdas.HTTPFunc {
+	a := &api{st: st, console: console, now: now}
 	return srv.API(httpapi.Routes{
 		"POST /keys":               a.create,
 		"GET /keys":                a.list,
@@ -54,12 +54,17 @@ func Handler(srv httpapi.Server, st Store, now func() time.Time) lambdas.HTTPFun
 		"DELETE /keys/{id}":        a.revoke,
 		"POST /keys/{id}/rotate":   a.rotate,
 		"POST /keys/primary/reset": a.resetPrimary,
+
+		"POST /console/sessions":        a.openConsole,
+		"GET /console/sessions":         a.listConsole,
+		"DELETE /console/sessions/{id}": a.revokeConsole,
 	})
 }
 
 type api struct {
-	st  Store
-	now func() time.Time
+	st      Store
+	console ConsoleStore
+	now     func() time.Time
 }
 
 // View is a key as the API shows it.
@@ -170,9 +175,12 @@ func (a *api) validateCreate(r *httpapi.Request, in CreateRequest) (keystore.New
 	return nk, nil
 }
 
-// callerExpiry is when the calling key expires, or nil.
+// callerExpiry is when the calling key expires, or nil. A console session
+// expires within hours, but acts for the people of the workspace with the
+// authority of the non-expiring key that opened it (openConsole), so it
+// counts as one that does not.
 func callerExpiry(r *httpapi.Request) *time.Time {
-	if r.Verdict.KeyExpiresAt == "" {
+	if r.Verdict.KeyExpiresAt == "" || r.Verdict.KeyKind == keystore.Console {
 		return nil
 	}
 	t, err := time.Parse(time.RFC3339, r.Verdict.KeyExpiresAt)

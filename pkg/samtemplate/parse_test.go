@@ -63,7 +63,7 @@ func TestLoadRepoTemplate(t *testing.T) {
 		t.Errorf("authorizer = %+v", authz)
 	}
 	keys, _ := tpl.Function("KeysFunction")
-	if len(keys.Routes) != 6 {
+	if len(keys.Routes) != 9 { // six key routes, three console-session routes
 		t.Errorf("keys routes = %+v", keys.Routes)
 	}
 

@@ -35,6 +35,15 @@ var table = map[string]Requirement{
 	"POST /keys/{id}/rotate":   {Scope: KeysManage},
 	"POST /keys/primary/reset": {Scope: KeysManage},
 
+	"POST /console/sessions":        {Scope: KeysManage},
+	"GET /console/sessions":         {Scope: KeysManage},
+	"DELETE /console/sessions/{id}": {Scope: KeysManage},
+	// The console page and its sign-in: the one-time link, then the
+	// session cookie, are the authentication.
+	"GET /console":         {Public: true},
+	"GET /console/{asset}": {Public: true},
+	"POST /console/signin": {Public: true},
+
 	"POST /videos":                      {Scope: VideosWrite},
 	"DELETE /videos/{id}":               {Scope: VideosWrite},
 	"POST /videos/{id}/publish":         {Scope: VideosWrite},
