@@ -133,7 +133,7 @@ func (a *api) revokeConsole(ctx context.Context, r *httpapi.Request) (httpapi.Re
 // and only for the API's stage, where the console and the API live.
 func ConsoleCookie(env apikey.Env, stage, token string, exp, now time.Time) string {
 	return authorizer.ConsoleCookie(env) + "=" + token + "; Path=/" + stage + "; Max-Age=" +
-		strconv.Itoa(int(exp.Sub(now)/time.Second)) + "; HttpOnly; Secure; SameSite=Strict"
+		strconv.Itoa(int((exp.Sub(now)+time.Second-1)/time.Second)) + "; HttpOnly; Secure; SameSite=Strict"
 }
 
 // ClearConsoleCookie makes the browser drop the console cookie of env.
