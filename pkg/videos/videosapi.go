@@ -100,9 +100,22 @@ func (a *api) get(ctx context.Context, r *httpapi.Request) (httpapi.Response, er
 }
 
 func (a *api) download(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+	follow := true
+	switch r.Query("redirect") {
+	case "", "true":
+	case "false":
+		// For pages that want the link itself (the console's player): a
+		// script cannot read a redirect's target.
+		follow = false
+	default:
+		return httpapi.Response{}, apierr.Invalid("redirect", "redirect must be true or false.")
+	}
 	d, err := a.sv.DownloadURL(ctx, r.Workspace(), r.Env(), r.PathParam("id"))
 	if err != nil {
 		return httpapi.Response{}, err
+	}
+	if !follow {
+		return httpapi.Response{Body: d}, nil
 	}
 	return httpapi.Response{Status: http.StatusFound, Body: d, Headers: map[string]string{"Location": d.URL}}, nil
 }

@@ -51,7 +51,7 @@ export function rendersPage(main, ctx) {
 
   async function play(v) {
     try {
-      const d = await ctx.api('GET', `/videos/${encodeURIComponent(v.id)}/download`);
+      const d = await ctx.api('GET', `/videos/${encodeURIComponent(v.id)}/download?redirect=false`);
       const video = h('video', { controls: true, preload: 'metadata', src: d.url, 'aria-label': `Video ${v.id}` });
       video.addEventListener('error', () => say(`The video ${v.id} could not be played (its link may have expired: press Play again).`, 'error'));
       clear(player).append(h('h2', { id: 'player-title', tabindex: '-1' }, `Video ${v.id}`), video,
