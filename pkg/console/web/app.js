@@ -109,25 +109,33 @@ async function start() {
     refresh().catch(fatal);
   });
   window.addEventListener('hashchange', () => {
-    if (location.hash.startsWith('#/')) route();
+    if (location.hash.startsWith('#signin=')) useLink().catch(fatal);
+    else if (location.hash.startsWith('#/')) route();
   });
+  if (location.hash.startsWith('#signin=')) await useLink();
+  else await refresh();
+}
 
-  const m = location.hash.match(/^#signin=(.+)$/);
-  if (m) {
-    // The token leaves the address bar and the history at once.
-    history.replaceState(null, '', location.pathname + '#/keys');
-    try {
-      const s = await signIn(decodeURIComponent(m[1]));
-      state.env = s.environment;
-      sessionStorage.setItem('fg-env', state.env);
-      say(`Signed in to the ${s.environment} environment of ${s.workspace.id} until ${new Date(s.expiresAt).toLocaleString()}.`);
-    } catch (e) {
-      // A used, expired or revoked link shows nothing of any workspace.
-      state.env = null;
-      document.body.classList.remove('signed-in');
-      clear(main).append(signedOutPanel(e.message));
-      return;
-    }
+// useLink signs in with the one-time link in the address bar. A used,
+// expired or revoked link shows nothing of any workspace, even in a
+// browser that is signed in.
+async function useLink() {
+  const token = decodeURIComponent(location.hash.slice('#signin='.length));
+  // The token leaves the address bar and the history at once.
+  history.replaceState(null, '', location.pathname + '#/keys');
+  if (state.stop) state.stop();
+  state.stop = null;
+  try {
+    const s = await signIn(token);
+    state.env = s.environment;
+    sessionStorage.setItem('fg-env', state.env);
+    say(`Signed in to the ${s.environment} environment of ${s.workspace.id} until ${new Date(s.expiresAt).toLocaleString()}.`);
+  } catch (e) {
+    state.who = { live: null, test: null };
+    document.body.classList.remove('signed-in');
+    document.getElementById('workspace').textContent = '';
+    clear(main).append(signedOutPanel(e.message));
+    return;
   }
   await refresh();
 }

@@ -161,7 +161,8 @@ try {
     await page.waitForTimeout(500);
     await log.getByRole('button', { name: 'Refresh' }).click();
   }
-  await twice.first().waitFor();
+  await twice.filter({ hasText: '(redelivered)' }).first().waitFor({ state: 'attached' });
+  await page.waitForTimeout(1600); // the log's own refresh after the redelivery
   await twice.first().locator('summary').click();
   await twice.first().getByText('(redelivered)').waitFor();
   await shot(page, 'webhooks');
@@ -189,13 +190,13 @@ try {
   await phone.ctx.addCookies(await ctx.cookies());
   await phone.page.goto(API + '/console#/keys');
   await phone.page.locator('tr').filter({ hasText: 'Primary key' }).waitFor();
+  await shot(phone.page, 'keys-375px');
   const overflow = await phone.page.evaluate(() => document.documentElement.scrollWidth);
   expect(overflow <= 375, `the page is ${overflow} px wide at 375 px`);
-  await shot(phone.page, 'keys-375px');
   await phone.page.getByRole('link', { name: 'Renders' }).click();
   await phone.page.locator('[data-video-status]').first().waitFor();
-  expect(await phone.page.evaluate(() => document.documentElement.scrollWidth) <= 375, 'renders are wider than 375 px');
   await shot(phone.page, 'renders-375px');
+  expect(await phone.page.evaluate(() => document.documentElement.scrollWidth) <= 375, 'renders are wider than 375 px');
   await phone.ctx.close();
 
   // 10. The same link again, in a fresh browser: no workspace data.
@@ -217,7 +218,7 @@ try {
 
   // 11. Sign out.
   step = 'sign out';
-  await page.goto(API + '/console#/keys');
+  await page.goto(API + '/console');
   await page.getByRole('row').filter({ hasText: 'Primary key' }).waitFor();
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('heading', { name: 'Not signed in to the test environment' }).waitFor();
