@@ -9,7 +9,7 @@ BUILD_DIR := build
 LAMBDA_ENV   := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -buildvcs=false -ldflags "-s -w"
 
-.PHONY: help deps dev test test-short lint unit build bench fuzz clean tools
+.PHONY: help deps dev test test-short lint unit build bench fuzz clean tools browser-tools
 
 help:
 	@echo "make dev    run the API locally on http://127.0.0.1:3000/v1 and print a key to try"
@@ -18,6 +18,7 @@ help:
 	@echo "make build  build every function's arm64 bootstrap into $(BUILD_DIR)/ and report sizes"
 	@echo "make bench  benchmarks: authorizer vs a bare UpdateItem, checksum, cold init, webhook latency, render speed"
 	@echo "make fuzz   run each fuzz target for FUZZTIME (default 20s)"
+	@echo "make browser-tools  install chromium (apt) and playwright-core (npm) for the console's browser test"
 
 # tools installs what a fresh machine lacks, and says what it cannot install.
 tools:
@@ -35,7 +36,13 @@ lint: tools
 	@echo "== go vet"; $(GO) vet ./...
 	@echo "== cfn-lint"; PATH="$$PWD/.venv/bin:$$PATH" cfn-lint template.yaml
 
-unit: deps
+# browser-tools installs what the console's browser test drives: Debian's
+# chromium (never a browser download) and playwright-core from npm, pinned
+# by pkg/console/testdata/browser/package-lock.json.
+browser-tools:
+	@bash scripts/ensure-browser.sh
+
+unit: deps browser-tools
 	@echo "== go test"; PATH="$$PWD/.venv/bin:$$PATH" $(GO) test -count=1 -timeout 8m ./...
 
 test: lint unit
@@ -57,6 +64,8 @@ bench: deps
 FUZZTIME ?= 20s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/apikey
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSession$$' -fuzztime $(FUZZTIME) ./pkg/apikey
+	$(GO) test -run '^$$' -fuzz '^FuzzExtractSession$$' -fuzztime $(FUZZTIME) ./pkg/authorizer
 	$(GO) test -run '^$$' -fuzz '^FuzzExtractKey$$' -fuzztime $(FUZZTIME) ./pkg/authorizer
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(FUZZTIME) ./pkg/apierr
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/movie

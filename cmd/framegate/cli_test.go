@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"math"
 	"os"
 	"os/exec"
@@ -265,7 +266,7 @@ func listening(t *testing.T, args ...string) (events, status *lines, ready strin
 // become the documented exit codes.
 func TestCLIKeysAndExitCodes(t *testing.T) {
 	s := testenv.NewStack(t, testenv.WithRegistry(devstack.Registry()))
-	_, keys := s.Workspace("cli-test", ratelimit.Plan{})
+	ws, keys := s.Workspace("cli-test", ratelimit.Plan{})
 	t.Setenv(apiURLEnv, s.URL())
 
 	t.Setenv(apiKeyEnv, "")
@@ -318,6 +319,31 @@ func TestCLIKeysAndExitCodes(t *testing.T) {
 			}
 		})
 	}
+	// Console links: with the key, and as an operator for any workspace.
+	var link consoleLinkView
+	out, err = run(t, "console", "--output", "json")
+	if err != nil || json.Unmarshal([]byte(out), &link) != nil || !strings.HasPrefix(link.URL, s.URL()+"/console#signin=cs_") {
+		t.Fatalf("console with the key: %v\n%s", err, out)
+	}
+	env := s.Getenv("KeysFunction")
+	operator := []string{"console", "--table", env("KEYS_TABLE"), "--pepper-secret", env("PEPPER_SECRET_ARN"), "--endpoint", s.Endpoint(), "--api-url", s.URL(), "--env", "test"}
+	out, err = run(t, append(operator, "--workspace", ws.ID)...)
+	if err != nil || !strings.HasPrefix(out, s.URL()+"/console#signin=cs_") {
+		t.Fatalf("console as an operator: %v\n%s", err, out)
+	}
+	token := strings.TrimSpace(strings.SplitN(out, "#signin=", 2)[1])
+	req, _ := http.NewRequest("POST", s.URL()+"/console/signin", strings.NewReader(`{"token":"`+token+`"}`))
+	req.Header.Set("X-Framegate-Console", "test")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Set-Cookie"), "fg_console_test=fgcs_test_") {
+		t.Fatalf("signing in with the operator's link: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if _, err := run(t, append(operator, "--workspace", "ws_00000000000000000000000000")...); exitCode(err) != exitNotFound {
+		t.Errorf("console for an unknown workspace: exit %d (%v), want %d", exitCode(err), err, exitNotFound)
+	}
+
 	// A render key cannot manage keys: understood and refused.
 	t.Setenv(apiKeyEnv, k.Key) // revoked
 	if _, err := run(t, "keys", "list"); exitCode(err) != exitRejected {

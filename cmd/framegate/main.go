@@ -39,7 +39,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringP("output", "o", "text", "output format: text or json")
-	root.AddCommand(newDevCmd(DevHooks{OnReady: demoWorkspace}), newWorkspaceCmd(), newKeysCmd(), newVideosCmd(), newTemplatesCmd(), newWebhooksCmd(), newAssetsCmd())
+	root.AddCommand(newDevCmd(DevHooks{OnReady: demoWorkspace}), newWorkspaceCmd(), newKeysCmd(), newVideosCmd(), newTemplatesCmd(), newWebhooksCmd(), newAssetsCmd(), newConsoleCmd())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	return root
 }

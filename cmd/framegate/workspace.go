@@ -17,6 +17,7 @@ import (
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/awsconf"
 	"github.com/framegate/framegate/pkg/devstack"
+	"github.com/framegate/framegate/pkg/keysapi"
 	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/ratelimit"
@@ -59,14 +60,20 @@ func (f *storeFlags) register(cmd *cobra.Command) {
 // open resolves the target: explicit flags, then --stack, then the running
 // local stack.
 func (f *storeFlags) open(ctx context.Context) (*keystore.Store, error) {
+	st, _, err := f.openTarget(ctx)
+	return st, err
+}
+
+// openTarget is open, also returning the target (its API URL, when known).
+func (f *storeFlags) openTarget(ctx context.Context) (*keystore.Store, target, error) {
 	t := target{Endpoint: f.endpoint, KeysTable: f.table, PepperSecretArn: f.secret}
 	if t.KeysTable == "" && f.stack == "" {
 		b, err := os.ReadFile(devStateFile())
 		if err != nil {
-			return nil, usageError{errors.New("no target: pass --stack NAME (deployed) or --table and --pepper-secret, or run `make dev` first")}
+			return nil, t, usageError{errors.New("no target: pass --stack NAME (deployed) or --table and --pepper-secret, or run `make dev` first")}
 		}
 		if err := json.Unmarshal(b, &t); err != nil {
-			return nil, fmt.Errorf("read %s: %w", devStateFile(), err)
+			return nil, t, fmt.Errorf("read %s: %w", devStateFile(), err)
 		}
 	}
 	o := awsconf.Options{Endpoint: t.Endpoint, Region: f.region, StaticCredentials: t.Endpoint != ""}
@@ -76,18 +83,19 @@ func (f *storeFlags) open(ctx context.Context) (*keystore.Store, error) {
 	}
 	cfg, err := Load(ctx, o)
 	if err != nil {
-		return nil, err
+		return nil, t, err
 	}
 	if f.stack != "" {
 		if t, err = stackTarget(ctx, cfg, f.stack); err != nil {
-			return nil, err
+			return nil, t, err
 		}
 	}
 	if t.KeysTable == "" || t.PepperSecretArn == "" {
-		return nil, usageError{errors.New("both the keys table and the pepper secret are needed")}
+		return nil, t, usageError{errors.New("both the keys table and the pepper secret are needed")}
 	}
 	env := map[string]string{"KEYS_TABLE": t.KeysTable, "PEPPER_SECRET_ARN": t.PepperSecretArn}
-	return keystore.Open(ctx, lambdas.Deps{AWS: cfg, Getenv: func(k string) string { return env[k] }})
+	st, err := keystore.Open(ctx, lambdas.Deps{AWS: cfg, Getenv: func(k string) string { return env[k] }})
+	return st, t, err
 }
 
 func stackTarget(ctx context.Context, cfg aws.Config, stack string) (target, error) {
@@ -304,6 +312,11 @@ func demoWorkspace(ctx context.Context, s *devstack.Stack, out io.Writer) error 
 	}
 	fmt.Fprintf(out, "\nTry it:\n  curl -H \"Authorization: Bearer %s\" %s/auth\n", keys[apikey.Test], s.URL())
 	fmt.Fprintf(out, "  FRAMEGATE_API_KEY=%s go run ./cmd/framegate videos create --file examples/clip-and-image.json --wait\n\n", keys[apikey.Test])
+	link, err := st.OpenConsoleLink(ctx, ws.ID, apikey.Test, "operator")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "The console, test environment (a one-time link, for 15 minutes; later: framegate console):\n  %s\n\n", keysapi.ConsoleLinkURL(s.URL(), link.Token))
 	fmt.Fprintf(out, "More workspaces: go run ./cmd/framegate workspace create --name NAME --plan business\n")
 	return nil
 }

@@ -180,6 +180,55 @@ func (c *Client) ResetPrimary(ctx context.Context, opts ...CallOption) (*Key, er
 	return &out, err
 }
 
+// ---------------------------------------------------------------- console
+
+// ConsoleLink is a one-time link that signs a person in to the console.
+type ConsoleLink struct {
+	Object    string `json:"object"`
+	ID        string `json:"id"` // the console session it opens
+	URL       string `json:"url"`
+	ExpiresAt string `json:"expiresAt"` // the link's; the session lasts up to 12 hours
+}
+
+// ConsoleSession is a console sign-in: a link until used, then a session.
+type ConsoleSession struct {
+	Object        string  `json:"object"`
+	ID            string  `json:"id"`
+	Environment   string  `json:"environment"`
+	Status        string  `json:"status"` // pending, active, expired, revoked
+	CreatedAt     string  `json:"createdAt"`
+	CreatedBy     string  `json:"createdBy"`
+	LinkExpiresAt string  `json:"linkExpiresAt"`
+	SignedInAt    *string `json:"signedInAt"`
+	ExpiresAt     *string `json:"expiresAt"`
+	RevokedAt     *string `json:"revokedAt"`
+}
+
+// CreateConsoleSession asks for a one-time console link for the key's
+// workspace and environment (POST /v1/console/sessions). The key needs
+// keys:manage and must not expire.
+func (c *Client) CreateConsoleSession(ctx context.Context, opts ...CallOption) (*ConsoleLink, error) {
+	var out ConsoleLink
+	_, err := c.do(ctx, c.newCall(http.MethodPost, "/console/sessions", struct{}{}, opts), &out)
+	return &out, err
+}
+
+// ListConsoleSessions lists the console links and sessions, newest first.
+func (c *Client) ListConsoleSessions(ctx context.Context) ([]ConsoleSession, error) {
+	var out struct {
+		Data []ConsoleSession `json:"data"`
+	}
+	_, err := c.do(ctx, c.newCall(http.MethodGet, "/console/sessions", nil, nil), &out)
+	return out.Data, err
+}
+
+// RevokeConsoleSession ends a console session, or cancels an unused link.
+func (c *Client) RevokeConsoleSession(ctx context.Context, id string) (*ConsoleSession, error) {
+	var out ConsoleSession
+	_, err := c.do(ctx, c.newCall(http.MethodDelete, "/console/sessions/"+esc(id), nil, nil), &out)
+	return &out, err
+}
+
 // ---------------------------------------------------------------- videos
 
 // Video is a render job.

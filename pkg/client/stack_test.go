@@ -79,6 +79,22 @@ func TestAgainstTheStack(t *testing.T) {
 		t.Errorf("missing key: %v", err)
 	}
 
+	// Console links: create, list, revoke.
+	link, err := c.CreateConsoleSession(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(link.URL, s.URL()+"/console#signin="+link.ID+".") || link.ExpiresAt == "" {
+		t.Errorf("console link %+v", link)
+	}
+	sessions, err := c.ListConsoleSessions(ctx)
+	if err != nil || len(sessions) != 1 || sessions[0].ID != link.ID || sessions[0].Status != "pending" {
+		t.Fatalf("console sessions %+v %v", sessions, err)
+	}
+	if rv, err := c.RevokeConsoleSession(ctx, link.ID); err != nil || rv.Status != "revoked" || rv.RevokedAt == nil {
+		t.Fatalf("revoke console session: %+v %v", rv, err)
+	}
+
 	w, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{URL: "http://127.0.0.1:9/hook", Events: []string{"*"}})
 	if err != nil {
 		t.Fatal(err)
