@@ -59,7 +59,19 @@ func Parse(s string) (Env, error) {
 	if len(s) != Len || s[0] != 'f' || s[1] != 'g' || s[2] != '_' || s[7] != '_' {
 		return "", ErrMalformed
 	}
-	return parseBody(s, prefixLen)
+	var env Env
+	switch s[3:7] {
+	case "live":
+		env = Live
+	case "test":
+		env = Test
+	default:
+		return "", ErrMalformed
+	}
+	if !checksumOK(s[prefixLen:]) {
+		return "", ErrMalformed
+	}
+	return env, nil
 }
 
 // A console session token is "fgcs_live_" or "fgcs_test_" and the same 30
@@ -77,14 +89,8 @@ func ParseSession(s string) (Env, error) {
 	if len(s) != SessionLen || s[:5] != "fgcs_" || s[9] != '_' {
 		return "", ErrMalformed
 	}
-	return parseBody(s, sessionPrefixLen)
-}
-
-// parseBody checks the environment before s[off-1] and the entropy and
-// checksum from s[off].
-func parseBody(s string, off int) (Env, error) {
 	var env Env
-	switch s[off-5 : off-1] {
+	switch s[5:9] {
 	case "live":
 		env = Live
 	case "test":
@@ -92,28 +98,37 @@ func parseBody(s string, off int) (Env, error) {
 	default:
 		return "", ErrMalformed
 	}
+	if !checksumOK(s[sessionPrefixLen:]) {
+		return "", ErrMalformed
+	}
+	return env, nil
+}
+
+// checksumOK reports whether b, 30 base62 characters of entropy and their
+// 6-character base62 CRC32, is consistent.
+func checksumOK(b string) bool {
+	if len(b) != entropyLen+checksumLen {
+		return false
+	}
 	crc := ^uint32(0)
-	for i := off; i < off+entropyLen; i++ {
-		c := s[i]
+	for i := 0; i < entropyLen; i++ {
+		c := b[i]
 		if base62[c] < 0 {
-			return "", ErrMalformed
+			return false
 		}
 		crc = crcTable[byte(crc)^c] ^ (crc >> 8)
 	}
 	crc = ^crc
 	// Decode the checksum digits and compare.
 	var got uint64
-	for i := off + entropyLen; i < off+entropyLen+checksumLen; i++ {
-		d := base62[s[i]]
+	for i := entropyLen; i < entropyLen+checksumLen; i++ {
+		d := base62[b[i]]
 		if d < 0 {
-			return "", ErrMalformed
+			return false
 		}
 		got = got*62 + uint64(d)
 	}
-	if got != uint64(crc) {
-		return "", ErrMalformed
-	}
-	return env, nil
+	return got == uint64(crc)
 }
 
 // New returns a fresh key for env, reading entropy from r (crypto/rand.Reader

@@ -30,18 +30,22 @@ func NewHasher(pepper []byte) (*Hasher, error) {
 	return h, nil
 }
 
-// maxHashed bounds what Hash reads of its input: keys, console session
-// tokens and console link secrets are all shorter.
-const maxHashed = 64
-
-// Hash returns the base64url (unpadded) HMAC of key (at most its first 64
-// bytes).
+// Hash returns the base64url (unpadded) HMAC of key. Console session
+// tokens, a little longer than keys, take their own path, so a key's hash
+// costs what it always did.
 func (h *Hasher) Hash(key string) string {
+	if len(key) > Len {
+		return h.hash([]byte(key))
+	}
+	var in [Len]byte
+	n := copy(in[:], key)
+	return h.hash(in[:n])
+}
+
+func (h *Hasher) hash(b []byte) string {
 	m := h.pool.Get().(hash.Hash)
 	m.Reset()
-	var in [maxHashed]byte
-	n := copy(in[:], key)
-	m.Write(in[:n])
+	m.Write(b)
 	var sum [sha256.Size]byte
 	out := m.Sum(sum[:0])
 	h.pool.Put(m)

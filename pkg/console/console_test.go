@@ -119,6 +119,12 @@ func TestSignInOverHTTP(t *testing.T) {
 		t.Fatalf("link %q, want it under %s/console", u, s.URL())
 	}
 	token := strings.SplitN(u, "#signin=", 2)[1]
+	// A key that expires cannot open a session acting for keys that do not.
+	exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	expiring := api.Expect(api.Do("POST", "/keys", keys[apikey.Test], map[string]any{"name": "temp", "role": "manager", "expiresAt": exp}), http.StatusCreated).Str("key")
+	if r := api.Do("POST", "/console/sessions", expiring, nil); r.Status != http.StatusForbidden || r.Str("error", "code") != "insufficient_scope" {
+		t.Errorf("an expiring key opened a console session: %d %s", r.Status, r.Raw)
+	}
 
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second}
