@@ -151,11 +151,21 @@ func (st *Store) OpenConsoleLink(ctx context.Context, ws string, env apikey.Env,
 	return ConsoleLink{ConsoleSession: c, Token: id + "." + secret}, nil
 }
 
+// ParseLinkToken splits a console link's token, "<session id>.<secret>",
+// and checks its shape, so a malformed one costs no database call.
+func ParseLinkToken(token string) (id, secret string, ok bool) {
+	id, secret, ok = strings.Cut(token, ".")
+	if !ok || !ids.Valid(consoleIDPrefix, id) || len(secret) != linkSecretLen || !apikey.IsBase62(secret) {
+		return "", "", false
+	}
+	return id, secret, true
+}
+
 // SignInConsole uses a link's token, once: it returns the session it opens
 // and the session's token (for the cookie; it exists nowhere else).
 func (st *Store) SignInConsole(ctx context.Context, token string) (ConsoleSession, string, error) {
-	id, secret, ok := strings.Cut(token, ".")
-	if !ok || !ids.Valid(consoleIDPrefix, id) || len(secret) != linkSecretLen || !apikey.IsBase62(secret) {
+	id, secret, ok := ParseLinkToken(token)
+	if !ok {
 		return ConsoleSession{}, "", errLinkInvalid()
 	}
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: consoleKey(id), ConsistentRead: aws.Bool(true)})

@@ -411,3 +411,21 @@ func TestRevocationsKeepTheRosterSmall(t *testing.T) {
 		t.Fatalf("%d roster entries after the window, want the primary and the latest revoked key", n)
 	}
 }
+
+func FuzzParseLinkToken(f *testing.F) {
+	f.Add("cs_01m8ac0tzfqhnptq51g3yd3wq5.0123456789abcdefghijABCDEFGHIJ01")
+	f.Add("cs_x.y")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, tok string) {
+		id, secret, ok := keystore.ParseLinkToken(tok)
+		if !ok {
+			if id != "" || secret != "" {
+				t.Fatalf("rejected %q but returned parts", tok)
+			}
+			return
+		}
+		if id+"."+secret != tok || len(secret) != 32 || !strings.HasPrefix(id, "cs_") || !apikey.IsBase62(secret) {
+			t.Fatalf("accepted %q as %q . %q", tok, id, secret)
+		}
+	})
+}
