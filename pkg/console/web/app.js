@@ -110,7 +110,10 @@ async function start() {
   });
   window.addEventListener('hashchange', () => {
     if (location.hash.startsWith('#signin=')) useLink().catch(fatal);
-    else if (location.hash.startsWith('#/')) route();
+    else if (location.hash.startsWith('#/')) {
+      route();
+      main.focus(); // a screen reader starts at the new page
+    }
   });
   if (location.hash.startsWith('#signin=')) await useLink();
   else await refresh();
