@@ -19,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-
 	"net/url"
 	"path"
 	"strings"
