@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -27,6 +28,8 @@ func newDevCmd(hooks DevHooks) *cobra.Command {
 	var (
 		addr, template, endpoint, prefix string
 		logLevel                         string
+		meter                            bool
+		dynamoDelay                      time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -37,7 +40,12 @@ loopback port unless --endpoint or AWS_ENDPOINT_URL names a running one;
 installed into ./.venv if missing and Python is there), the tables, queues,
 bucket and secret are created, every route is served under /<stage> through
 the real authorizer and handlers, and every SQS event source is polled.
-Ctrl-C stops everything it started.`,
+Ctrl-C stops everything it started.
+
+--meter logs, with every request, the DynamoDB calls it made and how many
+ran one after another (round trips); --dynamodb-delay 150ms also holds each
+DynamoDB call that long, so latency shows the round trips a distant table
+would cost.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -61,7 +69,9 @@ Ctrl-C stops everything it started.`,
 				AllowInstall: true,
 				// Local receivers (framegate webhooks listen, a test server)
 				// live on loopback, which the egress guard refuses on AWS.
-				Parameters: map[string]string{"WebhookAllowLoopback": "true"},
+				Parameters:    map[string]string{"WebhookAllowLoopback": "true"},
+				Meter:         meter,
+				DynamoDBDelay: dynamoDelay,
 			})
 			if err != nil {
 				return err
@@ -94,5 +104,7 @@ Ctrl-C stops everything it started.`,
 	f.StringVar(&endpoint, "endpoint", os.Getenv("AWS_ENDPOINT_URL"), "a running AWS emulator to use instead of starting moto")
 	f.StringVar(&prefix, "prefix", "framegate-dev", "prefix of the resource names (<prefix>-<LogicalID>)")
 	f.StringVar(&logLevel, "log-level", "INFO", "DEBUG, INFO, WARN or ERROR")
+	f.BoolVar(&meter, "meter", false, "log each request's DynamoDB calls and sequential round trips")
+	f.DurationVar(&dynamoDelay, "dynamodb-delay", 0, "hold every DynamoDB call this long (implies --meter), e.g. 150ms")
 	return cmd
 }

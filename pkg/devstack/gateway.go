@@ -47,6 +47,10 @@ type GatewayConfig struct {
 	ValidateResponse func(method, path string, status int, header http.Header, body []byte) error
 	// ResponseInvalid hears of every rejected response (tests fail on it).
 	ResponseInvalid func(method, path string, err error)
+	// Meter, when set, counts each request's DynamoDB calls: the gateway
+	// tags the context it hands the authorizer and the handler, and logs
+	// the count with the request.
+	Meter *Meter
 }
 
 // Gateway is an http.Handler that behaves like the template's API Gateway
@@ -221,19 +225,27 @@ type reqState struct {
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := &reqState{id: newUUID(), start: g.now(), r: r, userAgent: r.UserAgent()}
 	st.sourceIP, _, _ = net.SplitHostPort(r.RemoteAddr)
+	if g.cfg.Meter != nil {
+		r = r.WithContext(WithRequest(r.Context(), st.id))
+	}
 	var status int
 	if g.cfg.ValidateResponse == nil {
 		status = g.serve(w, r, st)
 	} else {
 		status = g.serveValidated(w, r, st)
 	}
-	g.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+	attrs := []slog.Attr{
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
 		slog.Int("status", status),
 		slog.Int64("latency_ms", g.now().Sub(st.start).Milliseconds()),
 		slog.String("request_id", st.id),
-	)
+	}
+	if g.cfg.Meter != nil {
+		u := g.cfg.Meter.Usage(st.id)
+		attrs = append(attrs, slog.Int("dynamodb_calls", u.Calls()), slog.Int("dynamodb_round_trips", u.RoundTrips()))
+	}
+	g.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 }
 
 // serveValidated buffers the response, has it judged, and sends it or a
@@ -349,7 +361,11 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, st *reqState) in
 				APIID:        g.cfg.APIID,
 			},
 		}
-		verdict, p, typ, msg := g.authorize(r.Context(), areq, st)
+		actx := r.Context()
+		if g.cfg.Meter != nil {
+			actx = WithRequest(actx, st.id+AuthorizerCalls)
+		}
+		verdict, p, typ, msg := g.authorize(actx, areq, st)
 		if !verdict {
 			return g.gatewayResponse(w, st, typ, msg)
 		}

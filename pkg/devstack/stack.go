@@ -52,6 +52,12 @@ type Config struct {
 	// ValidateResponse and ResponseInvalid go to the gateway (GatewayConfig).
 	ValidateResponse func(method, path string, status int, header http.Header, body []byte) error
 	ResponseInvalid  func(method, path string, err error)
+	// Meter puts a Meter between the functions and the emulator, which
+	// counts every request's DynamoDB calls and round trips (the gateway
+	// logs them); DynamoDBDelay, which implies it, holds each DynamoDB
+	// call that long, as a distant table would.
+	Meter         bool
+	DynamoDBDelay time.Duration
 }
 
 // Stack is the whole application on one machine.
@@ -62,6 +68,7 @@ type Stack struct {
 	moto     *Moto
 	aws      aws.Config
 	endpoint string
+	meter    *Meter
 	res      *Resources
 	gateway  *Gateway
 	loops    []*SQSLoop
@@ -125,6 +132,11 @@ func New(ctx context.Context, c Config) (_ *Stack, err error) {
 	if s.res, err = Provision(ctx, s.aws, s.tpl, c.Prefix); err != nil {
 		return nil, err
 	}
+	if c.Meter || c.DynamoDBDelay > 0 {
+		if s.meter, err = StartMeter(endpoint, c.DynamoDBDelay); err != nil {
+			return nil, err
+		}
+	}
 	for k, v := range c.Parameters {
 		s.res.Parameters[k] = v
 	}
@@ -162,9 +174,15 @@ func (s *Stack) build(ctx context.Context) error {
 		// Lambda, pointed at the emulator.
 		o := fn.AWS
 		o.Endpoint, o.Region, o.StaticCredentials = s.endpoint, Region, true
+		if s.meter != nil {
+			o.Endpoint = s.meter.URL
+		}
 		cfg, err := awsconf.Load(ctx, o)
 		if err != nil {
 			return err
+		}
+		if s.meter != nil {
+			cfg.HTTPClient = Traced(cfg.HTTPClient)
 		}
 		getenv, undeclared := declaredEnv(fn.Env, env)
 		deps := lambdas.Deps{
@@ -227,6 +245,7 @@ func (s *Stack) build(ctx context.Context) error {
 		Handlers:   httpHandlers,
 		Logger:     s.log,
 		Now:        s.cfg.Now,
+		Meter:      s.meter,
 
 		ValidateResponse: s.cfg.ValidateResponse,
 		ResponseInvalid:  s.cfg.ResponseInvalid,
@@ -305,6 +324,9 @@ func (s *Stack) Close() {
 		}
 		stop()
 	}
+	if s.meter != nil {
+		s.meter.Close()
+	}
 	if s.moto != nil {
 		_ = s.moto.Stop()
 	}
@@ -328,6 +350,10 @@ func (s *Stack) URL() string {
 
 // Addr is the address the gateway listens on.
 func (s *Stack) Addr() string { return s.listener.Addr().String() }
+
+// Meter counts the functions' DynamoDB calls per request; nil unless
+// Config.Meter or DynamoDBDelay asked for it.
+func (s *Stack) Meter() *Meter { return s.meter }
 
 // Resources is what was provisioned.
 func (s *Stack) Resources() *Resources { return s.res }
