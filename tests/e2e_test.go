@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/scopes"
 	"github.com/framegate/framegate/pkg/testenv"
@@ -56,7 +57,7 @@ func TestAuthEndpoint(t *testing.T) {
 	s := newStack(t)
 	ws, keys := s.workspace(ratelimit.Plan{})
 	live, test := keys[apikey.Live], keys[apikey.Test]
-	primaries, _, err := s.store.ListKeys(context.Background(), ws.ID, apikey.Live, "", 10, false)
+	primaries, _, err := s.store.ListKeys(context.Background(), ws.ID, apikey.Live, "", 10, keystore.StatusActive)
 	if err != nil || len(primaries) != 1 {
 		t.Fatalf("list keys: %v %v", primaries, err)
 	}

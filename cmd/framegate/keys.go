@@ -57,9 +57,10 @@ than it does. The plaintext is printed once; store it in a secret manager.` + ap
 
 func newKeysListCmd() *cobra.Command {
 	var all bool
+	var status string
 	var limit int
 	cmd := &cobra.Command{
-		Use:   "list [--all]",
+		Use:   "list [--status STATUS | --all]",
 		Short: "List keys (previews only; plaintexts are never shown again)",
 		Long:  "list prints the keys of the workspace and environment, newest first, every page." + apiEnvHelp,
 		Args:  noArgs,
@@ -69,7 +70,10 @@ func newKeysListCmd() *cobra.Command {
 				return err
 			}
 			var keys []client.Key
-			p := client.ListKeysParams{ListParams: client.ListParams{Limit: limit}, All: all}
+			if all {
+				status = "all"
+			}
+			p := client.ListKeysParams{ListParams: client.ListParams{Limit: limit}, Status: status}
 			for {
 				page, err := c.ListKeys(cmd.Context(), p)
 				if err != nil {
@@ -92,7 +96,8 @@ func newKeysListCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().BoolVar(&all, "all", false, "include revoked and expired keys")
+	cmd.Flags().StringVar(&status, "status", "active", "active, rotating, rotated, expired, revoked or all")
+	cmd.Flags().BoolVar(&all, "all", false, "keys of every status (--status all)")
 	cmd.Flags().IntVar(&limit, "page-size", 100, "keys per request (1-100)")
 	return cmd
 }

@@ -258,7 +258,36 @@ func newWorkspaceCmd() *cobra.Command {
 	limitFlags(setPlan, &setOverrides)
 	_ = setPlan.MarkFlagRequired("plan")
 
-	cmd.AddCommand(create, list, show, setPlan)
+	var resetEnv string
+	resetPrimary := &cobra.Command{
+		Use:   "reset-primary ID [--env live|test]",
+		Short: "Replace a workspace's primary key (the old one stops at once) and print the new one (shown once)",
+		Long: `reset-primary is for an owner who lost the primary key: through the API only
+the primary key itself can reset the primary key.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			env := apikey.Env(resetEnv)
+			if env != apikey.Live && env != apikey.Test {
+				return fmt.Errorf("--env must be live or test, not %q", resetEnv)
+			}
+			st, err := sf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			k, plain, err := st.ResetPrimary(cmd.Context(), args[0], env, "")
+			if err != nil {
+				return err
+			}
+			if jsonOutput(cmd) {
+				return printJSON(cmd.OutOrStdout(), map[string]string{"workspace": args[0], "environment": string(env), "id": k.ID, "key": plain})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "new primary %s key of %s: %s (id %s)\nIt is shown once; store it in a secret manager now.\n", env, args[0], plain, k.ID)
+			return nil
+		},
+	}
+	resetPrimary.Flags().StringVar(&resetEnv, "env", "live", "environment: live or test")
+
+	cmd.AddCommand(create, list, show, setPlan, resetPrimary)
 	return cmd
 }
 

@@ -64,6 +64,7 @@ type Authorizer struct {
 
 	mu        sync.Mutex
 	workspace map[string]wsEntry // key hash → its workspace
+	refusals  map[string]refusal // refused counters, until they can admit again
 	cacheSize int
 
 	names atomic.Pointer[cellNames]
@@ -92,7 +93,7 @@ func NewAuthorizer(c Config) (*Authorizer, error) {
 	}
 	return &Authorizer{
 		db: c.DB, table: c.Table, hasher: c.Hasher, now: c.Now, log: c.Logger, window: c.Window,
-		workspace: map[string]wsEntry{}, cacheSize: c.CacheSize,
+		workspace: map[string]wsEntry{}, refusals: map[string]refusal{}, cacheSize: c.CacheSize,
 	}, nil
 }
 
@@ -170,9 +171,7 @@ func factsOf(it map[string]types.AttributeValue) keyFacts {
 	f := keyFacts{id: dynamo.Str(it, keystore.AttrID), ws: dynamo.Str(it, keystore.AttrWorkspace), env: dynamo.Str(it, keystore.AttrEnv),
 		kind: dynamo.Str(it, keystore.AttrKind), role: dynamo.Str(it, keystore.AttrRole)}
 	f.expiresMS, f.expires = dynamo.Int(it, keystore.AttrExpiresAt)
-	// Records written before the counting mode existed count.
-	c, ok := it[keystore.AttrCounted].(*types.AttributeValueMemberBOOL)
-	f.counted = !ok || c.Value
+	f.counted = recordCounted(it)
 	f.succ = dynamo.Str(it, keystore.AttrSuccessor)
 	if ss, ok := it[keystore.AttrScopes].(*types.AttributeValueMemberSS); ok {
 		// Sets come back in any order; list them in the canonical order.
@@ -347,6 +346,9 @@ type wsEntry struct {
 	id      string
 	counted bool
 	succ    string
+	// facts are the key's facts as its last counted request read them;
+	// a refusal from memory reports them.
+	facts keyFacts
 }
 
 func (a *Authorizer) cachedWorkspace(hash string) wsEntry {
@@ -407,6 +409,17 @@ func (t *tally) drop(ctx context.Context, rec map[string]types.AttributeValue) {
 	}
 }
 
+// forget drops rec from the tally without taking its count back.
+func (t *tally) forget(rec map[string]types.AttributeValue) {
+	for i, l := range t.landed[:t.n] {
+		if dynamo.Str(l, "pk") == dynamo.Str(rec, "pk") {
+			copy(t.landed[i:], t.landed[i+1:t.n])
+			t.n--
+			return
+		}
+	}
+}
+
 // takeBack undoes every count this request made, in parallel.
 func (t *tally) takeBack(ctx context.Context) {
 	if t.n == 1 {
@@ -430,20 +443,27 @@ type counted struct {
 	// counter is the record the key's count went to (its own, or its
 	// successor's in a grace period) and counts that record, ALL_NEW.
 	counter, counts map[string]types.AttributeValue
-	// wsKey and wsItem are the workspace's record, when counted.
+	// wsCounted says the workspace ceiling is counted; wsKey and wsItem
+	// are then the workspace's record.
+	wsCounted     bool
 	wsKey, wsItem map[string]types.AttributeValue
 	tally         *tally
 }
 
 // decide counts the request, settles it against the limits and returns the
-// verdict, or why the key is denied.
+// verdict, or why the key is denied. A key this container knows to be at
+// its limit is refused from memory.
 func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (decision, error) {
 	now := a.now()
-	c, deny, err := a.count(ctx, a.hasher.Hash(key), env, now)
+	hash := a.hasher.Hash(key)
+	if v, ok := a.refusedFromMemory(hash, env, now); ok {
+		return decision{verdict: v}, nil
+	}
+	c, deny, err := a.count(ctx, hash, env, now)
 	if err != nil || deny != nil {
 		return derefDecision(deny), err
 	}
-	return decision{verdict: a.settle(ctx, c, env, now)}, nil
+	return decision{verdict: a.settle(ctx, hash, c, env, now)}, nil
 }
 
 func derefDecision(d *decision) decision {
@@ -524,9 +544,9 @@ func (a *Authorizer) count(ctx context.Context, hash string, env apikey.Env, now
 		t.takeBack(ctx)
 		return counted{}, &decision{denyCode: apierr.InvalidAPIKey, denyMessage: "The API key is not valid."}, nil
 	}
-	if ws == "" || cached.counted != stored.counted || cached.succ != stored.succ {
+	if ws == "" || cached.counted != stored.counted || cached.succ != stored.succ || cached.facts != stored {
 		ws = stored.ws
-		a.remember(hash, wsEntry{id: ws, counted: stored.counted, succ: stored.succ})
+		a.remember(hash, wsEntry{id: ws, counted: stored.counted, succ: stored.succ, facts: stored})
 	}
 
 	// The key's counts: its own record, or its successor's.
@@ -550,11 +570,22 @@ func (a *Authorizer) count(ctx context.Context, hash string, env apikey.Env, now
 		t.add(want)
 		counter, counts = want, r.item
 	}
-	if wsCh == nil && stored.counted {
+	// A workspace switching to counted stamps its keys one by one: a key in
+	// its grace period counts the ceiling as soon as either its own record
+	// or the one counting it says so.
+	wsCounted := stored.counted || (counterCh != nil && recordCounted(counts))
+	if wsCh == nil && wsCounted {
 		wsKey = keystore.EnvKey(ws, env)
 		if wr = a.countOn(ctx, wsKey, names); wr.err == nil {
 			t.add(wsKey)
 		}
+	}
+	if wsCh != nil && !wsCounted && wr.err == nil {
+		// Sent on a stale assumption to a record nothing reads in key-only
+		// mode: leave it, so that no undo can land after the record is
+		// cleared for counting again.
+		t.forget(wsKey)
+		wsKey, wr = nil, writeResult{}
 	}
 	if wr.err != nil {
 		t.takeBack(ctx)
@@ -563,13 +594,13 @@ func (a *Authorizer) count(ctx context.Context, hash string, env apikey.Env, now
 		}
 		return counted{}, nil, fmt.Errorf("count workspace request: %w", wr.err)
 	}
-	return counted{stored: stored, ws: ws, item: item, counter: counter, counts: counts, wsKey: wsKey, wsItem: wr.item, tally: t}, nil, nil
+	return counted{stored: stored, ws: ws, item: item, counter: counter, counts: counts, wsCounted: wsCounted, wsKey: wsKey, wsItem: wr.item, tally: t}, nil, nil
 }
 
 // settle evaluates the counts against the limits, takes the request's
 // counts back if a limit rejects it (a rejected request is not counted
 // against any limit), and returns the verdict.
-func (a *Authorizer) settle(ctx context.Context, c counted, env apikey.Env, now time.Time) ratelimit.Verdict {
+func (a *Authorizer) settle(ctx context.Context, hash string, c counted, env apikey.Env, now time.Time) ratelimit.Verdict {
 	keyLimit, ok := dynamo.Int(c.item, keystore.AttrKeyRPM)
 	if !ok {
 		keyLimit, _ = dynamo.Int(c.wsItem, keystore.AttrKeyRPM)
@@ -580,23 +611,32 @@ func (a *Authorizer) settle(ctx context.Context, c counted, env apikey.Env, now 
 	}
 	// Without a workspace write, the key's own limit is the binding one.
 	var wss ratelimit.State
-	if c.stored.counted {
+	seeding := false
+	if c.wsCounted {
 		wsLimit, _ := dynamo.Int(c.wsItem, keystore.AttrWorkspaceRPM)
 		wss = a.window.Evaluate(c.wsItem, now, int(wsLimit))
 		if len(wss.Leftover) >= a.window.Cells {
 			a.cleanLater(c.wsKey, wss.Leftover)
 		}
+		// A workspace switching to counted does not hold its keys' counts
+		// yet: refuse until it does (milliseconds), never admit blind.
+		until, marked := dynamo.Int(c.wsItem, keystore.AttrSeeding)
+		seeding = marked && now.UnixMilli() < until
 	}
 	v := a.verdict(c, env, ks, wss)
-	if !ks.Allowed() || !wss.Allowed() {
-		c.tally.takeBack(ctx)
-		v.Outcome = ratelimit.RateLimited
-		v.RetryAfter = ratelimit.Seconds(max(ks.RetryAfter, wss.RetryAfter))
-		// The rejected request is not in the counts the client sees either.
-		v.KeyLimit.Remaining = max(ks.Limit-ks.Count+1, 0)
-		if c.stored.counted {
-			v.WorkspaceLimit.Remaining = max(wss.Limit-wss.Count+1, 0)
-		}
+	if ks.Allowed() && wss.Allowed() && !seeding {
+		return v
+	}
+	c.tally.takeBack(ctx)
+	v.Outcome = ratelimit.RateLimited
+	v.RetryAfter = ratelimit.Seconds(max(ks.RetryAfter, wss.RetryAfter))
+	// The rejected request is not in the counts the client sees either.
+	v.KeyLimit.Remaining = max(ks.Limit-ks.Count+1, 0)
+	if c.wsCounted {
+		v.WorkspaceLimit.Remaining = max(wss.Limit-wss.Count+1, 0)
+	}
+	if !seeding {
+		a.rememberRefusal(hash, c, env, v, ks, wss, now)
 	}
 	return v
 }
@@ -609,7 +649,7 @@ func (a *Authorizer) verdict(c counted, env apikey.Env, ks, wss ratelimit.State)
 		KeyKind: c.stored.kind, Role: c.stored.role, Scopes: c.stored.scopes,
 		KeyLimit: limitOf("key", ks, a.window),
 	}
-	if c.stored.counted {
+	if c.wsCounted {
 		v.WorkspaceLimit = limitOf("workspace", wss, a.window)
 	} else if wsLimit, ok := dynamo.Int(c.item, keystore.AttrWorkspaceRPM); ok {
 		v.WorkspaceLimit = ratelimit.Limit{Name: "workspace", Limit: int(wsLimit), Remaining: ratelimit.Uncounted, Window: int(a.window.Length / time.Second)}

@@ -280,12 +280,12 @@ func TestCeilingCountedOnlyWhenItCanBind(t *testing.T) {
 	}
 	// c is rotated: its successor inherits its 3, and c's own requests in
 	// its grace period count on the successor's record.
-	_, c2, err := f.store.RotateKey(ctx, f.ws.ID, apikey.Live, c.ID, time.Hour)
+	_, c2, err := f.store.RotateKey(ctx, f.ws.ID, apikey.Live, c.ID, time.Hour, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	use(cPlain, 1)
-	if st, err := usage.Workspace(ctx, f.ws.ID, apikey.Live); err != nil || st.Count != 12 || st.Remaining != 18 || st.Limit != 30 {
+	if st, err := usage.Workspace(ctx, f.ws.ID, apikey.Live, 30, keystore.Caller{}); err != nil || st.Count != 12 || st.Remaining != 18 || st.Limit != 30 {
 		t.Fatalf("usage %+v %v", st, err)
 	}
 
@@ -354,7 +354,7 @@ func TestRotationGraceSharesTheKeyLimit(t *testing.T) {
 			t.Fatalf("k1 request %d: remaining %d", i, r)
 		}
 	}
-	k2key, k2, err := f.store.RotateKey(ctx, f.ws.ID, apikey.Live, k.ID, time.Hour)
+	k2key, k2, err := f.store.RotateKey(ctx, f.ws.ID, apikey.Live, k.ID, time.Hour, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +382,7 @@ func TestRotationGraceSharesTheKeyLimit(t *testing.T) {
 	f.db.pairWait = false
 	want--
 	// Rotated again: the first key now counts on the newest record.
-	_, k3, err := f.store.RotateKey(ctx, f.ws.ID, apikey.Live, k2key.ID, time.Hour)
+	_, k3, err := f.store.RotateKey(ctx, f.ws.ID, apikey.Live, k2key.ID, time.Hour, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -519,7 +519,7 @@ func TestRotationKeepsCounterAndGrace(t *testing.T) {
 			t.Fatal(code)
 		}
 	}
-	nk, newPlain, err := f.store.RotateKey(ctx, f.ws.ID, apikey.Live, k.ID, time.Hour)
+	nk, newPlain, err := f.store.RotateKey(ctx, f.ws.ID, apikey.Live, k.ID, time.Hour, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -292,7 +292,7 @@ func TestTypedErrors(t *testing.T) {
 
 func TestRequestShape(t *testing.T) {
 	h := newHarness(t, []step{{200, nil, `{"object":"list","data":[],"pagination":{"limit":5,"next":"/v1/keys?cursor=key_9&limit=5"}}`}})
-	l, err := h.ListKeys(context.Background(), ListKeysParams{ListParams: ListParams{Limit: 5, Cursor: "key_3"}, All: true})
+	l, err := h.ListKeys(context.Background(), ListKeysParams{ListParams: ListParams{Limit: 5, Cursor: "key_3"}, Status: "all"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -135,15 +135,17 @@ func (c *Client) CreateKey(ctx context.Context, in CreateKeyRequest, opts ...Cal
 // ListKeysParams filter GET /v1/keys.
 type ListKeysParams struct {
 	ListParams
-	All bool // revoked and expired keys too
+	// Status is one status (active, rotating, rotated, expired, revoked)
+	// or all; empty lists the active keys.
+	Status string
 }
 
 // ListKeys lists a page of keys.
 func (c *Client) ListKeys(ctx context.Context, p ListKeysParams) (*KeyList, error) {
 	r := c.newCall(http.MethodGet, "/keys", nil, nil)
 	r.query = p.values()
-	if p.All {
-		r.query.Set("status", "all")
+	if p.Status != "" {
+		r.query.Set("status", p.Status)
 	}
 	var out KeyList
 	_, err := c.do(ctx, r, &out)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/framegate/framegate/pkg/dynamo"
@@ -182,17 +183,33 @@ func (st *Store) Prepare(ws, env string, n Spec) (Connection, string, error) {
 
 // Insert stores c and counts it, in one transaction conditioned on the
 // cap: over it, nothing is written and the answer is 409
-// connection_limit_reached.
+// connection_limit_reached. The count shares the partition of the
+// connections, so one consistent query reads it first (and, in an
+// environment whose connections predate the count, how many there are,
+// which the transaction then writes as the count): one read, one write.
 func (st *Store) Insert(ctx context.Context, c Connection) error {
 	for attempt := 0; ; attempt++ {
-		_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-			{Update: &types.Update{
-				TableName: &st.table, Key: countKey(c.Workspace, c.Env),
-				UpdateExpression:          aws.String("ADD #n :one"),
-				ConditionExpression:       aws.String("#n < :max"), // false while the count is absent: see ensureCount
-				ExpressionAttributeNames:  map[string]string{"#n": aCount},
-				ExpressionAttributeValues: map[string]types.AttributeValue{":one": dynamo.N(1), ":max": dynamo.N(MaxPerEnvironment)},
-			}},
+		n, stored, err := st.tally(ctx, c.Workspace, c.Env)
+		if err != nil {
+			return err
+		}
+		if n >= MaxPerEnvironment {
+			return limitError(c.Env)
+		}
+		count := &types.Update{
+			TableName: &st.table, Key: countKey(c.Workspace, c.Env),
+			UpdateExpression:          aws.String("ADD #n :one"),
+			ConditionExpression:       aws.String("#n < :max"),
+			ExpressionAttributeNames:  map[string]string{"#n": aCount},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":one": dynamo.N(1), ":max": dynamo.N(MaxPerEnvironment)},
+		}
+		if !stored {
+			count.UpdateExpression = aws.String("SET #n = :n")
+			count.ConditionExpression = aws.String("attribute_not_exists(#n)")
+			count.ExpressionAttributeValues = map[string]types.AttributeValue{":n": dynamo.N(int64(n) + 1)}
+		}
+		_, err = st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Update: count},
 			{Put: &types.Put{TableName: &st.table, Item: item(c), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 		}})
 		if err == nil {
@@ -206,18 +223,10 @@ func (st *Store) Insert(ctx context.Context, c Connection) error {
 			if err := dynamo.Backoff(ctx, attempt); err != nil {
 				return err
 			}
+		case reasons[0] == "ConditionalCheckFailed" && stored:
+			return limitError(c.Env) // the count reached the cap meanwhile
 		case reasons[0] == "ConditionalCheckFailed" && attempt < dynamo.Attempts:
-			existed, err := st.ensureCount(ctx, c.Workspace, c.Env)
-			if err != nil {
-				return err
-			}
-			if existed {
-				return limitError(c.Env)
-			}
-			// The count was missing (connections older than the cap) and
-			// is there now: count this one against it.
-		case reasons[0] == "ConditionalCheckFailed":
-			return limitError(c.Env)
+			// Another request stored the count meanwhile: read it.
 		default:
 			return fmt.Errorf("create connection %s: %v: %w", c.ID, reasons, err)
 		}
@@ -230,45 +239,60 @@ func limitError(env string) error {
 			"(DELETE /v1/connections/{id}), then create this one again.", MaxPerEnvironment, env)
 }
 
-// ensureCount writes the count of ws/env if it is missing, from the
-// connections the partition holds: those stored before the cap existed.
-// While it is missing no create nor delete can succeed (both require it),
-// so the number read is exact. It reports whether the count was there.
-func (st *Store) ensureCount(ctx context.Context, ws, env string) (bool, error) {
-	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: countKey(ws, env), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return false, fmt.Errorf("read connection count of %s/%s: %w", ws, env, err)
-	}
-	if _, ok := out.Item[aCount]; ok {
-		return true, nil
-	}
-	n := 0
+// tally reads the count of ws/env, or when none is stored (connections
+// older than the cap), how many connections the partition holds: one
+// consistent query of the partition, which holds at most the cap.
+func (st *Store) tally(ctx context.Context, ws, env string) (n int, stored bool, err error) {
 	in := &dynamodb.QueryInput{
-		TableName:              &st.table,
-		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :c)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": dynamo.S(partitionPrefix + ws + "#" + env), ":c": dynamo.S(sortPrefix)},
-		Select: types.SelectCount, ConsistentRead: aws.Bool(true),
+		TableName:                 &st.table,
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": dynamo.S(partitionPrefix + ws + "#" + env)},
+		ProjectionExpression:      aws.String("sk, #n"),
+		ExpressionAttributeNames:  map[string]string{"#n": aCount},
+		ConsistentRead:            aws.Bool(true),
 	}
+	conns := 0
 	for {
 		page, err := st.db.Query(ctx, in)
 		if err != nil {
-			return false, fmt.Errorf("count connections of %s/%s: %w", ws, env, err)
+			return 0, false, fmt.Errorf("count connections of %s/%s: %w", ws, env, err)
 		}
-		n += int(page.Count)
+		for _, it := range page.Items {
+			if dynamo.Str(it, aSK) == countSort {
+				v, _ := dynamo.Int(it, aCount)
+				n, stored = int(v), true
+			} else if strings.HasPrefix(dynamo.Str(it, aSK), sortPrefix) {
+				conns++
+			}
+		}
 		if len(page.LastEvaluatedKey) == 0 {
 			break
 		}
 		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+	if !stored {
+		n = conns
+	}
+	return n, stored, nil
+}
+
+// ensureCount writes the count of ws/env if it is missing, from the
+// connections the partition holds: those stored before the cap existed.
+// While it is missing no delete can succeed (it requires it), so the
+// number read is exact.
+func (st *Store) ensureCount(ctx context.Context, ws, env string) error {
+	n, stored, err := st.tally(ctx, ws, env)
+	if err != nil || stored {
+		return err
 	}
 	it := countKey(ws, env)
 	it[aCount] = dynamo.N(int64(n))
 	_, err = st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: it,
 		ConditionExpression: aws.String("attribute_not_exists(#n)"), ExpressionAttributeNames: map[string]string{"#n": aCount}})
 	if err != nil && !dynamo.IsConditionFailed(err) { // another request wrote it first: the same number
-		return false, fmt.Errorf("write connection count of %s/%s: %w", ws, env, err)
+		return fmt.Errorf("write connection count of %s/%s: %w", ws, env, err)
 	}
-	return false, nil
+	return nil
 }
 
 // Get reads one connection of ws/env; another tenant's id is not found.
@@ -341,7 +365,7 @@ func (st *Store) Delete(ctx context.Context, ws, env, id string) error {
 				return err
 			}
 		case len(reasons) > 1 && reasons[1] == "ConditionalCheckFailed" && attempt < dynamo.Attempts:
-			if _, err := st.ensureCount(ctx, ws, env); err != nil {
+			if err := st.ensureCount(ctx, ws, env); err != nil {
 				return err
 			}
 		default:

@@ -33,10 +33,14 @@ type Meter struct {
 	order []string // request ids, oldest first, to bound memory
 }
 
-// Call is one DynamoDB call as the meter saw it.
+// Call is one DynamoDB call as the meter saw it: an SDK operation, from
+// its first attempt's start to its last attempt's end (a retried call is
+// still one round trip in the code's sequence, only a slower one).
 type Call struct {
 	Op         string // "UpdateItem", "Query", …
 	Start, End time.Time
+	Attempts   int
+	invocation string // the SDK's amz-sdk-invocation-id, shared by the attempts
 }
 
 // RequestHeader carries the gateway's request id on every AWS call a
@@ -77,7 +81,7 @@ func StartMeter(target string, delay time.Duration) (*Meter, error) {
 		}
 		proxy.ServeHTTP(w, r)
 		if id := r.Header.Get(RequestHeader); id != "" {
-			m.record(id, Call{Op: op, Start: start, End: time.Now()})
+			m.record(id, Call{Op: op, Start: start, End: time.Now(), Attempts: 1, invocation: r.Header.Get("Amz-Sdk-Invocation-Id")})
 		}
 	}), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = m.srv.Serve(ln) }()
@@ -87,14 +91,21 @@ func StartMeter(target string, delay time.Duration) (*Meter, error) {
 func (m *Meter) record(id string, c Call) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, seen := m.calls[id]; !seen {
+	calls, seen := m.calls[id]
+	if !seen {
 		m.order = append(m.order, id)
 		if len(m.order) > meterKeep {
 			delete(m.calls, m.order[0])
 			m.order = m.order[1:]
 		}
 	}
-	m.calls[id] = append(m.calls[id], c)
+	for i, prev := range calls {
+		if c.invocation != "" && prev.invocation == c.invocation { // a retry
+			calls[i].End, calls[i].Attempts = c.End, prev.Attempts+1
+			return
+		}
+	}
+	m.calls[id] = append(calls, c)
 }
 
 // Calls are the DynamoDB calls made while serving the gateway request id

@@ -239,7 +239,7 @@ func TestNoHandlerWithoutTheMiddleware(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, _, err := st.ListKeys(ctx, ws.ID, apikey.Live, "", 10, false)
+	keys, _, err := st.ListKeys(ctx, ws.ID, apikey.Live, "", 10, keystore.StatusActive)
 	if err != nil || len(keys) != 2 {
 		t.Fatalf("list: %v %v", keys, err)
 	}

@@ -58,6 +58,11 @@ type Config struct {
 	// call that long, as a distant table would.
 	Meter         bool
 	DynamoDBDelay time.Duration
+	// MinAttemptTimeout raises every function's per-attempt AWS timeout to
+	// at least this. Tests on a loaded machine set it: the emulator can then
+	// take longer than a Lambda's tight attempt timeout, and an attempt that
+	// timed out after it landed is retried, counting a request twice.
+	MinAttemptTimeout time.Duration
 }
 
 // Stack is the whole application on one machine.
@@ -126,7 +131,7 @@ func New(ctx context.Context, c Config) (_ *Stack, err error) {
 		endpoint = s.moto.URL
 	}
 	s.endpoint = endpoint
-	if s.aws, err = awsconf.Load(ctx, awsconf.Options{Endpoint: endpoint, Region: Region, StaticCredentials: true}); err != nil {
+	if s.aws, err = awsconf.Load(ctx, awsconf.Options{Endpoint: endpoint, Region: Region, StaticCredentials: true, AttemptTimeout: c.MinAttemptTimeout}); err != nil {
 		return nil, err
 	}
 	if s.res, err = Provision(ctx, s.aws, s.tpl, c.Prefix); err != nil {
@@ -174,6 +179,7 @@ func (s *Stack) build(ctx context.Context) error {
 		// Lambda, pointed at the emulator.
 		o := fn.AWS
 		o.Endpoint, o.Region, o.StaticCredentials = s.endpoint, Region, true
+		o.AttemptTimeout = max(o.AttemptTimeout, s.cfg.MinAttemptTimeout)
 		if s.meter != nil {
 			o.Endpoint = s.meter.URL
 		}

@@ -33,3 +33,21 @@ func TestBackoffStopsWithTheContext(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestTogetherRunsAtOnceAndReportsTheFirstError(t *testing.T) {
+	first, second := errors.New("first"), errors.New("second")
+	started := make(chan struct{})
+	err := Together(
+		func() error { <-started; return first }, // waits for the second: they overlap
+		func() error { close(started); return second },
+	)
+	if err != first {
+		t.Fatalf("got %v, want the first call's error", err)
+	}
+	if err := Together(func() error { return nil }, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := Together(); err != nil {
+		t.Fatal(err)
+	}
+}

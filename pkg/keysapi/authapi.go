@@ -3,7 +3,7 @@ package keysapi
 // GET /v1/auth. Everything comes from the authorizer's verdict, except the
 // workspace ceiling of a workspace whose keys cannot reach it (keystore's
 // key-only mode): no write counted it, so it is summed from the keys' own
-// counts.
+// counts, in one query.
 
 import (
 	"context"
@@ -82,7 +82,8 @@ func whoami(ctx context.Context, r *httpapi.Request, u *keystore.Usage) (httpapi
 		RateLimits: RateLimits{Key: limit(v.KeyLimit), Workspace: limit(v.WorkspaceLimit)},
 	}
 	if v.WorkspaceLimit.Remaining == ratelimit.Uncounted {
-		st, err := u.Workspace(ctx, v.Workspace, apikey.Env(v.Env))
+		caller := keystore.Caller{KeyID: v.KeyID, Count: v.KeyLimit.Limit - v.KeyLimit.Remaining}
+		st, err := u.Workspace(ctx, v.Workspace, apikey.Env(v.Env), v.WorkspaceLimit.Limit, caller)
 		if err != nil {
 			return httpapi.Response{}, fmt.Errorf("workspace usage: %w", err)
 		}

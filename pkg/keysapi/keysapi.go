@@ -9,6 +9,7 @@ package keysapi
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -25,10 +26,10 @@ import (
 type Store interface {
 	CreateKey(ctx context.Context, ws string, env apikey.Env, nk keystore.NewKey) (keystore.Key, string, error)
 	GetKey(ctx context.Context, ws string, env apikey.Env, id string) (keystore.Key, error)
-	ListKeys(ctx context.Context, ws string, env apikey.Env, after string, limit int, withRevoked bool) ([]keystore.Key, string, error)
+	ListKeys(ctx context.Context, ws string, env apikey.Env, after string, limit int, status string) ([]keystore.Key, string, error)
 	RevokeKey(ctx context.Context, ws string, env apikey.Env, id string) (keystore.Key, error)
-	RotateKey(ctx context.Context, ws string, env apikey.Env, id string, grace time.Duration) (keystore.Key, string, error)
-	ResetPrimary(ctx context.Context, ws string, env apikey.Env) (keystore.Key, string, error)
+	RotateKey(ctx context.Context, ws string, env apikey.Env, id string, grace time.Duration, allow func(keystore.Key) error) (keystore.Key, string, error)
+	ResetPrimary(ctx context.Context, ws string, env apikey.Env, by string) (keystore.Key, string, error)
 }
 
 // MaxGrace is the longest rotation grace period.
@@ -223,15 +224,14 @@ func (a *api) list(ctx context.Context, r *httpapi.Request) (httpapi.Response, e
 	if cursor != "" && !validCursor(cursor) {
 		return httpapi.Response{}, apierr.Invalid("cursor", "cursor must be a key id from a previous page's next link.")
 	}
-	withRevoked := false
-	switch r.Query("status") {
-	case "", "active":
-	case "all":
-		withRevoked = true
-	default:
-		return httpapi.Response{}, apierr.Invalid("status", "status must be active or all.")
+	status := r.Query("status")
+	switch {
+	case status == "":
+		status = keystore.StatusActive
+	case status != keystore.StatusAll && !slices.Contains(keystore.Statuses, status):
+		return httpapi.Response{}, apierr.Invalid("status", "status must be one of %s or %s.", strings.Join(keystore.Statuses, ", "), keystore.StatusAll)
 	}
-	keys, next, err := a.st.ListKeys(ctx, r.Workspace(), r.Env(), cursor, limit, withRevoked)
+	keys, next, err := a.st.ListKeys(ctx, r.Workspace(), r.Env(), cursor, limit, status)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -239,9 +239,8 @@ func (a *api) list(ctx context.Context, r *httpapi.Request) (httpapi.Response, e
 	for _, k := range keys {
 		out.Data = append(out.Data, a.view(k, ""))
 	}
-	status := ""
-	if withRevoked {
-		status = "all"
+	if status == keystore.StatusActive {
+		status = "" // the default
 	}
 	out.Pagination = httpapi.Paginate(limit, cursor, next, httpapi.PageLink("/v1/keys", limit, map[string]string{"status": status}))
 	return httpapi.Response{Body: out}, nil
@@ -292,38 +291,36 @@ func (a *api) rotate(ctx context.Context, r *httpapi.Request) (httpapi.Response,
 	if grace < 0 || time.Duration(grace)*time.Second > MaxGrace {
 		return httpapi.Response{}, apierr.Invalid("/gracePeriodSeconds", "gracePeriodSeconds must be from 0 to %d.", int(MaxGrace/time.Second))
 	}
-	id := r.PathParam("id")
-	old, err := a.st.GetKey(ctx, r.Workspace(), r.Env(), id)
-	if err != nil {
-		return httpapi.Response{}, err
+	// The checks need the old key; the store hands it over from the read
+	// the rotation makes anyway.
+	allow := func(old keystore.Key) error {
+		if !scopes.Subset(old.Scopes, scopes.Split(r.Verdict.Scopes)) {
+			return apierr.New(apierr.InsufficientScope, "A key cannot rotate a key with scopes it does not have.")
+		}
+		if outlives(r, old.ExpiresAt) {
+			return apierr.New(apierr.InsufficientScope, "This key expires; it cannot rotate a key that would outlive it.")
+		}
+		return nil
 	}
-	if !scopes.Subset(old.Scopes, scopes.Split(r.Verdict.Scopes)) {
-		return httpapi.Response{}, apierr.New(apierr.InsufficientScope, "A key cannot rotate a key with scopes it does not have.")
-	}
-	if outlives(r, old.ExpiresAt) {
-		return httpapi.Response{}, apierr.New(apierr.InsufficientScope,
-			"This key expires; it cannot rotate a key that would outlive it.")
-	}
-	nk, plain, err := a.st.RotateKey(ctx, r.Workspace(), r.Env(), id, time.Duration(grace)*time.Second)
+	nk, plain, err := a.st.RotateKey(ctx, r.Workspace(), r.Env(), r.PathParam("id"), time.Duration(grace)*time.Second, allow)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.Response{Status: http.StatusCreated, Body: a.view(nk, plain)}, nil
 }
 
+// resetPrimary is for the primary key alone: a reset hands every scope to
+// whoever asks and locks the old primary out, so no other key, however
+// broad, may do it (an operator with AWS credentials can, with framegate
+// workspace reset-primary).
 func (a *api) resetPrimary(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 	if err := r.Decode(&struct{}{}, true); err != nil {
 		return httpapi.Response{}, err
 	}
-	if !scopes.Subset(scopes.Of(scopes.Manager), scopes.Split(r.Verdict.Scopes)) {
-		return httpapi.Response{}, apierr.New(apierr.InsufficientScope, "Only a key with every scope can reset the primary key.")
+	if r.Verdict.KeyKind != keystore.Primary {
+		return httpapi.Response{}, keystore.ErrNotPrimary
 	}
-	if outlives(r, nil) {
-		// The primary never expires: an expiring key would hand itself one.
-		return httpapi.Response{}, apierr.New(apierr.InsufficientScope,
-			"This key expires; only a key that does not can reset the primary key.")
-	}
-	k, plain, err := a.st.ResetPrimary(ctx, r.Workspace(), r.Env())
+	k, plain, err := a.st.ResetPrimary(ctx, r.Workspace(), r.Env(), r.Verdict.KeyID)
 	if err != nil {
 		return httpapi.Response{}, err
 	}

@@ -1,9 +1,15 @@
 package keystore
 
+// Key operations, each one read round trip and one transaction in the
+// common case: the records a change depends on are read together
+// (BatchGetItem), and a key read by id costs one read once this container
+// knows the id's hash (ids and hashes never change).
+
 import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -21,27 +27,50 @@ import (
 
 func errKeyNotFound(id string) error { return apierr.New(apierr.NotFound, "No API key %s.", id) }
 
+func errKeptChanging() error {
+	return apierr.New(apierr.Conflict, "The workspace's keys kept changing while this request ran; retry.")
+}
+
 // CreateKey creates a secondary key in ws/env under the active-key cap: the
 // count and the key are written in one transaction whose condition is the
 // cap, so concurrent creates can never overshoot it. Expired keys are
-// released from the cap before the caller is told it is full.
+// released from the cap (left expired) before the caller is told it is
+// full. A key whose new line makes the workspace ceiling reachable first
+// switches the workspace to counting it.
 func (st *Store) CreateKey(ctx context.Context, ws string, env apikey.Env, nk NewKey) (Key, string, error) {
 	k, plain, err := st.mint(ws, env, Secondary, nk.Name, nk.Role, nk.ExpiresAt)
 	if err != nil {
 		return Key{}, "", err
 	}
 	swept := false
-	for attempt := 0; ; attempt++ {
-		p, err := st.readPolicy(ctx, ws, env)
+	for attempt := 0; attempt < dynamo.Attempts; attempt++ {
+		p, r, err := st.readState(ctx, ws, env)
 		if err != nil {
 			return Key{}, "", err
+		}
+		now := st.now()
+		switch {
+		case !p.counted && p.needsCeiling(r.lines(now)+1):
+			// The ceiling must be counted before the key exists.
+			if _, err := st.syncCeiling(ctx, ws, env, 1); err != nil {
+				return Key{}, "", err
+			}
+			continue
+		case p.activeKeys >= p.maxKeys && swept:
+			return Key{}, "", limitError(p)
+		case p.activeKeys >= p.maxKeys:
+			swept = true
+			if _, err := st.releaseExpired(ctx, ws, env); err != nil {
+				return Key{}, "", err
+			}
+			continue
 		}
 		item := st.keyItem(k)
 		p.stamp(item)
 		names := map[string]string{"#a": AttrActiveKeys, "#m": AttrMaxKeys}
 		values := map[string]types.AttributeValue{":one": dynamo.N(1)}
 		guard := p.guard(names, values)
-		_, err = st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		err = st.transact(ctx, []types.TransactWriteItem{
 			{Update: &types.Update{
 				TableName: &st.table, Key: EnvKey(ws, env),
 				UpdateExpression:          aws.String("ADD #a :one"),
@@ -51,152 +80,111 @@ func (st *Store) CreateKey(ctx context.Context, ws string, env apikey.Env, nk Ne
 			}},
 			{Put: &types.Put{TableName: &st.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 			{Put: &types.Put{TableName: &st.table, Item: idItem(k), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-			st.rosterUpdate(ws, env, []string{k.hash}, nil, nil),
-		}})
-		if err == nil {
+			st.rosterUpdate(ws, env, map[string]int64{k.hash: 0}, r.stale(now), p.lineRoom(r, now)),
+		})
+		if err == nil || landed(err, 1) {
+			st.rememberHash(k.ID, k.hash)
 			return k, plain, nil
 		}
-		reasons := dynamo.CancelReasons(err)
-		switch {
-		case reasons == nil:
-			return Key{}, "", fmt.Errorf("create key in %s/%s: %w", ws, env, err)
-		case dynamo.Conflicted(reasons) && attempt < dynamo.Attempts:
-			if err := dynamo.Backoff(ctx, attempt); err != nil {
-				return Key{}, "", err
-			}
-		case reasons[0] == "ConditionalCheckFailed" && attempt < dynamo.Attempts && st.policyChanged(ctx, p):
-			// The limits or counting mode changed meanwhile: mint under the new ones.
-		case reasons[0] == "ConditionalCheckFailed" && !swept:
-			swept = true
-			released, err := st.releaseExpired(ctx, ws, env)
-			if err != nil {
-				return Key{}, "", err
-			}
-			if released == 0 {
-				return Key{}, "", st.limitError(ctx, ws, env)
-			}
-		case reasons[0] == "ConditionalCheckFailed":
-			return Key{}, "", st.limitError(ctx, ws, env)
-		default:
+		if dynamo.CancelReasons(err) == nil {
 			return Key{}, "", fmt.Errorf("create key in %s/%s: %w", ws, env, err)
 		}
+		// The cap filled, or the limits, mode or lines changed: read again.
 	}
+	return Key{}, "", errKeptChanging()
 }
 
-func (st *Store) limitError(ctx context.Context, ws string, env apikey.Env) error {
-	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: EnvKey(ws, env)})
-	if err != nil {
-		return fmt.Errorf("read key cap of %s/%s: %w", ws, env, err)
-	}
-	if out.Item == nil {
-		return apierr.New(apierr.NotFound, "No workspace %s.", ws)
-	}
-	max, _ := dynamo.Int(out.Item, AttrMaxKeys)
+func limitError(p policy) error {
 	return apierr.New(apierr.KeyLimitReached,
-		"This workspace already has %d active %s keys, its plan's maximum. Revoke one (DELETE /v1/keys/{id}) or upgrade the plan.", max, env)
+		"This workspace already has %d active %s keys, its plan's maximum. Revoke one (DELETE /v1/keys/{id}) or upgrade the plan.", p.maxKeys, p.env)
 }
 
-// releaseExpired marks expired keys that still hold a cap slot as revoked
-// and frees their slots. It returns how many it freed.
+// releaseExpired frees the cap slots of keys of ws/env that reached their
+// expiresAt. The keys themselves stay as they are: expired, answering
+// api_key_expired. It returns how many it freed.
 func (st *Store) releaseExpired(ctx context.Context, ws string, env apikey.Env) (int, error) {
 	now := st.now()
 	freed := 0
-	var start map[string]types.AttributeValue
+	in := &dynamodb.QueryInput{
+		TableName: &st.table, IndexName: aws.String("gsi1"),
+		KeyConditionExpression:    aws.String("gsi1pk = :p"),
+		FilterExpression:          aws.String("attribute_exists(#slot) AND attribute_not_exists(#rev) AND #exp <= :now"),
+		ExpressionAttributeNames:  map[string]string{"#slot": attrSlot, "#rev": AttrRevokedAt, "#exp": AttrExpiresAt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": dynamo.S(listPK(ws, env)), ":now": dynamo.Millis(now)},
+	}
 	for {
-		page, err := st.db.Query(ctx, &dynamodb.QueryInput{
-			TableName: &st.table, IndexName: aws.String("gsi1"),
-			KeyConditionExpression:    aws.String("gsi1pk = :p"),
-			FilterExpression:          aws.String("attribute_exists(#slot) AND attribute_not_exists(#rev) AND #exp <= :now"),
-			ExpressionAttributeNames:  map[string]string{"#slot": attrSlot, "#rev": AttrRevokedAt, "#exp": AttrExpiresAt},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":p": dynamo.S(listPK(ws, env)), ":now": dynamo.Millis(now)},
-			ExclusiveStartKey:         start,
-		})
+		page, err := st.db.Query(ctx, in)
 		if err != nil {
 			return freed, fmt.Errorf("find expired keys of %s/%s: %w", ws, env, err)
 		}
 		for _, it := range page.Items {
 			k := DecodeKey(it)
-			ok, err := st.retire(ctx, k, *k.ExpiresAt, true)
-			if err != nil {
-				return freed, err
-			}
-			if ok {
+			err := st.transact(ctx, []types.TransactWriteItem{
+				{Update: &types.Update{
+					TableName: &st.table, Key: KeyKey(k.hash),
+					UpdateExpression:          aws.String("REMOVE #slot"),
+					ConditionExpression:       aws.String("attribute_exists(#slot) AND attribute_not_exists(#rev) AND #exp <= :now"),
+					ExpressionAttributeNames:  map[string]string{"#slot": attrSlot, "#rev": AttrRevokedAt, "#exp": AttrExpiresAt},
+					ExpressionAttributeValues: map[string]types.AttributeValue{":now": dynamo.Millis(now)},
+				}},
+				releaseSlot(st.table, ws, env),
+				st.rosterUpdate(ws, env, map[string]int64{k.hash: k.ExpiresAt.UnixMilli()}, nil, lineAdd{}),
+			})
+			switch {
+			case err == nil:
 				freed++
+			case dynamo.CancelReasons(err) == nil:
+				return freed, fmt.Errorf("release expired key %s: %w", k.ID, err)
 			}
+			// Cancelled: released meanwhile by someone else.
 		}
 		if page.LastEvaluatedKey == nil {
 			return freed, nil
 		}
-		start = page.LastEvaluatedKey
+		in.ExclusiveStartKey = page.LastEvaluatedKey
 	}
 }
 
-// retire revokes k at "at" and, if it still holds a cap slot, frees it, in
-// one transaction. It reports false when k was already revoked.
-func (st *Store) retire(ctx context.Context, k Key, at time.Time, holdsSlot bool) (bool, error) {
-	keyUpdate := &types.Update{
-		TableName: &st.table, Key: KeyKey(k.hash),
-		UpdateExpression:         aws.String("SET #rev = :at, #ttl = :ttl REMOVE #slot"),
-		ExpressionAttributeNames: map[string]string{"#rev": AttrRevokedAt, "#ttl": attrTTL, "#slot": attrSlot},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":at": dynamo.Millis(at), ":ttl": dynamo.N(at.Add(retention).Unix()),
-		},
-	}
-	items := []types.TransactWriteItem{{Update: keyUpdate}, st.rosterUpdate(k.Workspace, k.Env, nil, map[string]time.Time{k.hash: at}, nil)}
-	if holdsSlot {
-		keyUpdate.ConditionExpression = aws.String("attribute_exists(pk) AND attribute_not_exists(#rev) AND attribute_exists(#slot)")
-		items = append(items, types.TransactWriteItem{Update: &types.Update{
-			TableName: &st.table, Key: EnvKey(k.Workspace, k.Env),
-			UpdateExpression:          aws.String("ADD #a :minus"),
-			ConditionExpression:       aws.String("attribute_exists(pk)"),
-			ExpressionAttributeNames:  map[string]string{"#a": AttrActiveKeys},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":minus": dynamo.N(-1)},
-		}})
-	} else {
-		keyUpdate.ConditionExpression = aws.String("attribute_exists(pk) AND attribute_not_exists(#rev) AND attribute_not_exists(#slot)")
-	}
-	for attempt := 0; ; attempt++ {
-		_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-		if err == nil {
-			return true, nil
-		}
-		reasons := dynamo.CancelReasons(err)
-		switch {
-		case reasons == nil:
-			return false, fmt.Errorf("revoke key %s: %w", k.ID, err)
-		case dynamo.Conflicted(reasons) && attempt < dynamo.Attempts:
-			if err := dynamo.Backoff(ctx, attempt); err != nil {
-				return false, err
-			}
-		case reasons[0] == "ConditionalCheckFailed":
-			return false, nil // already revoked, or its slot changed hands: the caller re-reads
-		default:
-			return false, fmt.Errorf("revoke key %s: %w", k.ID, err)
-		}
-	}
+func releaseSlot(table, ws string, env apikey.Env) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName: &table, Key: EnvKey(ws, env),
+		UpdateExpression:          aws.String("ADD #a :minus"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeNames:  map[string]string{"#a": AttrActiveKeys},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":minus": dynamo.N(-1)},
+	}}
 }
 
-// getRaw reads the record of key id if it belongs to ws/env. Ids of other
-// workspaces and environments are indistinguishable from unknown ones.
-func (st *Store) getRaw(ctx context.Context, ws string, env apikey.Env, id string) (map[string]types.AttributeValue, error) {
+// keyRecord reads the record of key id of ws/env, together with the
+// records in more, in one round trip when the id's hash is known (two when
+// this container has not seen it yet). Ids of other workspaces and
+// environments are indistinguishable from unknown ones.
+func (st *Store) keyRecord(ctx context.Context, ws string, env apikey.Env, id string, more ...map[string]types.AttributeValue) (map[string]types.AttributeValue, []map[string]types.AttributeValue, error) {
 	if !ids.Valid("key", id) {
-		return nil, errKeyNotFound(id)
+		return nil, nil, errKeyNotFound(id)
 	}
-	ref, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: idKey(id), ConsistentRead: aws.Bool(true)})
+	hash := st.knownHash(id)
+	if hash == "" {
+		ref, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: idKey(id), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return nil, nil, fmt.Errorf("get key %s: %w", id, err)
+		}
+		if ref.Item == nil || dynamo.Str(ref.Item, AttrWorkspace) != ws || dynamo.Str(ref.Item, AttrEnv) != string(env) {
+			return nil, nil, errKeyNotFound(id)
+		}
+		hash = dynamo.Str(ref.Item, attrHash)
+		st.rememberHash(id, hash)
+	}
+	items, err := st.getItems(ctx, append([]map[string]types.AttributeValue{KeyKey(hash)}, more...)...)
 	if err != nil {
-		return nil, fmt.Errorf("get key %s: %w", id, err)
+		return nil, nil, fmt.Errorf("get key %s: %w", id, err)
 	}
-	if ref.Item == nil || dynamo.Str(ref.Item, AttrWorkspace) != ws || dynamo.Str(ref.Item, AttrEnv) != string(env) {
-		return nil, errKeyNotFound(id)
+	it := items[0]
+	if it == nil || st.pastTTL(it) || dynamo.Str(it, AttrID) != id ||
+		dynamo.Str(it, AttrWorkspace) != ws || dynamo.Str(it, AttrEnv) != string(env) {
+		return nil, nil, errKeyNotFound(id)
 	}
-	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: KeyKey(dynamo.Str(ref.Item, attrHash)), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return nil, fmt.Errorf("get key %s: %w", id, err)
-	}
-	if out.Item == nil || st.pastTTL(out.Item) {
-		return nil, errKeyNotFound(id)
-	}
-	return out.Item, nil
+	return it, items[1:], nil
 }
 
 // pastTTL reports whether DynamoDB's TTL may delete it already: AWS deletes
@@ -209,30 +197,61 @@ func (st *Store) pastTTL(it map[string]types.AttributeValue) bool {
 
 // GetKey returns key id of ws/env.
 func (st *Store) GetKey(ctx context.Context, ws string, env apikey.Env, id string) (Key, error) {
-	it, err := st.getRaw(ctx, ws, env, id)
+	it, _, err := st.keyRecord(ctx, ws, env, id)
 	if err != nil {
 		return Key{}, err
 	}
 	return DecodeKey(it), nil
 }
 
-// ListKeys returns up to limit keys of ws/env with ids after "after", oldest
-// first, and the id to continue after ("" at the end). Revoked keys are
-// left out unless withRevoked.
-func (st *Store) ListKeys(ctx context.Context, ws string, env apikey.Env, after string, limit int, withRevoked bool) ([]Key, string, error) {
-	values := map[string]types.AttributeValue{":p": dynamo.S(listPK(ws, env)), ":after": dynamo.S(KeySK + "#" + after)}
+// StatusAll lists keys of every status.
+const StatusAll = "all"
+
+// statusFilter is the filter of the keys in status at now (see Key.Status).
+func statusFilter(status string, names map[string]string, values map[string]types.AttributeValue, now time.Time) (string, error) {
+	names["#rev"], names["#to"], names["#exp"] = AttrRevokedAt, attrRotatedTo, AttrExpiresAt
+	values[":nowMs"] = dynamo.Millis(now)
+	const live, ended = "(attribute_not_exists(#exp) OR #exp > :nowMs)", "#exp <= :nowMs"
+	switch status {
+	case StatusActive:
+		return "attribute_not_exists(#rev) AND attribute_not_exists(#to) AND " + live, nil
+	case StatusRotating:
+		return "attribute_not_exists(#rev) AND attribute_exists(#to) AND " + live, nil
+	case StatusRotated:
+		return "attribute_not_exists(#rev) AND attribute_exists(#to) AND " + ended, nil
+	case StatusExpired:
+		return "attribute_not_exists(#rev) AND attribute_not_exists(#to) AND " + ended, nil
+	case StatusRevoked:
+		return "attribute_exists(#rev)", nil
+	case StatusAll:
+		delete(names, "#rev")
+		delete(names, "#to")
+		delete(names, "#exp")
+		delete(values, ":nowMs")
+		return "", nil
+	}
+	return "", fmt.Errorf("unknown key status %q", status)
+}
+
+// ListKeys returns up to limit keys of ws/env in status (one of Statuses,
+// or StatusAll) with ids after "after", oldest first, and the id to
+// continue after ("" at the end).
+func (st *Store) ListKeys(ctx context.Context, ws string, env apikey.Env, after string, limit int, status string) ([]Key, string, error) {
+	now := st.now()
+	names := map[string]string{"#ttl": attrTTL}
+	values := map[string]types.AttributeValue{":p": dynamo.S(listPK(ws, env)), ":after": dynamo.S(KeySK + "#" + after), ":nowSec": dynamo.N(now.Unix())}
+	filter, err := statusFilter(status, names, values, now)
+	if err != nil {
+		return nil, "", err
+	}
+	filter = strings.TrimSuffix("(attribute_not_exists(#ttl) OR #ttl > :nowSec) AND "+filter, " AND ")
 	in := &dynamodb.QueryInput{
 		TableName: &st.table, IndexName: aws.String("gsi1"),
 		KeyConditionExpression:    aws.String("gsi1pk = :p AND gsi1sk > :after"),
+		FilterExpression:          &filter,
+		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 		Limit:                     aws.Int32(int32(limit + 1)),
-	}
-	values[":nowSec"] = dynamo.N(st.now().Unix())
-	in.FilterExpression = aws.String("(attribute_not_exists(#ttl) OR #ttl > :nowSec)")
-	in.ExpressionAttributeNames = map[string]string{"#ttl": attrTTL}
-	if !withRevoked {
-		in.FilterExpression = aws.String(*in.FilterExpression + " AND attribute_not_exists(#rev)")
-		in.ExpressionAttributeNames["#rev"] = AttrRevokedAt
 	}
 	var keys []Key
 	for {
@@ -241,7 +260,9 @@ func (st *Store) ListKeys(ctx context.Context, ws string, env apikey.Env, after 
 			return nil, "", fmt.Errorf("list keys of %s/%s: %w", ws, env, err)
 		}
 		for _, it := range page.Items {
-			keys = append(keys, DecodeKey(it))
+			k := DecodeKey(it)
+			st.rememberHash(k.ID, k.hash)
+			keys = append(keys, k)
 		}
 		if len(keys) > limit {
 			return keys[:limit], keys[limit-1].ID, nil
@@ -257,10 +278,11 @@ func (st *Store) ListKeys(ctx context.Context, ws string, env apikey.Env, after 
 // no-op that returns it. The primary key cannot be revoked, only reset.
 func (st *Store) RevokeKey(ctx context.Context, ws string, env apikey.Env, id string) (Key, error) {
 	for attempt := 0; attempt < dynamo.Attempts; attempt++ {
-		k, err := st.GetKey(ctx, ws, env, id)
+		it, more, err := st.keyRecord(ctx, ws, env, id, rosterKey(ws, env))
 		if err != nil {
 			return Key{}, err
 		}
+		k, r := DecodeKey(it), rosterOf(more[0])
 		if k.RevokedAt != nil {
 			return k, nil
 		}
@@ -268,17 +290,43 @@ func (st *Store) RevokeKey(ctx context.Context, ws string, env apikey.Env, id st
 			return Key{}, apierr.New(apierr.Conflict, "The primary key cannot be revoked; reset it with POST /v1/keys/primary/reset.")
 		}
 		now := st.now().UTC().Truncate(time.Millisecond)
-		ok, err := st.retire(ctx, k, now, k.HoldsSlot)
-		if err != nil {
-			return Key{}, err
+		// The roster's value: a rotated key stays rotated; the head of a
+		// line stops it, though not before the keys still in their grace
+		// period counting on it.
+		v := -now.UnixMilli()
+		if k.RotatedTo == "" {
+			v = now.UnixMilli()
+			for _, end := range k.graceFrom {
+				v = max(v, end)
+			}
 		}
-		if ok {
+		names := map[string]string{"#rev": AttrRevokedAt, "#ttl": attrTTL, "#slot": attrSlot}
+		cond := "attribute_exists(pk) AND attribute_not_exists(#rev) AND attribute_not_exists(#slot)"
+		items := []types.TransactWriteItem{{}, st.rosterUpdate(ws, env, map[string]int64{k.hash: v}, r.stale(now), lineAdd{})}
+		if k.HoldsSlot {
+			cond = "attribute_exists(pk) AND attribute_not_exists(#rev) AND attribute_exists(#slot)"
+			items = append(items, releaseSlot(st.table, ws, env))
+		}
+		items[0] = types.TransactWriteItem{Update: &types.Update{
+			TableName: &st.table, Key: KeyKey(k.hash),
+			UpdateExpression:         aws.String("SET #rev = :at, #ttl = :ttl REMOVE #slot"),
+			ConditionExpression:      &cond,
+			ExpressionAttributeNames: names,
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":at": dynamo.Millis(now), ":ttl": dynamo.N(now.Add(retention).Unix()),
+			},
+		}}
+		err = st.transact(ctx, items)
+		if err == nil {
 			k.RevokedAt, k.HoldsSlot = &now, false
-			st.pruneRoster(ctx, ws, env)
 			return k, nil
 		}
+		if dynamo.CancelReasons(err) == nil {
+			return Key{}, fmt.Errorf("revoke key %s: %w", id, err)
+		}
+		// Revoked, released or rotated meanwhile: read again.
 	}
-	return Key{}, fmt.Errorf("revoke key %s: kept racing with other changes", id)
+	return Key{}, errKeptChanging()
 }
 
 // counterCells returns the rate-limit cells of a key record still inside
@@ -308,86 +356,108 @@ func parseCell(name string) (int64, error) {
 }
 
 // RotateKey replaces key id with a new key of the same role, expiry and
-// rate-limit counts. The old key keeps working for grace (0 revokes it at
-// once) and stops counting against the active-key cap now.
-func (st *Store) RotateKey(ctx context.Context, ws string, env apikey.Env, id string, grace time.Duration) (Key, string, error) {
-	it, err := st.getRaw(ctx, ws, env, id)
-	if err != nil {
-		return Key{}, "", err
+// rate-limit counts. The old key keeps working for grace (0: it stops at
+// once) and stops counting against the active-key cap now. allow, when not
+// nil, sees the old key before anything is written and may refuse.
+func (st *Store) RotateKey(ctx context.Context, ws string, env apikey.Env, id string, grace time.Duration, allow func(Key) error) (Key, string, error) {
+	for attempt := 0; attempt < dynamo.Attempts; attempt++ {
+		it, more, err := st.keyRecord(ctx, ws, env, id, EnvKey(ws, env))
+		if err != nil {
+			return Key{}, "", err
+		}
+		if more[0] == nil {
+			return Key{}, "", apierr.New(apierr.NotFound, "No workspace %s.", ws)
+		}
+		old, p := DecodeKey(it), policyOf(ws, env, more[0])
+		now := st.now().UTC().Truncate(time.Millisecond)
+		switch old.Status(now) {
+		case StatusRevoked, StatusExpired, StatusRotated:
+			return Key{}, "", apierr.New(apierr.Conflict, "Key %s is %s and cannot be rotated.", id, old.Status(now))
+		case StatusRotating:
+			return Key{}, "", apierr.New(apierr.Conflict, "Key %s was already rotated to %s.", id, old.RotatedTo)
+		}
+		if allow != nil {
+			if err := allow(old); err != nil {
+				return Key{}, "", err
+			}
+		}
+		items, nk, plain, err := st.rotation(ctx, it, old, p, now, grace)
+		if err != nil {
+			return Key{}, "", err
+		}
+		err = st.transact(ctx, items)
+		if err == nil || landed(err, 0) {
+			st.rememberHash(nk.ID, nk.hash)
+			return nk, plain, nil
+		}
+		if dynamo.CancelReasons(err) == nil {
+			return Key{}, "", fmt.Errorf("rotate key %s: %w", id, err)
+		}
+		// Rotated, revoked or its limits changed meanwhile: read again.
 	}
-	old := DecodeKey(it)
-	now := st.now().UTC().Truncate(time.Millisecond)
-	switch old.Status(now) {
-	case StatusRevoked, StatusExpired:
-		return Key{}, "", apierr.New(apierr.Conflict, "Key %s is %s and cannot be rotated.", id, old.Status(now))
-	case StatusRotating:
-		return Key{}, "", apierr.New(apierr.Conflict, "Key %s was already rotated to %s.", id, old.RotatedTo)
-	}
-	p, err := st.readPolicy(ctx, ws, env)
-	if err != nil {
-		return Key{}, "", err
-	}
+	return Key{}, "", apierr.New(apierr.Conflict, "Key %s changed while it was being rotated; retry.", id)
+}
+
+// rotation is the transaction that rotates old (record it) under policy p.
+func (st *Store) rotation(ctx context.Context, it map[string]types.AttributeValue, old Key, p policy, now time.Time, grace time.Duration) ([]types.TransactWriteItem, Key, string, error) {
+	ws, env := old.Workspace, old.Env
 	nk, plain, err := st.mint(ws, env, old.Kind, old.Name, old.Role, old.ExpiresAt)
 	if err != nil {
-		return Key{}, "", err
+		return nil, Key{}, "", err
 	}
-	nk.HoldsSlot = old.HoldsSlot
-	newItem := st.keyItem(nk)
-	p.stamp(newItem)
-	inherited := counterCells(it, now)
-	for name, v := range inherited {
-		newItem[name] = v
-	}
-	newItem[attrInherited] = &types.AttributeValueMemberM{Value: inherited}
-	newItem[attrInheritedFrom] = dynamo.S(old.hash)
 	end := now.Add(grace)
 	if old.ExpiresAt != nil && old.ExpiresAt.Before(end) {
 		end = *old.ExpiresAt
 	}
-	var oldUpdate *types.Update
-	if grace == 0 {
-		oldUpdate = &types.Update{
-			UpdateExpression:         aws.String("SET #rev = :now, #to = :to, #ttl = :ttl REMOVE #slot"),
-			ExpressionAttributeNames: map[string]string{"#rev": AttrRevokedAt, "#to": attrRotatedTo, "#ttl": attrTTL, "#slot": attrSlot},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":now": dynamo.Millis(now), ":to": dynamo.S(nk.ID), ":ttl": dynamo.N(now.Add(retention).Unix()),
-			},
-		}
-	} else {
-		// Through its grace period the old key counts on the new key's
-		// record: one key limit for both.
-		oldUpdate = &types.Update{
-			UpdateExpression:         aws.String("SET #exp = :end, #to = :to, #succ = :succ, #ttl = :ttl REMOVE #slot"),
-			ExpressionAttributeNames: map[string]string{"#exp": AttrExpiresAt, "#to": attrRotatedTo, "#succ": AttrSuccessor, "#ttl": attrTTL, "#slot": attrSlot},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":end": dynamo.Millis(end), ":to": dynamo.S(nk.ID), ":succ": dynamo.S(nk.hash), ":ttl": dynamo.N(end.Add(retention).Unix()),
-			},
+	// Older keys still in a grace period that count on the old key's record
+	// move on to the new one, so a line always shares one counter.
+	ancestors := map[string]int64{}
+	if old.graceFrom == nil { // a record from before graceFrom was kept
+		if ancestors, err = st.graceAncestors(ctx, ws, env, old.hash, now); err != nil {
+			return nil, Key{}, "", err
 		}
 	}
-	oldUpdate.TableName, oldUpdate.Key = &st.table, KeyKey(old.hash)
-	oldUpdate.ConditionExpression = aws.String("attribute_exists(pk) AND attribute_not_exists(#rev2) AND attribute_not_exists(#to)")
-	oldUpdate.ExpressionAttributeNames["#rev2"] = AttrRevokedAt
+	for h, e := range old.graceFrom {
+		if e > now.UnixMilli() {
+			ancestors[h] = e
+		}
+	}
+	nk.HoldsSlot = old.HoldsSlot
+	nk.graceFrom = maps.Clone(ancestors)
+	nk.graceFrom[old.hash] = end.UnixMilli()
+	newItem := st.keyItem(nk)
+	p.stamp(newItem)
+	inherited := counterCells(it, now)
+	maps.Copy(newItem, inherited)
+	newItem[attrInherited] = &types.AttributeValueMemberM{Value: inherited}
+	newItem[attrInheritedFrom] = dynamo.S(old.hash)
+	// Through its grace period the old key counts on the new key's
+	// record: one key limit for both.
+	oldUpdate := &types.Update{
+		TableName: &st.table, Key: KeyKey(old.hash),
+		UpdateExpression:         aws.String("SET #exp = :end, #to = :to, #succ = :succ, #ttl = :ttl REMOVE #slot"),
+		ConditionExpression:      aws.String("attribute_exists(pk) AND attribute_not_exists(#rev) AND attribute_not_exists(#to)"),
+		ExpressionAttributeNames: map[string]string{"#exp": AttrExpiresAt, "#to": attrRotatedTo, "#succ": AttrSuccessor, "#ttl": attrTTL, "#slot": attrSlot, "#rev": AttrRevokedAt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":end": dynamo.Millis(end), ":to": dynamo.S(nk.ID), ":succ": dynamo.S(nk.hash), ":ttl": dynamo.N(end.Add(retention).Unix()),
+		},
+	}
 	items := []types.TransactWriteItem{
 		{Put: &types.Put{TableName: &st.table, Item: newItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 		{Put: &types.Put{TableName: &st.table, Item: idItem(nk), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 		{Update: oldUpdate},
-		st.rosterUpdate(ws, env, []string{nk.hash}, map[string]time.Time{old.hash: end}, nil),
+		// The line goes on in the new key: the old one is a rotated key.
+		st.rosterUpdate(ws, env, map[string]int64{nk.hash: 0, old.hash: -end.UnixMilli()}, nil, lineAdd{}),
 	}
 	if old.Kind == Primary {
 		items = append(items, st.movePrimary(p, old, nk))
 	} else {
 		items = append(items, p.check(st.table))
 	}
-	// Older keys still in a grace period that count on the old key's record
-	// move on to the new one, so a lineage always shares one counter.
-	ancestors, err := st.graceAncestors(ctx, ws, env, old.hash, now)
-	if err != nil {
-		return Key{}, "", err
-	}
 	if len(items)+len(ancestors) > 100 {
-		return Key{}, "", apierr.New(apierr.Conflict, "Key %s has too many earlier versions still in their grace period; revoke some first.", id)
+		return nil, Key{}, "", apierr.New(apierr.Conflict, "Key %s has too many earlier versions still in their grace period; revoke some first.", old.ID)
 	}
-	for _, h := range ancestors {
+	for h := range ancestors {
 		items = append(items, types.TransactWriteItem{Update: &types.Update{
 			TableName: &st.table, Key: KeyKey(h),
 			UpdateExpression:          aws.String("SET #succ = :new"),
@@ -396,40 +466,35 @@ func (st *Store) RotateKey(ctx context.Context, ws string, env apikey.Env, id st
 			ExpressionAttributeValues: map[string]types.AttributeValue{":new": dynamo.S(nk.hash), ":old": dynamo.S(old.hash)},
 		}})
 	}
-	if err := st.transact(ctx, items); err != nil {
-		if reasons := dynamo.CancelReasons(err); reasons != nil {
-			return Key{}, "", apierr.New(apierr.Conflict, "Key %s changed while it was being rotated; retry.", id)
-		}
-		return Key{}, "", fmt.Errorf("rotate key %s: %w", id, err)
-	}
-	return nk, plain, nil
+	return items, nk, plain, nil
 }
 
-// movePrimary points the environment record at a new primary key, if the
-// old one and the policy p are still current.
 // graceAncestors lists the keys of ws/env in a grace period at now whose
-// requests count on the record of the key with hash succ.
-func (st *Store) graceAncestors(ctx context.Context, ws string, env apikey.Env, succ string, now time.Time) ([]string, error) {
-	r, err := st.roster(ctx, ws, env)
+// requests count on the record of the key with hash succ (hash → end of
+// grace), walking the roster: for records written before keys listed them.
+func (st *Store) graceAncestors(ctx context.Context, ws string, env apikey.Env, succ string, now time.Time) (map[string]int64, error) {
+	out := map[string]int64{}
+	_, r, err := st.readState(ctx, ws, env)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for h, end := range r {
-		if end <= now.UnixMilli() || h == succ {
+	for h, v := range r.keys {
+		if -v <= now.UnixMilli() || h == succ {
 			continue
 		}
-		it, err := st.keyRecord(ctx, h)
+		items, err := st.getItems(ctx, KeyKey(h))
 		if err != nil {
-			return nil, fmt.Errorf("read a key of %s/%s: %w", ws, env, err)
+			return nil, err
 		}
-		if dynamo.Str(it, AttrSuccessor) == succ {
-			out = append(out, h)
+		if dynamo.Str(items[0], AttrSuccessor) == succ {
+			out[h] = -v
 		}
 	}
 	return out, nil
 }
 
+// movePrimary points the environment record at a new primary key, if the
+// old one and the policy p are still current.
 func (st *Store) movePrimary(p policy, from, to Key) types.TransactWriteItem {
 	names := map[string]string{"#pid": attrPrimaryID, "#ph": attrPrimaryHash}
 	values := map[string]types.AttributeValue{":new": dynamo.S(to.ID), ":newh": dynamo.S(to.hash), ":old": dynamo.S(from.ID)}
@@ -443,11 +508,21 @@ func (st *Store) movePrimary(p policy, from, to Key) types.TransactWriteItem {
 	}}
 }
 
-// policyChanged reports whether the environment record's policy is no
-// longer p (so a transaction guarded by p failed for that reason).
-func (st *Store) policyChanged(ctx context.Context, p policy) bool {
-	now, err := st.readPolicy(ctx, p.workspace, p.env)
-	return err == nil && now.ver != p.ver
+// landed reports whether a cancelled transaction failed only because the
+// new key it puts (item i, with 178 bits of fresh entropy) is there
+// already: an earlier attempt of the same transaction, retried by the SDK
+// after a timeout, landed.
+func landed(err error, i int) bool {
+	reasons := dynamo.CancelReasons(err)
+	if len(reasons) <= i || reasons[i] != "ConditionalCheckFailed" {
+		return false
+	}
+	for j, r := range reasons {
+		if j != i && r != "None" && r != "ConditionalCheckFailed" {
+			return false
+		}
+	}
+	return true
 }
 
 // transact runs a transaction, retrying only transaction conflicts.
@@ -463,26 +538,42 @@ func (st *Store) transact(ctx context.Context, items []types.TransactWriteItem) 
 	}
 }
 
-// ResetPrimary replaces the primary key of ws/env; the old one stops at once.
-func (st *Store) ResetPrimary(ctx context.Context, ws string, env apikey.Env) (Key, string, error) {
+// ErrNotPrimary refuses a primary reset asked by another key than the
+// primary itself.
+var ErrNotPrimary = apierr.New(apierr.InsufficientScope,
+	"Only the primary key itself can reset the primary key (an operator can too, with framegate workspace reset-primary).")
+
+// ResetPrimary replaces the primary key of ws/env; the old one stops at
+// once. by is the id of the key asking, which must be the primary itself;
+// empty for an operator (AWS credentials, no API key).
+func (st *Store) ResetPrimary(ctx context.Context, ws string, env apikey.Env, by string) (Key, string, error) {
 	for attempt := 0; attempt < dynamo.Attempts; attempt++ {
-		out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: EnvKey(ws, env), ConsistentRead: aws.Bool(true)})
+		p, r, err := st.readState(ctx, ws, env)
 		if err != nil {
-			return Key{}, "", fmt.Errorf("reset primary of %s/%s: %w", ws, env, err)
+			return Key{}, "", err
 		}
-		if out.Item == nil {
-			return Key{}, "", apierr.New(apierr.NotFound, "No workspace %s.", ws)
+		if by != "" && by != p.primaryID {
+			return Key{}, "", ErrNotPrimary
 		}
-		p := policyOf(ws, env, out.Item)
+		now := st.now().UTC()
+		// The new primary starts a new line (its counts start at zero).
+		if !p.counted && p.needsCeiling(r.lines(now)+1) {
+			if _, err := st.syncCeiling(ctx, ws, env, 1); err != nil {
+				return Key{}, "", err
+			}
+			continue
+		}
 		old := Key{ID: p.primaryID, Workspace: ws, Env: env, hash: p.primaryHash}
 		nk, plain, err := st.mint(ws, env, Primary, "Primary key", scopes.Manager, nil)
 		if err != nil {
 			return Key{}, "", err
 		}
-		now := st.now().UTC()
 		item := st.keyItem(nk)
 		p.stamp(item)
-		items := []types.TransactWriteItem{
+		// The old line stops now, though not before any rotated key that
+		// may still count on it.
+		stop := max(now.UnixMilli(), r.lastGraceEnd())
+		err = st.transact(ctx, []types.TransactWriteItem{
 			{Put: &types.Put{TableName: &st.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 			{Put: &types.Put{TableName: &st.table, Item: idItem(nk), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 			// The old primary stops at once, even if it was in a rotation grace period.
@@ -496,16 +587,16 @@ func (st *Store) ResetPrimary(ctx context.Context, ws string, env apikey.Env) (K
 				},
 			}},
 			st.movePrimary(p, old, nk),
-			st.rosterUpdate(ws, env, []string{nk.hash}, map[string]time.Time{old.hash: now}, nil),
-		}
-		err = st.transact(ctx, items)
-		if err == nil {
+			st.rosterUpdate(ws, env, map[string]int64{nk.hash: 0, old.hash: stop}, r.stale(now), p.lineRoom(r, now)),
+		})
+		if err == nil || landed(err, 0) {
+			st.rememberHash(nk.ID, nk.hash)
 			return nk, plain, nil
 		}
 		if dynamo.CancelReasons(err) == nil {
 			return Key{}, "", fmt.Errorf("reset primary of %s/%s: %w", ws, env, err)
 		}
-		// Someone else reset or rotated it meanwhile: read again.
+		// Someone else reset or rotated it, or the limits changed: read again.
 	}
 	return Key{}, "", apierr.New(apierr.Conflict, "The primary key kept changing while it was being reset; retry.")
 }

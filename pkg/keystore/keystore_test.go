@@ -128,7 +128,7 @@ func TestTenantIsolation(t *testing.T) {
 	checks := map[string]func() error{
 		"get":    func() error { _, err := st.GetKey(ctx, a.ID, apikey.Live, kb.ID); return err },
 		"revoke": func() error { _, err := st.RevokeKey(ctx, a.ID, apikey.Live, kb.ID); return err },
-		"rotate": func() error { _, _, err := st.RotateKey(ctx, a.ID, apikey.Live, kb.ID, 0); return err },
+		"rotate": func() error { _, _, err := st.RotateKey(ctx, a.ID, apikey.Live, kb.ID, 0, nil); return err },
 		"other env": func() error {
 			_, err := st.GetKey(ctx, b.ID, apikey.Test, kb.ID)
 			return err
@@ -144,7 +144,7 @@ func TestTenantIsolation(t *testing.T) {
 	if k, err := st.GetKey(ctx, b.ID, apikey.Live, kb.ID); err != nil || k.Status(time.Now()) != keystore.StatusActive {
 		t.Fatalf("%+v %v", k, err)
 	}
-	keys, _, err := st.ListKeys(ctx, a.ID, apikey.Live, "", 100, true)
+	keys, _, err := st.ListKeys(ctx, a.ID, apikey.Live, "", 100, keystore.StatusAll)
 	if err != nil || len(keys) != 1 || keys[0].Kind != keystore.Primary {
 		t.Fatalf("A sees %d keys: %v", len(keys), err)
 	}
@@ -169,7 +169,7 @@ func TestListPaginatesInCreationOrder(t *testing.T) {
 	var got []string
 	after := ""
 	for pages := 0; ; pages++ {
-		keys, next, err := st.ListKeys(ctx, ws.ID, apikey.Live, after, 3, false)
+		keys, next, err := st.ListKeys(ctx, ws.ID, apikey.Live, after, 3, keystore.StatusActive)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -201,12 +201,12 @@ func TestPrimaryReset(t *testing.T) {
 	st, _ := open(t)
 	ctx := context.Background()
 	ws, plains, _ := st.CreateWorkspace(ctx, "A", "business", ratelimit.Plan{})
-	keys, _, _ := st.ListKeys(ctx, ws.ID, apikey.Live, "", 10, false)
+	keys, _, _ := st.ListKeys(ctx, ws.ID, apikey.Live, "", 10, keystore.StatusActive)
 	old := keys[0]
 	if _, err := st.RevokeKey(ctx, ws.ID, apikey.Live, old.ID); code(err) != apierr.Conflict {
 		t.Fatalf("revoking the primary: %v", err)
 	}
-	nk, plain, err := st.ResetPrimary(ctx, ws.ID, apikey.Live)
+	nk, plain, err := st.ResetPrimary(ctx, ws.ID, apikey.Live, "")
 	if err != nil || plain == plains[apikey.Live] || nk.Kind != keystore.Primary {
 		t.Fatalf("%+v %v", nk, err)
 	}
@@ -265,7 +265,7 @@ func TestRecordsPastTheirTTLAreGone(t *testing.T) {
 	if _, err := st.GetKey(ctx, ws.ID, apikey.Live, k.ID); code(err) != apierr.NotFound {
 		t.Fatalf("past its TTL: %v", err)
 	}
-	keys, _, err := st.ListKeys(ctx, ws.ID, apikey.Live, "", 10, true)
+	keys, _, err := st.ListKeys(ctx, ws.ID, apikey.Live, "", 10, keystore.StatusAll)
 	if err != nil || len(keys) != 1 {
 		t.Fatalf("list with revoked shows %d keys (%v), want the primary only", len(keys), err)
 	}
@@ -280,10 +280,14 @@ type flipOnRead struct {
 	flip func()
 }
 
-func (f *flipOnRead) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	out, err := f.DB.GetItem(ctx, in, o...)
-	if sk, ok := in.Key["sk"].(*types.AttributeValueMemberS); ok && strings.HasPrefix(sk.Value, keystore.EnvSKPrefix) {
-		f.once.Do(f.flip)
+func (f *flipOnRead) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	out, err := f.DB.BatchGetItem(ctx, in, o...)
+	for _, ka := range in.RequestItems {
+		for _, k := range ka.Keys {
+			if sk, ok := k["sk"].(*types.AttributeValueMemberS); ok && strings.HasPrefix(sk.Value, keystore.EnvSKPrefix) {
+				f.once.Do(f.flip)
+			}
+		}
 	}
 	return out, err
 }

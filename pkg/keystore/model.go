@@ -19,13 +19,19 @@ const (
 	Secondary = "secondary"
 )
 
-// Key statuses as shown to users.
+// Key statuses as shown to users. Each key has exactly one, and a status
+// never changes meaning: an expired key stays expired (the cap stops
+// counting it without rewriting it), a rotated key stays rotated.
 const (
 	StatusActive   = "active"
 	StatusRotating = "rotating" // replaced by rotation, working until its grace period ends
-	StatusExpired  = "expired"
+	StatusRotated  = "rotated"  // replaced by rotation, its grace period over
+	StatusExpired  = "expired"  // reached its own expiresAt
 	StatusRevoked  = "revoked"
 )
+
+// Statuses lists every status, in the order a key can reach them.
+var Statuses = []string{StatusActive, StatusRotating, StatusRotated, StatusExpired, StatusRevoked}
 
 // Workspace is a tenant.
 type Workspace struct {
@@ -65,17 +71,24 @@ type Key struct {
 	HoldsSlot bool
 
 	hash string
+	// graceFrom lists the keys in a rotation grace period that count on
+	// this key's record (hash → end of grace, ms); nil on records written
+	// before it was kept.
+	graceFrom map[string]int64
 }
 
 // Status is the key's state at now.
 func (k Key) Status(now time.Time) string {
+	ended := k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)
 	switch {
 	case k.RevokedAt != nil:
 		return StatusRevoked
-	case k.ExpiresAt != nil && !now.Before(*k.ExpiresAt):
-		return StatusExpired
+	case k.RotatedTo != "" && ended:
+		return StatusRotated
 	case k.RotatedTo != "":
 		return StatusRotating
+	case ended:
+		return StatusExpired
 	}
 	return StatusActive
 }

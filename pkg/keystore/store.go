@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/framegate/framegate/pkg/dynamo"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/dynamo"
 	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/scopes"
@@ -23,6 +24,7 @@ import (
 // DB is the part of the DynamoDB client the store uses.
 type DB interface {
 	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
@@ -35,6 +37,68 @@ type Store struct {
 	hasher *apikey.Hasher
 	now    func() time.Time
 	rand   io.Reader
+
+	// hashes maps key ids to key hashes, which never change: a key read
+	// by id whose hash this container has seen costs one read, not two.
+	mu     sync.Mutex
+	hashes map[string]string
+}
+
+// hashCacheSize bounds the id → hash cache (about 100 bytes an entry).
+const hashCacheSize = 10000
+
+func (st *Store) rememberHash(id, hash string) {
+	if id == "" || hash == "" {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.hashes == nil || len(st.hashes) >= hashCacheSize {
+		st.hashes = map[string]string{}
+	}
+	st.hashes[id] = hash
+}
+
+func (st *Store) knownHash(id string) string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.hashes[id]
+}
+
+// getItems reads items of the table by primary key in one consistent
+// BatchGetItem (one round trip), returned in the order asked, nil where
+// absent.
+func (st *Store) getItems(ctx context.Context, keys ...map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+	id := func(k map[string]types.AttributeValue) string {
+		return dynamo.Str(k, attrPK) + "\x00" + dynamo.Str(k, attrSK)
+	}
+	found := map[string]map[string]types.AttributeValue{}
+	pending := keys
+	for attempt := 0; len(pending) > 0; attempt++ {
+		out, err := st.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
+			st.table: {Keys: pending, ConsistentRead: aws.Bool(true)},
+		}})
+		if err != nil {
+			return nil, fmt.Errorf("read %d records: %w", len(pending), err)
+		}
+		for _, it := range out.Responses[st.table] {
+			found[id(it)] = it
+		}
+		pending = out.UnprocessedKeys[st.table].Keys
+		if len(pending) > 0 {
+			if attempt >= dynamo.Attempts {
+				return nil, fmt.Errorf("read %d records: throttled", len(pending))
+			}
+			if err := dynamo.Backoff(ctx, attempt); err != nil {
+				return nil, err
+			}
+		}
+	}
+	items := make([]map[string]types.AttributeValue, len(keys))
+	for i, k := range keys {
+		items[i] = found[id(k)]
+	}
+	return items, nil
 }
 
 // Options are the store's optional dependencies.
@@ -132,6 +196,11 @@ func (st *Store) keyItem(k Key) map[string]types.AttributeValue {
 	if k.HoldsSlot {
 		it[attrSlot] = &types.AttributeValueMemberBOOL{Value: true}
 	}
+	gf := make(map[string]types.AttributeValue, len(k.graceFrom))
+	for h, end := range k.graceFrom {
+		gf[h] = dynamo.N(end)
+	}
+	it[attrGraceFrom] = &types.AttributeValueMemberM{Value: gf}
 	if k.ExpiresAt != nil {
 		it[AttrExpiresAt] = dynamo.Millis(*k.ExpiresAt)
 		it[attrTTL] = dynamo.N(k.ExpiresAt.Add(retention).Unix())
@@ -177,6 +246,12 @@ func DecodeKey(it map[string]types.AttributeValue) Key {
 	}
 	if v, ok := it[attrSlot].(*types.AttributeValueMemberBOOL); ok {
 		k.HoldsSlot = v.Value
+	}
+	if m, ok := it[attrGraceFrom].(*types.AttributeValueMemberM); ok {
+		k.graceFrom = make(map[string]int64, len(m.Value))
+		for h := range m.Value {
+			k.graceFrom[h], _ = dynamo.Int(m.Value, h)
+		}
 	}
 	return k
 }
@@ -252,7 +327,7 @@ func (st *Store) CreateWorkspace(ctx context.Context, name, planName string, ove
 		}
 		plains[env] = plain
 		p := policy{ver: 1, keyRPM: int64(lim.KeyRequestsPerMinute), wsRPM: int64(lim.WorkspaceRequestsPerMinute), maxKeys: int64(lim.MaxActiveKeys)}
-		p.counted = needsCeiling(p.keyRPM, p.wsRPM, p.maxKeys)
+		p.counted = p.needsCeiling(1)
 		envItem := EnvKey(id, env)
 		envItem[AttrActiveKeys] = dynamo.N(1)
 		envItem[attrPrimaryID] = dynamo.S(k.ID)
@@ -265,6 +340,7 @@ func (st *Store) CreateWorkspace(ctx context.Context, name, planName string, ove
 		p.stamp(keyItem)
 		roster := rosterKey(id, env)
 		roster[attrRoster] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{k.hash: dynamo.N(0)}}
+		roster[attrLineCount] = dynamo.N(1)
 		items = append(items,
 			types.TransactWriteItem{Put: &types.Put{TableName: &st.table, Item: envItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 			types.TransactWriteItem{Put: &types.Put{TableName: &st.table, Item: roster, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
@@ -272,7 +348,7 @@ func (st *Store) CreateWorkspace(ctx context.Context, name, planName string, ove
 			types.TransactWriteItem{Put: &types.Put{TableName: &st.table, Item: idItem(k), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 		)
 	}
-	if _, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
+	if err := st.transact(ctx, items); err != nil && !landed(err, 0) {
 		return Workspace{}, nil, fmt.Errorf("create workspace %s: %w", id, err)
 	}
 	return w, plains, nil
@@ -416,7 +492,7 @@ func (st *Store) SetPlan(ctx context.Context, id, planName string, overrides rat
 	}
 	// The keys carry their limits and counting mode: bring them up to date.
 	for _, env := range []apikey.Env{apikey.Live, apikey.Test} {
-		if _, err := st.syncCeiling(ctx, id, env); err != nil {
+		if _, err := st.syncCeiling(ctx, id, env, 0); err != nil {
 			return Workspace{}, err
 		}
 	}

@@ -199,7 +199,16 @@ func (a *API) schedule(ctx context.Context, r *httpapi.Request, vid, id string, 
 		return Publication{}, err
 	}
 	ws, env := r.Workspace(), string(r.Env())
-	v, err := a.Videos.Get(ctx, ws, r.Env(), vid)
+	// The video and the connection are read together; the video's answer
+	// comes first.
+	var (
+		v       videos.Video
+		conn    connections.Connection
+		connErr error
+	)
+	err = dynamo.Together(
+		func() (err error) { v, err = a.Videos.Get(ctx, ws, r.Env(), vid); return err },
+		func() error { conn, connErr = a.Connections.Get(ctx, ws, env, *in.ConnectionID); return nil })
 	if err != nil {
 		return Publication{}, err
 	}
@@ -209,12 +218,11 @@ func (a *API) schedule(ctx context.Context, r *httpapi.Request, vid, id string, 
 	if v.ExpiresAt != nil && !at.Before(*v.ExpiresAt) {
 		return Publication{}, apierr.Invalid("/publishAt", "This sandbox video expires at %s; publish it before then.", v.ExpiresAt.UTC().Format(connections.TimeFormat))
 	}
-	conn, err := a.Connections.Get(ctx, ws, env, *in.ConnectionID)
-	if apierr.From(err).Code == apierr.NotFound {
+	if apierr.From(connErr).Code == apierr.NotFound {
 		return Publication{}, apierr.Invalid("/connectionId", "No connection %s in this environment.", *in.ConnectionID)
 	}
-	if err != nil {
-		return Publication{}, err
+	if connErr != nil {
+		return Publication{}, connErr
 	}
 	p := Publication{ID: id, Workspace: ws, Env: env, VideoID: vid, ConnectionID: conn.ID, ConnectionType: conn.Type,
 		Status: Scheduled, PublishAt: at.Truncate(time.Millisecond), CreatedAt: now}
@@ -255,10 +263,17 @@ func (a *API) list(ctx context.Context, r *httpapi.Request) (httpapi.Response, e
 	}
 	// The video must be the caller's: another tenant's id is a 404, not
 	// an empty list that confirms nothing but costs nothing either.
-	if _, err := a.Videos.Get(ctx, r.Workspace(), r.Env(), vid); err != nil {
-		return httpapi.Response{}, err
-	}
-	ps, next, err := a.Store.List(ctx, r.Workspace(), string(r.Env()), vid, cursor, limit)
+	// Both reads are keyed by workspace and environment: run them together.
+	var (
+		ps   []Publication
+		next string
+	)
+	err = dynamo.Together(
+		func() error { _, err := a.Videos.Get(ctx, r.Workspace(), r.Env(), vid); return err },
+		func() (err error) {
+			ps, next, err = a.Store.List(ctx, r.Workspace(), string(r.Env()), vid, cursor, limit)
+			return err
+		})
 	if err != nil {
 		return httpapi.Response{}, err
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Outcomes of an authorized request.
@@ -55,6 +56,21 @@ func (v Verdict) Binding() Limit {
 		return v.WorkspaceLimit
 	}
 	return v.KeyLimit
+}
+
+// Since is v as it stands at now when it was decided at: every duration
+// shortened by the time since (rounded up, so a client told to wait never
+// comes back too early).
+func (v Verdict) Since(at, now time.Time) Verdict {
+	shift := func(secs int) int {
+		if secs <= 0 {
+			return secs
+		}
+		return Seconds(time.Duration(secs)*time.Second - now.Sub(at))
+	}
+	v.KeyLimit.Reset, v.WorkspaceLimit.Reset = shift(v.KeyLimit.Reset), shift(v.WorkspaceLimit.Reset)
+	v.RetryAfter = shift(v.RetryAfter)
+	return v
 }
 
 // Context keys. The numbers travel packed in one value: fewer entries,

@@ -23,6 +23,14 @@ func NewAPIClient(t testing.TB, base string) *APIClient {
 	return &APIClient{t: t, base: base, http: &http.Client{Timeout: 30 * time.Second}}
 }
 
+// WithoutRedirects makes the client hand back redirects (a 302 to a
+// download) instead of following them.
+func (c *APIClient) WithoutRedirects() *APIClient {
+	h := *c.http
+	h.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &APIClient{t: c.t, base: c.base, http: &h}
+}
+
 // Reply is one answer: status, headers, the body decoded as a JSON object
 // (nil when it is not one) and raw.
 type Reply struct {

@@ -84,6 +84,12 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
+// emulatorAttemptTimeout bounds one AWS call attempt in tests: moto on a
+// busy machine is far slower than the attempt timeouts a Lambda sets for
+// DynamoDB, and an attempt that timed out after it landed is retried (a
+// counting write then counts twice, a transaction finds its own writes).
+const emulatorAttemptTimeout = 10 * time.Second
+
 // Env is one test's isolated, provisioned environment.
 type Env struct {
 	AWS       aws.Config
@@ -153,7 +159,8 @@ func (e *Env) Deps(function string, now func() time.Time) lambdas.Deps {
 func AWSConfig(t testing.TB) aws.Config {
 	t.Helper()
 	endpoint := Endpoint(t)
-	cfg, err := awsconf.Load(context.Background(), awsconf.Options{Endpoint: endpoint, Region: devstack.Region, StaticCredentials: true})
+	cfg, err := awsconf.Load(context.Background(), awsconf.Options{Endpoint: endpoint, Region: devstack.Region, StaticCredentials: true,
+		AttemptTimeout: emulatorAttemptTimeout})
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
@@ -257,12 +264,13 @@ func NewStack(t testing.TB, opts ...StackOption) *Stack {
 	t.Helper()
 	tpl := filepath.Join(RepoRoot(t), "template.yaml")
 	cfg := devstack.Config{
-		TemplatePath:   tpl,
-		Addr:           "127.0.0.1:0",
-		Endpoint:       Endpoint(t),
-		Prefix:         UniquePrefix(t),
-		Logger:         Logger(t),
-		DestroyOnClose: true,
+		TemplatePath:      tpl,
+		Addr:              "127.0.0.1:0",
+		Endpoint:          Endpoint(t),
+		Prefix:            UniquePrefix(t),
+		Logger:            Logger(t),
+		DestroyOnClose:    true,
+		MinAttemptTimeout: emulatorAttemptTimeout,
 	}
 	v, err := DefaultValidator()
 	if err != nil {

@@ -411,16 +411,13 @@ func (st *Store) DeleteEndpoint(ctx context.Context, ws, env, id string) error {
 	return nil
 }
 
-// RotateSecret gives the endpoint a new signing key of its scheme and keeps
-// the current one signing for RotationOverlap. It returns the new secret
-// in plaintext, once ("" for v1a: the new public key is on the endpoint,
-// the previous one in PreviousPublicKey). A rotation during an overlap
-// drops the oldest key at once.
-func (st *Store) RotateSecret(ctx context.Context, ws, env, id string) (Endpoint, string, error) {
-	cur, err := st.GetEndpoint(ctx, ws, env, id)
-	if err != nil {
-		return Endpoint{}, "", err
-	}
+// RotateSecret gives the endpoint cur (as just read) a new signing key of
+// its scheme and keeps the current one signing for RotationOverlap. It
+// returns the new secret in plaintext, once ("" for v1a: the new public key
+// is on the endpoint, the previous one in PreviousPublicKey). A rotation
+// during an overlap drops the oldest key at once.
+func (st *Store) RotateSecret(ctx context.Context, cur Endpoint) (Endpoint, string, error) {
+	ws, env, id := cur.Workspace, cur.Env, cur.ID
 	k, err := st.newKey(ws, env, id, cur.Scheme)
 	if err != nil {
 		return Endpoint{}, "", err

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/framegate/framegate/pkg/apierr"
+	"github.com/framegate/framegate/pkg/dynamo"
 	"github.com/framegate/framegate/pkg/egress"
 	"github.com/framegate/framegate/pkg/httpapi"
 	"github.com/framegate/framegate/pkg/ids"
@@ -55,7 +56,7 @@ type APIStore interface {
 	ListEndpoints(ctx context.Context, ws, env, after string, limit int) ([]Endpoint, string, error)
 	UpdateEndpoint(ctx context.Context, ws, env, id string, p Patch) (Endpoint, error)
 	DeleteEndpoint(ctx context.Context, ws, env, id string) error
-	RotateSecret(ctx context.Context, ws, env, id string) (Endpoint, string, error)
+	RotateSecret(ctx context.Context, cur Endpoint) (Endpoint, string, error)
 	VideoURLs(ctx context.Context, ws, env string) (Endpoint, error)
 	RevealOnce(ctx context.Context, e Endpoint) (string, error)
 	GetDelivery(ctx context.Context, ws, env, ep, id string) (Delivery, error)
@@ -528,7 +529,7 @@ func (a *API) rotate(ctx context.Context, r *httpapi.Request) (httpapi.Response,
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	e, secret, err := a.Store.RotateSecret(ctx, r.Workspace(), string(r.Env()), e.ID)
+	e, secret, err := a.Store.RotateSecret(ctx, e)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -572,15 +573,23 @@ func (a *API) test(ctx context.Context, r *httpapi.Request) (httpapi.Response, e
 }
 
 func (a *API) deliveries(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
-	e, err := a.endpoint(ctx, r)
+	id := r.PathParam("id")
+	limit, cursor, link, err := page(r, "/v1/webhooks/"+id+"/deliveries", "dlv")
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	limit, cursor, link, err := page(r, "/v1/webhooks/"+e.ID+"/deliveries", "dlv")
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	ds, next, err := a.Store.ListDeliveries(ctx, r.Workspace(), string(r.Env()), e.ID, cursor, limit)
+	// The log is keyed by workspace, environment and endpoint, so it can be
+	// read alongside the endpoint: another tenant's id finds neither.
+	var (
+		ds   []Delivery
+		next string
+	)
+	err = dynamo.Together(
+		func() (err error) { _, err = a.endpoint(ctx, r); return err },
+		func() (err error) {
+			ds, next, err = a.Store.ListDeliveries(ctx, r.Workspace(), string(r.Env()), id, cursor, limit)
+			return err
+		})
 	if err != nil {
 		return httpapi.Response{}, err
 	}

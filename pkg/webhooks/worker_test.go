@@ -220,7 +220,7 @@ func TestRotationSignsWithBoth(t *testing.T) {
 	h := newHarness(t, config{allowLoopback: true})
 	rcv := newReceiver(t)
 	ep, oldSecret := h.endpoint(rcv.URL)
-	rotated, newSecret, err := h.st.RotateSecret(context.Background(), h.ws, "live", ep.ID)
+	rotated, newSecret, err := h.st.RotateSecret(context.Background(), ep)
 	if err != nil {
 		t.Fatal(err)
 	}
