@@ -51,7 +51,16 @@ type Config struct {
 	// CacheSize bounds the per-container cache of what never changes for a
 	// key (its workspace); 10 000 when zero.
 	CacheSize int
+	// RefusalHorizon bounds how long a refusal is remembered, however long
+	// the window takes to free capacity: the container learns of a plan
+	// change or override raise only from DynamoDB. DefaultRefusalHorizon
+	// when zero.
+	RefusalHorizon time.Duration
 }
+
+// DefaultRefusalHorizon is how long at most a container refuses a full
+// counter from memory: a limit raised meanwhile reaches it within that.
+const DefaultRefusalHorizon = time.Second
 
 // Authorizer decides requests.
 type Authorizer struct {
@@ -66,6 +75,7 @@ type Authorizer struct {
 	workspace map[string]wsEntry // key hash → its workspace
 	refusals  map[string]refusal // refused counters, until they can admit again
 	cacheSize int
+	horizon   time.Duration
 
 	names atomic.Pointer[cellNames]
 	bg    sync.WaitGroup
@@ -91,9 +101,12 @@ func NewAuthorizer(c Config) (*Authorizer, error) {
 	if c.CacheSize <= 0 {
 		c.CacheSize = 10000
 	}
+	if c.RefusalHorizon <= 0 {
+		c.RefusalHorizon = DefaultRefusalHorizon
+	}
 	return &Authorizer{
 		db: c.DB, table: c.Table, hasher: c.Hasher, now: c.Now, log: c.Logger, window: c.Window,
-		workspace: map[string]wsEntry{}, refusals: map[string]refusal{}, cacheSize: c.CacheSize,
+		workspace: map[string]wsEntry{}, refusals: map[string]refusal{}, cacheSize: c.CacheSize, horizon: c.RefusalHorizon,
 	}, nil
 }
 

@@ -2,6 +2,7 @@ package authorizer_test
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -61,6 +62,8 @@ func (c *countingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInpu
 }
 
 type fixture struct {
+	hasher *apikey.Hasher
+	logger *slog.Logger
 	table  string
 	dynamo *dynamodb.Client
 	store  *keystore.Store
@@ -99,7 +102,7 @@ func setup(t *testing.T, overrides ratelimit.Plan) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{table: d.Getenv("KEYS_TABLE"), dynamo: dynamo, store: st, auth: a, db: db, clock: clock, ws: ws, keys: keys}
+	return &fixture{hasher: hasher, logger: d.Logger, table: d.Getenv("KEYS_TABLE"), dynamo: dynamo, store: st, auth: a, db: db, clock: clock, ws: ws, keys: keys}
 }
 
 func request(method, resource string, headers map[string]string) events.APIGatewayCustomAuthorizerRequestTypeRequest {

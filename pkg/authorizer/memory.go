@@ -9,9 +9,12 @@ package authorizer
 // container refuses them itself, with the verdict of the refusal and no
 // DynamoDB call, and asks DynamoDB again from that moment on. It is the
 // earliest time the window can free capacity, never later than it, so no
-// request the counter would admit is refused. docs/rate-limits.md states
-// the argument and its limits (another container's refusal caught in
-// flight; a key revoked meanwhile answers 429, not 401, until then).
+// request the counter would admit is refused. Only a new limit could admit
+// sooner, and a container learns of one only from DynamoDB: a refusal is
+// remembered for the refusal horizon at most (a second by default).
+// docs/rate-limits.md states the argument and its limits (another
+// container's refusal caught in flight; a key revoked meanwhile answers 429,
+// not 401, within the horizon).
 
 import (
 	"time"
@@ -43,7 +46,8 @@ func recordCounted(it map[string]types.AttributeValue) bool {
 }
 
 // rememberRefusal keeps a refusal by the key's or the workspace's limit
-// until the oldest counted cell of that counter leaves the window.
+// until the oldest counted cell of that counter leaves the window, or the
+// horizon passes.
 func (a *Authorizer) rememberRefusal(hash string, c counted, env apikey.Env, v ratelimit.Verdict, ks, wss ratelimit.State, now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -51,10 +55,10 @@ func (a *Authorizer) rememberRefusal(hash string, c counted, env apikey.Env, v r
 		clear(a.refusals)
 	}
 	if !ks.Allowed() {
-		a.refusals[keyRefusal(hash)] = refusal{v: v, at: now, until: now.Add(ks.Reset)}
+		a.refusals[keyRefusal(hash)] = refusal{v: v, at: now, until: now.Add(min(ks.Reset, a.horizon))}
 	}
 	if c.wsCounted && !wss.Allowed() {
-		a.refusals[wsRefusal(c.ws, env)] = refusal{v: v, at: now, until: now.Add(wss.Reset)}
+		a.refusals[wsRefusal(c.ws, env)] = refusal{v: v, at: now, until: now.Add(min(wss.Reset, a.horizon))}
 	}
 }
 
