@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/report.sh — what `make bench` prints (issue 3, "What it must show").
+# bench/report.sh — what `make bench` prints (issues 3 and 12, "What it must show").
 #
 # One `go test -bench` run of the authorizer and key benchmarks, then a table
 # computed from that same run (medians over -count runs):
@@ -9,7 +9,10 @@
 #   - DynamoDB calls and sequential round trips per authorized request
 #     (target: 1 round trip) and calls per malformed key (target: 0);
 #   - checksum rejection ns/op (target < 1 µs);
-# then the cold-start measurement of bench/coldstart.
+#   - calls per refused request (target ≤ 0.2) and the counting writes a
+#     second one container sustains (hot keys);
+# then the cold-start measurement of bench/coldstart, the round trips of
+# every route, webhook latency and render speed.
 #
 # Benchmarks report; they do not gate: every target prints PASS or MISS and
 # the script exits 0 unless something fails to run. BENCH_COUNT (default 5)
@@ -127,6 +130,20 @@ END {
 	m2 = median("BenchmarkAuthorizerMalformed/inprocess", "ddb-calls/op")
 	if (m1 < 0 || m2 < 0) { print "  malformed key: missing from the run"; missing++ }
 	else printf "  %-46s %5.2f calls                                   target 0             %s\n", "per malformed key", (m1 > m2 ? m1 : m2), verdict(m1 == 0 && m2 == 0)
+	for (i = 1; i <= 2; i++) {
+		sub_ = i == 1 ? "key" : "workspace"
+		c = median("BenchmarkAuthorizerRejected/" sub_, "ddb-calls/op")
+		if (c < 0) { print "  rejected request: missing from the run"; missing++; continue }
+		printf "  %-46s %5.3f calls (the first refusal pays a write and an undo, then memory)  target ≤ 0.2  %s\n", "per request refused by the " sub_ " limit", c, verdict(c <= 0.2)
+	}
+	print ""
+
+	w = median("BenchmarkAuthorizerThroughput", "writes/s")
+	if (w < 0) { print "Hot keys: throughput missing from the run"; missing++ }
+	else {
+		print "Hot keys (docs/rate-limits.md): one counter is one item, and DynamoDB takes 1,000 writes/s per partition."
+		printf "  %-46s %9.0f counting writes/s (every core, loopback stub)\n", "one container authorizer sustains", w
+	}
 	print ""
 
 	print "Offline rejection:"
@@ -177,6 +194,39 @@ END {
 	row("fresh link / v1 sign", median("BenchmarkLinkRender"), median("BenchmarkSign/v1"))
 	if (missing) exit 3
 }'
+
+# ---------------------------------------------------------------- round trips (issue 12)
+# Every route of template.yaml driven once through the local stack with a
+# meter between the functions and the emulator that holds every DynamoDB
+# call 150 ms: DynamoDB calls, sequential round trips (authorizer included)
+# against the route's budget, latency; then 40 requests past a key's limit.
+# This one needs the emulator (an empty endpoint starts moto).
+echo
+echo "== go test -run '^\$' -bench BenchmarkRouteRoundTrips -benchtime 1x ./tests"
+rt_out="$(FRAMEGATE_TEST_ENDPOINT="${FRAMEGATE_ROUTES_BENCH_ENDPOINT:-}" go test -run '^$' -bench BenchmarkRouteRoundTrips -benchtime 1x ./tests 2>&1 | grep -v 'testenv.go')"
+echo "$rt_out" | grep -E '^(ok|FAIL|---)' || true
+echo "$rt_out" | awk '
+/^BenchmarkRouteRoundTrips\// {
+	name = $1
+	sub(/^BenchmarkRouteRoundTrips\//, "", name)
+	sub(/-[0-9]+$/, "", name)
+	for (i = 3; i < NF; i += 2) v[$(i + 1)] = $i
+	if (name == "rejected") { rejected = v["ddb-calls/request"]; have = 1; next }
+	sub(/_/, " ", name)
+	if (!rows++) {
+		printf "\nRound trips per route, every DynamoDB call held 150 ms (GET: ≤ 2; writes: ≤ 3 = authorizer + one read + one write):\n"
+		printf "  %-58s %6s %12s %7s %11s\n", "route", "calls", "round trips", "budget", "latency"
+	}
+	ok = v["round-trips"] <= v["budget"]
+	if (!ok) misses++
+	printf "  %-58s %6d %12d %7d %8d ms  %s\n", name, v["ddb-calls"], v["round-trips"], v["budget"], v["latency-ms"], ok ? "PASS" : "MISS"
+}
+END {
+	if (!rows) { print "  route benchmark: missing from the run"; exit 3 }
+	if (have) printf "\n  %-58s %.3f DynamoDB calls each   target ≤ 0.2  %s\n", "40 requests past a key'"'"'s limit", rejected, (rejected <= 0.2 ? "PASS" : "MISS")
+	else { print "  rejected requests: missing from the run"; exit 3 }
+}
+'
 
 # ---------------------------------------------------------------- webhooks (issue 5)
 # Publish → webhook arrival on the local stack (moto, the SQS loop of

@@ -223,3 +223,68 @@ func TestRouteRoundTrips(t *testing.T) {
 		}
 	}
 }
+
+// TestRejectedRequestsCostNothing: 40 requests past a key's limit, through
+// the gateway and the metered stack, cost at most 0.2 DynamoDB calls each:
+// the first refusal pays its write and its undo, the authorizer remembers
+// the rest.
+func TestRejectedRequestsCostNothing(t *testing.T) {
+	s := testenv.NewStack(t, func(c *devstack.Config) { c.Meter = true })
+	_, keys := s.Workspace("Hammer", ratelimit.Plan{KeyRequestsPerMinute: 10})
+	c := testenv.NewAPIClient(t, s.URL())
+	key := keys[apikey.Live]
+	for range 10 {
+		c.Expect(c.Do("GET", "/auth", key, nil), 200)
+	}
+	calls := 0
+	for range 40 {
+		r := c.Expect(c.Do("GET", "/auth", key, nil), 429)
+		calls += s.Meter().Usage(r.Header.Get("X-Amzn-Requestid")).Calls()
+	}
+	t.Logf("40 requests past the limit: %d DynamoDB calls, %.3f each", calls, float64(calls)/40)
+	if float64(calls)/40 > 0.2 {
+		t.Fatalf("40 requests past the limit cost %d DynamoDB calls, over 0.2 each", calls)
+	}
+}
+
+// benchDelay holds every DynamoDB call of BenchmarkRouteRoundTrips, about
+// a table on another continent: latency then shows the round trips.
+const benchDelay = 150 * time.Millisecond
+
+// BenchmarkRouteRoundTrips runs the tour with every DynamoDB call held
+// 150 ms and reports, per route, its calls, sequential round trips (the
+// authorizer's included), its budget and its latency; then 40 requests
+// past a key's limit and the calls they cost. make bench prints the table.
+func BenchmarkRouteRoundTrips(b *testing.B) {
+	for _, h := range tour(b, benchDelay) {
+		budget := 3.0
+		if h.read() {
+			budget = 2
+		}
+		b.Run(strings.ReplaceAll(h.route, " ", "_"), func(b *testing.B) {
+			for range b.N {
+			}
+			b.ReportMetric(float64(h.usage.Calls()), "ddb-calls")
+			b.ReportMetric(float64(h.usage.RoundTrips()), "round-trips")
+			b.ReportMetric(budget, "budget")
+			b.ReportMetric(float64(h.latency.Milliseconds()), "latency-ms")
+		})
+	}
+	s := testenv.NewStack(b, func(c *devstack.Config) { c.DynamoDBDelay = benchDelay })
+	_, keys := s.Workspace("Hammer", ratelimit.Plan{KeyRequestsPerMinute: 10})
+	c := testenv.NewAPIClient(b, s.URL())
+	key := keys[apikey.Live]
+	for range 10 {
+		c.Expect(c.Do("GET", "/auth", key, nil), 200)
+	}
+	calls := 0
+	for range 40 {
+		r := c.Expect(c.Do("GET", "/auth", key, nil), 429)
+		calls += s.Meter().Usage(r.Header.Get("X-Amzn-Requestid")).Calls()
+	}
+	b.Run("rejected", func(b *testing.B) {
+		for range b.N {
+		}
+		b.ReportMetric(float64(calls)/40, "ddb-calls/request")
+	})
+}

@@ -466,6 +466,62 @@ func BenchmarkAuthorizerMalformed(b *testing.B) {
 	})
 }
 
+// BenchmarkAuthorizerRejected is a key hammering past its limit: the first
+// refusal pays its write and its undo, the container remembers it, and the
+// rest cost no DynamoDB call (the stub's clock stands still, inside the
+// window and the refusal horizon).
+func BenchmarkAuthorizerRejected(b *testing.B) {
+	for _, counted := range []bool{false, true} {
+		b.Run(map[bool]string{false: "key", true: "workspace"}[counted], func(b *testing.B) {
+			h := newHarness(b, false, 0, counted)
+			// 120 of 100 per key, or 1200 of 1000 for the workspace.
+			keyPerCell, wsPerCell := 20, 30
+			if counted {
+				keyPerCell, wsPerCell = 3, 200
+			}
+			h.stub.Handle(ddbUpdateItem, newAnswers(h.hash, counted, keyPerCell, 100, 1000, wsPerCell).handle)
+			ctx := context.Background()
+			m, n := h.mark(), 0
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := h.auth.Handle(ctx, h.allow)
+				if err != nil || resp.Context["outcome"] != ratelimit.RateLimited {
+					b.Fatalf("%v %+v", err, resp.Context)
+				}
+				n++
+			}
+			b.StopTimer()
+			h.auth.Wait()
+			reportCalls(b, h, m, n)
+		})
+	}
+}
+
+// BenchmarkAuthorizerThroughput is how many counting writes a second one
+// container's authorizer sustains on this machine, every core busy,
+// against the loopback stub: the design's own ceiling, to set beside
+// DynamoDB's 1,000 writes a second per partition (one counter item).
+func BenchmarkAuthorizerThroughput(b *testing.B) {
+	h := newHarness(b, false, 0, false)
+	if effect, _, _ := h.handle(b, h.allow); effect != "Allow" {
+		b.Fatal("warm-up denied")
+	}
+	ctx := context.Background()
+	m := h.mark()
+	start := time.Now()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := h.auth.Handle(ctx, h.allow); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(h.calls()-m.calls)/time.Since(start).Seconds(), "writes/s")
+}
+
 // TestCallCountsAgainstStub asserts the DynamoDB calls per request of each
 // kind against the stub (the emulator-based tests check the same on real
 // semantics; this one is cheap and runs with the benchmarks' setup).
@@ -539,6 +595,9 @@ func callCounts(t *testing.T, counted bool) {
 	if u := limited.undos.Load(); u != writes {
 		t.Errorf("rate limited: %d take-backs, want %d", u, writes)
 	}
+
+	// Rate limited again: the container remembers the refusal.
+	step("rate limited again, from memory", h.allow, 0, 0, "Allow", "", "rate_limited")
 
 	if other := h.stub.CallCounts(); len(other) != 1 {
 		t.Errorf("unexpected operations: %v", other)
