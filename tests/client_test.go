@@ -32,10 +32,10 @@ type stack struct {
 	http   *http.Client
 }
 
-func newStack(t *testing.T) *stack {
+func newStack(t *testing.T, opts ...testenv.StackOption) *stack {
 	t.Helper()
 	clock := testenv.NewClock(t0)
-	s := testenv.NewStack(t, testenv.WithClock(clock.Now))
+	s := testenv.NewStack(t, append([]testenv.StackOption{testenv.WithClock(clock.Now)}, opts...)...)
 	st, err := keystore.Open(context.Background(), s.Deps("KeysFunction"))
 	if err != nil {
 		t.Fatal(err)

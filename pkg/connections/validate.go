@@ -50,8 +50,8 @@ func (in CreateRequest) Validate(ctx context.Context, guard *egress.Guard, env s
 	n := Spec{Type: *in.Type}
 	if in.Name != nil {
 		name := strings.TrimSpace(*in.Name)
-		if !utf8.ValidString(name) || utf8.RuneCountInString(name) > MaxNameLen {
-			return Spec{}, apierr.Invalid("/name", "name must be at most %d characters.", MaxNameLen)
+		if err := apierr.Text("/name", name, MaxNameLen, false); err != nil {
+			return Spec{}, err
 		}
 		n.Name = name
 	}

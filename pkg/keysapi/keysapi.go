@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
@@ -137,8 +136,11 @@ func (a *api) validateCreate(r *httpapi.Request, in CreateRequest) (keystore.New
 		return keystore.NewKey{}, apierr.Invalid("/name", "name is required.")
 	}
 	name := strings.TrimSpace(*in.Name)
-	if name == "" || utf8.RuneCountInString(name) > 100 || !utf8.ValidString(name) {
+	if name == "" {
 		return keystore.NewKey{}, apierr.Invalid("/name", "name must be 1 to 100 characters.")
+	}
+	if err := apierr.Text("/name", name, 100, false); err != nil {
+		return keystore.NewKey{}, err
 	}
 	if in.Role == "" {
 		return keystore.NewKey{}, apierr.Invalid("/role", "role is required: one of %s.", roleList())

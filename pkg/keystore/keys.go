@@ -207,30 +207,33 @@ func (st *Store) GetKey(ctx context.Context, ws string, env apikey.Env, id strin
 // StatusAll lists keys of every status.
 const StatusAll = "all"
 
-// statusFilter is the filter of the keys in status at now (see Key.Status).
+// statusFilter is the filter of the keys in status at now (see
+// Key.Status), adding its placeholders to names and values.
 func statusFilter(status string, names map[string]string, values map[string]types.AttributeValue, now time.Time) (string, error) {
-	names["#rev"], names["#to"], names["#exp"] = AttrRevokedAt, attrRotatedTo, AttrExpiresAt
-	values[":nowMs"] = dynamo.Millis(now)
+	var f string
 	const live, ended = "(attribute_not_exists(#exp) OR #exp > :nowMs)", "#exp <= :nowMs"
 	switch status {
 	case StatusActive:
-		return "attribute_not_exists(#rev) AND attribute_not_exists(#to) AND " + live, nil
+		f = "attribute_not_exists(#rev) AND attribute_not_exists(#to) AND " + live
 	case StatusRotating:
-		return "attribute_not_exists(#rev) AND attribute_exists(#to) AND " + live, nil
+		f = "attribute_not_exists(#rev) AND attribute_exists(#to) AND " + live
 	case StatusRotated:
-		return "attribute_not_exists(#rev) AND attribute_exists(#to) AND " + ended, nil
+		f = "attribute_not_exists(#rev) AND attribute_exists(#to) AND " + ended
 	case StatusExpired:
-		return "attribute_not_exists(#rev) AND attribute_not_exists(#to) AND " + ended, nil
+		f = "attribute_not_exists(#rev) AND attribute_not_exists(#to) AND " + ended
 	case StatusRevoked:
-		return "attribute_exists(#rev)", nil
+		f = "attribute_exists(#rev)"
 	case StatusAll:
-		delete(names, "#rev")
-		delete(names, "#to")
-		delete(names, "#exp")
-		delete(values, ":nowMs")
 		return "", nil
+	default:
+		return "", fmt.Errorf("unknown key status %q", status)
 	}
-	return "", fmt.Errorf("unknown key status %q", status)
+	names["#rev"] = AttrRevokedAt
+	if strings.Contains(f, "#to") {
+		names["#to"], names["#exp"] = attrRotatedTo, AttrExpiresAt
+		values[":nowMs"] = dynamo.Millis(now)
+	}
+	return f, nil
 }
 
 // ListKeys returns up to limit keys of ws/env in status (one of Statuses,

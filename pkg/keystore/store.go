@@ -294,6 +294,9 @@ func (st *Store) CreateWorkspace(ctx context.Context, name, planName string, ove
 	if strings.TrimSpace(name) == "" {
 		return Workspace{}, nil, apierr.Invalid("name", "name must not be empty")
 	}
+	if err := apierr.Text("name", name, 200, false); err != nil {
+		return Workspace{}, nil, err
+	}
 	if planName == "" {
 		planName = ratelimit.DefaultPlan
 	}

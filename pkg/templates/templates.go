@@ -180,6 +180,9 @@ func checkValue(v Variable, raw any) (any, error) {
 			if utf8.RuneCountInString(s) > maxStringVarLen {
 				return nil, fmt.Errorf("is longer than %d characters", maxStringVarLen)
 			}
+			if apierr.Text("/", s, maxStringVarLen, true) != nil {
+				return nil, errors.New("must not contain control characters other than newline and tab")
+			}
 		case TypeColor:
 			if !isColor(s) {
 				return nil, errors.New("must be a color #rrggbb")
@@ -343,11 +346,14 @@ func fieldType(t reflect.Type, key string) reflect.Type {
 // instantiated with the defaults and sample values for required variables.
 // Fields are JSON pointers into the template document.
 func (t Template) Validate() error {
-	if strings.TrimSpace(t.Name) == "" || utf8.RuneCountInString(t.Name) > maxNameLen || !utf8.ValidString(t.Name) {
+	if strings.TrimSpace(t.Name) == "" {
 		return apierr.Invalid("/name", "name is required, at most %d characters.", maxNameLen)
 	}
-	if utf8.RuneCountInString(t.Description) > maxDescLen || !utf8.ValidString(t.Description) {
-		return apierr.Invalid("/description", "description is at most %d characters.", maxDescLen)
+	if err := apierr.Text("/name", t.Name, maxNameLen, false); err != nil {
+		return err
+	}
+	if err := apierr.Text("/description", t.Description, maxDescLen, true); err != nil {
+		return err
 	}
 	if len(t.Category) > maxCategoryLen || !validCategory(t.Category) {
 		return apierr.Invalid("/category", "category is at most %d lowercase letters, digits and dashes.", maxCategoryLen)
@@ -369,8 +375,8 @@ func (t Template) Validate() error {
 		if _, ok := sampleValues[v.Type]; !ok {
 			return apierr.Invalid(p+"/type", "type must be string, number, color or url.")
 		}
-		if utf8.RuneCountInString(v.Description) > maxDescLen {
-			return apierr.Invalid(p+"/description", "description is at most %d characters.", maxDescLen)
+		if err := apierr.Text(p+"/description", v.Description, maxDescLen, true); err != nil {
+			return err
 		}
 		if v.Default != nil {
 			if _, err := checkValue(v, v.Default); err != nil {

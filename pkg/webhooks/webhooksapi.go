@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/dynamo"
@@ -250,10 +249,7 @@ func checkEvents(in []string) ([]string, error) {
 
 func checkDescription(d string) (string, error) {
 	d = strings.TrimSpace(d)
-	if !utf8.ValidString(d) || utf8.RuneCountInString(d) > MaxDescriptionLen {
-		return "", apierr.Invalid("/description", "description must be at most %d characters.", MaxDescriptionLen)
-	}
-	return d, nil
+	return d, apierr.Text("/description", d, MaxDescriptionLen, false)
 }
 
 // ------------------------------------------------------------------ endpoints
