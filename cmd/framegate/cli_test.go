@@ -349,6 +349,35 @@ func TestCLIKeysAndExitCodes(t *testing.T) {
 	if _, err := run(t, "keys", "list"); exitCode(err) != exitRejected {
 		t.Errorf("revoked key: exit %d (%v), want %d", exitCode(err), err, exitRejected)
 	}
+
+	// Exact status filters: the rotated key alone is rotated (grace over).
+	t.Setenv(apiKeyEnv, keys[apikey.Test])
+	out, err = run(t, "keys", "list", "--status", "revoked", "--output", "json")
+	var listed []client.Key
+	if err != nil || json.Unmarshal([]byte(out), &listed) != nil || len(listed) != 1 || listed[0].ID != k.ID {
+		t.Errorf("keys list --status revoked: %v\n%s", err, out)
+	}
+
+	// An operator (AWS credentials, no API key) resets the primary: the old
+	// one stops, the new one works.
+	env := s.Getenv("KeysFunction")
+	out, err = run(t, "workspace", "reset-primary", ws.ID, "--env", "test", "--table", env("KEYS_TABLE"),
+		"--pepper-secret", env("PEPPER_SECRET_ARN"), "--endpoint", s.Endpoint(), "--output", "json")
+	var reset struct{ Key, ID string }
+	if err != nil || json.Unmarshal([]byte(out), &reset) != nil || !strings.HasPrefix(reset.Key, "fg_test_") {
+		t.Fatalf("workspace reset-primary: %v\n%s", err, out)
+	}
+	if _, err := run(t, "keys", "list"); exitCode(err) != exitRejected {
+		t.Errorf("the old primary after a reset: exit %d (%v), want %d", exitCode(err), err, exitRejected)
+	}
+	t.Setenv(apiKeyEnv, reset.Key)
+	if out, err := run(t, "keys", "list"); err != nil || !strings.Contains(out, reset.ID) {
+		t.Errorf("the new primary: %v\n%s", err, out)
+	}
+	if _, err := run(t, "workspace", "reset-primary", ws.ID, "--env", "staging", "--table", env("KEYS_TABLE"),
+		"--pepper-secret", env("PEPPER_SECRET_ARN"), "--endpoint", s.Endpoint()); err == nil {
+		t.Error("reset-primary --env staging succeeded")
+	}
 }
 
 func writeFile(t *testing.T, s string) string {
