@@ -499,22 +499,34 @@ func (st *Store) stampAll(ctx context.Context, p policy, r roster, now time.Time
 	}
 	sums := map[string]int64{}
 	for _, it := range records {
-		inh, _ := it[attrInherited].(*types.AttributeValueMemberM)
-		if _, listed := r.keys[dynamo.Str(it, attrInheritedFrom)]; !listed {
-			inh = nil
-		}
-		for name := range counterCells(it, now) {
-			n, _ := dynamo.Int(it, name)
-			if inh != nil {
-				v, _ := dynamo.Int(inh.Value, name)
-				n -= v
-			}
-			if n > 0 {
-				sums[name] += n
-			}
-		}
+		_, listed := r.keys[dynamo.Str(it, attrInheritedFrom)]
+		addOwnCounts(sums, it, listed, now)
 	}
 	return sums, nil
+}
+
+// addOwnCounts adds to sums, per cell of the window at now, the requests
+// counted on key record it itself: less the counts it inherited from its
+// predecessor when that one is summed too (withPredecessor), which holds
+// them as well. It returns how many it added.
+func addOwnCounts(sums map[string]int64, it map[string]types.AttributeValue, withPredecessor bool, now time.Time) int64 {
+	inh, _ := it[attrInherited].(*types.AttributeValueMemberM)
+	if !withPredecessor {
+		inh = nil
+	}
+	added := int64(0)
+	for name := range counterCells(it, now) {
+		n, _ := dynamo.Int(it, name)
+		if inh != nil {
+			v, _ := dynamo.Int(inh.Value, name)
+			n -= v
+		}
+		if n > 0 {
+			sums[name] += n
+			added += n
+		}
+	}
+	return added
 }
 
 // stampKey writes policy p onto key record h unless it already has a newer
@@ -619,23 +631,9 @@ func (u *Usage) Workspace(ctx context.Context, ws string, env apikey.Env, limit 
 	line := int64(0)
 	for _, it := range records {
 		h := strings.TrimPrefix(dynamo.Str(it, attrPK), KeyPKPrefix)
-		inh, _ := it[attrInherited].(*types.AttributeValueMemberM)
-		if !present[dynamo.Str(it, attrInheritedFrom)] {
-			inh = nil
-		}
-		inCallerLine := h == counter || (counter != "" && dynamo.Str(it, AttrSuccessor) == counter)
-		for name := range counterCells(it, now) {
-			n, _ := dynamo.Int(it, name)
-			if inh != nil {
-				v, _ := dynamo.Int(inh.Value, name)
-				n -= v
-			}
-			if n > 0 {
-				sums[name] += n
-				if inCallerLine {
-					line += n
-				}
-			}
+		n := addOwnCounts(sums, it, present[dynamo.Str(it, attrInheritedFrom)], now)
+		if h == counter || (counter != "" && dynamo.Str(it, AttrSuccessor) == counter) {
+			line += n
 		}
 	}
 	if missing := int64(c.Count) - line; missing > 0 {
