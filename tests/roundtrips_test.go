@@ -44,6 +44,23 @@ type hop struct {
 	status  int
 	usage   devstack.Usage
 	latency time.Duration
+	// function and authorizer are the logical IDs that served it; prefix
+	// names the stack's tables (<prefix>-<LogicalID>).
+	function, authorizer, prefix string
+}
+
+// permissions says which calls of h its functions' policies do not allow.
+func (h hop) permissions(grants map[string][]grant) []string {
+	tableOf := func(name string) string { return strings.TrimPrefix(name, h.prefix+"-") }
+	var problems []string
+	for fn, calls := range map[string][]devstack.Call{h.authorizer: h.usage.Authorizer, h.function: h.usage.Handler} {
+		for _, c := range calls {
+			if p := allowed(grants[fn], c, tableOf); p != "" {
+				problems = append(problems, fn+": "+p)
+			}
+		}
+	}
+	return problems
 }
 
 func (h hop) authorizerRoundTrips() int { return devstack.RoundTrips(h.usage.Authorizer) }
@@ -95,6 +112,12 @@ func tour(t testing.TB, delay time.Duration) []hop {
 	done := succeededVideoOf(t, s, ws.ID)
 
 	var hops []hop
+	functionOf := map[string]string{}
+	for _, f := range s.Template().Functions {
+		for _, r := range f.Routes {
+			functionOf[r.Method+" "+r.Path] = f.LogicalID
+		}
+	}
 	call := func(route, path, key string, body any, status int) testenv.Reply {
 		t.Helper()
 		method, _, _ := strings.Cut(route, " ")
@@ -104,7 +127,8 @@ func tour(t testing.TB, delay time.Duration) []hop {
 		if r.Status != status {
 			t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.Status, status, r.Raw)
 		}
-		hops = append(hops, hop{route: route, status: r.Status, usage: meter.Usage(r.Header.Get("X-Amzn-Requestid")), latency: lat})
+		hops = append(hops, hop{route: route, status: r.Status, usage: meter.Usage(r.Header.Get("X-Amzn-Requestid")), latency: lat,
+			function: functionOf[route], authorizer: s.Template().Api.AuthorizerFunction, prefix: s.Resources().Prefix})
 		return r
 	}
 
@@ -214,11 +238,17 @@ func succeededVideoOf(t testing.TB, s *testenv.Stack, ws string) videos.Video {
 	return v
 }
 
-// TestRouteRoundTrips holds every route to its round-trip budget.
+// TestRouteRoundTrips holds every route to its round-trip budget, and
+// every DynamoDB call it makes to its function's policies in template.yaml
+// (the emulator enforces none).
 func TestRouteRoundTrips(t *testing.T) {
+	grants := grantsOf(t)
 	for _, h := range tour(t, 0) {
 		t.Logf("%-58s %d  calls %d  round trips: authorizer %d, handler %d", h.route, h.status, h.usage.Calls(), h.authorizerRoundTrips(), h.handlerRoundTrips())
 		if p := h.budget(); p != "" {
+			t.Errorf("%s: %s", h.route, p)
+		}
+		for _, p := range h.permissions(grants) {
 			t.Errorf("%s: %s", h.route, p)
 		}
 	}

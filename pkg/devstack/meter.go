@@ -1,8 +1,11 @@
 package devstack
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -38,6 +41,8 @@ type Meter struct {
 // still one round trip in the code's sequence, only a slower one).
 type Call struct {
 	Op         string // "UpdateItem", "Query", …
+	Table      string // the table named at the top of the request, if any
+	Index      string // the index a Query or Scan reads, if any
 	Start, End time.Time
 	Attempts   int
 	invocation string // the SDK's amz-sdk-invocation-id, shared by the attempts
@@ -72,6 +77,11 @@ func StartMeter(target string, delay time.Duration) (*Meter, error) {
 		}
 		_, op, _ = strings.Cut(op, ".")
 		start := time.Now()
+		var target struct{ TableName, IndexName string }
+		if body, err := io.ReadAll(r.Body); err == nil {
+			_ = json.Unmarshal(body, &target)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		if m.delay > 0 {
 			select {
 			case <-time.After(m.delay):
@@ -81,7 +91,8 @@ func StartMeter(target string, delay time.Duration) (*Meter, error) {
 		}
 		proxy.ServeHTTP(w, r)
 		if id := r.Header.Get(RequestHeader); id != "" {
-			m.record(id, Call{Op: op, Start: start, End: time.Now(), Attempts: 1, invocation: r.Header.Get("Amz-Sdk-Invocation-Id")})
+			m.record(id, Call{Op: op, Table: target.TableName, Index: target.IndexName, Start: start, End: time.Now(),
+				Attempts: 1, invocation: r.Header.Get("Amz-Sdk-Invocation-Id")})
 		}
 	}), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = m.srv.Serve(ln) }()
