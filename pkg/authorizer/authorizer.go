@@ -412,25 +412,22 @@ func (t *tally) await(ch chan writeResult, rec map[string]types.AttributeValue) 
 
 // drop takes back the count on rec, if this request made one.
 func (t *tally) drop(ctx context.Context, rec map[string]types.AttributeValue) {
-	for i, l := range t.landed[:t.n] {
-		if dynamo.Str(l, "pk") == dynamo.Str(rec, "pk") {
-			copy(t.landed[i:], t.landed[i+1:t.n])
-			t.n--
-			t.a.undo(ctx, rec, t.names)
-			return
-		}
+	if t.forget(rec) {
+		t.a.undo(ctx, rec, t.names)
 	}
 }
 
-// forget drops rec from the tally without taking its count back.
-func (t *tally) forget(rec map[string]types.AttributeValue) {
+// forget drops rec from the tally without taking its count back, and
+// reports whether this request had counted on it.
+func (t *tally) forget(rec map[string]types.AttributeValue) bool {
 	for i, l := range t.landed[:t.n] {
 		if dynamo.Str(l, "pk") == dynamo.Str(rec, "pk") {
 			copy(t.landed[i:], t.landed[i+1:t.n])
 			t.n--
-			return
+			return true
 		}
 	}
+	return false
 }
 
 // takeBack undoes every count this request made, in parallel.
