@@ -8,6 +8,12 @@
 // failures are a Deny with a code and message for the gateway response;
 // authorization and limit verdicts travel in the Allow context to the shared
 // handler middleware.
+//
+// A container that has seen a key (or its workspace) refused remembers it
+// until the oldest counted cell of that counter leaves the window, the
+// first moment the counter could admit again (for ten seconds at most, so
+// that a raised limit shows): meanwhile the key's requests are refused
+// with no DynamoDB call (memory.go, docs/rate-limits.md).
 package authorizer
 
 import (
@@ -59,8 +65,10 @@ type Config struct {
 }
 
 // DefaultRefusalHorizon is how long at most a container refuses a full
-// counter from memory: a limit raised meanwhile reaches it within that.
-const DefaultRefusalHorizon = time.Second
+// counter from memory: a limit raised meanwhile reaches it within that
+// (one cell of the window). A client refused all along costs two calls
+// per horizon and container.
+const DefaultRefusalHorizon = 10 * time.Second
 
 // Authorizer decides requests.
 type Authorizer struct {

@@ -11,7 +11,7 @@ package authorizer
 // earliest time the window can free capacity, never later than it, so no
 // request the counter would admit is refused. Only a new limit could admit
 // sooner, and a container learns of one only from DynamoDB: a refusal is
-// remembered for the refusal horizon at most (a second by default).
+// remembered for the refusal horizon at most (ten seconds by default).
 // docs/rate-limits.md states the argument and its limits (another
 // container's refusal caught in flight; a key revoked meanwhile answers 429,
 // not 401, within the horizon).
