@@ -143,6 +143,7 @@ func TestInputHygieneOverHTTP(t *testing.T) {
 			{"POST", "/v1/templates", tpl(func(b map[string]any) {
 				b["variables"].([]any)[0].(map[string]any)["description"] = bad
 			}), "/variables/0/description"},
+			{"POST", "/v1/assets", map[string]any{"filename": bad + ".mp4", "contentType": "video/mp4", "sizeBytes": 1024}, "/filename"},
 		} {
 			r := expectError(t, s.do(c.method, c.path, primary, c.body), http.StatusBadRequest, "invalid_request", c.field)
 			if goTypes.MatchString(r.str("error", "message")) {

@@ -169,6 +169,13 @@ func tour(t testing.TB, delay time.Duration) []hop {
 	call("POST /webhooks/{id}/deliveries/{deliveryId}/redeliver", whPath+"/deliveries/"+dlv.Str("deliveryId")+"/redeliver", primary, nil, 202)
 	rcv.Wait(t)
 	call("POST /webhooks/{id}/rotate-secret", whPath+"/rotate-secret", primary, nil, 200)
+	call("POST /webhooks/{id}/recover", whPath+"/recover", primary, map[string]any{"since": time.Now().Add(-time.Hour).Format(time.RFC3339)}, 202)
+
+	// Assets.
+	asset := call("POST /assets", "/assets", primary, map[string]any{"filename": "clip.mp4", "contentType": "video/mp4", "sizeBytes": 1024}, 201)
+	call("GET /assets", "/assets", primary, nil, 200)
+	call("GET /assets/{id}", "/assets/"+asset.Str("id"), primary, nil, 200)
+	call("DELETE /assets/{id}", "/assets/"+asset.Str("id"), primary, nil, 200)
 
 	// Connections and publishing.
 	conn := call("POST /connections", "/connections", primary, map[string]any{"type": "webhook", "url": rcv.URL}, 201)

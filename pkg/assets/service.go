@@ -9,14 +9,13 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/dynamo"
 	"github.com/framegate/framegate/pkg/ids"
 )
 
@@ -52,18 +51,14 @@ type CreateRequest struct {
 // validate checks what can be known before any byte arrives; it returns
 // the normalized content type.
 func (r CreateRequest) validate() (string, error) {
-	switch n := utf8.RuneCountInString(r.Filename); {
-	case strings.TrimSpace(r.Filename) == "":
+	if strings.TrimSpace(r.Filename) == "" {
 		return "", apierr.Invalid("/filename", "filename is required.")
-	case !utf8.ValidString(r.Filename) || n > MaxFilenameLen:
-		return "", apierr.Invalid("/filename", "filename must be at most %d characters of UTF-8.", MaxFilenameLen)
-	case strings.ContainsAny(r.Filename, `/\`):
-		return "", apierr.Invalid("/filename", "filename is a file's name, without a directory.")
 	}
-	for _, c := range r.Filename {
-		if unicode.IsControl(c) {
-			return "", apierr.Invalid("/filename", "filename must not contain control characters.")
-		}
+	if err := apierr.Text("/filename", r.Filename, MaxFilenameLen, false); err != nil {
+		return "", err
+	}
+	if strings.ContainsAny(r.Filename, `/\`) {
+		return "", apierr.Invalid("/filename", "filename is a file's name, without a directory.")
 	}
 	mt, _, err := mime.ParseMediaType(r.ContentType)
 	mt = strings.ToLower(mt)
@@ -96,11 +91,11 @@ func (sv *Service) Create(ctx context.Context, ws string, env apikey.Env, req Cr
 	if err != nil {
 		return Asset{}, nil, err
 	}
-	quota, err := sv.Store.Quota(ctx, ws, env)
-	if err != nil {
-		return Asset{}, nil, err
-	}
-	used, err := sv.Store.Usage(ctx, ws, env)
+	// The quota and the usage are independent reads: one round trip.
+	var quota, used int64
+	err = dynamo.Together(
+		func() (err error) { quota, err = sv.Store.Quota(ctx, ws, env); return err },
+		func() (err error) { used, err = sv.Store.Usage(ctx, ws, env); return err })
 	if err != nil {
 		return Asset{}, nil, err
 	}
