@@ -360,7 +360,6 @@ func TestCLIKeysAndExitCodes(t *testing.T) {
 
 	// An operator (AWS credentials, no API key) resets the primary: the old
 	// one stops, the new one works.
-	env := s.Getenv("KeysFunction")
 	out, err = run(t, "workspace", "reset-primary", ws.ID, "--env", "test", "--table", env("KEYS_TABLE"),
 		"--pepper-secret", env("PEPPER_SECRET_ARN"), "--endpoint", s.Endpoint(), "--output", "json")
 	var reset struct{ Key, ID string }
