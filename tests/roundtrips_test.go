@@ -118,7 +118,8 @@ func tour(t testing.TB, delay time.Duration) []hop {
 			functionOf[r.Method+" "+r.Path] = f.LogicalID
 		}
 	}
-	call := func(route, path, key string, body any, status int) testenv.Reply {
+	// via sends one request of the tour with c; call with the tour's client.
+	via := func(c *testenv.APIClient, route, path, key string, body any, status int) testenv.Reply {
 		t.Helper()
 		method, _, _ := strings.Cut(route, " ")
 		start := time.Now()
@@ -130,6 +131,10 @@ func tour(t testing.TB, delay time.Duration) []hop {
 		hops = append(hops, hop{route: route, status: r.Status, usage: meter.Usage(r.Header.Get("X-Amzn-Requestid")), latency: lat,
 			function: functionOf[route], authorizer: s.Template().Api.AuthorizerFunction, prefix: s.Resources().Prefix})
 		return r
+	}
+	call := func(route, path, key string, body any, status int) testenv.Reply {
+		t.Helper()
+		return via(c, route, path, key, body, status)
 	}
 
 	call("GET /auth", "/auth", primary, nil, 200)
@@ -187,6 +192,16 @@ func tour(t testing.TB, delay time.Duration) []hop {
 	call("GET /videos/{id}/publications", "/videos/"+done.ID+"/publications", primary, nil, 200)
 	call("DELETE /videos/{id}/publications/{publicationId}", "/videos/"+done.ID+"/publications/"+pub.Str("id"), primary, nil, 200)
 	call("DELETE /connections/{id}", connPath, primary, nil, 200)
+
+	// The console: its page and assets, a one-time link, the sign-in, the
+	// sessions a key sees, and a sign-out.
+	call("GET /console", "/console", "", nil, 200)
+	call("GET /console/{asset}", "/console/app.js", "", nil, 200)
+	link := call("POST /console/sessions", "/console/sessions", primary, nil, 201)
+	token := strings.SplitN(link.Str("url"), "#signin=", 2)[1]
+	via(c.WithHeader("X-Framegate-Console", "live"), "POST /console/signin", "/console/signin", "", map[string]any{"token": token}, 200)
+	call("GET /console/sessions", "/console/sessions", primary, nil, 200)
+	call("DELETE /console/sessions/{id}", "/console/sessions/"+link.Str("id"), primary, nil, 200)
 
 	// Last: what takes something away.
 	call("DELETE /videos/{id}", "/videos/"+done.ID, primary, nil, 200)

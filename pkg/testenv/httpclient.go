@@ -13,9 +13,10 @@ import (
 // APIClient talks to a local stack over HTTP the way a client of the API
 // does, for end-to-end tests that read answers loosely by path.
 type APIClient struct {
-	t    testing.TB
-	base string
-	http *http.Client
+	t      testing.TB
+	base   string
+	http   *http.Client
+	header http.Header // sent with every request
 }
 
 // NewAPIClient returns a client of base (a stack's URL, ending in /v1).
@@ -28,7 +29,18 @@ func NewAPIClient(t testing.TB, base string) *APIClient {
 func (c *APIClient) WithoutRedirects() *APIClient {
 	h := *c.http
 	h.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &APIClient{t: c.t, base: c.base, http: &h}
+	return &APIClient{t: c.t, base: c.base, http: &h, header: c.header}
+}
+
+// WithHeader makes the client send name: value with every request (the
+// console's X-Framegate-Console, say).
+func (c *APIClient) WithHeader(name, value string) *APIClient {
+	h := c.header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	h.Set(name, value)
+	return &APIClient{t: c.t, base: c.base, http: c.http, header: h}
 }
 
 // Reply is one answer: status, headers, the body decoded as a JSON object
@@ -81,6 +93,9 @@ func (c *APIClient) Do(method, path, key string, body any) Reply {
 	req, err := http.NewRequest(method, c.base+path, rd)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	for name, v := range c.header {
+		req.Header[name] = v
 	}
 	req.Header.Set("Authorization", "Bearer "+key)
 	if body != nil {
