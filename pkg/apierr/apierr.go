@@ -33,6 +33,7 @@ const (
 	RateLimited             Code = "rate_limited"
 	QueueFull               Code = "queue_full"
 	SandboxDurationExceeded Code = "sandbox_duration_exceeded"
+	RenderBudgetExceeded    Code = "render_budget_exceeded"
 	Internal                Code = "internal_error"
 	ServiceUnavailable      Code = "service_unavailable"
 )
@@ -55,6 +56,7 @@ var statuses = map[Code]int{
 	RateLimited:             http.StatusTooManyRequests,
 	QueueFull:               http.StatusTooManyRequests,
 	SandboxDurationExceeded: http.StatusBadRequest,
+	RenderBudgetExceeded:    http.StatusBadRequest,
 	Internal:                http.StatusInternalServerError,
 	ServiceUnavailable:      http.StatusServiceUnavailable,
 }

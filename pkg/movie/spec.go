@@ -129,4 +129,29 @@ type Limits struct {
 	MaxTextLen  int // runes per text element
 	// Sandbox is true for fg_test_ keys: at most 30 s (sandbox_duration_exceeded beyond).
 	Sandbox bool
+	// Budget is what one render may cost (render_budget_exceeded beyond);
+	// the zero value means the render worker's, WorkerBudget.
+	Budget Cost
+}
+
+// Media identifies an element's media, whichever way it is named: two
+// elements with the same Media show the same file.
+func (e Element) Media() string {
+	if e.Asset != "" {
+		return "asset:" + e.Asset
+	}
+	return e.URL
+}
+
+// ImageBox is the box an image element is fitted into in a w×h frame: its
+// width and height, the frame's where they are 0.
+func ImageBox(e Element, w, h int) (bw, bh int) {
+	bw, bh = e.Width, e.Height
+	if bw == 0 {
+		bw = w
+	}
+	if bh == 0 {
+		bh = h
+	}
+	return bw, bh
 }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -193,11 +194,15 @@ func (s *Spec) Validate(l Limits) error {
 	}
 	// Durations first: a transition is judged against both scenes it joins,
 	// and a bad duration is the error to report, not its consequence.
+	frame := 1 / float64(s.FPS)
 	for i, sc := range s.Scenes {
 		// The upper bound keeps float arithmetic exact enough and rejects
 		// nonsense before the total-length check does.
 		if !finite(sc.Duration) || sc.Duration <= 0 || sc.Duration > 86400 {
 			return apierr.Invalid(fmt.Sprintf("/scenes/%d/duration", i), "duration must be a number of seconds greater than 0.")
+		}
+		if sc.Duration < frame {
+			return apierr.Invalid(fmt.Sprintf("/scenes/%d/duration", i), "duration must be at least one frame (%s s at %d fps).", frameSeconds(frame), s.FPS)
 		}
 	}
 	var incoming float64 // overlap taken from the start of the current scene
@@ -217,10 +222,15 @@ func (s *Spec) Validate(l Limits) error {
 		return apierr.Invalid("/scenes", "The video is %s s long; your plan allows at most %s s.", seconds(total), seconds(l.MaxSeconds))
 	}
 	if a := s.Audio; a != nil {
-		return checkAudio("/audio", a)
+		if err := checkAudio("/audio", a); err != nil {
+			return err
+		}
 	}
-	return nil
+	return s.checkBudget(l.Budget)
 }
+
+// frameSeconds writes a frame's length with the digits it needs.
+func frameSeconds(f float64) string { return strconv.FormatFloat(f, 'g', 4, 64) }
 
 func checkAudio(p string, a *Audio) error {
 	if err := checkSource(p, a.URL, a.Asset); err != nil {
@@ -276,8 +286,9 @@ func (s *Spec) validateScene(i, w, h int, incoming float64, l Limits) error {
 	if len(sc.Elements) > l.MaxElements {
 		return apierr.Invalid(p+"/elements", "At most %d elements per scene are allowed.", l.MaxElements)
 	}
+	frame := 1 / float64(s.FPS)
 	for j := range sc.Elements {
-		if err := validateElement(&sc.Elements[j], fmt.Sprintf("%s/elements/%d", p, j), sc.Duration, w, h, l); err != nil {
+		if err := validateElement(&sc.Elements[j], fmt.Sprintf("%s/elements/%d", p, j), sc.Duration, frame, w, h, l); err != nil {
 			return err
 		}
 	}
@@ -298,6 +309,9 @@ func (s *Spec) validateScene(i, w, h int, incoming float64, l Limits) error {
 		if !finite(t.Duration) || t.Duration <= 0 || t.Duration >= sc.Duration || t.Duration >= next {
 			return apierr.Invalid(tp+"/duration", "duration must be greater than 0 and shorter than both scenes it joins.")
 		}
+		if t.Duration < frame {
+			return apierr.Invalid(tp+"/duration", "duration must be at least one frame (%s s at %d fps).", frameSeconds(frame), s.FPS)
+		}
 		// Both this scene's transitions overlap it: together they must fit,
 		// or the next blend would start before the previous one ends.
 		if incoming+t.Duration > sc.Duration {
@@ -307,7 +321,7 @@ func (s *Spec) validateScene(i, w, h int, incoming float64, l Limits) error {
 	return nil
 }
 
-func validateElement(e *Element, p string, sceneDur float64, w, h int, l Limits) error {
+func validateElement(e *Element, p string, sceneDur, frame float64, w, h int, l Limits) error {
 	if !finite(e.Start) || e.Start < 0 {
 		return apierr.Invalid(p+"/start", "start must be 0 or more seconds.")
 	}
@@ -316,6 +330,9 @@ func validateElement(e *Element, p string, sceneDur float64, w, h int, l Limits)
 	}
 	if e.Start >= e.End {
 		return apierr.Invalid(p+"/start", "start must be before end.")
+	}
+	if e.End-e.Start < frame {
+		return apierr.Invalid(p+"/end", "An element must show for at least one frame (%s s); end is too close to start.", frameSeconds(frame))
 	}
 	if !oneOf(e.Position, Positions) {
 		return apierr.Invalid(p+"/position", "position must be one of %s.", strings.Join(Positions, ", "))

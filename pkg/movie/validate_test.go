@@ -78,7 +78,12 @@ func TestValidate(t *testing.T) {
 		{name: "fps 61", edit: func(s *Spec) { s.FPS = 61 }, field: "/fps"},
 		{name: "fps negative", edit: func(s *Spec) { s.FPS = -1 }, field: "/fps"},
 		{name: "fps 60", edit: func(s *Spec) { s.FPS = 60 }},
-		{name: "fps 1", edit: func(s *Spec) { s.FPS = 1 }},
+		{name: "fps 1", edit: func(s *Spec) { s.FPS = 1; s.Scenes[0].Transition.Duration = 1 }},
+		{name: "transition below one frame", edit: func(s *Spec) { s.FPS = 1 }, field: "/scenes/0/transition/duration"},
+		{name: "scene below one frame", edit: func(s *Spec) { s.Scenes[1].Duration = 0.039 }, field: "/scenes/1/duration"},
+		{name: "scene of one frame", edit: func(s *Spec) { s.Scenes[1].Duration = 0.04; s.Scenes[0].Transition = nil }},
+		{name: "scene under DynamoDB's smallest number", edit: func(s *Spec) { s.Scenes[1].Duration = 1e-300 }, field: "/scenes/1/duration"},
+		{name: "element shown under one frame", edit: func(s *Spec) { s.Scenes[0].Elements[0].End = 0.53 }, field: "/scenes/0/elements/0/end"},
 		{name: "no scenes", edit: func(s *Spec) { s.Scenes = nil }, field: "/scenes"},
 		{name: "too many scenes", edit: func(s *Spec) {
 			s.Scenes[0].Transition = nil

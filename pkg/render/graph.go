@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -112,14 +113,15 @@ type input struct {
 type graphParams struct {
 	font       string            // font file, relative to the job directory
 	textFile   map[[2]int]string // (scene, element) → text file
-	imageFile  map[[2]int]string // (scene, element) → fetched image
-	imageFmt   map[[2]int]string // (scene, element) → demuxer
+	still      map[[2]int]int    // (scene, element) → index into stills
+	stills     []still
 	audioFile  string
 	audioFmt   string
 	clips      map[[2]int]media // (scene, element) → fetched clip
 	sceneAudio map[int]media    // scene → fetched audio
 	watermark  bool
 	wmFile     string
+	fitRSS     int64 // peak RSS of the runs that fitted the stills
 }
 
 // buildGraph returns the -i inputs and the filter_complex, whose outputs
@@ -130,46 +132,33 @@ func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 	var chains []string
 	segs := tl.segments(s)
 
-	// Each image element is one input, scaled once, split to every segment
-	// that shows it. A still image is a single frame; overlay repeats it.
-	imgUses := map[[2]int][]string{}
-	for _, sg := range segs {
-		for _, part := range sg.parts() {
-			for j, e := range s.Scenes[part.scene].Elements {
-				if e.Type == "image" && visible(tl, e, part.from, part.to) {
-					key := [2]int{part.scene, j}
-					imgUses[key] = append(imgUses[key], fmt.Sprintf("im%d_%d_%d", part.scene, j, len(imgUses[key])))
-				}
-			}
-		}
-	}
-	imgLabel := map[[2]int][]string{}
-	for i, sc := range s.Scenes {
-		for j, e := range sc.Elements {
-			key := [2]int{i, j}
-			uses := imgUses[key]
-			if e.Type != "image" || len(uses) == 0 {
-				continue
-			}
-			k := len(inputs)
-			inputs = append(inputs, input{file: p.imageFile[key], format: p.imageFmt[key]})
-			chain := fmt.Sprintf("[%d:v]%s,setsar=1,format=rgba,split=%d", k, fitScale(e, w, h), len(uses))
-			for _, u := range uses {
-				chain += "[" + u + "]"
-			}
-			chains = append(chains, chain)
-			imgLabel[key] = uses
-		}
-	}
-	nextImg := map[[2]int]int{}
+	// Each still is one input, split to every overlay that shows it, and
+	// each distinct background one frame, split to every scene that has
+	// it: split hands every use a reference to the same frame, never a
+	// copy. The labels are handed out while the scenes are drawn.
+	imgUses := map[int][]string{}
 	takeImg := func(key [2]int) string {
-		l := imgLabel[key][nextImg[key]]
-		nextImg[key]++
+		k := p.still[key]
+		l := fmt.Sprintf("im%d_%d", k, len(imgUses[k]))
+		imgUses[k] = append(imgUses[k], l)
 		return l
 	}
-	// Each window that shows a clip reads its own stretch of the file
-	// through an input of its own that seeks there: nothing is buffered
-	// between windows, whatever the clip's size.
+	var bgs []movie.Background
+	bgUses := map[int][]string{}
+	takeBg := func(scene int) string {
+		bg := s.Scenes[scene].Background
+		k := slices.IndexFunc(bgs, func(b movie.Background) bool { return sameBackground(b, bg) })
+		if k < 0 {
+			k = len(bgs)
+			bgs = append(bgs, bg)
+		}
+		l := fmt.Sprintf("bg%d_%d", k, len(bgUses[k]))
+		bgUses[k] = append(bgUses[k], l)
+		return l
+	}
+	// Each clip element reads its stretch of the file through an input of
+	// its own that seeks there: nothing is buffered between scenes,
+	// whatever the clip's size.
 	var clipChains []string
 	takeClip := func(i, j, from, to int) string {
 		e, c := s.Scenes[i].Elements[j], p.clips[[2]int{i, j}]
@@ -190,32 +179,80 @@ func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 		k := len(inputs)
 		inputs = append(inputs, input{file: c.file, format: c.format, pre: append(pre, "-ss", num(at), "-t", num(length))})
 		label := fmt.Sprintf("cl%d_%d_%d", i, j, from)
-		// trim: never a frame past the window, or overlay would extend
-		// the window's main stream to match it.
+		// trim: never a frame past the scene, or overlay would extend the
+		// scene's main stream to match it.
 		clipChains = append(clipChains, fmt.Sprintf("[%d:v]setpts=PTS-STARTPTS,fps=%d,trim=end=%s,%s,setsar=1,format=rgba,setpts=PTS+%s/TB[%s]",
 			k, tl.fps, num(ve-vs), fitScale(e, w, h), num(vs-t0), label))
 		return label
 	}
 
+	// Each scene is drawn once, all its frames, and cut into the parts the
+	// segments show: its head blends with the previous scene, its body
+	// plays alone, its tail blends with the next. Drawing a scene's
+	// elements once, not once per part, keeps one filter per element.
+	head, body, tail := map[int]string{}, map[int]string{}, map[int]string{}
+	for i := range s.Scenes {
+		in := 0
+		if i > 0 {
+			in = tl.out[i-1]
+		}
+		n, out := tl.frames[i], tl.out[i]
+		chains = append(chains, sceneStream(s, tl, p, i, fmt.Sprintf("sc%d", i), takeBg, takeImg, takeClip)...)
+		type part struct {
+			from, to int
+			to444    bool
+			labels   map[int]string
+		}
+		var parts []part
+		for _, pt := range []part{{0, in, true, head}, {in, n - out, false, body}, {n - out, n, true, tail}} {
+			if pt.to > pt.from {
+				parts = append(parts, pt)
+			}
+		}
+		var names []string
+		for k := range parts {
+			names = append(names, fmt.Sprintf("sc%dp%d", i, k))
+		}
+		chains = append(chains, fmt.Sprintf("[sc%d]split=%d[%s]", i, len(parts), strings.Join(names, "][")))
+		for k, pt := range parts {
+			// xfade blends in 4:4:4 only: just the transition frames
+			// are converted.
+			conv := ""
+			if pt.to444 {
+				conv = ",format=yuv444p"
+			}
+			l := names[k] + "t"
+			chains = append(chains, fmt.Sprintf("[%s]trim=start_frame=%d:end_frame=%d,setpts=PTS-STARTPTS%s[%s]", names[k], pt.from, pt.to, conv, l))
+			pt.labels[i] = l
+		}
+	}
 	var segLabels []string
 	for n, sg := range segs {
-		label := fmt.Sprintf("seg%d", n)
 		if sg.xfade == "" {
-			chains = append(chains, sceneWindow(s, tl, p, sg.scene, sg.from, sg.to, "yuv420p", label, takeImg, takeClip)...)
-		} else {
-			parts := sg.parts()
-			a, b := label+"a", label+"b"
-			// xfade works in 4:4:4 only; the two short windows are drawn in
-			// 4:4:4 directly so only the transition frames are converted.
-			chains = append(chains, sceneWindow(s, tl, p, parts[0].scene, parts[0].from, parts[0].to, "yuv444p", a, takeImg, takeClip)...)
-			chains = append(chains, sceneWindow(s, tl, p, parts[1].scene, parts[1].from, parts[1].to, "yuv444p", b, takeImg, takeClip)...)
-			// setpts: xfade may stamp its last frame one frame late when its
-			// inputs' EOFs arrive unevenly (clips), which concat would turn
-			// into a gap; the segment is exactly its frames, renumbered.
-			chains = append(chains, fmt.Sprintf("[%s][%s]xfade=transition=%s:duration=%s:offset=0,format=yuv420p,setpts=N/(%d*TB)[%s]",
-				a, b, sg.xfade, num(tl.seconds(sg.to-sg.from)), tl.fps, label))
+			segLabels = append(segLabels, body[sg.scene])
+			continue
 		}
+		label := fmt.Sprintf("seg%d", n)
+		// setpts: xfade may stamp its last frame one frame late when its
+		// inputs' EOFs arrive unevenly (clips), which concat would turn
+		// into a gap; the segment is exactly its frames, renumbered.
+		chains = append(chains, fmt.Sprintf("[%s][%s]xfade=transition=%s:duration=%s:offset=0,format=yuv420p,setpts=N/(%d*TB)[%s]",
+			tail[sg.scene], head[sg.scene+1], sg.xfade, num(tl.seconds(sg.to-sg.from)), tl.fps, label))
 		segLabels = append(segLabels, label)
+	}
+
+	for i, st := range p.stills {
+		if len(imgUses[i]) == 0 {
+			continue
+		}
+		k := len(inputs)
+		// A still is one frame: decoder threads would only add per-thread
+		// copies of the context.
+		inputs = append(inputs, input{file: st.file, format: "nut", pre: []string{"-threads", "1"}})
+		chains = append(chains, fmt.Sprintf("[%d:v]split=%d[%s]", k, len(imgUses[i]), strings.Join(imgUses[i], "][")))
+	}
+	for i, bg := range bgs {
+		chains = append(chains, fmt.Sprintf("%ssplit=%d[%s]", backgroundSource(bg, w, h, tl.fps), len(bgUses[i]), strings.Join(bgUses[i], "][")))
 	}
 
 	video := segLabels[0]
@@ -313,69 +350,51 @@ func fitScale(e movie.Element, w, h int) string {
 	return fmt.Sprintf("scale=%d:%d:force_original_aspect_ratio=decrease", bw, bh) // contain
 }
 
-// parts splits a transition segment into the outgoing and incoming windows.
-func (sg segment) parts() []segment {
-	if sg.xfade == "" {
-		return []segment{sg}
+// backgroundSource is a chain drawing one frame of bg, in yuv420p, ending
+// in a comma so a filter can follow.
+func backgroundSource(bg movie.Background, w, h, fps int) string {
+	one := num(0.5 / float64(fps)) // a source emits frames while t < d
+	g := bg.Gradient
+	if g == nil {
+		return fmt.Sprintf("color=c=%s:s=%dx%d:r=%d:d=%s,format=yuv420p,", hex(bg.Color), w, h, fps, one)
 	}
-	n := sg.to - sg.from
-	return []segment{{scene: sg.scene, from: sg.from, to: sg.to}, {scene: sg.scene + 1, from: 0, to: n}}
+	x1, y1 := 0, h // vertical: top to bottom
+	switch g.Direction {
+	case "horizontal":
+		x1, y1 = w, 0
+	case "diagonal":
+		x1, y1 = w, h
+	}
+	return fmt.Sprintf("gradients=s=%dx%d:r=%d:d=%s:c0=%s:c1=%s:nb_colors=2:x0=0:y0=0:x1=%d:y1=%d:speed=0.00001:seed=1,format=yuv420p,",
+		w, h, fps, one, hex(g.From), hex(g.To), x1, y1)
 }
 
-// visible reports whether element e shows during frames [from, to) of its
-// scene.
-func visible(tl timeline, e movie.Element, from, to int) bool {
-	return e.Start < tl.seconds(to) && e.End > tl.seconds(from)
+func sameBackground(a, b movie.Background) bool {
+	if a.Gradient == nil || b.Gradient == nil {
+		return a.Gradient == b.Gradient && a.Color == b.Color
+	}
+	return *a.Gradient == *b.Gradient
 }
 
-// sceneWindow draws frames [from, to) of scene i into [label]. Times in
-// enable expressions are shifted so the window starts at t=0.
-func sceneWindow(s movie.Spec, tl timeline, p graphParams, i, from, to int, pixfmt, label string, takeImg func([2]int) string, takeClip func(i, j, from, to int) string) []string {
+// sceneStream draws all frames of scene i into [label], in yuv420p.
+func sceneStream(s movie.Spec, tl timeline, p graphParams, i int, label string, takeBg func(int) string, takeImg func([2]int) string,
+	takeClip func(i, j, from, to int) string) []string {
 	w, h := s.Size()
 	sc := s.Scenes[i]
-	n := to - from
-	fps := tl.fps
-	src := fmt.Sprintf("w%d_%d_%d", i, from, 0)
-	var chains []string
-	overlayFmt := "yuv420"
-	if pixfmt == "yuv444p" {
-		overlayFmt = "yuv444"
-	}
-	// Half a frame short of n frames: a source emits frames while t < d, so
-	// this yields exactly n (t = 0 … (n-1)/fps) whatever the float rounding.
-	dur := num((float64(n) - 0.5) / float64(fps))
-	if g := sc.Background.Gradient; g != nil {
-		x1, y1 := 0, h // vertical: top to bottom
-		switch g.Direction {
-		case "horizontal":
-			x1, y1 = w, 0
-		case "diagonal":
-			x1, y1 = w, h
-		}
-		// A static gradient is drawn once and laid over a color source for
-		// the window's frames: gradients costs a per-pixel pass per frame
-		// (30× a color source at 720p), and ffmpeg 5.1's loop filter
-		// deadlocks the graph once an image overlay joins it.
-		chains = append(chains,
-			fmt.Sprintf("gradients=s=%dx%d:r=%d:d=%s:c0=%s:c1=%s:nb_colors=2:x0=0:y0=0:x1=%d:y1=%d:speed=0.00001:seed=1,format=%s[%sg]",
-				w, h, fps, num(0.5/float64(fps)), hex(g.From), hex(g.To), x1, y1, pixfmt, src),
-			fmt.Sprintf("color=c=black:s=%dx%d:r=%d:d=%s,format=%s[%sc]", w, h, fps, dur, pixfmt, src),
-			fmt.Sprintf("[%sc][%sg]overlay=format=%s:eof_action=repeat[%s]", src, src, overlayFmt, src))
-	} else {
-		chains = append(chains, fmt.Sprintf("color=c=%s:s=%dx%d:r=%d:d=%s,format=%s[%s]", hex(sc.Background.Color), w, h, fps, dur, pixfmt, src))
-	}
+	n := tl.frames[i]
+	src := fmt.Sprintf("%se0", label)
+	// The background is one frame, looped for the scene's n frames: a
+	// source per scene would keep its own frame for the whole run (every
+	// color source caches the one it draws), and a gradient costs a
+	// per-pixel pass per frame (30× a color source at 720p).
+	chains := []string{fmt.Sprintf("[%s]loop=loop=-1:size=1,trim=end_frame=%d,setpts=N/(%d*TB)[%s]",
+		takeBg(i), n, tl.fps, src)}
 	cur := src
-	t0 := tl.seconds(from)
-	step := 0
 	for j, e := range sc.Elements {
-		if !visible(tl, e, from, to) {
-			continue
-		}
-		step++
-		next := fmt.Sprintf("w%d_%d_%d", i, from, step)
+		next := fmt.Sprintf("%se%d", label, j+1)
 		enable := ""
-		if e.Start > t0 || e.End < tl.seconds(to) {
-			enable = fmt.Sprintf(":enable='gte(t,%s)*lt(t,%s)'", num(e.Start-t0), num(e.End-t0))
+		if e.Start > 0 || e.End < tl.seconds(n) {
+			enable = fmt.Sprintf(":enable='gte(t,%s)*lt(t,%s)'", num(e.Start), num(e.End))
 		}
 		key := [2]int{i, j}
 		switch e.Type {
@@ -384,16 +403,26 @@ func sceneWindow(s movie.Spec, tl timeline, p graphParams, i, from, to int, pixf
 			chains = append(chains, fmt.Sprintf(
 				"[%s]drawtext=fontfile=%s:textfile=%s:expansion=none:fontsize=%d:fontcolor=%s:line_spacing=%d:x=%s:y=%s%s[%s]",
 				cur, p.font, p.textFile[key], e.FontSize, hex(e.Color), e.FontSize/5, x, y, enable, next))
-		case "image", "video":
-			src := ""
-			if e.Type == "image" {
-				src = takeImg(key)
-			} else {
-				src = takeClip(i, j, from, to)
-			}
+		case "image":
+			// The still is looped rather than left to overlay's
+			// eof_action=repeat: an overlay whose second input has ended
+			// copies every main frame and keeps the last copy until the
+			// graph closes, a whole frame per image element (3 MB at
+			// full-hd, 3 GB for a thousand). A looped still is references
+			// to one frame, made only as the overlay asks for them.
 			x, y := imagePosition(e.Position)
-			chains = append(chains, fmt.Sprintf("[%s][%s]overlay=x=%s:y=%s:format=%s:eof_action=repeat%s[%s]",
-				cur, src, x, y, overlayFmt, enable, next))
+			img := takeImg(key)
+			chains = append(chains, fmt.Sprintf("[%s]loop=loop=-1:size=1[%sl]", img, img),
+				fmt.Sprintf("[%s][%sl]overlay=x=%s:y=%s:format=yuv420:eof_action=pass%s[%s]",
+					cur, img, x, y, enable, next))
+		case "video":
+			// A clip that ended holds its last frame: here overlay's
+			// eof_action=repeat is what the spec asks for.
+			x, y := imagePosition(e.Position)
+			chains = append(chains, fmt.Sprintf("[%s][%s]overlay=x=%s:y=%s:format=yuv420:eof_action=repeat%s[%s]",
+				cur, takeClip(i, j, 0, n), x, y, enable, next))
+		default:
+			continue
 		}
 		cur = next
 	}

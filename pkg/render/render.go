@@ -20,7 +20,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,7 +47,7 @@ type Options struct {
 	FFprobe string
 	// Progress receives 0..100, each value once, 100 when ffmpeg is done.
 	Progress func(percent int)
-	// Threads for encoding and filtering; 0 means the number of CPUs.
+	// Threads for encoding and filtering; 0 means DefaultThreads.
 	Threads int
 	// FontFile overrides FindFont.
 	FontFile string
@@ -66,6 +65,12 @@ type Options struct {
 // superfast 0.41 (203 KB): only ultrafast meets the 0.25 target, and for
 // flat generated graphics the larger file is still under 0.5 Mbit/s.
 const DefaultPreset = "ultrafast"
+
+// DefaultThreads is how many threads ffmpeg encodes and filters with: the
+// render worker's two vCPUs. It is fixed rather than the machine's count
+// because x264's and the filters' memory grows with it, and movie's render
+// budget was measured with this many.
+const DefaultThreads = 2
 
 // DefaultMaxAssetBytes bounds one image or audio file.
 const DefaultMaxAssetBytes = 50 << 20
@@ -86,6 +91,10 @@ type Result struct {
 	// PeakWorkBytes is the most the job directory and the output together
 	// held on disk while rendering, sampled; what /tmp must have free.
 	PeakWorkBytes int64
+	// PeakRSSBytes is the peak resident memory of the largest ffmpeg run
+	// (the children's rusage maxrss; they run one at a time): what movie's
+	// render budget bounds.
+	PeakRSSBytes int64
 }
 
 // AssetError is media the render could not use: unreachable, refused by
@@ -153,7 +162,8 @@ func Render(ctx context.Context, spec movie.Spec, out string, o Options) (Result
 		return Result{}, fmt.Errorf("render: write graph: %w", err)
 	}
 	args := ffmpegArgs(inputs, out, o, strings.Contains(graph, "[aout]"))
-	if err := run(ctx, o.FFmpeg, job, args, tl.Duration(), o.Progress); err != nil {
+	rss, err := run(ctx, o.FFmpeg, job, args, tl.Duration(), o.Progress)
+	if err != nil {
 		os.Remove(out)
 		return Result{}, err
 	}
@@ -162,7 +172,7 @@ func Render(ctx context.Context, spec movie.Spec, out string, o Options) (Result
 		return Result{}, fmt.Errorf("render: output: %w", err)
 	}
 	w, h := spec.Size()
-	return Result{Duration: tl.Duration(), Width: w, Height: h, SizeBytes: fi.Size(), PeakWorkBytes: mon.stop()}, nil
+	return Result{Duration: tl.Duration(), Width: w, Height: h, SizeBytes: fi.Size(), PeakWorkBytes: mon.stop(), PeakRSSBytes: max(rss, p.fitRSS)}, nil
 }
 
 // normalizedCopy deep-copies the spec so Normalize does not write into the
@@ -186,8 +196,7 @@ func prepare(ctx context.Context, spec movie.Spec, job, font string, o Options) 
 	p := graphParams{
 		font:       "font.ttf",
 		textFile:   map[[2]int]string{},
-		imageFile:  map[[2]int]string{},
-		imageFmt:   map[[2]int]string{},
+		still:      map[[2]int]int{},
 		clips:      map[[2]int]media{},
 		sceneAudio: map[int]media{},
 		watermark:  o.Watermark,
@@ -198,7 +207,7 @@ func prepare(ctx context.Context, spec movie.Spec, job, font string, o Options) 
 	if err := os.Symlink(font, filepath.Join(job, p.font)); err != nil {
 		return p, fmt.Errorf("render: link font: %w", err)
 	}
-	w, _ := spec.Size()
+	w, h := spec.Size()
 	for i, sc := range spec.Scenes {
 		for j, e := range sc.Elements {
 			if e.Type != "text" {
@@ -264,12 +273,20 @@ func prepare(ctx context.Context, spec movie.Spec, job, font string, o Options) 
 		cache[kind+" "+src] = f
 		return f, nil
 	}
+	type source struct {
+		field  string
+		f      media
+		stills []int
+	}
+	var sources []*source // distinct images, in order of first use
+	byMedia := map[string]*source{}
 	for i, sc := range spec.Scenes {
 		for j, e := range sc.Elements {
 			if e.Type != "image" && e.Type != "video" {
 				continue
 			}
-			f, err := get(fmt.Sprintf("/scenes/%d/elements/%d/%s", i, j, sourceField(e.URL)), e.URL, e.Asset, e.Type)
+			field := fmt.Sprintf("/scenes/%d/elements/%d/%s", i, j, sourceField(e.URL))
+			f, err := get(field, e.URL, e.Asset, e.Type)
 			if err != nil {
 				return p, err
 			}
@@ -277,7 +294,18 @@ func prepare(ctx context.Context, spec movie.Spec, job, font string, o Options) 
 				p.clips[[2]int{i, j}] = f
 				continue
 			}
-			p.imageFile[[2]int{i, j}], p.imageFmt[[2]int{i, j}] = f.file, f.format
+			src := byMedia[e.Media()]
+			if src == nil {
+				src = &source{field: field, f: f}
+				byMedia[e.Media()] = src
+				sources = append(sources, src)
+			}
+			n := len(p.stills)
+			k := stillFor(&p.stills, e, w, h)
+			if k == n {
+				src.stills = append(src.stills, k)
+			}
+			p.still[[2]int{i, j}] = k
 		}
 		if a := sc.Audio; a != nil {
 			f, err := get(fmt.Sprintf("/scenes/%d/audio/%s", i, sourceField(a.URL)), a.URL, a.Asset, "audio")
@@ -293,6 +321,17 @@ func prepare(ctx context.Context, spec movie.Spec, job, font string, o Options) 
 			return p, err
 		}
 		p.audioFile, p.audioFmt = f.file, f.format
+	}
+	for _, src := range sources {
+		stills := make([]still, len(src.stills))
+		for n, k := range src.stills {
+			stills[n] = p.stills[k]
+		}
+		rss, err := fitImage(ctx, o.FFmpeg, job, src.field, src.f.file, src.f.format, stills)
+		if err != nil {
+			return p, err
+		}
+		p.fitRSS = max(p.fitRSS, rss)
 	}
 	return p, nil
 }
@@ -381,7 +420,7 @@ func readHead(path string) ([]byte, error) {
 func ffmpegArgs(inputs []input, out string, o Options, audio bool) []string {
 	threads := o.Threads
 	if threads <= 0 {
-		threads = runtime.NumCPU()
+		threads = DefaultThreads
 	}
 	preset := o.Preset
 	if preset == "" {
@@ -415,8 +454,8 @@ func ffmpegArgs(inputs []input, out string, o Options, audio bool) []string {
 }
 
 // run runs ffmpeg in the job directory, feeding its -progress output to
-// progress and killing it when ctx ends.
-func run(ctx context.Context, ffmpeg, dir string, args []string, total float64, progress func(int)) error {
+// progress and killing it when ctx ends. It returns ffmpeg's peak RSS.
+func run(ctx context.Context, ffmpeg, dir string, args []string, total float64, progress func(int)) (int64, error) {
 	cmd := exec.CommandContext(ctx, ffmpeg, args...)
 	cmd.Dir = dir
 	cmd.Env = ffmpegEnv(dir)
@@ -425,20 +464,20 @@ func run(ctx context.Context, ffmpeg, dir string, args []string, total float64, 
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return fmt.Errorf("render: ffmpeg stdout: %w", err)
+		return 0, fmt.Errorf("render: ffmpeg stdout: %w", err)
 	}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("render: start ffmpeg: %w", err)
+		return 0, fmt.Errorf("render: start ffmpeg: %w", err)
 	}
 	readProgress(stdout, total, progress)
 	err = cmd.Wait()
 	if ctx.Err() != nil {
-		return fmt.Errorf("render: ffmpeg stopped: %w", ctx.Err())
+		return 0, fmt.Errorf("render: ffmpeg stopped: %w", ctx.Err())
 	}
 	if err != nil {
-		return fmt.Errorf("render: ffmpeg: %w: %s", err, strings.TrimSpace(stderr.String()))
+		return 0, fmt.Errorf("render: ffmpeg: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	return nil
+	return peakRSS(cmd.ProcessState), nil
 }
 
 // ffmpegEnv passes only what a dynamically linked ffmpeg needs to start:

@@ -268,7 +268,7 @@ func TestGraphNeverContainsText(t *testing.T) {
 	}}
 	spec.Normalize()
 	p := graphParams{font: "font.ttf", textFile: map[[2]int]string{{0, 0}: "text0_0.txt", {1, 0}: "text1_0.txt"},
-		imageFile: map[[2]int]string{{0, 1}: "asset0"}, imageFmt: map[[2]int]string{{0, 1}: "png_pipe"}, watermark: true, wmFile: "watermark.txt"}
+		still: map[[2]int]int{{0, 1}: 0}, stills: []still{{media: "https://a.test/SECRET.png", fit: "contain", w: 1280, h: 720, file: "still0.nut"}}, watermark: true, wmFile: "watermark.txt"}
 	inputs, graph := buildGraph(spec, newTimeline(spec), p)
 	if strings.Contains(graph, "SECRET") || strings.Contains(graph, "a.test") {
 		t.Fatalf("user input in the graph:\n%s", graph)
@@ -278,12 +278,12 @@ func TestGraphNeverContainsText(t *testing.T) {
 			t.Errorf("graph lacks %q", want)
 		}
 	}
-	if len(inputs) != 1 || inputs[0].file != "asset0" {
+	if len(inputs) != 1 || inputs[0].file != "still0.nut" {
 		t.Fatalf("inputs %+v", inputs)
 	}
 	args := ffmpegArgs(inputs, "/tmp/o.mp4", Options{}, false)
 	joined := strings.Join(args, " ")
-	for _, want := range []string{"-protocol_whitelist file -f png_pipe", "-pix_fmt yuv420p", "-movflags +faststart", "-c:v libx264"} {
+	for _, want := range []string{"-protocol_whitelist file -threads 1 -f nut", "-pix_fmt yuv420p", "-movflags +faststart", "-c:v libx264"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("args lack %q: %s", want, joined)
 		}
