@@ -196,7 +196,11 @@ func (p *progressBar) show(v *client.Video) {
 	}
 	const width = 30
 	fill := pct * width / 100
-	p.line(fmt.Sprintf("%s [%s%s] %3d%% %s", v.ID, strings.Repeat("#", fill), strings.Repeat("-", width-fill), pct, v.Status))
+	line := fmt.Sprintf("%s [%s%s] %3d%% %s", v.ID, strings.Repeat("#", fill), strings.Repeat("-", width-fill), pct, v.Status)
+	if v.Attempts > 1 && !v.Terminal() {
+		line += fmt.Sprintf(" (attempt %d)", v.Attempts)
+	}
+	p.line(line)
 }
 
 // line shows line unless it is the one shown.
@@ -245,6 +249,9 @@ func printVideo(cmd *cobra.Command, v *client.Video) error {
 	fmt.Fprintf(out, "%s %s %d%% (%s, %.1f s", v.ID, v.Status, v.Progress, v.Environment, v.DurationSeconds)
 	if v.SizeBytes != nil {
 		fmt.Fprintf(out, ", %d bytes", *v.SizeBytes)
+	}
+	if v.Attempts > 1 {
+		fmt.Fprintf(out, ", attempt %d", v.Attempts)
 	}
 	fmt.Fprintln(out, ")")
 	if v.Error != nil {

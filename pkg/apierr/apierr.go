@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Code is one of the closed list below.
@@ -85,7 +86,10 @@ type Error struct {
 	// Field names the offending input as a JSON pointer ("/expiresAt") or a
 	// parameter name ("limit") for invalid_request.
 	Field string
-	Cause error
+	// RetryAfter, when set, is sent as the Retry-After header: when a
+	// retry may succeed.
+	RetryAfter time.Duration
+	Cause      error
 }
 
 func (e *Error) Error() string {

@@ -235,10 +235,13 @@ func (c *Client) RevokeConsoleSession(ctx context.Context, id string) (*ConsoleS
 
 // Video is a render job.
 type Video struct {
-	Object          string          `json:"object"`
-	ID              string          `json:"id"`
-	Status          string          `json:"status"` // queued, rendering, succeeded, failed, cancelled
-	Progress        int             `json:"progress"`
+	Object   string `json:"object"`
+	ID       string `json:"id"`
+	Status   string `json:"status"` // queued, rendering, succeeded, failed, cancelled
+	Progress int    `json:"progress"`
+	// Attempts counts the renders started: above 1, earlier attempts
+	// failed (or their worker died) and the render was retried.
+	Attempts        int             `json:"attempts"`
 	Environment     string          `json:"environment"`
 	TemplateID      string          `json:"templateId,omitempty"`
 	Variables       json.RawMessage `json:"variables,omitempty"`

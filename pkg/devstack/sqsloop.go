@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -17,10 +18,11 @@ import (
 )
 
 // SQSLoop plays one Lambda event source mapping: it polls a queue, hands
-// batches to the function and deletes what the function processed. Failed
-// messages are left alone; they come back after the visibility timeout and
-// the queue's own RedrivePolicy moves them to the DLQ after maxReceiveCount
-// (moto implements redrive on receive, as SQS does).
+// batches to the function, up to Concurrency invocations at once, and
+// deletes what the function processed. Failed messages are left alone;
+// they come back after the visibility timeout and the queue's own
+// RedrivePolicy moves them to the DLQ after maxReceiveCount (moto
+// implements redrive on receive, as SQS does).
 type SQSLoop struct {
 	Function string // logical ID, for logs
 	Event    samtemplate.SQSEvent
@@ -29,35 +31,48 @@ type SQSLoop struct {
 	Region   string
 	Handler  lambdas.SQSFunc
 	Timeout  time.Duration // the function's timeout
-	SQS      *sqs.Client
-	Logger   *slog.Logger
+	// Concurrency is how many invocations run at once, as the template
+	// gives it (samtemplate.Function.Concurrency); 0 means 1.
+	Concurrency int
+	SQS         *sqs.Client
+	Logger      *slog.Logger
 	// WaitTime is the long-poll wait; short so shutdown is quick. 0 means 1 s.
 	WaitTime time.Duration
 }
 
-// Run polls until ctx is cancelled.
+// Run polls until ctx is cancelled, then waits for the invocations in
+// flight. One poll runs at a time, and only while an invocation is free,
+// as Lambda's pollers scale with the concurrency the mapping may use.
 func (l *SQSLoop) Run(ctx context.Context) error {
 	log := l.Logger
 	if log == nil {
 		log = slog.Default()
 	}
 	log = log.With("function", l.Function, "event", l.Event.EventName)
+	free := make(chan struct{}, max(l.Concurrency, 1))
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for ctx.Err() == nil {
+		select {
+		case free <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
 		batch, err := l.receive(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				break
+		if err != nil || len(batch) == 0 {
+			<-free
+			if err != nil && ctx.Err() == nil {
+				log.Error("receive failed", "err", err)
+				sleep(ctx, time.Second)
 			}
-			log.Error("receive failed", "err", err)
-			sleep(ctx, time.Second)
 			continue
 		}
-		if len(batch) == 0 {
-			continue
-		}
-		if err := l.handle(ctx, batch, log); err != nil && ctx.Err() == nil {
-			log.Error("delete failed", "err", err)
-		}
+		wg.Go(func() {
+			defer func() { <-free }()
+			if err := l.handle(ctx, batch, log); err != nil && ctx.Err() == nil {
+				log.Error("delete failed", "err", err)
+			}
+		})
 	}
 	return nil
 }

@@ -77,6 +77,7 @@ type Stack struct {
 	res      *Resources
 	gateway  *Gateway
 	loops    []*SQSLoop
+	timers   []*ScheduleLoop
 	listener net.Listener
 	server   *http.Server
 
@@ -199,10 +200,10 @@ func (s *Stack) build(ctx context.Context) error {
 		}
 		isAuthz := f.LogicalID == s.tpl.Api.AuthorizerFunction
 		switch {
-		case isAuthz && (len(f.Routes) > 0 || len(f.SQSEvents) > 0):
+		case isAuthz && kinds(len(f.Routes), len(f.SQSEvents), len(f.Schedules)) > 0:
 			return fmt.Errorf("function %s is the authorizer and must have no events", f.LogicalID)
-		case len(f.Routes) > 0 && len(f.SQSEvents) > 0:
-			return fmt.Errorf("function %s has both Api and SQS events: one handler cannot serve both", f.LogicalID)
+		case kinds(len(f.Routes), len(f.SQSEvents), len(f.Schedules)) > 1:
+			return fmt.Errorf("function %s has events of more than one type (Api, SQS, Schedule): one handler cannot serve them", f.LogicalID)
 		}
 		switch {
 		case isAuthz:
@@ -231,7 +232,22 @@ func (s *Stack) build(ctx context.Context) error {
 				q := s.res.ByID[ev.Queue]
 				s.loops = append(s.loops, &SQSLoop{
 					Function: f.LogicalID, Event: ev, QueueURL: q.URL, QueueARN: q.ARN, Region: Region,
-					Handler: sh, Timeout: time.Duration(f.Timeout) * time.Second, SQS: sqsClient, Logger: s.log,
+					Handler: sh, Timeout: time.Duration(f.Timeout) * time.Second, Concurrency: f.Concurrency(ev),
+					SQS: sqsClient, Logger: s.log,
+				})
+			}
+		case len(f.Schedules) > 0:
+			if fn.Schedule == nil {
+				return fmt.Errorf("function %s has Schedule events but its registry entry has no Schedule constructor", f.LogicalID)
+			}
+			sh, err := fn.Schedule(ctx, deps)
+			if err != nil {
+				return fmt.Errorf("build function %s: %w", f.LogicalID, err)
+			}
+			for _, sc := range f.Schedules {
+				s.timers = append(s.timers, &ScheduleLoop{
+					Function: f.LogicalID, Schedule: sc, Region: Region, Account: s.res.AccountID,
+					Handler: sh, Timeout: time.Duration(f.Timeout) * time.Second, Logger: s.log, Now: s.cfg.Now,
 				})
 			}
 		default:
@@ -259,7 +275,18 @@ func (s *Stack) build(ctx context.Context) error {
 	return err
 }
 
-// Run serves the API and runs the SQS loops until ctx is cancelled or Close
+// kinds counts the event types a function has.
+func kinds(counts ...int) int {
+	n := 0
+	for _, c := range counts {
+		if c > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// Run serves the API and runs the SQS loops and schedules until ctx is cancelled or Close
 // is called. It returns early with an error if the emulator dies.
 func (s *Stack) Run(ctx context.Context) error {
 	s.runMu.Lock()
@@ -276,11 +303,10 @@ func (s *Stack) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	for _, l := range s.loops {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = l.Run(ctx)
-		}()
+		wg.Go(func() { _ = l.Run(ctx) })
+	}
+	for _, l := range s.timers {
+		wg.Go(func() { _ = l.Run(ctx) })
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.server.Serve(s.listener) }()

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -155,6 +156,9 @@ func (s Server) fail(ctx context.Context, req *Request, h map[string]string, err
 	if status >= 500 {
 		s.Logger.ErrorContext(ctx, "request failed", "request_id", req.RequestID,
 			"route", req.Event.HTTPMethod+" "+req.Event.Resource, "err", err)
+	}
+	if e.RetryAfter > 0 {
+		h["Retry-After"] = strconv.Itoa(int(max(time.Second, e.RetryAfter.Round(time.Second)) / time.Second))
 	}
 	h["Content-Type"] = "application/json; charset=utf-8"
 	return s.respond(req, status, h, apierr.Render(e, req.RequestID, s.DocsURL))

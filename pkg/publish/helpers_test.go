@@ -30,12 +30,12 @@ func succeededVideo(t *testing.T, cfg aws.Config, getenv func(string) string, ws
 		t.Fatal(err)
 	}
 	v := queuedVideo(t, st, ws, env, now)
-	v, ok, err := st.StartRendering(ctx, v, 0)
+	v, ok, err := st.StartRendering(ctx, v, 0, "attempt1", time.Minute)
 	if err != nil || !ok {
 		t.Fatalf("start rendering: %v %v", ok, err)
 	}
-	key := videos.S3Key(env, ws, v.ID)
-	if ok, err := st.Succeed(ctx, v, 1.5, int64(len(file)), 320, 240, key); err != nil || !ok {
+	key := videos.AttemptKey(env, ws, v.ID, "attempt1")
+	if ok, err := st.Succeed(ctx, v, "attempt1", videos.Rendered{Duration: 1.5, SizeBytes: int64(len(file)), Width: 320, Height: 240, S3Key: key}); err != nil || !ok {
 		t.Fatalf("succeed: %v %v", ok, err)
 	}
 	_, err = videos.S3Client(cfg).PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(getenv("RENDERS_BUCKET")), Key: aws.String(key),

@@ -166,11 +166,12 @@ func TestPublishIdempotencyOverHTTP(t *testing.T) {
 				t.Fatalf("unrendered: %d %s", r.Status, r.Raw)
 			}
 		}
-		v, ok, err := st.StartRendering(ctx, v, 0)
+		v, ok, err := st.StartRendering(ctx, v, 0, "attempt1", time.Minute)
 		if err != nil || !ok {
 			t.Fatal(ok, err)
 		}
-		if ok, err := st.Succeed(ctx, v, 1, 3, 320, 240, videos.S3Key(apikey.Live, wsA.ID, v.ID)); err != nil || !ok {
+		if ok, err := st.Succeed(ctx, v, "attempt1", videos.Rendered{Duration: 1, SizeBytes: 3, Width: 320, Height: 240,
+			S3Key: videos.AttemptKey(apikey.Live, wsA.ID, v.ID, "attempt1")}); err != nil || !ok {
 			t.Fatal(ok, err)
 		}
 		// An unknown connection: 400, and the key stays free.

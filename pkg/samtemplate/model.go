@@ -3,6 +3,8 @@
 // the local stack and the tests run from.
 package samtemplate
 
+import "time"
+
 // Template is what the local stack needs from template.yaml.
 type Template struct {
 	Api        Api
@@ -52,6 +54,17 @@ type Function struct {
 	OwnEnvironment []string
 	Routes         []Route
 	SQSEvents      []SQSEvent
+	Schedules      []Schedule
+	// ReservedConcurrency is ReservedConcurrentExecutions, 0 when unset.
+	ReservedConcurrency int
+}
+
+// Schedule is one Schedule event of a function: a rate expression. The
+// local stack drives rates only (cron needs a calendar it does not keep).
+type Schedule struct {
+	EventName  string
+	Expression string        // "rate(5 minutes)"
+	Every      time.Duration // what the rate means
 }
 
 // Route is one Api event of a function.
@@ -70,6 +83,23 @@ type SQSEvent struct {
 	BatchSize               int
 	MaxBatchingWindow       int // seconds
 	ReportBatchItemFailures bool
+	// MaximumConcurrency is ScalingConfig.MaximumConcurrency: how many
+	// invocations the event source runs at once, 0 when unset.
+	MaximumConcurrency int
+}
+
+// Concurrency is how many invocations of f one of its SQS event sources
+// runs at once: the source's MaximumConcurrency, else the function's
+// reserved concurrency, else 1 (Lambda would scale further; the local stack
+// keeps sources without a bound serial).
+func (f Function) Concurrency(ev SQSEvent) int {
+	switch {
+	case ev.MaximumConcurrency > 0:
+		return ev.MaximumConcurrency
+	case f.ReservedConcurrency > 0:
+		return f.ReservedConcurrency
+	}
+	return 1
 }
 
 // Value is an unresolved template value: exactly one field is set.

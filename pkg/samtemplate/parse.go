@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -512,6 +513,9 @@ func (p *parser) parseFunction(id string, props map[string]any) error {
 	if f.MemorySize, err = integer(props, f.MemorySize, "MemorySize"); err != nil {
 		return err
 	}
+	if f.ReservedConcurrency, err = integer(props, 0, "ReservedConcurrentExecutions"); err != nil {
+		return err
+	}
 	// Function variables override Globals key by key, as SAM merges them.
 	for _, src := range []struct {
 		where string
@@ -557,8 +561,14 @@ func (p *parser) parseFunction(id string, props map[string]any) error {
 				return fmt.Errorf("%s.%w", where, err)
 			}
 			f.SQSEvents = append(f.SQSEvents, s)
+		case "Schedule":
+			sc, err := parseSchedule(name, ep)
+			if err != nil {
+				return fmt.Errorf("%s.%w", where, err)
+			}
+			f.Schedules = append(f.Schedules, sc)
 		default:
-			return fmt.Errorf("Events.%s.Type: %q is not supported by the local stack (Api, SQS)", name, typ)
+			return fmt.Errorf("Events.%s.Type: %q is not supported by the local stack (Api, SQS, Schedule)", name, typ)
 		}
 	}
 	p.t.Functions = append(p.t.Functions, f)
@@ -615,6 +625,9 @@ func parseSQSEvent(name string, ep map[string]any) (SQSEvent, error) {
 	if s.MaxBatchingWindow, err = integer(ep, 0, "MaximumBatchingWindowInSeconds"); err != nil {
 		return s, err
 	}
+	if s.MaximumConcurrency, err = integer(ep, 0, "ScalingConfig", "MaximumConcurrency"); err != nil {
+		return s, err
+	}
 	if l, ok := get(ep, "FunctionResponseTypes").([]any); ok {
 		for _, t := range l {
 			if t == "ReportBatchItemFailures" {
@@ -623,6 +636,41 @@ func parseSQSEvent(name string, ep map[string]any) (SQSEvent, error) {
 		}
 	}
 	return s, nil
+}
+
+// parseSchedule reads a Schedule event's rate expression: rate(N unit),
+// unit minute(s), hour(s) or day(s), N a positive integer, singular unit
+// for 1 only, as EventBridge demands.
+func parseSchedule(name string, ep map[string]any) (Schedule, error) {
+	sc := Schedule{EventName: name}
+	var err error
+	if sc.Expression, err = str(ep, "Schedule"); err != nil {
+		return sc, err
+	}
+	if on, err := boolean(ep, "Enabled"); err == nil && get(ep, "Enabled") != nil && !on {
+		return sc, errors.New("Enabled: false: the local stack runs every schedule; remove the event instead")
+	}
+	sc.Every, err = ParseRate(sc.Expression)
+	if err != nil {
+		return sc, fmt.Errorf("Schedule: %w", err)
+	}
+	return sc, nil
+}
+
+// ParseRate parses an EventBridge rate expression such as
+// "rate(5 minutes)".
+func ParseRate(expr string) (time.Duration, error) {
+	inner, ok := strings.CutPrefix(expr, "rate(")
+	if inner, ok2 := strings.CutSuffix(inner, ")"); ok && ok2 {
+		num, unit, _ := strings.Cut(inner, " ")
+		n, err := strconv.Atoi(num)
+		units := map[string]time.Duration{"minute": time.Minute, "hour": time.Hour, "day": 24 * time.Hour}
+		base, ok := units[strings.TrimSuffix(unit, "s")]
+		if err == nil && n > 0 && ok && strconv.Itoa(n) == num && (n == 1) == !strings.HasSuffix(unit, "s") {
+			return time.Duration(n) * base, nil
+		}
+	}
+	return 0, fmt.Errorf("%q: the local stack drives rate(N minutes|hours|days) expressions only", expr)
 }
 
 func (p *parser) parseTable(id string, props map[string]any) error {

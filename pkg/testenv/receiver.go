@@ -34,7 +34,10 @@ func NewReceiver(t testing.TB, status int) *Receiver {
 		h.got = append(h.got, rec)
 		h.mu.Unlock()
 		w.WriteHeader(status)
-		h.ch <- rec
+		select { // Wait sees the first ones; All sees everything
+		case h.ch <- rec:
+		default:
+		}
 	}))
 	t.Cleanup(h.Close)
 	return h
@@ -45,6 +48,13 @@ func (h *Receiver) Count() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.got)
+}
+
+// All is every request that arrived so far.
+func (h *Receiver) All() []Received {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]Received(nil), h.got...)
 }
 
 // Wait returns the next request, failing the test after 15 s without one.

@@ -56,7 +56,7 @@ func (d *DLQ) process(ctx context.Context, rec events.SQSMessage) error {
 		if ok {
 			d.Logger.WarnContext(ctx, "render gave up after retries", "video", v.ID, "workspace", v.Workspace, "environment", v.Env)
 		}
-		if err := d.Store.ReleaseSlot(ctx, m.Workspace, env, v.Slot, v.ID); err != nil {
+		if err := d.Store.ReleaseSlot(ctx, m.Workspace, env, v.Slot, v.LeaseToken); err != nil {
 			return err
 		}
 		// Read what it became (failed now, or finished meanwhile).

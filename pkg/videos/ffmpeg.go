@@ -35,7 +35,8 @@ func MovieRenderer(ffmpeg string, g *egress.Guard) Renderer {
 		if err != nil {
 			return Output{}, classify(err)
 		}
-		return Output{Duration: res.Duration, Width: res.Width, Height: res.Height, SizeBytes: res.SizeBytes, PeakWorkBytes: res.PeakWorkBytes}, nil
+		return Output{Duration: res.Duration, Width: res.Width, Height: res.Height, SizeBytes: res.SizeBytes,
+			PeakWorkBytes: res.PeakWorkBytes, PeakRSSBytes: res.PeakRSSBytes}, nil
 	}
 }
 

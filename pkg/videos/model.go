@@ -78,10 +78,20 @@ type Video struct {
 	ExpiresAt  *time.Time
 	WebhookURL string
 	Watermark  bool
-	// S3Key is the object of a succeeded video.
+	// S3Key is the object of a succeeded video: the file its winning
+	// attempt uploaded (AttemptKey).
 	S3Key string
 	// Slot is the render slot the last worker held (-1: none).
 	Slot int
+	// Attempts counts the renders started, retries and takeovers included.
+	Attempts int
+	// LeaseToken fences the attempt rendering the video: every write an
+	// attempt makes is conditional on it, so an attempt that lost the video
+	// to another can change nothing. LeaseExpiresAt is when the attempt's
+	// lease runs out unless its heartbeat renews it; a delivery finding an
+	// expired lease takes the video over.
+	LeaseToken     string
+	LeaseExpiresAt *time.Time
 	// EventSent records that the terminal event went out, so a redelivered
 	// message can send one that was lost without sending it twice.
 	EventSent bool
@@ -94,10 +104,23 @@ func (v Video) Expired(now time.Time) bool {
 	return v.ExpiresAt != nil && !now.Before(*v.ExpiresAt)
 }
 
-// S3Key is where a rendered video lives in the renders bucket. The
-// environment comes first so a bucket lifecycle rule can expire the sandbox.
-func S3Key(env apikey.Env, ws, id string) string {
-	return "renders/" + string(env) + "/" + ws + "/" + id + ".mp4"
+// LeaseLive reports whether an attempt holds the video at now.
+func (v Video) LeaseLive(now time.Time) bool {
+	return v.Status == Rendering && v.LeaseExpiresAt != nil && now.Before(*v.LeaseExpiresAt)
+}
+
+// FilesPrefix is where a video's files live in the renders bucket: one per
+// attempt that uploaded. The environment comes first so a bucket lifecycle
+// rule can expire the sandbox.
+func FilesPrefix(env apikey.Env, ws, id string) string {
+	return "renders/" + string(env) + "/" + ws + "/" + id + "/"
+}
+
+// AttemptKey is the object one attempt uploads to. No two attempts share
+// one, so a late or duplicate attempt can never overwrite or delete the
+// file of the attempt that succeeded.
+func AttemptKey(env apikey.Env, ws, id, token string) string {
+	return FilesPrefix(env, ws, id) + token + ".mp4"
 }
 
 // Message is the body of a render queue message.

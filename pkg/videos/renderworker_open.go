@@ -3,6 +3,8 @@ package videos
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -38,7 +40,8 @@ func NewDLQWorker(ctx context.Context, d lambdas.Deps) (lambdas.SQSFunc, error) 
 
 // OpenWorker builds a worker rendering with r from the function's environment
 // (DATA_TABLE, KEYS_TABLE, RENDER_QUEUE_URL, EVENTS_QUEUE_URL,
-// WEBHOOK_QUEUE_URL, RENDERS_BUCKET, ASSETS_BUCKET).
+// WEBHOOK_QUEUE_URL, RENDERS_BUCKET, ASSETS_BUCKET, and RENDER_LEASE_SECONDS,
+// the lease and heartbeat period, default 60).
 func OpenWorker(_ context.Context, d lambdas.Deps, r Renderer) (*Worker, error) {
 	d = d.WithDefaults()
 	if r == nil {
@@ -47,6 +50,14 @@ func OpenWorker(_ context.Context, d lambdas.Deps, r Renderer) (*Worker, error) 
 	env, err := d.Require("RENDER_QUEUE_URL", "EVENTS_QUEUE_URL", "WEBHOOK_QUEUE_URL", "RENDERS_BUCKET", "ASSETS_BUCKET")
 	if err != nil {
 		return nil, fmt.Errorf("render worker: %w", err)
+	}
+	var lease time.Duration
+	if v := d.Getenv("RENDER_LEASE_SECONDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 2 || n > 900 {
+			return nil, fmt.Errorf("render worker: RENDER_LEASE_SECONDS %q: want 2 to 900 seconds", v)
+		}
+		lease = time.Duration(n) * time.Second
 	}
 	st, err := OpenStore(d)
 	if err != nil {
@@ -61,7 +72,7 @@ func OpenWorker(_ context.Context, d lambdas.Deps, r Renderer) (*Worker, error) 
 		Store: st, Queue: q, QueueURL: env["RENDER_QUEUE_URL"],
 		Events:  emitter(q, env, d),
 		Objects: S3Client(d.AWS), Bucket: env["RENDERS_BUCKET"], AssetsBucket: env["ASSETS_BUCKET"], Assets: as,
-		Render: r, Logger: d.Logger,
+		Render: r, Logger: d.Logger, LeaseTTL: lease,
 	}
 	w.defaults()
 	return w, nil

@@ -31,11 +31,6 @@ type Queue interface {
 	SendMessage(context.Context, *sqs.SendMessageInput, ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
 }
 
-// Objects is the part of the S3 client the service uses.
-type Objects interface {
-	DeleteObject(context.Context, *s3.DeleteObjectInput, ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
-}
-
 // Presigner signs download URLs.
 type Presigner interface {
 	PresignGetObject(context.Context, *s3.GetObjectInput, ...func(*s3.PresignOptions)) (*v4.PresignedHTTPRequest, error)
@@ -315,9 +310,9 @@ func (sv *Service) Remove(ctx context.Context, ws string, env apikey.Env, id str
 		v, err = sv.Store.Get(ctx, ws, env, id)
 		return v, false, err
 	}
-	if v.S3Key != "" && sv.Objects != nil {
-		if _, err := sv.Objects.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &sv.Bucket, Key: &v.S3Key}); err != nil {
-			return Video{}, false, fmt.Errorf("delete file of %s: %w", id, err)
+	if sv.Objects != nil {
+		if err := DeleteFiles(ctx, sv.Objects, sv.Bucket, v); err != nil {
+			return Video{}, false, err
 		}
 	}
 	if err := sv.Store.Delete(ctx, v); err != nil {

@@ -56,8 +56,9 @@ func NewStore(db DB, table, keysTable string, now func() time.Time) (*Store, err
 // Item layout. Everything of a workspace's environment shares one partition,
 // so no key of another workspace or environment can ever reach it.
 const (
-	attrPK, attrSK = "pk", "sk"
-	attrTTL        = "ttl"
+	attrPK, attrSK         = "pk", "sk"
+	attrTTL                = "ttl"
+	attrGSI1PK, attrGSI1SK = "gsi1pk", "gsi1sk" // the expiry index of sandbox videos (sweeper.go)
 
 	videoPrefix = "VIDEO#"
 	slotPrefix  = "SLOT#" // idempotency records are IDEM# (package idempotency)
@@ -70,7 +71,8 @@ const (
 	aCreated, aStarted, aFinished, aExpires   = "createdAt", "startedAt", "finishedAt", "expiresAt"
 	aWebhook, aWatermark, aS3Key, aSlot, aEvt = "webhookUrl", "watermark", "s3Key", "slot", "eventSent"
 	aQueued                                   = "queued"
-	aHolder, aLease                           = "holder", "leaseExpiresAt"
+	aHolder, aLease                           = "holder", "leaseExpiresAt" // of a slot, and of a rendering video
+	aAttempts, aToken                         = "attempts", "leaseToken"
 	aVideo                                    = "videoId" // of an idempotency record
 )
 
@@ -115,6 +117,7 @@ func videoItem(v Video) map[string]types.AttributeValue {
 	if v.ExpiresAt != nil {
 		it[aExpires] = dynamo.Millis(*v.ExpiresAt)
 		it[attrTTL] = dynamo.N(v.ExpiresAt.Unix())
+		it[attrGSI1PK], it[attrGSI1SK] = dynamo.S(expiryDay(*v.ExpiresAt)), dynamo.S(expirySort(*v.ExpiresAt, v.ID))
 	}
 	return it
 }
@@ -128,6 +131,7 @@ func decodeVideo(it map[string]types.AttributeValue) Video {
 		StartedAt: dynamo.Time(it, aStarted), FinishedAt: dynamo.Time(it, aFinished), ExpiresAt: dynamo.Time(it, aExpires),
 		WebhookURL: dynamo.Str(it, aWebhook), Watermark: dynamo.Bool(it, aWatermark), S3Key: dynamo.Str(it, aS3Key),
 		Slot: int(integer(it, aSlot)), EventSent: dynamo.Bool(it, aEvt),
+		Attempts: int(integer(it, aAttempts)), LeaseToken: dynamo.Str(it, aToken), LeaseExpiresAt: dynamo.Time(it, aLease),
 	}
 	v.Duration, _ = dynamo.Float(it, aDuration)
 	if x := dynamo.Str(it, aSpec); x != "" {
@@ -178,6 +182,10 @@ func (st *Store) EnvLimits(ctx context.Context, ws string, env apikey.Env) (Limi
 	}, nil
 }
 
+// QueueFullRetryAfter is the Retry-After of queue_full: about a short
+// render, after which a place may have freed.
+const QueueFullRetryAfter = 30 * time.Second
+
 // Insert writes a new queued video and counts it against the environment's
 // queue cap in one transaction: either both happen or neither. A full
 // queue is apierr.QueueFull.
@@ -199,7 +207,17 @@ func (st *Store) Insert(ctx context.Context, v Video, queueCap int) error {
 		return nil
 	}
 	if r := dynamo.CancelReasons(err); len(r) == 2 && r[0] == "ConditionalCheckFailed" {
-		return apierr.New(apierr.QueueFull, "This workspace already has %d renders queued or rendering; wait for some to finish.", queueCap)
+		e := apierr.New(apierr.QueueFull, "This workspace already has %d renders queued or rendering; retry after %d seconds or when one finishes.",
+			queueCap, int(QueueFullRetryAfter/time.Second))
+		e.RetryAfter = QueueFullRetryAfter
+		return e
+	}
+	if r := dynamo.CancelReasons(err); len(r) == 2 && r[1] == "ConditionalCheckFailed" {
+		// The video's id is new: only this insert's own earlier try, whose
+		// answer was lost and which the SDK retried, can have written it.
+		if _, gerr := st.Get(ctx, v.Workspace, v.Env, v.ID); gerr == nil {
+			return nil
+		}
 	}
 	return fmt.Errorf("insert video %s: %w", v.ID, err)
 }
@@ -300,24 +318,27 @@ func (st *Store) list(ctx context.Context, ws string, env apikey.Env, flt Filter
 // transition moves a non-terminal video to a terminal status with set
 // applied, and releases its place in the queue counter in the same
 // transaction, so the counter drops exactly once per video whatever
-// retries and races happen. It reports false when the video was already
-// terminal (or gone).
-func (st *Store) transition(ctx context.Context, v Video, from []string, set string, names map[string]string, values map[string]types.AttributeValue) (bool, error) {
+// retries and races happen. cond, when set, must hold too (a fence). It
+// reports false when the video was already terminal, gone, or cond failed.
+func (st *Store) transition(ctx context.Context, v Video, from []string, cond, set string, names map[string]string, values map[string]types.AttributeValue) (bool, error) {
 	names["#st"] = aStatus
-	cond := "#st IN ("
+	c := "#st IN ("
 	for i, x := range from {
 		k := fmt.Sprintf(":from%d", i)
 		values[k] = dynamo.S(x)
 		if i > 0 {
-			cond += ", "
+			c += ", "
 		}
-		cond += k
+		c += k
 	}
-	cond += ")"
+	c += ")"
+	if cond != "" {
+		c += " AND (" + cond + ")"
+	}
 	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName: &st.table, Key: key(v.Workspace, v.Env, videoPrefix+v.ID),
-			UpdateExpression: aws.String(set), ConditionExpression: aws.String(cond),
+			UpdateExpression: aws.String(set), ConditionExpression: aws.String(c),
 			ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 		}},
 		{Update: &types.Update{
@@ -336,46 +357,86 @@ func (st *Store) transition(ctx context.Context, v Video, from []string, set str
 	return false, fmt.Errorf("finish video %s: %w", v.ID, err)
 }
 
-// Succeed records a finished render.
-func (st *Store) Succeed(ctx context.Context, v Video, duration float64, size int64, width, height int, s3Key string) (bool, error) {
-	return st.transition(ctx, v, []string{Rendering},
-		"SET #st = :st, #p = :hundred, #d = :d, #z = :z, #w = :w, #h = :h, #k = :k, #f = :f",
-		map[string]string{"#p": aProgress, "#d": aDuration, "#z": aSize, "#w": aWidth, "#h": aHeight, "#k": aS3Key, "#f": aFinished},
-		map[string]types.AttributeValue{
-			":st": dynamo.S(Succeeded), ":hundred": dynamo.N(100), ":d": dynamo.F(duration), ":z": dynamo.N(size),
-			":w": dynamo.N(int64(width)), ":h": dynamo.N(int64(height)), ":k": dynamo.S(s3Key), ":f": dynamo.Millis(st.now()),
-		})
+// fence is the condition that the attempt holding token still holds v.
+func fence(names map[string]string, values map[string]types.AttributeValue, token string) string {
+	names["#tok"] = aToken
+	values[":tok"] = dynamo.S(token)
+	return "#tok = :tok"
 }
 
-// Fail records a failed render, from queued or rendering.
+// Rendered is what a successful attempt records.
+type Rendered struct {
+	Duration      float64
+	SizeBytes     int64
+	Width, Height int
+	S3Key         string
+}
+
+// Succeed records the render of the attempt holding token: fenced, so only
+// the attempt that holds the video can make it succeed, and only once.
+func (st *Store) Succeed(ctx context.Context, v Video, token string, r Rendered) (bool, error) {
+	names := map[string]string{"#p": aProgress, "#d": aDuration, "#z": aSize, "#w": aWidth, "#h": aHeight, "#k": aS3Key, "#f": aFinished, "#le": aLease}
+	values := map[string]types.AttributeValue{
+		":st": dynamo.S(Succeeded), ":hundred": dynamo.N(100), ":d": dynamo.F(r.Duration), ":z": dynamo.N(r.SizeBytes),
+		":w": dynamo.N(int64(r.Width)), ":h": dynamo.N(int64(r.Height)), ":k": dynamo.S(r.S3Key), ":f": dynamo.Millis(st.now()),
+	}
+	return st.transition(ctx, v, []string{Rendering}, fence(names, values, token),
+		"SET #st = :st, #p = :hundred, #d = :d, #z = :z, #w = :w, #h = :h, #k = :k, #f = :f REMOVE #le", names, values)
+}
+
+// Fail records a failed render, from queued or rendering, whoever holds it
+// (the dead-letter handler, a render that could not be queued).
 func (st *Store) Fail(ctx context.Context, v Video, e Error) (bool, error) {
-	return st.transition(ctx, v, []string{Queued, Rendering},
-		"SET #st = :st, #c = :c, #m = :m, #f = :f",
-		map[string]string{"#c": aErrCode, "#m": aErrMsg, "#f": aFinished},
-		map[string]types.AttributeValue{":st": dynamo.S(Failed), ":c": dynamo.S(e.Code), ":m": dynamo.S(e.Message), ":f": dynamo.Millis(st.now())})
+	return st.fail(ctx, v, "", e, map[string]string{}, map[string]types.AttributeValue{})
+}
+
+// FailAttempt records the failure of the attempt holding token.
+func (st *Store) FailAttempt(ctx context.Context, v Video, token string, e Error) (bool, error) {
+	names, values := map[string]string{}, map[string]types.AttributeValue{}
+	return st.fail(ctx, v, fence(names, values, token), e, names, values)
+}
+
+// GiveUp fails a video no attempt holds any more (queued, or rendering
+// under an expired lease) once it has had its attempts.
+func (st *Store) GiveUp(ctx context.Context, v Video, e Error) (bool, error) {
+	names := map[string]string{"#le": aLease}
+	values := map[string]types.AttributeValue{":q": dynamo.S(Queued), ":now": dynamo.Millis(st.now())}
+	return st.fail(ctx, v, "#st = :q OR attribute_not_exists(#le) OR #le <= :now", e, names, values)
+}
+
+func (st *Store) fail(ctx context.Context, v Video, cond string, e Error, names map[string]string, values map[string]types.AttributeValue) (bool, error) {
+	names["#c"], names["#m"], names["#f"], names["#le"] = aErrCode, aErrMsg, aFinished, aLease
+	values[":st"], values[":c"], values[":m"], values[":f"] = dynamo.S(Failed), dynamo.S(e.Code), dynamo.S(e.Message), dynamo.Millis(st.now())
+	return st.transition(ctx, v, []string{Queued, Rendering}, cond, "SET #st = :st, #c = :c, #m = :m, #f = :f REMOVE #le", names, values)
 }
 
 // Cancel stops a queued or rendering video; the worker skips it or stops.
 func (st *Store) Cancel(ctx context.Context, v Video) (bool, error) {
-	return st.transition(ctx, v, []string{Queued, Rendering},
-		"SET #st = :st, #f = :f",
-		map[string]string{"#f": aFinished},
+	return st.transition(ctx, v, []string{Queued, Rendering}, "",
+		"SET #st = :st, #f = :f REMOVE #le",
+		map[string]string{"#f": aFinished, "#le": aLease},
 		map[string]types.AttributeValue{":st": dynamo.S(Cancelled), ":f": dynamo.Millis(st.now())})
 }
 
-// StartRendering moves a queued video to rendering (a redelivered message
-// may find it rendering already) and records the slot it holds. It returns
-// the video as stored, and false when the video is gone or was finished.
-func (st *Store) StartRendering(ctx context.Context, v Video, slot int) (Video, bool, error) {
+// StartRendering starts an attempt: the video moves to rendering under
+// token, leased for ttl, holding slot, with its attempts counted. Only a
+// queued video, or one whose last attempt's lease ran out (its worker died
+// without a word), can start: two deliveries of one message never both
+// render. It returns the video as stored, and false when it could not
+// start (finished, gone, or held by a live attempt).
+func (st *Store) StartRendering(ctx context.Context, v Video, slot int, token string, ttl time.Duration) (Video, bool, error) {
+	now := st.now()
 	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &st.table, Key: key(v.Workspace, v.Env, videoPrefix+v.ID),
-		UpdateExpression:    aws.String("SET #st = :r, #s = if_not_exists(#s, :now), #p = :zero, #slot = :slot"),
-		ConditionExpression: aws.String("#st IN (:q, :r)"),
+		UpdateExpression: aws.String("SET #st = :r, #s = if_not_exists(#s, :now), #p = :zero, #slot = :slot, " +
+			"#tok = :tok, #le = :exp, #a = if_not_exists(#a, :zero) + :one"),
+		ConditionExpression: aws.String("#st = :q OR (#st = :r AND (attribute_not_exists(#le) OR #le <= :now))"),
 		ExpressionAttributeNames: map[string]string{
-			"#st": aStatus, "#s": aStarted, "#p": aProgress, "#slot": aSlot,
+			"#st": aStatus, "#s": aStarted, "#p": aProgress, "#slot": aSlot, "#tok": aToken, "#le": aLease, "#a": aAttempts,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":q": dynamo.S(Queued), ":r": dynamo.S(Rendering), ":now": dynamo.Millis(st.now()), ":zero": dynamo.N(0), ":slot": dynamo.N(int64(slot)),
+			":q": dynamo.S(Queued), ":r": dynamo.S(Rendering), ":now": dynamo.Millis(now), ":zero": dynamo.N(0), ":one": dynamo.N(1),
+			":slot": dynamo.N(int64(slot)), ":tok": dynamo.S(token), ":exp": dynamo.Millis(now.Add(ttl)),
 		},
 		ReturnValues: types.ReturnValueAllNew,
 	})
@@ -388,26 +449,52 @@ func (st *Store) StartRendering(ctx context.Context, v Video, slot int) (Video, 
 	return decodeVideo(out.Attributes), true, nil
 }
 
-// ErrNotRendering means a progress update found the video no longer
-// rendering: it was cancelled or deleted, and the render should stop.
-var ErrNotRendering = errors.New("video is no longer rendering")
+// Retry ends the attempt holding token without finishing the video: it is
+// queued again, its attempts kept, for a later delivery to start.
+func (st *Store) Retry(ctx context.Context, v Video, token string) (bool, error) {
+	err := st.fenced(ctx, v, token, "SET #st = :q, #p = :zero REMOVE #le, #tok",
+		map[string]string{"#p": aProgress, "#le": aLease},
+		map[string]types.AttributeValue{":q": dynamo.S(Queued), ":zero": dynamo.N(0)})
+	if errors.Is(err, ErrNotRendering) {
+		return false, nil
+	}
+	return err == nil, err
+}
 
-// SetProgress records progress percent of a rendering video.
-func (st *Store) SetProgress(ctx context.Context, v Video, pct int) error {
+// RenewLease extends the lease of the attempt holding token by ttl from
+// now; ErrNotRendering when it no longer holds the video.
+func (st *Store) RenewLease(ctx context.Context, v Video, token string, ttl time.Duration) error {
+	return st.fenced(ctx, v, token, "SET #le = :exp",
+		map[string]string{"#le": aLease}, map[string]types.AttributeValue{":exp": dynamo.Millis(st.now().Add(ttl))})
+}
+
+// fenced applies set to a video still rendering under token.
+func (st *Store) fenced(ctx context.Context, v Video, token, set string, names map[string]string, values map[string]types.AttributeValue) error {
+	names["#st"] = aStatus
+	values[":r"] = dynamo.S(Rendering)
+	cond := "#st = :r AND " + fence(names, values, token)
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &st.table, Key: key(v.Workspace, v.Env, videoPrefix+v.ID),
-		UpdateExpression:          aws.String("SET #p = :p"),
-		ConditionExpression:       aws.String("#st = :r"),
-		ExpressionAttributeNames:  map[string]string{"#p": aProgress, "#st": aStatus},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": dynamo.N(int64(pct)), ":r": dynamo.S(Rendering)},
+		UpdateExpression: aws.String(set), ConditionExpression: aws.String(cond),
+		ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 	})
 	if dynamo.IsConditionFailed(err) {
 		return ErrNotRendering
 	}
 	if err != nil {
-		return fmt.Errorf("progress of %s: %w", v.ID, err)
+		return fmt.Errorf("update rendering video %s: %w", v.ID, err)
 	}
 	return nil
+}
+
+// ErrNotRendering means the attempt no longer holds the video: it was
+// cancelled, deleted, or taken over by another attempt, and the render
+// should stop.
+var ErrNotRendering = errors.New("video is no longer rendering under this attempt")
+
+// SetProgress records progress percent of the attempt holding token.
+func (st *Store) SetProgress(ctx context.Context, v Video, token string, pct int) error {
+	return st.fenced(ctx, v, token, "SET #p = :p", map[string]string{"#p": aProgress}, map[string]types.AttributeValue{":p": dynamo.N(int64(pct))})
 }
 
 // MarkEventSent records that the video's terminal event is on the events queue.

@@ -112,23 +112,25 @@ func TestStoreTransitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A queued video cannot succeed: it was never rendered.
-	if done, err := f.st.Succeed(ctx, v, 2, 100, 640, 360, "k"); err != nil || done {
+	out := videos.Rendered{Duration: 2.04, SizeBytes: 12345, Width: 640, Height: 360, S3Key: "renders/live/x.mp4"}
+	if done, err := f.st.Succeed(ctx, v, "a1", out); err != nil || done {
 		t.Fatalf("succeed from queued: %v %v", done, err)
 	}
-	if err := f.st.SetProgress(ctx, v, 10); !errors.Is(err, videos.ErrNotRendering) {
+	if err := f.st.SetProgress(ctx, v, "a1", 10); !errors.Is(err, videos.ErrNotRendering) {
 		t.Errorf("progress of a queued video: %v", err)
 	}
-	started, ok, err := f.st.StartRendering(ctx, v, 0)
-	if err != nil || !ok || started.Status != videos.Rendering || started.StartedAt == nil || started.Slot != 0 {
+	started, ok, err := f.st.StartRendering(ctx, v, 0, "a1", time.Minute)
+	if err != nil || !ok || started.Status != videos.Rendering || started.StartedAt == nil || started.Slot != 0 ||
+		started.Attempts != 1 || started.LeaseToken != "a1" {
 		t.Fatalf("start: %+v %v %v", started, ok, err)
 	}
-	if err := f.st.SetProgress(ctx, v, 40); err != nil {
+	if err := f.st.SetProgress(ctx, v, "a1", 40); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.st.Delete(ctx, v); err == nil {
 		t.Error("a rendering video was deleted")
 	}
-	if done, err := f.st.Succeed(ctx, v, 2.04, 12345, 640, 360, "renders/live/x.mp4"); err != nil || !done {
+	if done, err := f.st.Succeed(ctx, v, "a1", out); err != nil || !done {
 		t.Fatalf("succeed: %v %v", done, err)
 	}
 	got, err := f.st.Get(ctx, f.ws, apikey.Live, v.ID)
@@ -142,13 +144,13 @@ func TestStoreTransitions(t *testing.T) {
 	for name, try := range map[string]func() (bool, error){
 		"fail":    func() (bool, error) { return f.st.Fail(ctx, v, videos.Error{Code: videos.ErrRenderFailed}) },
 		"cancel":  func() (bool, error) { return f.st.Cancel(ctx, v) },
-		"succeed": func() (bool, error) { return f.st.Succeed(ctx, v, 1, 1, 1, 1, "other") },
+		"succeed": func() (bool, error) { return f.st.Succeed(ctx, v, "a1", videos.Rendered{S3Key: "other"}) },
 	} {
 		if done, err := try(); err != nil || done {
 			t.Errorf("%s after success: %v %v", name, done, err)
 		}
 	}
-	if _, ok, err := f.st.StartRendering(ctx, v, 1); err != nil || ok {
+	if _, ok, err := f.st.StartRendering(ctx, v, 1, "a2", time.Minute); err != nil || ok {
 		t.Errorf("start after success: %v %v", ok, err)
 	}
 	if f.queued(t) != 0 {
@@ -263,5 +265,91 @@ func TestStoreLeases(t *testing.T) {
 	}
 	if live, _ := f.st.Holders(ctx, f.ws, apikey.Live); len(live) != 1 {
 		t.Errorf("after release: %v", live)
+	}
+}
+
+// TestStoreFencing: an attempt holds a video by its token. A second attempt
+// cannot start while the first one's lease is live, takes over once it ran
+// out, and from then on nothing the first attempt writes lands.
+func TestStoreFencing(t *testing.T) {
+	f := setupStore(t)
+	ctx := context.Background()
+	v, err := f.insert(t, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ttl = time.Minute
+	a, ok, err := f.st.StartRendering(ctx, v, 0, "a", ttl)
+	if err != nil || !ok || a.Attempts != 1 {
+		t.Fatalf("start a: %+v %v %v", a, ok, err)
+	}
+	if !a.LeaseLive(f.clock.Now()) {
+		t.Fatal("a fresh lease is not live")
+	}
+	// A duplicate delivery cannot start a second render.
+	if _, ok, err := f.st.StartRendering(ctx, v, 1, "b", ttl); err != nil || ok {
+		t.Fatalf("second start under a live lease: %v %v", ok, err)
+	}
+	out := videos.Rendered{Duration: 1, SizeBytes: 10, Width: 640, Height: 360, S3Key: "b.mp4"}
+	if ok, err := f.st.Succeed(ctx, v, "b", out); err != nil || ok {
+		t.Fatalf("succeed by a non-holder: %v %v", ok, err)
+	}
+	// The heartbeat keeps it; without one the lease runs out and b takes over.
+	f.clock.Advance(ttl / 2)
+	if err := f.st.RenewLease(ctx, v, "a", ttl); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(ttl / 2)
+	if _, ok, _ := f.st.StartRendering(ctx, v, 1, "b", ttl); ok {
+		t.Fatal("took over a renewed lease")
+	}
+	f.clock.Advance(ttl)
+	b, ok, err := f.st.StartRendering(ctx, v, 1, "b", ttl)
+	if err != nil || !ok || b.Attempts != 2 || b.LeaseToken != "b" {
+		t.Fatalf("take over: %+v %v %v", b, ok, err)
+	}
+	// Nothing the first attempt does lands any more.
+	if err := f.st.SetProgress(ctx, v, "a", 50); !errors.Is(err, videos.ErrNotRendering) {
+		t.Errorf("progress of a lost attempt: %v", err)
+	}
+	if err := f.st.RenewLease(ctx, v, "a", ttl); !errors.Is(err, videos.ErrNotRendering) {
+		t.Errorf("renew of a lost attempt: %v", err)
+	}
+	for name, try := range map[string]func() (bool, error){
+		"succeed": func() (bool, error) { return f.st.Succeed(ctx, v, "a", videos.Rendered{S3Key: "a.mp4"}) },
+		"fail":    func() (bool, error) { return f.st.FailAttempt(ctx, v, "a", videos.Error{Code: videos.ErrRenderFailed}) },
+		"retry":   func() (bool, error) { return f.st.Retry(ctx, v, "a") },
+	} {
+		if ok, err := try(); err != nil || ok {
+			t.Errorf("%s by the lost attempt: %v %v", name, ok, err)
+		}
+	}
+	// b retries: queued again, attempts kept; the next start counts on.
+	if ok, err := f.st.Retry(ctx, v, "b"); err != nil || !ok {
+		t.Fatalf("retry: %v %v", ok, err)
+	}
+	got, _ := f.st.Get(ctx, f.ws, apikey.Live, v.ID)
+	if got.Status != videos.Queued || got.Attempts != 2 || got.LeaseToken != "" || got.LeaseExpiresAt != nil {
+		t.Fatalf("after retry: %+v", got)
+	}
+	c, ok, err := f.st.StartRendering(ctx, v, 0, "c", ttl)
+	if err != nil || !ok || c.Attempts != 3 {
+		t.Fatalf("third attempt: %+v %v %v", c, ok, err)
+	}
+	// Giving up waits for the live attempt, then fails the video once.
+	e := videos.Error{Code: videos.ErrRetriesExhausted, Message: "given up"}
+	if ok, err := f.st.GiveUp(ctx, v, e); err != nil || ok {
+		t.Fatalf("gave up on a live attempt: %v %v", ok, err)
+	}
+	f.clock.Advance(ttl + time.Second)
+	if ok, err := f.st.GiveUp(ctx, v, e); err != nil || !ok {
+		t.Fatalf("give up: %v %v", ok, err)
+	}
+	if ok, _ := f.st.Succeed(ctx, v, "c", out); ok {
+		t.Error("a failed video succeeded")
+	}
+	got, _ = f.st.Get(ctx, f.ws, apikey.Live, v.ID)
+	if got.Status != videos.Failed || got.Error == nil || got.Error.Code != videos.ErrRetriesExhausted || f.queued(t) != 0 {
+		t.Errorf("after giving up: %+v, counter %d", got, f.queued(t))
 	}
 }

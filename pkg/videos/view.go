@@ -14,6 +14,7 @@ type View struct {
 	ID              string          `json:"id"`
 	Status          string          `json:"status"`
 	Progress        int             `json:"progress"`
+	Attempts        int             `json:"attempts"`
 	Environment     string          `json:"environment"`
 	TemplateID      string          `json:"templateId,omitempty"`
 	Variables       json.RawMessage `json:"variables,omitempty"`
@@ -42,7 +43,7 @@ func ts(t *time.Time) *string {
 // ViewOf renders v; withSpec includes the (possibly large) spec.
 func ViewOf(v Video, withSpec bool) View {
 	out := View{
-		Object: "video", ID: v.ID, Status: v.Status, Progress: v.Progress, Environment: string(v.Env),
+		Object: "video", ID: v.ID, Status: v.Status, Progress: v.Progress, Attempts: v.Attempts, Environment: string(v.Env),
 		TemplateID: v.TemplateID, Variables: v.Variables, DurationSeconds: v.Duration,
 		Width: v.Width, Height: v.Height, Watermark: v.Watermark, WebhookURL: v.WebhookURL, Error: v.Error,
 		CreatedAt: v.CreatedAt.UTC().Format(TimeFormat), StartedAt: ts(v.StartedAt),

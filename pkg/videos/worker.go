@@ -1,22 +1,43 @@
 package videos
 
 // The render worker: for each render message it loads the video (skipping
-// cancelled, deleted and finished ones, so duplicate deliveries are
-// harmless), takes a render slot of the workspace's environment through a
-// lease, renders with ffmpeg into the function's /tmp, uploads the MP4 to S3
-// and records the result, then emits render.succeeded or render.failed on
-// the events queue. A render that finds every slot busy stays queued: its
-// message is sent again with a delay, never rejected. It never looks at API
-// keys: a render accepted before its key was revoked still runs.
+// cancelled, deleted and finished ones), takes a render slot of the
+// workspace's environment through a lease, starts an attempt on the video,
+// renders with ffmpeg into the function's /tmp, uploads the MP4 to the
+// attempt's own S3 key and records the result, then emits render.succeeded
+// or render.failed on the events queue. It never looks at API keys: a
+// render accepted before its key was revoked still runs.
+//
+// What SQS and Lambda will do to it, and what it does about it:
+//   - A message delivered twice, or to two workers at once: only one
+//     attempt can start (StartRendering takes a queued video, or one whose
+//     lease ran out); the other delivery finds a live lease, puts a
+//     watching copy of the message back for when that lease would run out,
+//     and is done. Every write of an attempt is fenced on its token, and
+//     each attempt uploads to its own key, so a late attempt can neither
+//     overwrite nor delete the file of the one that succeeded.
+//   - A worker killed without a word (out of memory, timeout, a dead host):
+//     while it renders a heartbeat renews its slot's and its video's leases
+//     and keeps its message invisible for LeaseTTL, no longer; when it
+//     stops, the message comes back within LeaseTTL and takes the video
+//     over once the lease has run out, and the slot frees itself.
+//   - A failed attempt (ffmpeg killed, a fetch timing out): the video is
+//     queued again, attempts counted, and a new message is sent after a
+//     backoff (RetryDelays); after MaxAttempts the video fails with
+//     retries_exhausted and one render.failed.
+//   - No free slot: the render stays queued and its message is sent again
+//     with a delay, never rejected.
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -52,6 +73,7 @@ type Output struct {
 	Width, Height int
 	SizeBytes     int64
 	PeakWorkBytes int64
+	PeakRSSBytes  int64
 }
 
 // Renderer renders a job. Errors it returns that are *apierr.Error or
@@ -69,11 +91,22 @@ type WorkerObjects interface {
 	DeleteObject(context.Context, *s3.DeleteObjectInput, ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
 }
 
+// WorkerQueue is the part of the SQS client the worker uses on the render
+// queue: sending retries, and the heartbeat on the message it works on.
+type WorkerQueue interface {
+	Queue
+	ChangeMessageVisibility(context.Context, *sqs.ChangeMessageVisibilityInput, ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+}
+
+// DefaultRetryDelays are the waits before the second, third and fourth
+// attempt: all within a minute of the failure.
+var DefaultRetryDelays = []time.Duration{5 * time.Second, 15 * time.Second, 45 * time.Second}
+
 // Worker renders the videos of render messages.
 type Worker struct {
 	Store    *Store
 	Events   *Emitter
-	Queue    Queue // the render queue, to put back renders that found no free slot
+	Queue    WorkerQueue // the render queue
 	QueueURL string
 	Objects  WorkerObjects
 	Bucket   string
@@ -84,12 +117,18 @@ type Worker struct {
 	Render       Renderer
 	WorkDir      string
 	Logger       *slog.Logger
+	// Rand makes attempt tokens; crypto/rand when nil.
+	Rand io.Reader
 
-	// LeaseTTL is how long a slot stays held without a heartbeat; a dead
-	// worker's slot frees after at most this long. Default 60 s.
+	// LeaseTTL is how long an attempt holds its slot, its video and its
+	// message without a heartbeat: a dead worker's render is taken over,
+	// and its slot freed, at most this long after it stopped. Default 60 s.
 	LeaseTTL time.Duration
-	// Heartbeat is how often the lease is renewed; default LeaseTTL/4.
+	// Heartbeat is how often the leases are renewed; default LeaseTTL/4.
 	Heartbeat time.Duration
+	// RetryDelays are the waits after each failed attempt; the video fails
+	// after len(RetryDelays)+1 attempts. Default DefaultRetryDelays.
+	RetryDelays []time.Duration
 	// RequeueDelay is how long a render that found no free slot waits
 	// before it tries again, plus up to half as much jitter so waiting
 	// renders do not stampede. Default 20 s (SQS allows up to 900).
@@ -109,6 +148,9 @@ func (w *Worker) defaults() {
 	if w.Heartbeat <= 0 {
 		w.Heartbeat = w.LeaseTTL / 4
 	}
+	if w.RetryDelays == nil {
+		w.RetryDelays = DefaultRetryDelays
+	}
 	if w.RequeueDelay <= 0 {
 		w.RequeueDelay = 20 * time.Second
 	}
@@ -124,7 +166,13 @@ func (w *Worker) defaults() {
 	if w.Logger == nil {
 		w.Logger = slog.Default()
 	}
+	if w.Rand == nil {
+		w.Rand = rand.Reader
+	}
 }
+
+// MaxAttempts is how many attempts a video gets.
+func (w *Worker) MaxAttempts() int { return len(w.RetryDelays) + 1 }
 
 // Handle is the SQS handler: every message is processed in turn, and the
 // ones that failed for a reason a retry can fix are reported, so SQS
@@ -134,7 +182,7 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 	var resp events.SQSEventResponse
 	for _, rec := range ev.Records {
 		if err := w.process(ctx, rec); err != nil {
-			w.Logger.ErrorContext(ctx, "render will be retried", "message", rec.MessageId, "err", err)
+			w.Logger.ErrorContext(ctx, "render message will be retried", "message", rec.MessageId, "err", err)
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 		}
 	}
@@ -166,41 +214,89 @@ func (w *Worker) process(ctx context.Context, rec events.SQSMessage) error {
 		log.InfoContext(ctx, "video already finished; skipping", "status", v.Status)
 		return w.emit(ctx, v) // a previous attempt may have lost its event
 	}
+	if v.LeaseLive(w.Store.now()) {
+		return w.watch(ctx, rec.Body, v, log)
+	}
+	if v.Attempts >= w.MaxAttempts() {
+		// The last attempt died without a word.
+		return w.giveUp(ctx, v, log)
+	}
 	lim, err := w.Store.EnvLimits(ctx, m.Workspace, env)
 	if isNotFound(err) {
-		return w.fail(ctx, v, Error{Code: ErrRenderFailed, Message: "The workspace no longer exists."})
+		return w.fail(ctx, v, "", Error{Code: ErrRenderFailed, Message: "The workspace no longer exists."})
 	}
 	if err != nil {
 		return err
 	}
-	lease, ok, err := w.Store.AcquireSlot(ctx, m.Workspace, env, v.ID, lim.ConcurrentRenders, v.Slot, w.LeaseTTL)
+	token, err := w.token()
+	if err != nil {
+		return err
+	}
+	lease, ok, err := w.Store.AcquireSlot(ctx, m.Workspace, env, token, lim.ConcurrentRenders, v.Slot, w.LeaseTTL)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		log.InfoContext(ctx, "every render slot is busy; the render stays queued", "slots", lim.ConcurrentRenders)
-		return w.requeue(ctx, rec.Body)
+		return w.send(ctx, rec.Body, w.RequeueDelay+time.Duration(mrand.Int64N(int64(w.RequeueDelay/2)+1)))
 	}
 	defer func() {
-		if err := w.Store.ReleaseSlot(context.WithoutCancel(ctx), m.Workspace, env, lease.Slot, v.ID); err != nil {
+		if err := w.Store.ReleaseSlot(context.WithoutCancel(ctx), m.Workspace, env, lease.Slot, token); err != nil {
 			log.ErrorContext(ctx, "release render slot", "slot", lease.Slot, "err", err)
 		}
 	}()
-	v, ok, err = w.Store.StartRendering(ctx, v, lease.Slot)
+	started, ok, err := w.Store.StartRendering(ctx, v, lease.Slot, token, w.LeaseTTL)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		log.InfoContext(ctx, "video was cancelled before it started; skipping")
-		return nil
+		// Cancelled, or another delivery started an attempt in between.
+		v, err := w.Store.Get(ctx, m.Workspace, env, m.VideoID)
+		if err != nil || !v.LeaseLive(w.Store.now()) {
+			return nil
+		}
+		return w.watch(ctx, rec.Body, v, log)
 	}
-	return w.render(ctx, v, &lease, log)
+	log = log.With("attempt", started.Attempts)
+	return w.render(ctx, started, token, &lease, rec, log)
 }
 
-func (w *Worker) render(ctx context.Context, v Video, lease *Lease, log *slog.Logger) error {
+// token is a new attempt's fencing token.
+func (w *Worker) token() (string, error) {
+	b := make([]byte, 12)
+	if _, err := io.ReadFull(w.Rand, b); err != nil {
+		return "", fmt.Errorf("attempt token: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// watch handles a delivery that found another attempt rendering the
+// video: a duplicate, or the message of an attempt that lost its lease. It
+// puts a copy back for just after the lease would run out, so that if the
+// holder dies and its own message is lost, the render is still taken over.
+func (w *Worker) watch(ctx context.Context, body string, v Video, log *slog.Logger) error {
+	wait := v.LeaseExpiresAt.Sub(w.Store.now()) + time.Second
+	log.InfoContext(ctx, "another attempt is rendering the video; watching it", "attempt", v.Attempts, "leaseLeft", wait.Seconds())
+	return w.send(ctx, body, wait)
+}
+
+// giveUp fails a video whose attempts are used up and no attempt holds.
+func (w *Worker) giveUp(ctx context.Context, v Video, log *slog.Logger) error {
+	ok, err := w.Store.GiveUp(ctx, v, Error{Code: ErrRetriesExhausted,
+		Message: fmt.Sprintf("The render failed %d times and was given up.", v.Attempts)})
+	if err != nil {
+		return err
+	}
+	if ok {
+		log.WarnContext(ctx, "render gave up after its attempts", "attempts", v.Attempts)
+	}
+	return w.emitStored(ctx, v)
+}
+
+func (w *Worker) render(ctx context.Context, v Video, token string, lease *Lease, rec events.SQSMessage, log *slog.Logger) error {
 	var spec movie.Spec
 	if err := json.Unmarshal(v.Spec, &spec); err != nil {
-		return w.fail(ctx, v, Error{Code: ErrInvalidSpec, Message: "The stored spec cannot be read."})
+		return w.fail(ctx, v, token, Error{Code: ErrInvalidSpec, Message: "The stored spec cannot be read."})
 	}
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -209,12 +305,113 @@ func (w *Worker) render(ctx context.Context, v Video, lease *Lease, log *slog.Lo
 		rctx, stop = context.WithDeadline(rctx, dl.Add(-w.Reserve))
 		defer stop()
 	}
+	// The heartbeat runs until the attempt has recorded its outcome: the
+	// upload and the bookkeeping are part of the attempt.
+	stopHeartbeat := w.heartbeat(ctx, v, token, lease, rec, cancel, log)
+	defer stopHeartbeat()
 
-	var wg sync.WaitGroup
+	prog := newProgress(w.ProgressStep, func(pct int) {
+		pctx, c := context.WithTimeout(rctx, 5*time.Second)
+		defer c()
+		if err := w.Store.SetProgress(pctx, v, token, pct); errors.Is(err, ErrNotRendering) {
+			cancel(errCancelled)
+		} else if err != nil {
+			log.WarnContext(ctx, "progress update", "err", err)
+		}
+	})
+	out := filepath.Join(w.WorkDir, v.ID+"-"+token+".mp4")
+	defer os.Remove(out)
+	started := time.Now()
+	res, err := w.Render(rctx, Job{Spec: spec, Out: out, WorkDir: w.WorkDir, Watermark: v.Watermark, Progress: prog.report,
+		FetchAsset: func(ctx context.Context, id string, dst io.Writer) error { return w.fetchAsset(ctx, v, id, dst) }})
+	prog.stop()
+	if err != nil {
+		cause := context.Cause(rctx)
+		switch {
+		case errors.Is(cause, errCancelled):
+			log.InfoContext(ctx, "the attempt lost the video (cancelled or taken over); stopped")
+			return nil
+		case errors.Is(cause, ErrLeaseLost):
+			// The heartbeat could not renew the slot in time and another
+			// render took it: this one steps back rather than exceed the
+			// limit.
+			return w.retry(ctx, v, token, rec.Body, cause, log)
+		case ctx.Err() != nil:
+			return fmt.Errorf("render of %s interrupted: %w", v.ID, err)
+		case rctx.Err() != nil:
+			return w.fail(ctx, v, token, Error{Code: ErrRenderTimeout, Message: "The render did not finish in the time a worker has."})
+		case permanent(err):
+			return w.fail(ctx, v, token, Error{Code: ErrInvalidSpec, Message: publicMessage(err)})
+		}
+		return w.retry(ctx, v, token, rec.Body, err, log)
+	}
+	log.InfoContext(ctx, "rendered", "seconds", time.Since(started).Seconds(), "duration", res.Duration,
+		"bytes", res.SizeBytes, "peakWorkBytes", res.PeakWorkBytes, "peakRSSBytes", res.PeakRSSBytes)
+	key := AttemptKey(v.Env, v.Workspace, v.ID, token)
+	if err := w.upload(ctx, out, key); err != nil {
+		return w.retry(ctx, v, token, rec.Body, err, log)
+	}
+	w2, h2 := res.Width, res.Height
+	if w2 == 0 {
+		w2, h2 = spec.Size()
+	}
+	ok, err := w.Store.Succeed(ctx, v, token, Rendered{Duration: res.Duration, SizeBytes: res.SizeBytes, Width: w2, Height: h2, S3Key: key})
+	if err != nil {
+		// Unknown whether it was recorded: the file stays, and the
+		// message's next delivery finds out.
+		return err
+	}
+	if !ok {
+		return w.lost(ctx, v, key, log)
+	}
+	return w.emitStored(ctx, v)
+}
+
+// lost handles a Succeed that found the attempt no longer holding the
+// video. A write that went through but whose answer was lost (the SDK then
+// retried it into its own condition) looks the same, so the video is read
+// back: only a file that is not the video's is deleted, and only this
+// attempt's own.
+func (w *Worker) lost(ctx context.Context, v Video, key string, log *slog.Logger) error {
+	now, err := w.Store.Get(ctx, v.Workspace, v.Env, v.ID)
+	if err != nil && !isNotFound(err) {
+		return err
+	}
+	if err == nil && now.Status == Succeeded && now.S3Key == key {
+		return w.emit(ctx, now)
+	}
+	log.InfoContext(ctx, "the attempt lost the video before it could record its file; deleting its own upload", "status", now.Status)
+	if _, err := w.Objects.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &w.Bucket, Key: &key}); err != nil {
+		log.ErrorContext(ctx, "delete the upload of a lost attempt", "key", key, "err", err)
+	}
+	return nil
+}
+
+// heartbeat keeps the attempt's slot, video lease and message for another
+// LeaseTTL every Heartbeat, and cancels the render when the attempt lost
+// the slot or the video. The returned func stops it.
+func (w *Worker) heartbeat(ctx context.Context, v Video, token string, lease *Lease, rec events.SQSMessage, cancel context.CancelCauseFunc, log *slog.Logger) func() {
 	done := make(chan struct{})
-	wg.Add(1)
-	go func() { // heartbeat: keep the slot while rendering
-		defer wg.Done()
+	var wg sync.WaitGroup
+	beat := func() {
+		bctx, c := context.WithTimeout(ctx, w.Heartbeat)
+		defer c()
+		if err := w.Store.RenewSlot(bctx, lease, w.LeaseTTL); errors.Is(err, ErrLeaseLost) {
+			cancel(err)
+			return
+		} else if err != nil {
+			log.WarnContext(ctx, "renew render slot", "err", err)
+		}
+		if err := w.Store.RenewLease(bctx, v, token, w.LeaseTTL); errors.Is(err, ErrNotRendering) {
+			cancel(errCancelled)
+			return
+		} else if err != nil {
+			log.WarnContext(ctx, "renew the video's lease", "err", err)
+		}
+		w.extend(bctx, rec, log)
+	}
+	w.extend(ctx, rec, log) // from the queue's long timeout down to LeaseTTL
+	wg.Go(func() {
 		t := time.NewTicker(w.Heartbeat)
 		defer t.Stop()
 		for {
@@ -222,71 +419,44 @@ func (w *Worker) render(ctx context.Context, v Video, lease *Lease, log *slog.Lo
 			case <-done:
 				return
 			case <-t.C:
-				if err := w.Store.RenewSlot(rctx, lease, w.LeaseTTL); err != nil {
-					if errors.Is(err, ErrLeaseLost) {
-						cancel(err)
-						return
-					}
-					log.WarnContext(ctx, "renew render slot", "err", err)
-				}
+				beat()
 			}
 		}
-	}()
-	prog := newProgress(w.ProgressStep, func(pct int) {
-		pctx, c := context.WithTimeout(rctx, 5*time.Second)
-		defer c()
-		if err := w.Store.SetProgress(pctx, v, pct); errors.Is(err, ErrNotRendering) {
-			cancel(errCancelled)
-		} else if err != nil {
-			log.WarnContext(ctx, "progress update", "err", err)
-		}
 	})
-	out := filepath.Join(w.WorkDir, v.ID+".mp4")
-	defer os.Remove(out)
-	started := time.Now()
-	res, err := w.Render(rctx, Job{Spec: spec, Out: out, WorkDir: w.WorkDir, Watermark: v.Watermark, Progress: prog.report,
-		FetchAsset: func(ctx context.Context, id string, dst io.Writer) error { return w.fetchAsset(ctx, v, id, dst) }})
-	prog.stop()
-	close(done)
-	wg.Wait()
-	if err != nil {
-		cause := context.Cause(rctx)
-		switch {
-		case errors.Is(cause, errCancelled):
-			log.InfoContext(ctx, "video was cancelled while rendering; stopped")
-			return nil
-		case errors.Is(cause, ErrLeaseLost):
-			return fmt.Errorf("render of %s stopped: %w", v.ID, cause)
-		case ctx.Err() != nil:
-			return fmt.Errorf("render of %s interrupted: %w", v.ID, err)
-		case rctx.Err() != nil:
-			return w.fail(ctx, v, Error{Code: ErrRenderTimeout, Message: "The render did not finish in the time a worker has."})
-		case permanent(err):
-			return w.fail(ctx, v, Error{Code: ErrInvalidSpec, Message: publicMessage(err)})
-		}
-		return fmt.Errorf("render %s: %w", v.ID, err)
+	return func() {
+		close(done)
+		wg.Wait()
 	}
-	log.InfoContext(ctx, "rendered", "seconds", time.Since(started).Seconds(), "duration", res.Duration,
-		"bytes", res.SizeBytes, "peakWorkBytes", res.PeakWorkBytes)
-	key := S3Key(v.Env, v.Workspace, v.ID)
-	if err := w.upload(ctx, out, key); err != nil {
-		return err
+}
+
+// extend makes the message being worked on invisible for LeaseTTL more.
+// Failing is not fatal: another delivery of it finds the lease live.
+func (w *Worker) extend(ctx context.Context, rec events.SQSMessage, log *slog.Logger) {
+	if rec.ReceiptHandle == "" {
+		return
 	}
-	w2, h2 := res.Width, res.Height
-	if w2 == 0 {
-		w2, h2 = spec.Size()
+	if _, err := w.Queue.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+		QueueUrl: &w.QueueURL, ReceiptHandle: &rec.ReceiptHandle, VisibilityTimeout: int32(w.LeaseTTL / time.Second),
+	}); err != nil {
+		log.WarnContext(ctx, "extend the render message's visibility", "err", err)
 	}
-	ok, err := w.Store.Succeed(ctx, v, res.Duration, res.SizeBytes, w2, h2, key)
-	if err != nil {
-		return err
+}
+
+// retry ends a failed attempt: the video is queued again and a message
+// sent after the attempt's backoff, or, after its last attempt, it fails.
+func (w *Worker) retry(ctx context.Context, v Video, token, body string, cause error, log *slog.Logger) error {
+	if v.Attempts >= w.MaxAttempts() {
+		log.WarnContext(ctx, "the last attempt failed", "err", cause)
+		return w.fail(ctx, v, token, Error{Code: ErrRetriesExhausted,
+			Message: fmt.Sprintf("The render failed %d times and was given up.", v.Attempts)})
 	}
-	if !ok { // cancelled during the upload: the file must not outlive it
-		if _, err := w.Objects.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &w.Bucket, Key: &key}); err != nil {
-			log.ErrorContext(ctx, "delete file of cancelled video", "err", err)
-		}
-		return nil
+	delay := w.RetryDelays[max(v.Attempts-1, 0)]
+	log.WarnContext(ctx, "attempt failed; retrying", "retryIn", delay.Seconds(), "err", cause)
+	ok, err := w.Store.Retry(ctx, v, token)
+	if err != nil || !ok {
+		return err // gone, cancelled or taken over: nothing to retry
 	}
-	return w.emitStored(ctx, v)
+	return w.send(ctx, body, delay)
 }
 
 // fetchAsset copies an asset of the video's workspace and environment:
@@ -323,7 +493,7 @@ func (w *Worker) fetchAsset(ctx context.Context, v Video, id string, dst io.Writ
 	return err
 }
 
-// emitStored publishes the event of a video just finished, as stored.
+// emitStored publishes the event of a video just finished, as stored.// emitStored publishes the event of a video just finished, as stored.
 func (w *Worker) emitStored(ctx context.Context, v Video) error {
 	v, err := w.Store.Get(ctx, v.Workspace, v.Env, v.ID)
 	if isNotFound(err) {
@@ -354,14 +524,21 @@ func (w *Worker) upload(ctx context.Context, path, key string) error {
 	return nil
 }
 
-// fail records a permanent failure and emits render.failed.
-func (w *Worker) fail(ctx context.Context, v Video, e Error) error {
-	ok, err := w.Store.Fail(ctx, v, e)
+// fail records the attempt's failure (any holder's when token is "") and
+// emits render.failed.
+func (w *Worker) fail(ctx context.Context, v Video, token string, e Error) error {
+	var ok bool
+	var err error
+	if token == "" {
+		ok, err = w.Store.Fail(ctx, v, e)
+	} else {
+		ok, err = w.Store.FailAttempt(ctx, v, token, e)
+	}
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return nil // finished or cancelled meanwhile
+		return nil // finished, cancelled or taken over meanwhile
 	}
 	w.Logger.InfoContext(ctx, "render failed", "video", v.ID, "code", e.Code, "reason", e.Message)
 	return w.emitStored(ctx, v)
@@ -385,13 +562,14 @@ func Emit(ctx context.Context, st *Store, em *Emitter, v Video) error {
 	return st.MarkEventSent(ctx, v)
 }
 
-func (w *Worker) requeue(ctx context.Context, body string) error {
-	d := w.RequeueDelay + time.Duration(rand.Int64N(int64(w.RequeueDelay/2)+1))
-	secs := int32(min(max(d.Round(time.Second)/time.Second, 1), 900))
+// send puts a render message on the queue, delayed by d (SQS allows 1 s
+// to 15 minutes).
+func (w *Worker) send(ctx context.Context, body string, d time.Duration) error {
+	secs := int32(min(max((d+time.Second/2)/time.Second, 1), 900))
 	if _, err := w.Queue.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl: &w.QueueURL, MessageBody: aws.String(body), DelaySeconds: secs,
 	}); err != nil {
-		return fmt.Errorf("requeue render: %w", err)
+		return fmt.Errorf("send render message: %w", err)
 	}
 	return nil
 }

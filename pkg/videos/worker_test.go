@@ -282,8 +282,8 @@ func TestRenderSucceeds(t *testing.T) {
 	if v.Status != videos.Succeeded || v.Progress != 100 || v.SizeBytes == 0 || v.StartedAt == nil || v.FinishedAt == nil {
 		t.Fatalf("video after render: %+v", v)
 	}
-	if want := "renders/live/" + ws + "/" + id + ".mp4"; v.S3Key != want {
-		t.Errorf("s3 key %q, want %q", v.S3Key, want)
+	if want := videos.AttemptKey(apikey.Live, ws, id, v.LeaseToken); v.Attempts != 1 || v.S3Key != want {
+		t.Errorf("s3 key %q after %d attempts, want %q", v.S3Key, v.Attempts, want)
 	}
 	p := f.ffprobe(t, v.S3Key)
 	if s := p.Streams[0]; s.CodecName != "h264" || s.PixFmt != "yuv420p" || s.Width != 640 || s.Height != 360 {
@@ -427,22 +427,59 @@ func TestPermanentFailure(t *testing.T) {
 	}
 }
 
-func TestTransientFailureIsRetriedThenDeadLettered(t *testing.T) {
+// TestTransientFailuresAreRetriedThenGivenUp: a failed attempt puts the
+// video back in the queue with its attempts counted and a new message
+// after the backoff; after the last attempt it fails with one render.failed.
+func TestTransientFailuresAreRetriedThenGivenUp(t *testing.T) {
 	f := setupWorker(t, func(context.Context, videos.Job) (videos.Output, error) {
 		return videos.Output{}, errors.New("ffmpeg was killed")
 	})
+	f.w.RetryDelays = []time.Duration{time.Second, 2 * time.Second, time.Second}
 	ws := f.workspace(t, ratelimit.Plan{})
 	id := f.create(t, ws, apikey.Live, 1)
-	if !f.deliver(t) {
-		t.Fatal("a transient failure must be reported for a retry")
+	for n := 1; n <= 3; n++ {
+		if f.deliver(t) {
+			t.Fatal("a failed attempt is retried by a new message, not by SQS")
+		}
+		v := f.video(t, ws, apikey.Live, id)
+		if v.Status != videos.Queued || v.Attempts != n || v.Error != nil {
+			t.Fatalf("after attempt %d: %+v", n, v)
+		}
+		if held, _ := f.sv.Store.Holders(context.Background(), ws, apikey.Live); len(held) != 0 {
+			t.Errorf("a failed attempt kept its slot: %v", held)
+		}
+		// The retry is delayed by its backoff, never more than a minute.
+		if ms := f.receive(t, "RenderQueue", 1); len(ms) != 0 {
+			t.Fatalf("attempt %d: the retry came without its backoff", n)
+		}
+		time.Sleep(f.w.RetryDelays[n-1] + 200*time.Millisecond)
 	}
-	if v := f.video(t, ws, apikey.Live, id); v.Status != videos.Rendering {
-		t.Errorf("status %s after a transient failure", v.Status)
+	if f.deliver(t) {
+		t.Fatal("the last attempt must not be retried by SQS")
 	}
-	if held, _ := f.sv.Store.Holders(context.Background(), ws, apikey.Live); len(held) != 0 {
-		t.Errorf("a failed attempt kept its slot: %v", held)
+	v := f.video(t, ws, apikey.Live, id)
+	if v.Status != videos.Failed || v.Attempts != 4 || v.Error == nil || v.Error.Code != videos.ErrRetriesExhausted || f.calls.Load() != 4 {
+		t.Fatalf("after the last attempt: %+v, %d renders", v, f.calls.Load())
 	}
-	// After maxReceiveCount the message is in the DLQ; its handler gives up.
+	ev := f.events(t)
+	if len(ev) != 1 || ev[0].Type != webhooks.RenderFailed || ev[0].Data.Error.Code != videos.ErrRetriesExhausted {
+		t.Errorf("events %+v", ev)
+	}
+	if n, _ := f.sv.Store.QueuedCount(context.Background(), ws, apikey.Live); n != 0 {
+		t.Errorf("queued counter %d", n)
+	}
+	if ms := f.receive(t, "RenderQueue", 1); len(ms) != 0 {
+		t.Error("a failed video was queued again")
+	}
+}
+
+// TestDeadLetteredRenderFails: a message that failed maxReceiveCount times
+// (the worker could not even start an attempt) reaches the DLQ, whose
+// handler fails the video once.
+func TestDeadLetteredRenderFails(t *testing.T) {
+	f := setupWorker(t, colorRenderer)
+	ws := f.workspace(t, ratelimit.Plan{})
+	id := f.create(t, ws, apikey.Live, 1)
 	msg := fmt.Sprintf(`{"videoId":%q,"workspace":%q,"environment":"live"}`, id, ws)
 	resp, err := f.dlq.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: msg}, {MessageId: "m2", Body: "garbage"}}})
 	if err != nil || len(resp.BatchItemFailures) != 0 {
@@ -463,6 +500,123 @@ func TestTransientFailureIsRetriedThenDeadLettered(t *testing.T) {
 	f.dlq.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m3", Body: msg}}})
 	if ev := f.events(t); len(ev) != 0 {
 		t.Errorf("duplicate dead letter emitted %+v", ev)
+	}
+}
+
+// TestConcurrentConsumersOfOneMessage: two workers handed the very same
+// message at once (SQS delivers at least once) render once: one attempt
+// starts, the other finds its lease and only watches; the file is there
+// and one render.succeeded goes out. The watching copy, delivered after
+// the success, does nothing.
+func TestConcurrentConsumersOfOneMessage(t *testing.T) {
+	started := make(chan struct{}, 2)
+	f := setupWorker(t, func(ctx context.Context, j videos.Job) (videos.Output, error) {
+		started <- struct{}{}
+		time.Sleep(500 * time.Millisecond)
+		return colorRenderer(ctx, j)
+	})
+	f.w.LeaseTTL, f.w.Heartbeat = 3*time.Second, time.Second
+	ws := f.workspace(t, ratelimit.Plan{})
+	id := f.create(t, ws, apikey.Live, 1)
+	ms := f.receive(t, "RenderQueue", 1)
+	if len(ms) != 1 {
+		t.Fatal("no render message")
+	}
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			if resp, err := f.w.Handle(context.Background(), sqsEvent(ms[0])); err != nil || len(resp.BatchItemFailures) != 0 {
+				t.Errorf("consumer: %+v %v", resp, err)
+			}
+		})
+	}
+	wg.Wait()
+	v := f.video(t, ws, apikey.Live, id)
+	if f.calls.Load() != 1 || v.Status != videos.Succeeded || v.Attempts != 1 {
+		t.Fatalf("%d renders, video %+v", f.calls.Load(), v)
+	}
+	if _, err := f.s3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &f.bucket, Key: &v.S3Key}); err != nil {
+		t.Fatalf("the file of the succeeded video: %v", err)
+	}
+	if ev := f.events(t); len(ev) != 1 || ev[0].Type != webhooks.RenderSucceeded {
+		t.Errorf("events %+v", ev)
+	}
+	// The watcher's copy comes back after the lease: it finds the video done.
+	f.sqs.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(f.queues["RenderQueue"]), ReceiptHandle: ms[0].ReceiptHandle})
+	f.clock.Advance(f.w.LeaseTTL)
+	deadline := time.Now().Add(f.w.LeaseTTL + 5*time.Second)
+	for {
+		if w := f.receive(t, "RenderQueue", 1); len(w) == 1 {
+			if resp, err := f.w.Handle(context.Background(), sqsEvent(w[0])); err != nil || len(resp.BatchItemFailures) != 0 {
+				t.Fatalf("watcher: %+v %v", resp, err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the watching copy never came")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if f.calls.Load() != 1 || len(f.events(t)) != 0 {
+		t.Errorf("the watching copy rendered or emitted: %d renders", f.calls.Load())
+	}
+}
+
+// TestLateAttemptCannotTouchTheWinner: an attempt that stalled past its
+// lease (no heartbeat) is taken over; when it wakes up and finishes, its
+// Succeed is refused, it deletes its own upload and nothing else, and the
+// winner's file and single event stand.
+func TestLateAttemptCannotTouchTheWinner(t *testing.T) {
+	release := make(chan struct{})
+	var first atomic.Bool
+	f := setupWorker(t, func(ctx context.Context, j videos.Job) (videos.Output, error) {
+		if first.CompareAndSwap(false, true) {
+			<-release // stalls: no progress, and (Heartbeat below) no heartbeat
+		}
+		return colorRenderer(ctx, j)
+	})
+	f.w.Heartbeat = time.Hour
+	ws := f.workspace(t, ratelimit.Plan{})
+	id := f.create(t, ws, apikey.Live, 1)
+	ms := f.receive(t, "RenderQueue", 1)
+	stalled := make(chan error, 1)
+	go func() {
+		_, err := f.w.Handle(context.Background(), sqsEvent(ms[0]))
+		stalled <- err
+	}()
+	for f.calls.Load() == 0 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Its lease runs out; the message's next delivery takes over.
+	f.clock.Advance(f.w.LeaseTTL + time.Second)
+	if resp, err := f.w.Handle(context.Background(), sqsEvent(ms[0])); err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("takeover: %+v %v", resp, err)
+	}
+	won := f.video(t, ws, apikey.Live, id)
+	if won.Status != videos.Succeeded || won.Attempts != 2 {
+		t.Fatalf("after the takeover: %+v", won)
+	}
+	close(release)
+	if err := <-stalled; err != nil {
+		t.Fatal(err)
+	}
+	if v := f.video(t, ws, apikey.Live, id); v.S3Key != won.S3Key || v.Status != videos.Succeeded {
+		t.Fatalf("the late attempt changed the video: %+v", v)
+	}
+	prefix := videos.FilesPrefix(apikey.Live, ws, id)
+	list, err := f.s3.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: &f.bucket, Prefix: &prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Contents) != 1 || *list.Contents[0].Key != won.S3Key {
+		var keys []string
+		for _, o := range list.Contents {
+			keys = append(keys, *o.Key)
+		}
+		t.Errorf("files %v, want only the winner's %s", keys, won.S3Key)
+	}
+	if ev := f.events(t); len(ev) != 1 || ev[0].Type != webhooks.RenderSucceeded {
+		t.Errorf("events %+v", ev)
 	}
 }
 
