@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The repository's own template: what the local stack will run.
@@ -78,8 +79,18 @@ func TestLoadRepoTemplate(t *testing.T) {
 		}
 	}
 	rq, _ := tpl.Queue("RenderQueue")
-	if rq.VisibilityTimeout != 5400 || rq.DeadLetterQueue != "RenderDLQ" || rq.MaxReceiveCount != 5 {
-		t.Errorf("render queue = %+v", rq)
+	rw, _ := tpl.Function("RenderWorkerFunction")
+	// Lambda refuses an SQS event source whose visibility timeout is
+	// shorter than the function's timeout; the worker's heartbeat, not the
+	// queue, decides how soon a dead render comes back.
+	if rq.VisibilityTimeout < rw.Timeout || rq.DeadLetterQueue != "RenderDLQ" || rq.MaxReceiveCount != 5 {
+		t.Errorf("render queue = %+v, worker timeout %d", rq, rw.Timeout)
+	}
+	if len(rw.SQSEvents) != 1 || rw.Concurrency(rw.SQSEvents[0]) < 5 || rw.Environment["RENDER_LEASE_SECONDS"].Ref != "RenderLeaseSeconds" {
+		t.Errorf("render worker = %+v", rw)
+	}
+	if sw, _ := tpl.Function("RenderSweeperFunction"); len(sw.Schedules) != 1 || sw.Schedules[0].Every != 5*time.Minute {
+		t.Errorf("render sweeper = %+v", sw)
 	}
 	dlq, _ := tpl.Queue("RenderDLQ")
 	if dlq.MessageRetentionPeriod != 1209600 || dlq.DeadLetterQueue != "" {
@@ -309,9 +320,54 @@ func TestParse(t *testing.T) {
     Type: AWS::Serverless::Function
     Properties:
       CodeUri: functions/fn/
-      Events: {E: {Type: Schedule, Properties: {Schedule: rate(1 minute)}}}
+      Events: {E: {Type: S3, Properties: {Bucket: b}}}
 `,
-			err: `resource Fn: Events.E.Type: "Schedule" is not supported`,
+			err: `resource Fn: Events.E.Type: "S3" is not supported`,
+		},
+		{
+			name: "schedules and concurrency",
+			extra: `
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/fn/
+      ReservedConcurrentExecutions: 7
+      Events:
+        Tick: {Type: Schedule, Properties: {Schedule: rate(5 minutes)}}
+        Daily: {Type: Schedule, Properties: {Schedule: rate(1 day), Enabled: true}}
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/worker/
+      Events:
+        Jobs: {Type: SQS, Properties: {Queue: !GetAtt Q.Arn, ScalingConfig: {MaximumConcurrency: 5}}}
+        Other: {Type: SQS, Properties: {Queue: !GetAtt DLQ.Arn}}
+`,
+			check: func(t *testing.T, tpl *Template) {
+				f, _ := tpl.Function("Fn")
+				want := []Schedule{{EventName: "Daily", Expression: "rate(1 day)", Every: 24 * time.Hour}, {EventName: "Tick", Expression: "rate(5 minutes)", Every: 5 * time.Minute}}
+				if !reflect.DeepEqual(f.Schedules, want) || f.ReservedConcurrency != 7 {
+					t.Errorf("fn = %+v", f)
+				}
+				w, _ := tpl.Function("Worker")
+				if len(w.SQSEvents) != 2 || w.Concurrency(w.SQSEvents[0]) != 5 || w.Concurrency(w.SQSEvents[1]) != 1 {
+					t.Errorf("worker = %+v", w)
+				}
+				if f.Concurrency(SQSEvent{}) != 7 {
+					t.Errorf("reserved concurrency does not bound the event sources")
+				}
+			},
+		},
+		{
+			name: "cron schedule",
+			extra: `
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/fn/
+      Events: {E: {Type: Schedule, Properties: {Schedule: "cron(0 12 * * ? *)"}}}
+`,
+			err: `resource Fn: Events.E.Properties.Schedule: "cron(0 12 * * ? *)": the local stack drives rate(`,
 		},
 		{
 			name: "sqs event on a non-queue",
@@ -365,6 +421,19 @@ func TestParse(t *testing.T) {
 			}
 			tc.check(t, tpl)
 		})
+	}
+}
+
+func TestParseRate(t *testing.T) {
+	for expr, want := range map[string]time.Duration{
+		"rate(1 minute)": time.Minute, "rate(5 minutes)": 5 * time.Minute, "rate(2 hours)": 2 * time.Hour, "rate(1 day)": 24 * time.Hour,
+		"rate(1 minutes)": 0, "rate(5 minute)": 0, "rate(0 minutes)": 0, "rate(05 minutes)": 0, "rate(5 seconds)": 0, "rate(5minutes)": 0,
+		"rate(-1 minute)": 0, "cron(0 * * * ? *)": 0, "": 0,
+	} {
+		got, err := ParseRate(expr)
+		if got != want || (err == nil) != (want > 0) {
+			t.Errorf("ParseRate(%q) = %v, %v; want %v", expr, got, err, want)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"sync"
 	"testing"
@@ -217,11 +218,15 @@ func TestCreateValidation(t *testing.T) {
 		{"spec and template", `{"spec":{"resolution":"sd"},"templateId":"title-card"}`, "invalid_request", "/templateId"},
 		{"http webhook", `{"spec":{"resolution":"sd","scenes":[{"duration":1,"background":{"color":"#000000"}}]},"webhookUrl":"http://example.com/h"}`, "invalid_request", "/webhookUrl"},
 		{"too long for the plan", apiSpec(601), "invalid_request", "/spec/scenes"},
+		{"a scene of 1e-300 s", `{"spec":{"resolution":"sd","scenes":[{"duration":1e-300,"background":{"color":"#000000"}}]}}`, "invalid_request", "/spec/scenes/0/duration"},
+		{"a scene under one frame", `{"spec":{"resolution":"sd","fps":10,"scenes":[{"duration":0.09,"background":{"color":"#000000"}}]}}`, "invalid_request", "/spec/scenes/0/duration"},
+		{"beyond the render budget", overBudget(), "render_budget_exceeded", "/spec/scenes/*/elements/*"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := f.do(t, c, "POST", "/videos", "", nil, nil, tc.body)
 			e, _ := r.body["error"].(map[string]any)
-			if r.status != 400 || r.code() != tc.code || e["field"] != tc.field {
+			field, _ := e["field"].(string)
+			if ok, _ := path.Match(tc.field, field); r.status != 400 || r.code() != tc.code || !ok {
 				t.Errorf("%d %s; want 400 %s at %s", r.status, r.raw, tc.code, tc.field)
 			}
 		})
@@ -263,6 +268,21 @@ func TestWebhookURLRule(t *testing.T) {
 			t.Errorf("%s %s: %d %s; want %d mentioning %q", tc.env, tc.url, r.status, r.raw, tc.status, tc.msg)
 		}
 	}
+}
+
+// overBudget is a full-hd spec of scenes with transitions, each showing 20
+// different full-frame images: more than a render's memory.
+func overBudget() string {
+	var scenes []string
+	for i := range 10 {
+		var els []string
+		for j := range 20 {
+			els = append(els, fmt.Sprintf(`{"type":"image","url":"https://cdn.example/%d-%d.png"}`, i, j))
+		}
+		scenes = append(scenes, fmt.Sprintf(`{"duration":2,"background":{"color":"#000000"},"transition":{"type":"fade"},"elements":[%s]}`, strings.Join(els, ",")))
+	}
+	scenes = append(scenes, `{"duration":2,"background":{"color":"#000000"}}`)
+	return `{"spec":{"resolution":"full-hd","scenes":[` + strings.Join(scenes, ",") + `]}}`
 }
 
 func TestIdempotencyKey(t *testing.T) {
@@ -371,8 +391,8 @@ func TestQueueFull(t *testing.T) {
 		ids = append(ids, r.str("id"))
 	}
 	r := f.do(t, c, "POST", "/videos", "", nil, map[string]string{"Idempotency-Key": "k"}, apiSpec(1))
-	if r.status != 429 || r.code() != "queue_full" {
-		t.Fatalf("third: %d %s", r.status, r.raw)
+	if r.status != 429 || r.code() != "queue_full" || r.headers["Retry-After"] != "30" {
+		t.Fatalf("third: %d %v %s", r.status, r.headers, r.raw)
 	}
 	// The sandbox has its own queue.
 	if s := f.do(t, caller{c.ws, apikey.Test}, "POST", "/videos", "", nil, nil, apiSpec(1)); s.status != 202 {

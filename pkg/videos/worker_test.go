@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dynamotypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -768,4 +769,60 @@ func (f *workerFixture) runWorkers(t *testing.T, n int) func() {
 	stop := func() { once.Do(func() { cancel(); wg.Wait() }) }
 	t.Cleanup(stop)
 	return stop
+}
+
+// TestSweeperDeletesSandboxVideosAt24Hours: the scheduled sweeper deletes
+// a sandbox video's record and files once its 24 hours are up, and not a
+// minute before; one still queued then is cancelled (its place in the
+// queue freed) and deleted; live videos are never touched.
+func TestSweeperDeletesSandboxVideosAt24Hours(t *testing.T) {
+	f := setupWorker(t, colorRenderer)
+	ws := f.workspace(t, ratelimit.Plan{})
+	ctx := context.Background()
+	rendered := f.create(t, ws, apikey.Test, 1)
+	f.deliver(t)
+	queued := f.create(t, ws, apikey.Test, 1) // stays queued: its message is never delivered
+	live := f.create(t, ws, apikey.Live, 1)
+	v := f.video(t, ws, apikey.Test, rendered)
+	if v.Status != videos.Succeeded {
+		t.Fatalf("sandbox render: %+v", v)
+	}
+	sweep, err := videos.NewSweeper(ctx, f.env.Deps("RenderSweeperFunction", f.clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := dynamodb.NewFromConfig(f.env.AWS)
+	table := f.env.Getenv("RenderSweeperFunction")("DATA_TABLE")
+	exists := func(env apikey.Env, id string) bool {
+		out, err := raw.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: map[string]dynamotypes.AttributeValue{
+			"pk": &dynamotypes.AttributeValueMemberS{Value: videos.Partition(ws, env)}, "sk": &dynamotypes.AttributeValueMemberS{Value: "VIDEO#" + id}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Item != nil
+	}
+	fileThere := func() bool {
+		_, err := f.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &f.bucket, Key: &v.S3Key})
+		return err == nil
+	}
+	f.clock.Advance(videos.SandboxRetention - time.Minute)
+	if err := sweep(ctx, events.EventBridgeEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	if !exists(apikey.Test, rendered) || !exists(apikey.Test, queued) || !fileThere() {
+		t.Fatal("the sweeper deleted a sandbox video before its 24 hours")
+	}
+	f.clock.Advance(2 * time.Minute)
+	if err := sweep(ctx, events.EventBridgeEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	if exists(apikey.Test, rendered) || exists(apikey.Test, queued) || fileThere() {
+		t.Error("sandbox videos or files outlived their 24 hours and a sweep")
+	}
+	if n, _ := f.sv.Store.QueuedCount(ctx, ws, apikey.Test); n != 0 {
+		t.Errorf("the swept queued video kept its place: counter %d", n)
+	}
+	if !exists(apikey.Live, live) {
+		t.Error("the sweeper deleted a live video")
+	}
 }
