@@ -363,6 +363,16 @@ func FuzzParse(f *testing.F) {
 			if d := s.Duration(); d <= 0 || d > 600 || (sandbox && d > SandboxMaxSeconds) {
 				t.Fatalf("accepted duration %v", d)
 			}
+			// Every duration is a frame or more: in DynamoDB's number
+			// range, and something ffmpeg can draw.
+			for i, sc := range s.Scenes {
+				if sc.Duration < 1/float64(s.FPS) {
+					t.Fatalf("scene %d of %v s at %d fps accepted", i, sc.Duration, s.FPS)
+				}
+			}
+			if c := s.RenderCost(); c.MemoryBytes > WorkerBudget().MemoryBytes || c.PixelFrames > WorkerBudget().PixelFrames {
+				t.Fatalf("accepted beyond the budget: %+v", c)
+			}
 			return
 		}
 		var ae *apierr.Error

@@ -40,7 +40,7 @@ type apiFixture struct {
 	queue string
 }
 
-func setupAPI(t *testing.T) *apiFixture {
+func setupAPI(t testing.TB) *apiFixture {
 	t.Helper()
 	env := testenv.New(t)
 	clock := testenv.NewClock(t0)
@@ -62,7 +62,7 @@ func setupAPI(t *testing.T) *apiFixture {
 	}
 }
 
-func (f *apiFixture) workspace(t *testing.T, o ratelimit.Plan) string {
+func (f *apiFixture) workspace(t testing.TB, o ratelimit.Plan) string {
 	t.Helper()
 	ws, _, err := f.keys.CreateWorkspace(context.Background(), "Acme", ratelimit.DefaultPlan, o)
 	if err != nil {
@@ -91,7 +91,7 @@ func (r response) code() string {
 	return s
 }
 
-func (f *apiFixture) do(t *testing.T, c caller, method, resource string, id string, query map[string]string, headers map[string]string, body string) response {
+func (f *apiFixture) do(t testing.TB, c caller, method, resource string, id string, query map[string]string, headers map[string]string, body string) response {
 	t.Helper()
 	path := strings.ReplaceAll(resource, "{id}", id)
 	var params map[string]string
