@@ -9,7 +9,7 @@ BUILD_DIR := build
 LAMBDA_ENV   := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -buildvcs=false -ldflags "-s -w"
 
-.PHONY: help deps dev test test-short lint unit build bench fuzz clean tools browser-tools
+.PHONY: help deps dev test test-short lint unit build bench fuzz chaos clean tools browser-tools
 
 help:
 	@echo "make dev    run the API locally on http://127.0.0.1:3000/v1 and print a key to try"
@@ -19,6 +19,7 @@ help:
 	@echo "make bench  benchmarks: authorizer vs a bare UpdateItem, checksum, cold init, webhook latency, render speed"
 	@echo "make fuzz   run each fuzz target for FUZZTIME (default 20s)"
 	@echo "make browser-tools  install chromium (apt) and playwright-core (npm) for the console's browser test"
+	@echo "make chaos  CHAOS_RENDERS (60) renders on the local stack under injected faults; prints what survived"
 
 # tools installs what a fresh machine lacks, and says what it cannot install.
 tools:
@@ -79,6 +80,13 @@ fuzz:
 	@# The create path end to end (handler, store, queue) on the emulator.
 	PATH="$$PWD/.venv/bin:$$PATH" $(GO) test -run '^$$' -fuzz '^FuzzCreateNumbers$$' -fuzztime $(FUZZTIME) ./pkg/videos
 	PATH="$$PWD/.venv/bin:$$PATH" $(GO) test -run '^$$' -fuzz '^FuzzCreateBody$$' -fuzztime $(FUZZTIME) ./pkg/videos
+
+# The chaos harness (pkg/videos/chaos_test.go): the local stack behind a
+# fault-injecting proxy, ffmpeg and workers killed, duplicate deliveries.
+CHAOS_RENDERS ?= 60
+chaos: deps
+	@PATH="$$PWD/.venv/bin:$$PATH" FRAMEGATE_CHAOS_RENDERS=$(CHAOS_RENDERS) $(GO) test -count=1 -run '^TestChaos$$' -timeout 30m -v ./pkg/videos \
+	  | grep -E '^(chaos:|--- |ok|FAIL|panic)|chaos_test.go'; exit $${PIPESTATUS[0]}
 
 clean:
 	rm -rf $(BUILD_DIR) .aws-sam

@@ -39,7 +39,8 @@ moto_server plays DynamoDB, SQS, S3 and Secrets Manager (started on a free
 loopback port unless --endpoint or AWS_ENDPOINT_URL names a running one;
 installed into ./.venv if missing and Python is there), the tables, queues,
 bucket and secret are created, every route is served under /<stage> through
-the real authorizer and handlers, and every SQS event source is polled.
+the real authorizer and handlers, every SQS event source is polled with the
+concurrency the template gives it, and every Schedule event runs at its rate.
 Ctrl-C stops everything it started.
 
 --meter logs, with every request, the DynamoDB calls it made and how many

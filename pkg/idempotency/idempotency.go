@@ -18,6 +18,7 @@ package idempotency
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -106,6 +107,7 @@ const (
 	aPK, aSK, aTTL          = "pk", "sk", "ttl"
 	aHash, aState, aCreated = "hash", "state", "createdAt"
 	aResponse, aStatus      = "response", "httpStatus"
+	aClaim                  = "claim"
 	sortPrefix              = "IDEM#"
 )
 
@@ -138,8 +140,17 @@ type Response struct {
 // (first request still running). A record past its TTL is free again.
 func (st *Store) Claim(ctx context.Context, k Key, hash string, attrs map[string]types.AttributeValue) (*Response, error) {
 	now := st.now()
+	// The claim names itself, so that when its write went through but the
+	// answer was lost and the SDK retried it into its own condition, it
+	// knows the record it finds is its own.
+	var nonce [12]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return nil, fmt.Errorf("claim idempotency key: %w", err)
+	}
+	claim := hex.EncodeToString(nonce[:])
 	it := k.item()
 	maps.Copy(it, attrs)
+	it[aClaim] = dynamo.S(claim)
 	it[aHash] = dynamo.S(hash)
 	it[aState] = dynamo.S(pending)
 	it[aCreated] = dynamo.Millis(now)
@@ -166,6 +177,8 @@ func (st *Store) Claim(ctx context.Context, k Key, hash string, attrs map[string
 		old = out.Item
 	}
 	switch {
+	case dynamo.Str(old, aClaim) == claim:
+		return nil, nil
 	case dynamo.Str(old, aHash) != hash:
 		return nil, apierr.New(apierr.IdempotencyMismatch,
 			"This Idempotency-Key was used with a different request body in the last 24 hours; use a new key for a new request.")

@@ -82,6 +82,12 @@ func (r Reply) Get(path ...string) any {
 // body as JSON when not nil.
 func (c *APIClient) Do(method, path, key string, body any) Reply {
 	c.t.Helper()
+	return c.DoWith(method, path, key, body, nil)
+}
+
+// DoWith is Do with extra request headers.
+func (c *APIClient) DoWith(method, path, key string, body any, header map[string]string) Reply {
+	c.t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -100,6 +106,9 @@ func (c *APIClient) Do(method, path, key string, body any) Reply {
 	req.Header.Set("Authorization", "Bearer "+key)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

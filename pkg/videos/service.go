@@ -130,9 +130,16 @@ func (sv *Service) insertAndQueue(ctx context.Context, v Video, lim Limits) (Cre
 	}
 	msg, _ := json.Marshal(Message{VideoID: v.ID, Workspace: v.Workspace, Environment: string(v.Env)})
 	if _, err := sv.Queue.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &sv.QueueURL, MessageBody: aws.String(string(msg))}); err != nil {
-		// Nothing may stay "queued" that no worker will ever see.
-		if _, ferr := sv.Store.Fail(context.WithoutCancel(ctx), v, Error{Code: ErrQueueUnavailable, Message: "The render could not be queued."}); ferr != nil {
-			sv.Logger.ErrorContext(ctx, "mark unqueued video failed", "video", v.ID, "err", ferr)
+		// Nothing may stay "queued" that no worker will ever see, holding
+		// a place in the queue: the failure is recorded, tried a few times
+		// (each try is the SDK's retries) since the queue just failed too.
+		for try := 0; try < 3; try++ {
+			_, ferr := sv.Store.Fail(context.WithoutCancel(ctx), v, Error{Code: ErrQueueUnavailable, Message: "The render could not be queued."})
+			if ferr == nil {
+				break
+			}
+			sv.Logger.ErrorContext(ctx, "mark unqueued video failed", "video", v.ID, "try", try+1, "err", ferr)
+			time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
 		}
 		e := apierr.New(apierr.ServiceUnavailable, "The render queue is unavailable; retry shortly.")
 		e.Cause = fmt.Errorf("send render message for %s: %w", v.ID, err)

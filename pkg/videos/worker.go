@@ -40,6 +40,7 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -183,10 +184,28 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 	for _, rec := range ev.Records {
 		if err := w.process(ctx, rec); err != nil {
 			w.Logger.ErrorContext(ctx, "render message will be retried", "message", rec.MessageId, "err", err)
+			w.backOff(ctx, rec)
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 		}
 	}
 	return resp, nil
+}
+
+// backOff brings a message that failed back after 5 s, doubling with each
+// receive up to a minute, rather than after the queue's visibility timeout
+// (the worker's whole 15 minutes): a failure that a retry can fix (DynamoDB
+// throttled, S3 down for a moment) costs seconds.
+func (w *Worker) backOff(ctx context.Context, rec events.SQSMessage) {
+	n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
+	wait := min(5*time.Second<<min(max(n-1, 0), 4), time.Minute)
+	if rec.ReceiptHandle == "" {
+		return
+	}
+	if _, err := w.Queue.ChangeMessageVisibility(context.WithoutCancel(ctx), &sqs.ChangeMessageVisibilityInput{
+		QueueUrl: &w.QueueURL, ReceiptHandle: &rec.ReceiptHandle, VisibilityTimeout: int32(wait / time.Second),
+	}); err != nil {
+		w.Logger.WarnContext(ctx, "shorten the failed message's visibility", "message", rec.MessageId, "err", err)
+	}
 }
 
 // Causes of a stopped render.
