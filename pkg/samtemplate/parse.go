@@ -666,7 +666,8 @@ func ParseRate(expr string) (time.Duration, error) {
 		n, err := strconv.Atoi(num)
 		units := map[string]time.Duration{"minute": time.Minute, "hour": time.Hour, "day": 24 * time.Hour}
 		base, ok := units[strings.TrimSuffix(unit, "s")]
-		if err == nil && n > 0 && ok && strconv.Itoa(n) == num && (n == 1) == !strings.HasSuffix(unit, "s") {
+		// At most 100,000 units: a longer rate would overflow a Duration.
+		if err == nil && n > 0 && n <= 100_000 && ok && strconv.Itoa(n) == num && (n == 1) == !strings.HasSuffix(unit, "s") {
 			return time.Duration(n) * base, nil
 		}
 	}

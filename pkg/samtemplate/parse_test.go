@@ -428,7 +428,7 @@ func TestParseRate(t *testing.T) {
 	for expr, want := range map[string]time.Duration{
 		"rate(1 minute)": time.Minute, "rate(5 minutes)": 5 * time.Minute, "rate(2 hours)": 2 * time.Hour, "rate(1 day)": 24 * time.Hour,
 		"rate(1 minutes)": 0, "rate(5 minute)": 0, "rate(0 minutes)": 0, "rate(05 minutes)": 0, "rate(5 seconds)": 0, "rate(5minutes)": 0,
-		"rate(-1 minute)": 0, "cron(0 * * * ? *)": 0, "": 0,
+		"rate(-1 minute)": 0, "cron(0 * * * ? *)": 0, "": 0, "rate(100000 days)": 100000 * 24 * time.Hour, "rate(9999999999 days)": 0,
 	} {
 		got, err := ParseRate(expr)
 		if got != want || (err == nil) != (want > 0) {
@@ -443,4 +443,21 @@ func TestSubVariables(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v", got)
 	}
+}
+
+// FuzzParseRate: any expression parses to a positive whole number of
+// minutes, or is refused; what parses is written back the same way.
+func FuzzParseRate(f *testing.F) {
+	for _, s := range []string{"rate(5 minutes)", "rate(1 minute)", "rate(2 hours)", "rate(1 day)", "rate(0 minutes)", "cron(0 * * * ? *)", "rate(99999999999999999999 days)", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, expr string) {
+		d, err := ParseRate(expr)
+		if err != nil {
+			return
+		}
+		if d < time.Minute || d%time.Minute != 0 {
+			t.Fatalf("%q parsed to %v", expr, d)
+		}
+	})
 }
