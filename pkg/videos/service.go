@@ -126,21 +126,16 @@ func (sv *Service) Create(ctx context.Context, ws string, env apikey.Env, body [
 
 func (sv *Service) insertAndQueue(ctx context.Context, v Video, lim Limits) (Created, error) {
 	if err := sv.Store.Insert(ctx, v, lim.QueuedRenders); err != nil {
+		var ae *apierr.Error
+		if !errors.As(err, &ae) {
+			// The insert may have gone through with its answer lost.
+			sv.failUnqueued(ctx, v)
+		}
 		return Created{}, err
 	}
 	msg, _ := json.Marshal(Message{VideoID: v.ID, Workspace: v.Workspace, Environment: string(v.Env)})
 	if _, err := sv.Queue.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &sv.QueueURL, MessageBody: aws.String(string(msg))}); err != nil {
-		// Nothing may stay "queued" that no worker will ever see, holding
-		// a place in the queue: the failure is recorded, tried a few times
-		// (each try is the SDK's retries) since the queue just failed too.
-		for try := 0; try < 3; try++ {
-			_, ferr := sv.Store.Fail(context.WithoutCancel(ctx), v, Error{Code: ErrQueueUnavailable, Message: "The render could not be queued."})
-			if ferr == nil {
-				break
-			}
-			sv.Logger.ErrorContext(ctx, "mark unqueued video failed", "video", v.ID, "try", try+1, "err", ferr)
-			time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
-		}
+		sv.failUnqueued(ctx, v)
 		e := apierr.New(apierr.ServiceUnavailable, "The render queue is unavailable; retry shortly.")
 		e.Cause = fmt.Errorf("send render message for %s: %w", v.ID, err)
 		return Created{}, e
@@ -150,6 +145,21 @@ func (sv *Service) insertAndQueue(ctx context.Context, v Video, lim Limits) (Cre
 		return Created{}, fmt.Errorf("encode video: %w", err)
 	}
 	return Created{Status: http.StatusAccepted, Body: body, VideoID: v.ID}, nil
+}
+
+// failUnqueued fails a video no render message names, if it exists:
+// nothing may stay "queued" that no worker will ever see, holding a place
+// in the queue. It is tried a few times (each try the SDK's retries), as
+// the write that failed before it may fail again.
+func (sv *Service) failUnqueued(ctx context.Context, v Video) {
+	for try := 0; try < 3; try++ {
+		_, err := sv.Store.Fail(context.WithoutCancel(ctx), v, Error{Code: ErrQueueUnavailable, Message: "The render could not be queued."})
+		if err == nil {
+			return
+		}
+		sv.Logger.ErrorContext(ctx, "mark unqueued video failed", "video", v.ID, "try", try+1, "err", err)
+		time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+	}
 }
 
 // build validates req and returns the video to create.
