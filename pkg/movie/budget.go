@@ -19,7 +19,8 @@ import (
 // separate ffmpeg run and held once, as a yuva420p frame of its box; every
 // distinct background is one frame; each scene is drawn once, and a scene
 // with elements keeps a few of its frames to the end (more when it has an
-// image and a transition); a transition costs its xfade and conversions.
+// image or a clip and a transition); a transition costs its xfade and
+// conversions; a video element costs a decoder of the largest clip allowed.
 // Each element kind has its cost function in elementCosts: a new kind adds
 // one entry, and a kind with media says how its media are deduplicated.
 
@@ -69,7 +70,20 @@ const (
 	costText          = 384 << 10 // each drawtext: its FreeType face
 	costGlyph         = 18 << 10  // each distinct glyph it caches …
 	costGlyphPerPixel = 0.6       // … plus its bitmap, × fontSize²
+	// A video element: its own input and decoder, whose frame pool lives
+	// to the end of the run, counted at the largest frame a clip may have
+	// (MaxClipPixels) with a full reference buffer and B-frames; its sound
+	// (one more input); and its scaled RGBA frames (× the box).
+	costClip            = 4 << 20
+	costClipPerPixel    = 17
+	costClipBoxPerPixel = 8
 )
+
+// MaxClipPixels is the largest frame a video element's clip may have
+// (3840×2160, in either orientation): the renderer refuses a larger clip,
+// and the budget counts every clip at this size, since a clip given by URL
+// is only seen when it renders.
+const MaxClipPixels = 3840 * 2160
 
 // costing accumulates a spec's cost in spec order, so the first field that
 // crosses the budget is the one an error names.
@@ -98,6 +112,16 @@ var elementCosts = map[string]func(c *costing, e Element){
 	"image": func(c *costing, e Element) {
 		bw, bh := ImageBox(e, c.w, c.h)
 		c.overlay(stillKey{media: e.Media(), fit: e.Fit, w: bw, h: bh}, e)
+	},
+	// Each video element reads its stretch of the clip through an input
+	// of its own (nothing shared, nothing buffered between scenes).
+	"video": func(c *costing, e Element) {
+		bw, bh := ImageBox(e, c.w, c.h)
+		box := float64(bw * bh)
+		c.cost.Inputs += 2
+		c.cost.Filters += 9
+		c.cost.MemoryBytes += costClip + costClipPerPixel*MaxClipPixels + costClipBoxPerPixel*box
+		c.cost.PixelFrames += (MaxClipPixels + box) * (e.End - e.Start) * float64(c.s.FPS)
 	},
 }
 
@@ -157,6 +181,11 @@ func (c *costing) scene(i int) {
 			c.cost.MemoryBytes += costGradient * c.f
 		}
 	}
+	if sc.Audio != nil {
+		c.cost.Inputs++
+		c.cost.Filters += 3
+		c.cost.MemoryBytes += costAudio
+	}
 	transitions := sc.Transition != nil || i > 0 && c.s.Scenes[i-1].Transition != nil
 	if sc.Transition != nil {
 		c.cost.Filters += 4
@@ -164,7 +193,7 @@ func (c *costing) scene(i int) {
 	}
 	kept := 0.0
 	for _, e := range sc.Elements {
-		if e.Type == "image" && transitions {
+		if (e.Type == "image" || e.Type == "video") && transitions {
 			kept = costBlendedScene
 			break
 		}
@@ -247,7 +276,7 @@ func budgetMessage(c, budget Cost, what, resolution string) string {
 	switch what {
 	case "memory":
 		return fmt.Sprintf("This spec needs more memory than a render has (about %d MB up to here, over the %d MB a render may use at %s): "+
-			"use fewer distinct or smaller images, fewer scenes with transitions or images, shorter or smaller text, or a lower resolution.",
+			"use fewer distinct or smaller images, fewer video elements, fewer scenes with transitions or images, shorter or smaller text, or a lower resolution.",
 			int64(c.MemoryBytes)>>20, int64(budget.MemoryBytes)>>20, resolution)
 	case "time":
 		return fmt.Sprintf("This spec would take longer to render than a render may (%.0f million pixel-frames up to here, over the %.0f million a render may draw at %s): "+

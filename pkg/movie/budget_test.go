@@ -136,6 +136,44 @@ func TestBudget(t *testing.T) {
 	}
 }
 
+// TestClipBudget: every video element is a decoder of its own, counted at
+// the largest clip a render accepts, so a handful fit at full-hd and the
+// element that crosses the budget is named; scene audio costs an input.
+func TestClipBudget(t *testing.T) {
+	lim := DefaultLimits(3600, false)
+	s := scenesOf("full-hd", 25, 10, true)
+	accepted := 0
+	var over *apierr.Error
+	for k := 0; over == nil && k < 10; k++ {
+		s.Scenes[k].Elements = []Element{{Type: "video", URL: "https://cdn.example/clip.mp4"}}
+		if over = budgetError(t, s, lim); over == nil {
+			accepted++
+		}
+	}
+	// The element that tips it is in scene `accepted`; what crosses may be
+	// a later scene's background or transition, never an earlier part.
+	var at int
+	if accepted < 3 || accepted > 6 || over == nil {
+		t.Fatalf("%d video elements accepted at full-hd, then %v", accepted, over)
+	}
+	if _, err := fmt.Sscanf(over.Field, "/scenes/%d", &at); err != nil || at < accepted {
+		t.Fatalf("%d video elements accepted at full-hd, then %v at %s", accepted, over, over.Field)
+	}
+	// A clip in a small box at sd still costs its decoder.
+	small := scenesOf("sd", 25, 1, false)
+	small.Normalize()
+	base := small.RenderCost()
+	small.Scenes[0].Elements = []Element{{Type: "video", URL: "https://cdn.example/clip.mp4", Width: 64, Height: 64, End: 1}}
+	c := small.RenderCost()
+	if d := c.MemoryBytes - base.MemoryBytes; d < costClipPerPixel*MaxClipPixels || c.Inputs != base.Inputs+2 {
+		t.Errorf("a 64 px clip at sd: +%.0f MB, %d → %d inputs", d/(1<<20), base.Inputs, c.Inputs)
+	}
+	small.Scenes[0].Audio = &Audio{URL: "https://cdn.example/a.mp3", Volume: 1}
+	if a := small.RenderCost(); a.Inputs != c.Inputs+1 || a.MemoryBytes <= c.MemoryBytes {
+		t.Errorf("scene audio: %+v → %+v", c, a)
+	}
+}
+
 // TestCostGrowsWithEveryElement: no element is free, so a spec refused for
 // its cost cannot become acceptable by adding to it.
 func TestCostGrowsWithEveryElement(t *testing.T) {
@@ -145,7 +183,8 @@ func TestCostGrowsWithEveryElement(t *testing.T) {
 	for k := range 30 {
 		s.Scenes[k%2].Elements = append(s.Scenes[k%2].Elements,
 			Element{Type: "text", Text: "x", FontSize: 64, Color: "#ffffff", Position: "center", End: 1},
-			Element{Type: "image", URL: "https://cdn.example/a.png", Fit: "contain", Position: "center", End: 1})
+			Element{Type: "image", URL: "https://cdn.example/a.png", Fit: "contain", Position: "center", End: 1},
+			Element{Type: "video", URL: "https://cdn.example/a.mp4", Fit: "contain", Position: "center", End: 1, Width: 16, Height: 16})
 		c := s.RenderCost()
 		if c.MemoryBytes <= prev.MemoryBytes || c.Filters <= prev.Filters || c.PixelFrames <= prev.PixelFrames {
 			t.Fatalf("cost did not grow: %+v → %+v", prev, c)

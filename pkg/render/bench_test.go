@@ -70,13 +70,14 @@ func BenchmarkRenderHD10s(b *testing.B) {
 // spending memory (distinct images across transitions, shared images in
 // every window, large many-glyph text, many short texts, a mix at the
 // tallest resolution and the highest frame rate, and a 40-megapixel image
-// to fit), elements are added until the next one would be refused with
+// to fit, one 4K clip in as many video elements as fit), elements are added until the next one would be refused with
 // render_budget_exceeded or the spec is at its structural limits. Rendering
 // them is what shows the budget holds: each must stay under 1 GiB.
 func worstSpecs(t testing.TB) (map[string]movie.Spec, assets) {
 	lim := movie.DefaultLimits(3600, false)
 	a := assets{}
 	small := pngImage(t, 64, 64, color.NRGBA{200, 40, 40, 255})
+	a["https://assets.test/4k.mp4"] = testsrcClip(t, "3840x2160", "1")
 	url := func(k int) string {
 		u := fmt.Sprintf("https://assets.test/%d.png", k)
 		a[u] = small
@@ -135,6 +136,12 @@ func worstSpecs(t testing.TB) (map[string]movie.Spec, assets) {
 					return movie.Element{Type: "image", URL: url(k), Fit: "cover"}
 				}
 				return movie.Element{Type: "text", Text: cjk(k), FontSize: 120}
+			},
+		},
+		"video elements: 4K clips with B-frames, gradients, transitions, full-hd": {
+			func(n int) movie.Spec { return scenes("full-hd", 25, n, true, true) },
+			func(k int) movie.Element {
+				return movie.Element{Type: "video", URL: "https://assets.test/4k.mp4", Fit: "cover", Loop: true}
 			},
 		},
 		"images and text, vertical 60 fps": {

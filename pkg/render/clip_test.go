@@ -44,6 +44,25 @@ func clipFile(t testing.TB, seconds string, c string, sound bool) []byte {
 	return b
 }
 
+// testsrcClip is a clip of testsrc2 at size, encoded with B-frames and six
+// reference frames (what a camera's clip makes the decoder hold), with a
+// tone.
+func testsrcClip(t testing.TB, size, seconds string) []byte {
+	t.Helper()
+	ffmpeg, _ := tools(t)
+	out := filepath.Join(t.TempDir(), "clip.mp4")
+	if b, err := exec.Command(ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size="+size+":rate=30:duration="+seconds,
+		"-f", "lavfi", "-i", "sine=frequency=440:duration="+seconds, "-c:a", "aac", "-shortest",
+		"-c:v", "libx264", "-preset", "ultrafast", "-x264-params", "ref=6:bframes=3:b-pyramid=normal", "-pix_fmt", "yuv420p", out).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v %s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // TestClipsAndSceneAudio renders a movie whose media are uploaded assets: a
 // clip with sound, trimmed, scaled into a box and carried across a
 // transition; a muted looping clip; an image; and a scene's own audio. The
@@ -100,6 +119,15 @@ func TestClipErrors(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Field != "/scenes/0/elements/0/asset" || !strings.Contains(ae.Error(), "unsupported video format") {
 		t.Fatalf("err %v", err)
 	}
+	// Frames over 3840×2160 (the clip the render budget counts on) are
+	// refused, naming the element.
+	a[idgreen] = testsrcClip(t, "4000x2200", "0.1")
+	spec.Scenes[0].Elements[0].Asset = idgreen
+	_, err = Render(context.Background(), spec, filepath.Join(t.TempDir(), "o.mp4"), Options{FFmpeg: ffmpeg, WorkDir: t.TempDir(), FetchAsset: a.fetch})
+	if !errors.As(err, &ae) || ae.Field != "/scenes/0/elements/0/asset" || !strings.Contains(ae.Error(), "4000×2200") {
+		t.Fatalf("a clip over 3840×2160: %v", err)
+	}
+	spec.Scenes[0].Elements[0].Asset = idpng
 	// Without an asset reader, an asset is an error naming it.
 	_, err = Render(context.Background(), spec, filepath.Join(t.TempDir(), "o.mp4"), Options{FFmpeg: ffmpeg, WorkDir: t.TempDir(),
 		Fetch: func(context.Context, string, io.Writer) error { return nil }})

@@ -177,7 +177,11 @@ func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 			length = math.Max(math.Min(length, end-at), frame)
 		}
 		k := len(inputs)
-		inputs = append(inputs, input{file: c.file, format: c.format, pre: append(pre, "-ss", num(at), "-t", num(length))})
+		// One decoder thread: frame threads each hold their own frames,
+		// and a clip's decoder keeps its pool to the end of the run
+		// (movie's budget counts it so).
+		pre = append(pre, "-threads", "1", "-ss", num(at), "-t", num(length))
+		inputs = append(inputs, input{file: c.file, format: c.format, pre: pre})
 		label := fmt.Sprintf("cl%d_%d_%d", i, j, from)
 		// trim: never a frame past the scene, or overlay would extend the
 		// scene's main stream to match it.

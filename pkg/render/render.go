@@ -367,6 +367,9 @@ func probeClip(ctx context.Context, o Options, job string, f *media) error {
 	if len(pr.Video) == 0 || pr.Duration <= 0 {
 		return errors.New("no video stream")
 	}
+	if v := pr.Video[0]; v.Width*v.Height > movie.MaxClipPixels {
+		return fmt.Errorf("frames are %d×%d pixels; a clip may have at most 3840×2160", v.Width, v.Height)
+	}
 	f.duration, f.hasAudio = pr.Duration, len(pr.Audio) > 0
 	return nil
 }
