@@ -12,6 +12,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/framegate/framegate/pkg/movie"
 	"github.com/framegate/framegate/pkg/render"
 )
 
@@ -161,6 +162,9 @@ func Classify(a Asset, s Sniffed, p render.MediaProbe) (Media, *Error) {
 	}
 	if int64(m.Width)*int64(m.Height) > MaxPixels {
 		return Media{}, &Error{ErrDecompressionBomb, fmt.Sprintf("Frames are %d×%d pixels; at most %d pixels are allowed.", m.Width, m.Height, MaxPixels)}
+	}
+	if m.Kind == KindVideo && int64(m.Width)*int64(m.Height) > movie.MaxClipPixels {
+		return Media{}, &Error{ErrUnsupportedMedia, fmt.Sprintf("Frames are %d×%d pixels; a video renders at most 3840×2160: scale it down before uploading.", m.Width, m.Height)}
 	}
 	if m.DurationSeconds > MaxDuration.Seconds() {
 		return Media{}, &Error{ErrTooLong, fmt.Sprintf("The file is %.0f minutes long; assets are at most %.0f minutes.", m.DurationSeconds/60, MaxDuration.Minutes())}

@@ -106,6 +106,8 @@ func TestCheckAndClassify(t *testing.T) {
 		{"25 hours", a("video/mp4", 1), mp4, render.MediaProbe{Duration: 25 * 3600, Video: []render.ProbeStream{vid}}, "", ErrTooLong},
 		{"exactly 1440 minutes", a("audio/mp4", 1), mp4, render.MediaProbe{Duration: 1440 * 60, Audio: []render.ProbeStream{aac}}, KindAudio, ""},
 		{"16K frames", a("video/mp4", 1), mp4, render.MediaProbe{Duration: 1, Video: []render.ProbeStream{{Codec: "h264", Width: 15360, Height: 8640}}}, "", ErrDecompressionBomb},
+		{"4K frames", a("video/mp4", 1), mp4, render.MediaProbe{Duration: 1, Video: []render.ProbeStream{{Codec: "h264", Width: 2160, Height: 3840}}}, KindVideo, ""},
+		{"8K frames", a("video/mp4", 1), mp4, render.MediaProbe{Duration: 1, Video: []render.ProbeStream{{Codec: "h264", Width: 7680, Height: 4320}}}, "", ErrUnsupportedMedia},
 		{"image", a("image/png", 1), img, render.MediaProbe{Video: []render.ProbeStream{{Codec: "png", Width: 640, Height: 360}}}, KindImage, ""},
 		{"undecodable image", a("image/png", 1), img, render.MediaProbe{}, "", ErrUnsupportedMedia},
 	} {
