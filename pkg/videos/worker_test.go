@@ -660,6 +660,46 @@ func TestLeaseOfACrashedRenderIsReclaimed(t *testing.T) {
 	}
 }
 
+// TestHeartbeatHoldsTheMessageWhileRendering: a render four times longer
+// than the lease keeps its message invisible the whole time (the heartbeat
+// extends it with ChangeMessageVisibility), and once the worker stops
+// beating the message is back within the lease, not the queue's 15 minutes.
+func TestHeartbeatHoldsTheMessageWhileRendering(t *testing.T) {
+	release := make(chan struct{})
+	f := setupWorker(t, func(ctx context.Context, j videos.Job) (videos.Output, error) {
+		<-release
+		return colorRenderer(ctx, j)
+	})
+	f.w.LeaseTTL, f.w.Heartbeat = 2*time.Second, 400*time.Millisecond
+	ws := f.workspace(t, ratelimit.Plan{})
+	f.create(t, ws, apikey.Live, 1)
+	ms := f.receive(t, "RenderQueue", 1)
+	if len(ms) != 1 {
+		t.Fatal("no render message")
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.w.Handle(context.Background(), sqsEvent(ms...))
+		done <- err
+	}()
+	for start := time.Now(); time.Since(start) < 4*f.w.LeaseTTL; time.Sleep(300 * time.Millisecond) {
+		if again := f.receive(t, "RenderQueue", 1); len(again) != 0 {
+			t.Fatalf("the message came back %v into a render that is still beating", time.Since(start).Round(time.Millisecond))
+		}
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	for len(f.receive(t, "RenderQueue", 1)) == 0 {
+		if time.Since(stopped) > f.w.LeaseTTL+3*time.Second {
+			t.Fatalf("the message is still invisible %v after the last heartbeat", time.Since(stopped).Round(time.Millisecond))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 func TestKeyRevocationDoesNotStopAcceptedRenders(t *testing.T) {
 	f := setupWorker(t, colorRenderer)
 	ctx := context.Background()
