@@ -153,7 +153,7 @@ func TestClipBudget(t *testing.T) {
 	// The element that tips it is in scene `accepted`; what crosses may be
 	// a later scene's background or transition, never an earlier part.
 	var at int
-	if accepted < 3 || accepted > 6 || over == nil {
+	if accepted < 2 || accepted > 6 || over == nil {
 		t.Fatalf("%d video elements accepted at full-hd, then %v", accepted, over)
 	}
 	if _, err := fmt.Sscanf(over.Field, "/scenes/%d", &at); err != nil || at < accepted {
