@@ -3,10 +3,7 @@ package devstack
 import (
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync"
 )
@@ -50,18 +47,12 @@ type FaultConfig struct {
 // StartFaultProxy listens on a free loopback port and forwards to target;
 // it injects nothing until Enable.
 func StartFaultProxy(target string, cfg FaultConfig) (*FaultProxy, error) {
-	u, err := url.Parse(target)
+	ln, proxy, err := loopbackProxy("fault proxy", target)
 	if err != nil {
-		return nil, fmt.Errorf("fault proxy target %q: %w", target, err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("fault proxy listen: %w", err)
+		return nil, err
 	}
 	p := &FaultProxy{URL: "http://" + ln.Addr().String(), cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 		hits: map[string]int{}, seen: map[string]int{}}
-	proxy := httputil.NewSingleHostReverseProxy(u)
-	proxy.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, _ error) { w.WriteHeader(http.StatusBadGateway) }
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		service, op := classify(r)
 		switch p.decide(service, op) {

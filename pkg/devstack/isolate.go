@@ -36,18 +36,27 @@ type transactionIsolator struct {
 
 const stripes = 256
 
-func startIsolator(target string) (*transactionIsolator, error) {
+// loopbackProxy listens on a free loopback port for a proxy to target.
+func loopbackProxy(what, target string) (net.Listener, *httputil.ReverseProxy, error) {
 	u, err := url.Parse(target)
 	if err != nil {
-		return nil, fmt.Errorf("isolator target %q: %w", target, err)
+		return nil, nil, fmt.Errorf("%s target %q: %w", what, target, err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("isolator listen: %w", err)
+		return nil, nil, fmt.Errorf("%s listen: %w", what, err)
 	}
 	proxy := httputil.NewSingleHostReverseProxy(u)
 	// A client that gives up (a long poll at shutdown) is not worth a log line.
 	proxy.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, _ error) { w.WriteHeader(http.StatusBadGateway) }
+	return ln, proxy, nil
+}
+
+func startIsolator(target string) (*transactionIsolator, error) {
+	ln, proxy, err := loopbackProxy("isolator", target)
+	if err != nil {
+		return nil, err
+	}
 	var tx sync.RWMutex
 	var items [stripes]sync.Mutex
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
