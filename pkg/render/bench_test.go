@@ -144,6 +144,12 @@ func worstSpecs(t testing.TB) (map[string]movie.Spec, assets) {
 				return movie.Element{Type: "video", URL: "https://assets.test/4k.mp4", Fit: "cover", Loop: true}
 			},
 		},
+		"video elements: 4K clips with B-frames, 5 scenes of cuts, full-hd": {
+			func(int) movie.Spec { return scenes("full-hd", 25, 5, false, false) },
+			func(k int) movie.Element {
+				return movie.Element{Type: "video", URL: "https://assets.test/4k.mp4", Fit: "cover", Loop: true}
+			},
+		},
 		"images and text, vertical 60 fps": {
 			func(n int) movie.Spec { return scenes("vertical", 60, n, true, true) },
 			func(k int) movie.Element {
