@@ -2,7 +2,9 @@ package webhooks
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -95,6 +97,7 @@ const (
 	aDest, aRole, aExternal       = "destination", "roleArn", "externalId"
 	aScheme, aPub, aPrevPub       = "scheme", "publicKey", "prevPublicKey"
 	aLinks, aRecovery             = "links", "recovery"
+	aClaim                        = "claim"
 
 	metaSK = "META"
 )
@@ -677,10 +680,17 @@ func (st *Store) appendLive(ds []Delivery, items []map[string]types.AttributeVal
 // lease. It reports false when the delivery already exists: another copy
 // of the event message got there first.
 func (st *Store) CreateDelivery(ctx context.Context, d Delivery, lease time.Time) (bool, error) {
-	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: st.deliveryItem(d, lease),
+	claim, err := st.claimToken()
+	if err != nil {
+		return false, err
+	}
+	it := st.deliveryItem(d, lease)
+	it[aClaim] = dynamo.S(claim)
+	_, err = st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: it,
 		ConditionExpression: aws.String("attribute_not_exists(pk)")})
 	if dynamo.IsConditionFailed(err) {
-		return false, nil
+		_, own, err := st.ownClaim(ctx, deliveryKey(d.Workspace, d.Env, d.EndpointID, d.ID), claim)
+		return own, err
 	}
 	if err != nil {
 		return false, fmt.Errorf("create delivery %s: %w", d.ID, err)
@@ -693,9 +703,14 @@ func (st *Store) CreateDelivery(ctx context.Context, d Delivery, lease time.Time
 // when manual) and no live lease is held: a duplicate or superseded
 // message claims nothing and sends nothing.
 func (st *Store) Claim(ctx context.Context, ws, env, ep, id string, attempts int, manual bool, lease time.Time) (Delivery, bool, error) {
+	claim, err := st.claimToken()
+	if err != nil {
+		return Delivery{}, false, err
+	}
 	cond := "#a = :a AND (attribute_not_exists(#l) OR #l < :now)"
-	names := map[string]string{"#a": aAttempts, "#l": aLease}
-	vals := map[string]types.AttributeValue{":a": dynamo.N(int64(attempts)), ":now": dynamo.Millis(st.now()), ":lease": dynamo.Millis(lease)}
+	names := map[string]string{"#a": aAttempts, "#l": aLease, "#c": aClaim}
+	vals := map[string]types.AttributeValue{":a": dynamo.N(int64(attempts)), ":now": dynamo.Millis(st.now()), ":lease": dynamo.Millis(lease),
+		":c": dynamo.S(claim)}
 	if !manual {
 		cond += " AND #st = :p"
 		names["#st"] = aStatus
@@ -703,18 +718,49 @@ func (st *Store) Claim(ctx context.Context, ws, env, ep, id string, attempts int
 	}
 	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &st.table, Key: deliveryKey(ws, env, ep, id),
-		UpdateExpression: aws.String("SET #l = :lease"), ConditionExpression: aws.String("attribute_exists(pk) AND " + cond),
+		UpdateExpression: aws.String("SET #l = :lease, #c = :c"), ConditionExpression: aws.String("attribute_exists(pk) AND " + cond),
 		ExpressionAttributeNames: names, ExpressionAttributeValues: vals,
 		ReturnValues: types.ReturnValueAllNew,
 	})
 	if dynamo.IsConditionFailed(err) {
-		return Delivery{}, false, nil
+		it, own, err := st.ownClaim(ctx, deliveryKey(ws, env, ep, id), claim)
+		if !own || err != nil {
+			return Delivery{}, false, err
+		}
+		d, err := decodeDelivery(it)
+		return d, err == nil, err
 	}
 	if err != nil {
 		return Delivery{}, false, fmt.Errorf("claim delivery %s: %w", id, err)
 	}
 	d, err := decodeDelivery(out.Attributes)
 	return d, err == nil, err
+}
+
+// claimToken names one claim of a delivery (its creation, or a Claim): a
+// claim whose write went through but whose answer was lost, so that the
+// SDK retried it into its own condition, then knows the delivery is its
+// own instead of leaving it leased to nobody, never attempted.
+func (st *Store) claimToken() (string, error) {
+	r := st.rand
+	if r == nil {
+		r = rand.Reader
+	}
+	var b [12]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return "", fmt.Errorf("delivery claim token: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// ownClaim reads a delivery whose claim failed its condition: it is the
+// caller's own when it carries the caller's claim token.
+func (st *Store) ownClaim(ctx context.Context, key map[string]types.AttributeValue, claim string) (map[string]types.AttributeValue, bool, error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, false, fmt.Errorf("read back a claimed delivery: %w", err)
+	}
+	return out.Item, out.Item != nil && dynamo.Str(out.Item, aClaim) == claim, nil
 }
 
 // unsuccessful is the condition of a delivery recovery sends again: it

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -358,6 +360,62 @@ func TestDuplicateMessages(t *testing.T) {
 	_ = json.Unmarshal(job, &j)
 	if d.AttemptCount != 2 || j.Attempts != 1 {
 		t.Errorf("delivery %+v, job %+v", d, j)
+	}
+}
+
+// loseClaimAnswers runs the first DynamoDB write of each kind that claims a
+// delivery (its creation, a Claim) and loses its answer: the caller sees a
+// 500, as after a timeout, and the SDK sends the write again, which then
+// fails its own condition.
+type loseClaimAnswers struct {
+	next aws.HTTPClient
+	mu   sync.Mutex
+	lost map[string]bool
+}
+
+func (l *loseClaimAnswers) Do(r *http.Request) (*http.Response, error) {
+	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
+	if op != "PutItem" && op != "UpdateItem" || r.Body == nil {
+		return l.next.Do(r)
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	l.mu.Lock()
+	lose := bytes.Contains(body, []byte(`"claim"`)) && !l.lost[op]
+	if lose {
+		l.lost[op] = true
+	}
+	l.mu.Unlock()
+	resp, err := l.next.Do(r)
+	if err != nil || !lose {
+		return resp, err
+	}
+	_ = resp.Body.Close()
+	return &http.Response{StatusCode: http.StatusInternalServerError, Header: http.Header{"Content-Type": {"application/x-amz-json-1.0"}},
+		Body:    io.NopCloser(strings.NewReader(`{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"lost"}`)),
+		Request: r}, nil
+}
+
+// TestLostClaimAnswers: a delivery whose creation, and a retry whose
+// claim, went through with their answers lost are still attempted, once
+// each.
+func TestLostClaimAnswers(t *testing.T) {
+	lose := &loseClaimAnswers{lost: map[string]bool{}}
+	h := newHarness(t, config{allowLoopback: true, schedule: "0s,1s",
+		wrap: func(c aws.HTTPClient) aws.HTTPClient { lose.next = c; return lose }})
+	rcv := newReceiver(t, response{status: 500}, response{status: 200})
+	ep, _ := h.endpoint(rcv.URL)
+	h.run(nil)
+	h.publish(webhooks.RenderSucceeded, map[string]any{"videoId": "vid_1"}, webhooks.Route{})
+	d := h.waitDelivery(ep.ID, 20*time.Second, func(d webhooks.Delivery) bool { return d.Status == webhooks.Succeeded })
+	if d.AttemptCount != 2 || rcv.hits.Load() != 2 {
+		t.Errorf("delivery %+v after %d requests, want 2 attempts", d, rcv.hits.Load())
+	}
+	if !lose.lost["PutItem"] || !lose.lost["UpdateItem"] {
+		t.Errorf("answers lost: %v", lose.lost)
 	}
 }
 
