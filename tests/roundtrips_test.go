@@ -244,13 +244,14 @@ func succeededVideoOf(t testing.TB, s *testenv.Stack, ws string) videos.Video {
 	if err := st.Insert(ctx, v, 100); err != nil {
 		t.Fatal(err)
 	}
-	v, ok, err := st.StartRendering(ctx, v, 0)
+	const token = "roundtrips"
+	v, ok, err := st.StartRendering(ctx, v, 0, token, time.Minute)
 	if err != nil || !ok {
 		t.Fatalf("start rendering: %v %v", ok, err)
 	}
 	file := []byte("\x00\x00\x00\x18ftypmp42 a small render")
-	key := videos.S3Key(apikey.Live, ws, v.ID)
-	if ok, err := st.Succeed(ctx, v, 1, int64(len(file)), 320, 240, key); err != nil || !ok {
+	key := videos.AttemptKey(apikey.Live, ws, v.ID, token)
+	if ok, err := st.Succeed(ctx, v, token, videos.Rendered{Duration: 1, SizeBytes: int64(len(file)), Width: 320, Height: 240, S3Key: key}); err != nil || !ok {
 		t.Fatalf("succeed: %v %v", ok, err)
 	}
 	if _, err := videos.S3Client(s.AWS()).PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(env("RENDERS_BUCKET")), Key: aws.String(key),
