@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode"
@@ -120,10 +121,13 @@ type graphParams struct {
 	sceneAudio map[int]media    // scene → fetched audio
 	watermark  bool
 	wmFile     string
+	// everyFrame draws every frame even of still windows: the slow
+	// reference that tests compare the drawn-once frames with.
+	everyFrame bool
 }
 
 // buildGraph returns the -i inputs and the filter_complex, whose outputs
-// are [vout] and, with audio, [aout].
+// are [video], the movie's frames, and, with sound, [aout].
 func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 	w, h := s.Size()
 	var inputs []input
@@ -200,6 +204,11 @@ func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 	var segLabels []string
 	for n, sg := range segs {
 		label := fmt.Sprintf("seg%d", n)
+		// The sandbox watermark is drawn on every drawing of a scene, before
+		// it is repeated, so it costs nothing per frame. A transition blends
+		// two watermarked pictures (the text stays, or slides along with a
+		// slide); its marker block is drawn again on every frame, so it is
+		// where the docs say on every frame of the video.
 		if sg.xfade == "" {
 			chains = append(chains, sceneWindow(s, tl, p, sg.scene, sg.from, sg.to, "yuv420p", label, takeImg, takeClip)...)
 		} else {
@@ -212,8 +221,12 @@ func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 			// setpts: xfade may stamp its last frame one frame late when its
 			// inputs' EOFs arrive unevenly (clips), which concat would turn
 			// into a gap; the segment is exactly its frames, renumbered.
-			chains = append(chains, fmt.Sprintf("[%s][%s]xfade=transition=%s:duration=%s:offset=0,format=yuv420p,setpts=N/(%d*TB)[%s]",
-				a, b, sg.xfade, num(tl.seconds(sg.to-sg.from)), tl.fps, label))
+			marker := ""
+			if p.watermark {
+				marker = "," + markerFilter(w, h)
+			}
+			chains = append(chains, fmt.Sprintf("[%s][%s]xfade=transition=%s:duration=%s:offset=0,format=yuv420p,setpts=N/(%d*TB)%s[%s]",
+				a, b, sg.xfade, num(tl.seconds(sg.to-sg.from)), tl.fps, marker, label))
 		}
 		segLabels = append(segLabels, label)
 	}
@@ -223,12 +236,7 @@ func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 		chains = append(chains, "["+strings.Join(segLabels, "][")+fmt.Sprintf("]concat=n=%d:v=1:a=0[cat]", len(segLabels)))
 		video = "cat"
 	}
-	final := "[" + video + "]"
-	if p.watermark {
-		final += watermarkFilters(w, h, p) + ","
-	}
-	final += "setsar=1[vout]"
-	chains = append(chains, final)
+	chains = append(chains, "["+video+"]setsar=1[video]")
 
 	chains = append(chains, clipChains...)
 	audio, ach := audioSources(s, tl, p, &inputs)
@@ -313,6 +321,41 @@ func fitScale(e movie.Element, w, h int) string {
 	return fmt.Sprintf("scale=%d:%d:force_original_aspect_ratio=decrease", bw, bh) // contain
 }
 
+// posterFrame is the frame of the video the thumbnail shows: the spec's
+// thumbnail time, or else the first frame on which the first scene with
+// elements shows the most of them outside its transitions (a title card
+// once its subtitle is in), or the first frame of a movie without any.
+func posterFrame(s movie.Spec, tl timeline) int {
+	if th := s.Thumbnail; th != nil && th.Time != nil {
+		return max(0, min(tl.total-1, int(*th.Time*float64(tl.fps))))
+	}
+	start, in := 0, 0 // frame of the video where scene i's frame 0 is; its incoming transition
+	for i, sc := range s.Scenes {
+		from, to := in, tl.frames[i]-tl.out[i]
+		if to <= from { // all transition: any frame of it
+			from, to = 0, tl.frames[i]
+		}
+		best, at := 0, 0
+		for _, f := range runs(s, tl, i, from, to) {
+			n := 0
+			for _, e := range sc.Elements {
+				if visible(tl, e, f, f+1) {
+					n++
+				}
+			}
+			if n > best {
+				best, at = n, f
+			}
+		}
+		if best > 0 {
+			return start + at
+		}
+		start += tl.frames[i] - tl.out[i]
+		in = tl.out[i]
+	}
+	return 0
+}
+
 // parts splits a transition segment into the outgoing and incoming windows.
 func (sg segment) parts() []segment {
 	if sg.xfade == "" {
@@ -322,14 +365,68 @@ func (sg segment) parts() []segment {
 	return []segment{{scene: sg.scene, from: sg.from, to: sg.to}, {scene: sg.scene + 1, from: 0, to: n}}
 }
 
-// visible reports whether element e shows during frames [from, to) of its
-// scene.
-func visible(tl timeline, e movie.Element, from, to int) bool {
-	return e.Start < tl.seconds(to) && e.End > tl.seconds(from)
+// frameAt is the first frame of a scene at or after sec seconds into it.
+// Element times are judged on frames, so an element shows on whole frames
+// and the renderer knows exactly which ones.
+func (tl timeline) frameAt(sec float64) int {
+	return int(math.Ceil(sec*float64(tl.fps) - 1e-9))
 }
 
-// sceneWindow draws frames [from, to) of scene i into [label]. Times in
-// enable expressions are shifted so the window starts at t=0.
+// shownOn is the frames [a, b) of its scene on which element e shows.
+func (tl timeline) shownOn(e movie.Element) (a, b int) { return tl.frameAt(e.Start), tl.frameAt(e.End) }
+
+// visible reports whether element e shows on any of frames [from, to) of
+// its scene.
+func visible(tl timeline, e movie.Element, from, to int) bool {
+	a, b := tl.shownOn(e)
+	return a < b && a < to && b > from
+}
+
+// still reports whether element j of scene i looks the same on every frame
+// it shows on: text, and images that are not GIFs (which may animate).
+// Anything else — video clips, element types this function does not know —
+// is drawn on every frame.
+func still(s movie.Spec, p graphParams, i, j int) bool {
+	switch e := s.Scenes[i].Elements[j]; e.Type {
+	case "text":
+		return true
+	case "image":
+		return p.imageFmt[[2]int{i, j}] != "gif_pipe"
+	}
+	return false
+}
+
+// runs splits frames [from, to) of scene i into runs of frames that show
+// the same elements; it returns the first frame of each run.
+func runs(s movie.Spec, tl timeline, i, from, to int) []int {
+	cut := map[int]bool{from: true}
+	for _, e := range s.Scenes[i].Elements {
+		a, b := tl.shownOn(e)
+		for _, f := range []int{a, b} {
+			if f > from && f < to {
+				cut[f] = true
+			}
+		}
+	}
+	starts := make([]int, 0, len(cut))
+	for f := range cut {
+		starts = append(starts, f)
+	}
+	sort.Ints(starts)
+	return starts
+}
+
+// sceneWindow draws frames [from, to) of scene i into [label], with the
+// sandbox watermark on top when the render has one.
+//
+// When every element it shows is still, the window is drawn once per run
+// of frames showing the same elements (a title card whose title appears
+// at 0.3 s and subtitle at 1 s is three drawings, however long it lasts),
+// and each drawing is repeated to fill its run: setpts places drawing k
+// at its run's first frame and fps repeats it up to the next one. Repeats are references to one picture, so text, images
+// and gradients cost nothing per frame, and the encoder gets the very
+// frames drawing every frame would give. Otherwise every frame is drawn,
+// as moving media need.
 func sceneWindow(s movie.Spec, tl timeline, p graphParams, i, from, to int, pixfmt, label string, takeImg func([2]int) string, takeClip func(i, j, from, to int) string) []string {
 	w, h := s.Size()
 	sc := s.Scenes[i]
@@ -341,9 +438,28 @@ func sceneWindow(s movie.Spec, tl timeline, p graphParams, i, from, to int, pixf
 	if pixfmt == "yuv444p" {
 		overlayFmt = "yuv444"
 	}
-	// Half a frame short of n frames: a source emits frames while t < d, so
-	// this yields exactly n (t = 0 … (n-1)/fps) whatever the float rounding.
-	dur := num((float64(n) - 0.5) / float64(fps))
+	once := !p.everyFrame
+	for j, e := range sc.Elements {
+		if visible(tl, e, from, to) && !still(s, p, i, j) {
+			once = false
+		}
+	}
+	// drawn[k] is the first window frame drawing k stands for.
+	var drawn []int
+	if once {
+		for _, f := range runs(s, tl, i, from, to) {
+			drawn = append(drawn, f-from)
+		}
+	} else {
+		for k := 0; k < n; k++ {
+			drawn = append(drawn, k)
+		}
+	}
+	// index is the drawing that shows window frame f.
+	index := func(f int) int { return sort.SearchInts(drawn, f+1) - 1 }
+	// Half a frame short of len(drawn) frames: a source emits frames while
+	// t < d, so this yields exactly that many whatever the float rounding.
+	dur := num((float64(len(drawn)) - 0.5) / float64(fps))
 	if g := sc.Background.Gradient; g != nil {
 		x1, y1 := 0, h // vertical: top to bottom
 		switch g.Direction {
@@ -352,10 +468,10 @@ func sceneWindow(s movie.Spec, tl timeline, p graphParams, i, from, to int, pixf
 		case "diagonal":
 			x1, y1 = w, h
 		}
-		// A static gradient is drawn once and laid over a color source for
-		// the window's frames: gradients costs a per-pixel pass per frame
-		// (30× a color source at 720p), and ffmpeg 5.1's loop filter
-		// deadlocks the graph once an image overlay joins it.
+		// A static gradient is drawn once and laid over a color source:
+		// gradients costs a per-pixel pass per frame (30× a color source
+		// at 720p), and ffmpeg 5.1's loop filter deadlocks the graph once
+		// an image overlay joins it.
 		chains = append(chains,
 			fmt.Sprintf("gradients=s=%dx%d:r=%d:d=%s:c0=%s:c1=%s:nb_colors=2:x0=0:y0=0:x1=%d:y1=%d:speed=0.00001:seed=1,format=%s[%sg]",
 				w, h, fps, num(0.5/float64(fps)), hex(g.From), hex(g.To), x1, y1, pixfmt, src),
@@ -365,7 +481,6 @@ func sceneWindow(s movie.Spec, tl timeline, p graphParams, i, from, to int, pixf
 		chains = append(chains, fmt.Sprintf("color=c=%s:s=%dx%d:r=%d:d=%s,format=%s[%s]", hex(sc.Background.Color), w, h, fps, dur, pixfmt, src))
 	}
 	cur := src
-	t0 := tl.seconds(from)
 	step := 0
 	for j, e := range sc.Elements {
 		if !visible(tl, e, from, to) {
@@ -374,8 +489,9 @@ func sceneWindow(s movie.Spec, tl timeline, p graphParams, i, from, to int, pixf
 		step++
 		next := fmt.Sprintf("w%d_%d_%d", i, from, step)
 		enable := ""
-		if e.Start > t0 || e.End < tl.seconds(to) {
-			enable = fmt.Sprintf(":enable='gte(t,%s)*lt(t,%s)'", num(e.Start-t0), num(e.End-t0))
+		a, b := tl.shownOn(e)
+		if first, last := index(max(a, from)-from), index(min(b, to)-1-from); first > 0 || last < len(drawn)-1 {
+			enable = fmt.Sprintf(":enable='between(n,%d,%d)'", first, last)
 		}
 		key := [2]int{i, j}
 		switch e.Type {
@@ -397,7 +513,25 @@ func sceneWindow(s movie.Spec, tl timeline, p graphParams, i, from, to int, pixf
 		}
 		cur = next
 	}
-	chains = append(chains, fmt.Sprintf("[%s]null[%s]", cur, label))
+	if p.watermark {
+		chains = append(chains, fmt.Sprintf("[%s]%s[%sm]", cur, watermarkFilters(w, h, p), src))
+		cur = src + "m"
+	}
+	repeat := "null"
+	if len(drawn) < n {
+		// A copy of the last drawing is placed at frame n to mark where the
+		// last run ends; trim drops it.
+		at := make([]string, 0, len(drawn))
+		for k := 1; k <= len(drawn); k++ {
+			end := n
+			if k < len(drawn) {
+				end = drawn[k]
+			}
+			at = append(at, fmt.Sprintf("%d*gte(N,%d)", end-drawn[k-1], k))
+		}
+		repeat = fmt.Sprintf("tpad=stop=1:stop_mode=clone,setpts='(%s)/(FR*TB)',fps=%d,trim=end_frame=%d", strings.Join(at, "+"), fps, n)
+	}
+	chains = append(chains, fmt.Sprintf("[%s]%s[%s]", cur, repeat, label))
 	return chains
 }
 
@@ -458,12 +592,15 @@ func MarkerBox(w, h int) (x, y, size int) {
 }
 
 func watermarkFilters(w, h int, p graphParams) string {
-	x, y, size := MarkerBox(w, h)
 	fs := max(16, min(w, h)/9)
 	return fmt.Sprintf(
-		"drawtext=fontfile=%s:textfile=%s:expansion=none:fontsize=%d:fontcolor=white@0.4:borderw=%d:bordercolor=black@0.4:line_spacing=%d:x=(w-text_w)/2:y=(h-text_h)/2,"+
-			"drawbox=x=%d:y=%d:w=%d:h=%d:color=0x%06x@1:t=fill",
-		p.font, p.wmFile, fs, max(1, fs/24), h/6, x, y, size, size, MarkerColor)
+		"drawtext=fontfile=%s:textfile=%s:expansion=none:fontsize=%d:fontcolor=white@0.4:borderw=%d:bordercolor=black@0.4:line_spacing=%d:x=(w-text_w)/2:y=(h-text_h)/2,%s",
+		p.font, p.wmFile, fs, max(1, fs/24), h/6, markerFilter(w, h))
+}
+
+func markerFilter(w, h int) string {
+	x, y, size := MarkerBox(w, h)
+	return fmt.Sprintf("drawbox=x=%d:y=%d:w=%d:h=%d:color=0x%06x@1:t=fill", x, y, size, size, MarkerColor)
 }
 
 // watermarkText is the watermark's text file: the mark three times, so it
