@@ -9,10 +9,13 @@ package videos
 
 import (
 	"encoding/json"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/idempotency"
+	"github.com/framegate/framegate/pkg/movie"
 )
 
 // Statuses of a video.
@@ -80,6 +83,8 @@ type Video struct {
 	Watermark  bool
 	// S3Key is the object of a succeeded video.
 	S3Key string
+	// ThumbnailKey is the object of its JPEG poster, beside it.
+	ThumbnailKey string
 	// Slot is the render slot the last worker held (-1: none).
 	Slot int
 	// EventSent records that the terminal event went out, so a redelivered
@@ -94,10 +99,28 @@ func (v Video) Expired(now time.Time) bool {
 	return v.ExpiresAt != nil && !now.Before(*v.ExpiresAt)
 }
 
-// S3Key is where a rendered video lives in the renders bucket. The
-// environment comes first so a bucket lifecycle rule can expire the sandbox.
-func S3Key(env apikey.Env, ws, id string) string {
-	return "renders/" + string(env) + "/" + ws + "/" + id + ".mp4"
+// S3Key is where a rendered video lives in the renders bucket; its
+// extension is the format's. The environment comes first so a bucket
+// lifecycle rule can expire the sandbox.
+func S3Key(env apikey.Env, ws, id, format string) string {
+	return "renders/" + string(env) + "/" + ws + "/" + id + "." + format
+}
+
+// ThumbnailKey is where the poster of the video at key lives: beside it,
+// with the extension .jpg.
+func ThumbnailKey(key string) string {
+	return strings.TrimSuffix(key, path.Ext(key)) + ".jpg"
+}
+
+// mediaType is the Content-Type of an object by its extension, and how a
+// download of it is named: videos download as an attachment, thumbnails
+// show inline.
+func mediaType(key string) (contentType, disposition string) {
+	name := path.Base(key)
+	if path.Ext(key) == ".jpg" {
+		return "image/jpeg", `inline; filename="` + name + `"`
+	}
+	return movie.ContentType(strings.TrimPrefix(path.Ext(key), ".")), `attachment; filename="` + name + `"`
 }
 
 // Message is the body of a render queue message.

@@ -70,6 +70,7 @@ const (
 	aCreated, aStarted, aFinished, aExpires   = "createdAt", "startedAt", "finishedAt", "expiresAt"
 	aWebhook, aWatermark, aS3Key, aSlot, aEvt = "webhookUrl", "watermark", "s3Key", "slot", "eventSent"
 	aQueued                                   = "queued"
+	aThumb                                    = "thumbnailKey"
 	aHolder, aLease                           = "holder", "leaseExpiresAt"
 	aVideo                                    = "videoId" // of an idempotency record
 )
@@ -127,7 +128,8 @@ func decodeVideo(it map[string]types.AttributeValue) Video {
 		Width: int(integer(it, aWidth)), Height: int(integer(it, aHeight)),
 		StartedAt: dynamo.Time(it, aStarted), FinishedAt: dynamo.Time(it, aFinished), ExpiresAt: dynamo.Time(it, aExpires),
 		WebhookURL: dynamo.Str(it, aWebhook), Watermark: dynamo.Bool(it, aWatermark), S3Key: dynamo.Str(it, aS3Key),
-		Slot: int(integer(it, aSlot)), EventSent: dynamo.Bool(it, aEvt),
+		ThumbnailKey: dynamo.Str(it, aThumb),
+		Slot:         int(integer(it, aSlot)), EventSent: dynamo.Bool(it, aEvt),
 	}
 	v.Duration, _ = dynamo.Float(it, aDuration)
 	if x := dynamo.Str(it, aSpec); x != "" {
@@ -336,15 +338,19 @@ func (st *Store) transition(ctx context.Context, v Video, from []string, set str
 	return false, fmt.Errorf("finish video %s: %w", v.ID, err)
 }
 
-// Succeed records a finished render.
+// Succeed records a finished render, and v.ThumbnailKey when set.
 func (st *Store) Succeed(ctx context.Context, v Video, duration float64, size int64, width, height int, s3Key string) (bool, error) {
-	return st.transition(ctx, v, []string{Rendering},
-		"SET #st = :st, #p = :hundred, #d = :d, #z = :z, #w = :w, #h = :h, #k = :k, #f = :f",
-		map[string]string{"#p": aProgress, "#d": aDuration, "#z": aSize, "#w": aWidth, "#h": aHeight, "#k": aS3Key, "#f": aFinished},
-		map[string]types.AttributeValue{
-			":st": dynamo.S(Succeeded), ":hundred": dynamo.N(100), ":d": dynamo.F(duration), ":z": dynamo.N(size),
-			":w": dynamo.N(int64(width)), ":h": dynamo.N(int64(height)), ":k": dynamo.S(s3Key), ":f": dynamo.Millis(st.now()),
-		})
+	update := "SET #st = :st, #p = :hundred, #d = :d, #z = :z, #w = :w, #h = :h, #k = :k, #f = :f"
+	names := map[string]string{"#p": aProgress, "#d": aDuration, "#z": aSize, "#w": aWidth, "#h": aHeight, "#k": aS3Key, "#f": aFinished}
+	values := map[string]types.AttributeValue{
+		":st": dynamo.S(Succeeded), ":hundred": dynamo.N(100), ":d": dynamo.F(duration), ":z": dynamo.N(size),
+		":w": dynamo.N(int64(width)), ":h": dynamo.N(int64(height)), ":k": dynamo.S(s3Key), ":f": dynamo.Millis(st.now()),
+	}
+	if v.ThumbnailKey != "" {
+		update += ", #tk = :tk"
+		names["#tk"], values[":tk"] = aThumb, dynamo.S(v.ThumbnailKey)
+	}
+	return st.transition(ctx, v, []string{Rendering}, update, names, values)
 }
 
 // Fail records a failed render, from queued or rendering.

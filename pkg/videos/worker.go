@@ -3,9 +3,9 @@ package videos
 // The render worker: for each render message it loads the video (skipping
 // cancelled, deleted and finished ones, so duplicate deliveries are
 // harmless), takes a render slot of the workspace's environment through a
-// lease, renders with ffmpeg into the function's /tmp, uploads the MP4 to S3
-// and records the result, then emits render.succeeded or render.failed on
-// the events queue. A render that finds every slot busy stays queued: its
+// lease, renders with ffmpeg into the function's /tmp, uploads the file (in
+// the spec's format) and its JPEG thumbnail to S3 and records the result,
+// then emits render.succeeded or render.failed on the events queue. A render that finds every slot busy stays queued: its
 // message is sent again with a delay, never rejected. It never looks at API
 // keys: a render accepted before its key was revoked still runs.
 
@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -36,8 +37,11 @@ import (
 
 // Job is one render to perform.
 type Job struct {
-	Spec      movie.Spec
-	Out       string // path of the MP4 to write
+	Spec movie.Spec
+	Out  string // path of the file to write, in Spec.Format
+	// Thumbnail is the path of the JPEG poster to write; a renderer that
+	// writes none leaves the video without a thumbnail.
+	Thumbnail string
 	WorkDir   string // scratch space
 	Watermark bool
 	// Progress receives the fraction done, 0..1.
@@ -202,6 +206,7 @@ func (w *Worker) render(ctx context.Context, v Video, lease *Lease, log *slog.Lo
 	if err := json.Unmarshal(v.Spec, &spec); err != nil {
 		return w.fail(ctx, v, Error{Code: ErrInvalidSpec, Message: "The stored spec cannot be read."})
 	}
+	spec.Normalize() // specs stored before formats existed are mp4
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	if dl, ok := ctx.Deadline(); ok {
@@ -241,10 +246,11 @@ func (w *Worker) render(ctx context.Context, v Video, lease *Lease, log *slog.Lo
 			log.WarnContext(ctx, "progress update", "err", err)
 		}
 	})
-	out := filepath.Join(w.WorkDir, v.ID+".mp4")
+	out, thumb := filepath.Join(w.WorkDir, v.ID+"."+spec.Format), filepath.Join(w.WorkDir, v.ID+".jpg")
 	defer os.Remove(out)
+	defer os.Remove(thumb)
 	started := time.Now()
-	res, err := w.Render(rctx, Job{Spec: spec, Out: out, WorkDir: w.WorkDir, Watermark: v.Watermark, Progress: prog.report,
+	res, err := w.Render(rctx, Job{Spec: spec, Out: out, Thumbnail: thumb, WorkDir: w.WorkDir, Watermark: v.Watermark, Progress: prog.report,
 		FetchAsset: func(ctx context.Context, id string, dst io.Writer) error { return w.fetchAsset(ctx, v, id, dst) }})
 	prog.stop()
 	close(done)
@@ -268,8 +274,11 @@ func (w *Worker) render(ctx context.Context, v Video, lease *Lease, log *slog.Lo
 	}
 	log.InfoContext(ctx, "rendered", "seconds", time.Since(started).Seconds(), "duration", res.Duration,
 		"bytes", res.SizeBytes, "peakWorkBytes", res.PeakWorkBytes)
-	key := S3Key(v.Env, v.Workspace, v.ID)
+	key := S3Key(v.Env, v.Workspace, v.ID, spec.Format)
 	if err := w.upload(ctx, out, key); err != nil {
+		return err
+	}
+	if err := w.uploadThumbnail(ctx, &v, thumb, key); err != nil {
 		return err
 	}
 	w2, h2 := res.Width, res.Height
@@ -280,9 +289,14 @@ func (w *Worker) render(ctx context.Context, v Video, lease *Lease, log *slog.Lo
 	if err != nil {
 		return err
 	}
-	if !ok { // cancelled during the upload: the file must not outlive it
-		if _, err := w.Objects.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &w.Bucket, Key: &key}); err != nil {
-			log.ErrorContext(ctx, "delete file of cancelled video", "err", err)
+	if !ok { // cancelled during the upload: the files must not outlive it
+		for _, k := range []string{key, v.ThumbnailKey} {
+			if k == "" {
+				continue
+			}
+			if _, err := w.Objects.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &w.Bucket, Key: &k}); err != nil {
+				log.ErrorContext(ctx, "delete file of cancelled video", "key", k, "err", err)
+			}
 		}
 		return nil
 	}
@@ -345,12 +359,28 @@ func (w *Worker) upload(ctx context.Context, path, key string) error {
 	if err != nil {
 		return fmt.Errorf("stat rendered file: %w", err)
 	}
+	ct, _ := mediaType(key)
 	if _, err := w.Objects.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: &w.Bucket, Key: &key, Body: f, ContentLength: aws.Int64(st.Size()),
-		ContentType: aws.String("video/mp4"),
+		ContentType: aws.String(ct),
 	}); err != nil {
 		return fmt.Errorf("upload %s: %w", key, err)
 	}
+	return nil
+}
+
+// uploadThumbnail puts the poster the renderer wrote at path beside the
+// video at key and records its key on v; a renderer that wrote none
+// leaves v without one.
+func (w *Worker) uploadThumbnail(ctx context.Context, v *Video, path, key string) error {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	tk := ThumbnailKey(key)
+	if err := w.upload(ctx, path, tk); err != nil {
+		return err
+	}
+	v.ThumbnailKey = tk
 	return nil
 }
 

@@ -178,10 +178,12 @@ type published struct {
 	ID, Type, Timestamp string
 	Data                struct {
 		videos.EventData
-		// The link the publisher signed for the events queue.
+		// The links the publisher signed for the events queue.
 		DownloadURL       string `json:"downloadUrl"`
 		DownloadExpiresAt string `json:"downloadExpiresAt"`
+		ThumbnailURL      string `json:"thumbnailUrl"`
 	}
+	RawData any `json:"-"` // Data as sent, for the OpenAPI schema
 }
 
 func (f *workerFixture) events(t *testing.T) []published {
@@ -189,9 +191,14 @@ func (f *workerFixture) events(t *testing.T) []published {
 	var out []published
 	for _, m := range f.receive(t, "EventsQueue", 20) {
 		var e published
+		var raw struct{ Data any }
 		if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &e); err != nil {
 			t.Fatal(err)
 		}
+		if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &raw); err != nil {
+			t.Fatal(err)
+		}
+		e.RawData = raw.Data
 		if m.MessageAttributes["type"].StringValue == nil || *m.MessageAttributes["type"].StringValue != e.Type {
 			t.Errorf("event %s lacks its type attribute", e.Type)
 		}
@@ -200,17 +207,21 @@ func (f *workerFixture) events(t *testing.T) []published {
 	return out
 }
 
-// colorRenderer renders a plain color clip of the spec's size and length
-// with the real ffmpeg: the worker's plumbing, not the movie renderer, is
-// under test here.
+// colorRenderer renders a plain color clip of the spec's size, length and
+// format, and its thumbnail, with the real ffmpeg: the worker's plumbing,
+// not the movie renderer, is under test here.
 func colorRenderer(ctx context.Context, j videos.Job) (videos.Output, error) {
 	w, h := j.Spec.Size()
 	d := j.Spec.Duration()
 	j.Progress(0.3)
-	cmd := exec.CommandContext(ctx, "ffmpeg", "-v", "error", "-y", "-f", "lavfi",
-		"-i", fmt.Sprintf("color=c=blue:s=%dx%d:d=%g:r=25", w, h, d),
-		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart", j.Out)
-	if out, err := cmd.CombinedOutput(); err != nil {
+	codec := map[string][]string{
+		"mp4":  {"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart"},
+		"webm": {"-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"},
+		"gif":  {"-c:v", "gif"},
+	}[j.Spec.Format]
+	args := append([]string{"-v", "error", "-y", "-f", "lavfi", "-i", fmt.Sprintf("color=c=blue:s=%dx%d:d=%g:r=25", w, h, d)}, codec...)
+	args = append(args, j.Out, "-frames:v", "1", "-update", "1", j.Thumbnail)
+	if out, err := exec.CommandContext(ctx, "ffmpeg", args...).CombinedOutput(); err != nil {
 		return videos.Output{}, fmt.Errorf("ffmpeg: %v: %s", err, out)
 	}
 	j.Progress(0.9)
@@ -297,13 +308,34 @@ func TestRenderSucceeds(t *testing.T) {
 		ev[0].Data.Environment != "live" || ev[0].Data.SizeBytes == nil || *ev[0].Data.SizeBytes != v.SizeBytes {
 		t.Errorf("events %+v", ev)
 	}
-	// render.succeeded carries a download link valid 15 minutes.
+	// The thumbnail lies beside the video.
+	if want := "renders/live/" + ws + "/" + id + ".jpg"; v.ThumbnailKey != want {
+		t.Errorf("thumbnail key %q, want %q", v.ThumbnailKey, want)
+	}
+	if head, err := f.s3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &f.bucket, Key: &v.ThumbnailKey}); err != nil ||
+		aws.ToString(head.ContentType) != "image/jpeg" {
+		t.Errorf("thumbnail object: %v", err)
+	}
+	// render.succeeded carries a download link and a thumbnail link valid
+	// 15 minutes, as the OpenAPI document describes them.
 	if len(ev) == 1 {
 		u, err := url.Parse(ev[0].Data.DownloadURL)
 		exp, perr := time.Parse(time.RFC3339, ev[0].Data.DownloadExpiresAt)
 		if err != nil || !strings.HasSuffix(u.Path, "/"+v.S3Key) || u.Query().Get("X-Amz-Expires") != "900" ||
 			perr != nil || exp.Sub(f.clock.Now()) != videos.DownloadTTL {
 			t.Errorf("download link %q expiring %q", ev[0].Data.DownloadURL, ev[0].Data.DownloadExpiresAt)
+		}
+		u, err = url.Parse(ev[0].Data.ThumbnailURL)
+		if err != nil || !strings.HasSuffix(u.Path, "/"+v.ThumbnailKey) || u.Query().Get("X-Amz-Expires") != "900" ||
+			u.Query().Get("response-content-type") != "image/jpeg" {
+			t.Errorf("thumbnail link %q", ev[0].Data.ThumbnailURL)
+		}
+		doc, err := testenv.DefaultValidator()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := doc.Schema("RenderEventData", ev[0].RawData); err != nil {
+			t.Errorf("render.succeeded data: %v", err)
 		}
 	}
 	if n, _ := f.sv.Store.QueuedCount(context.Background(), ws, apikey.Live); n != 0 {
@@ -327,13 +359,95 @@ func TestRenderSucceeds(t *testing.T) {
 	if f.calls.Load() != 1 || len(f.events(t)) != 0 {
 		t.Errorf("duplicate delivery: %d renders, or an event", f.calls.Load())
 	}
-	// Deleting a finished video removes its file.
+	// The thumbnail link: the poster of exactly this video.
+	th, err := f.sv.ThumbnailURL(context.Background(), ws, apikey.Live, id)
+	if err != nil || !strings.Contains(th.URL, "/"+f.bucket+"/"+v.ThumbnailKey+"?") {
+		t.Errorf("thumbnail URL %+v: %v", th, err)
+	}
+	// Deleting a finished video removes its files.
 	if _, gone, err := f.sv.Remove(context.Background(), ws, apikey.Live, id); err != nil || !gone {
 		t.Fatalf("remove: %v %v", gone, err)
 	}
-	if _, err := f.s3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &f.bucket, Key: &v.S3Key}); err == nil {
-		t.Error("the file outlived its video")
+	for _, k := range []string{v.S3Key, v.ThumbnailKey} {
+		if _, err := f.s3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &f.bucket, Key: &k}); err == nil {
+			t.Errorf("%s outlived its video", k)
+		}
 	}
+}
+
+// TestFormatsNameTheirFiles: a webm or gif render is stored, typed and
+// downloaded as what it is.
+func TestFormatsNameTheirFiles(t *testing.T) {
+	f := setupWorker(t, colorRenderer)
+	ws := f.workspace(t, ratelimit.Plan{})
+	cases := []struct{ format, codec, contentType string }{
+		{"webm", "vp9", "video/webm"},
+		{"gif", "gif", "image/gif"},
+	}
+	for _, c := range cases {
+		body := fmt.Appendf(nil, `{"spec":{"resolution":"sd","format":%q,"scenes":[{"duration":1,"background":{"color":"#203040"}}]}}`, c.format)
+		out, err := f.sv.Create(context.Background(), ws, apikey.Live, body, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.deliver(t) {
+			t.Fatalf("%s: render reported as failed", c.format)
+		}
+		v := f.video(t, ws, apikey.Live, out.VideoID)
+		if want := "renders/live/" + ws + "/" + v.ID + "." + c.format; v.Status != videos.Succeeded || v.S3Key != want {
+			t.Fatalf("%s: %s at %q, want succeeded at %q", c.format, v.Status, v.S3Key, want)
+		}
+		if p := f.ffprobe(t, v.S3Key); p.Streams[0].CodecName != c.codec {
+			t.Errorf("%s: codec %s", c.format, p.Streams[0].CodecName)
+		}
+		head, err := f.s3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &f.bucket, Key: &v.S3Key})
+		if err != nil || aws.ToString(head.ContentType) != c.contentType {
+			t.Errorf("%s: object %v", c.format, err)
+		}
+		d, err := f.sv.DownloadURL(context.Background(), ws, apikey.Live, v.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := url.Parse(d.URL)
+		if q := u.Query(); q.Get("response-content-type") != c.contentType ||
+			q.Get("response-content-disposition") != `attachment; filename="`+v.ID+"."+c.format+`"` {
+			t.Errorf("%s: download %s", c.format, d.URL)
+		}
+		f.events(t) // drained
+	}
+}
+
+// TestNoThumbnail: a renderer that writes no poster leaves the video
+// without one (404), and a video that has not succeeded has none (409).
+func TestNoThumbnail(t *testing.T) {
+	f := setupWorker(t, func(ctx context.Context, j videos.Job) (videos.Output, error) {
+		j.Thumbnail = filepath.Join(t.TempDir(), "elsewhere.jpg")
+		return colorRenderer(ctx, j)
+	})
+	ws := f.workspace(t, ratelimit.Plan{})
+	id := f.create(t, ws, apikey.Live, 1)
+	if _, err := f.sv.ThumbnailURL(context.Background(), ws, apikey.Live, id); apiCode(err) != apierr.Conflict {
+		t.Errorf("queued video's thumbnail: %v", err)
+	}
+	f.deliver(t)
+	v := f.video(t, ws, apikey.Live, id)
+	if v.Status != videos.Succeeded || v.ThumbnailKey != "" {
+		t.Fatalf("video %s with thumbnail %q", v.Status, v.ThumbnailKey)
+	}
+	if _, err := f.sv.ThumbnailURL(context.Background(), ws, apikey.Live, id); apiCode(err) != apierr.NotFound {
+		t.Errorf("thumbnail of a video without one: %v", err)
+	}
+	if ev := f.events(t); len(ev) != 1 || ev[0].Data.ThumbnailURL != "" || ev[0].Data.DownloadURL == "" {
+		t.Errorf("events %+v", ev)
+	}
+}
+
+func apiCode(err error) apierr.Code {
+	var e *apierr.Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
 }
 
 func TestSandboxRenderCarriesWatermark(t *testing.T) {
