@@ -34,7 +34,7 @@ func succeededVideo(t *testing.T, cfg aws.Config, getenv func(string) string, ws
 	if err != nil || !ok {
 		t.Fatalf("start rendering: %v %v", ok, err)
 	}
-	key := videos.S3Key(env, ws, v.ID)
+	key := videos.S3Key(env, ws, v.ID, "mp4")
 	if ok, err := st.Succeed(ctx, v, 1.5, int64(len(file)), 320, 240, key); err != nil || !ok {
 		t.Fatalf("succeed: %v %v", ok, err)
 	}

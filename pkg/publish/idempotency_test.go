@@ -170,7 +170,7 @@ func TestPublishIdempotencyOverHTTP(t *testing.T) {
 		if err != nil || !ok {
 			t.Fatal(ok, err)
 		}
-		if ok, err := st.Succeed(ctx, v, 1, 3, 320, 240, videos.S3Key(apikey.Live, wsA.ID, v.ID)); err != nil || !ok {
+		if ok, err := st.Succeed(ctx, v, 1, 3, 320, 240, videos.S3Key(apikey.Live, wsA.ID, v.ID, "mp4")); err != nil || !ok {
 			t.Fatal(ok, err)
 		}
 		// An unknown connection: 400, and the key stays free.
