@@ -189,6 +189,11 @@ func TestStackOutputs(t *testing.T) {
 	}
 
 	thumb, loc := api.fetch(t, "/videos/"+id+"/thumbnail", apikey.Live, dir)
+	// redirect=false: the same kind of link, in a 200 body.
+	status, h, body := api.call(t, "GET", "/videos/"+id+"/thumbnail?redirect=false", apikey.Live, nil)
+	if u, _ := body["url"].(string); status != 200 || h.Get("Location") != "" || !strings.Contains(u, "response-content-type=image%2Fjpeg") {
+		t.Errorf("thumbnail?redirect=false: %d %v", status, body)
+	}
 	if loc.Query().Get("response-content-type") != "image/jpeg" {
 		t.Errorf("thumbnail link %s", loc)
 	}
@@ -218,7 +223,7 @@ func TestStackOutputs(t *testing.T) {
 	}
 
 	long := `{"spec":{"resolution":"sd","format":"gif","scenes":[{"duration":16,"background":{"color":"#000000"}}]}}`
-	status, _, body := api.call(t, "POST", "/videos", apikey.Live, []byte(long))
+	status, _, body = api.call(t, "POST", "/videos", apikey.Live, []byte(long))
 	if e, _ := body["error"].(map[string]any); status != 400 || e["code"] != "invalid_request" || e["field"] != "/spec/format" {
 		t.Errorf("16 s GIF: %d %v", status, body)
 	}
