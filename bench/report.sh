@@ -274,7 +274,7 @@ go test -run '^$' -bench 'BenchmarkRender(Encoding|Quality)' -benchtime "${rcoun
 function row(c, kind, verdicts,    r, vr, cr, vc, b, ok1, ok2) {
 	r = v[c, kind, "render-s/video-s"]; vr = v[c, kind, "veryfast-s/video-s"]
 	cr = v[c, kind, "render-cpu-s/video-s"]; vc = v[c, kind, "veryfast-cpu-s/video-s"]; b = v[c, kind, "bytes-ratio"]
-	printf "  %-18s %7.3f  (%6.3f)   %6.3f  (%6.3f)   %6.3f  %8d", c, r, vr, cr, vc, b, v[c, kind, "video-bytes"]
+	printf "  %-20s %7.3f  (%6.3f)   %6.3f  (%6.3f)   %6.3f  %8d", c, r, vr, cr, vc, b, v[c, kind, "video-bytes"]
 	if (verdicts) {
 		ok1 = r <= 0.25; ok2 = b <= 1.25
 		printf "   %s %s", (ok1 ? "PASS" : "MISS"), (ok2 ? "PASS" : "MISS")
@@ -285,8 +285,8 @@ function row(c, kind, verdicts,    r, vr, cr, vc, b, ok1, ok2) {
 END {
 	if (!ne) { print "  render benchmark: missing from the run"; exit 3 }
 	printf "\nRenders with the defaults vs a bare x264 veryfast CRF 23 encode of the same frames:\n"
-	printf "  %-18s %-19s %-19s %-6s %8s   %s\n", "", "render-s/video-s", "cpu-s/video-s", "bytes", "bytes", "targets"
-	printf "  %-18s %-19s %-19s %-6s %8s   %s\n", "", "ours (veryfast)", "ours (veryfast)", "ratio", "(video)", "≤ 0.25, ≤ 1.25×"
+	printf "  %-20s %-19s %-19s %-6s %8s   %s\n", "", "render-s/video-s", "cpu-s/video-s", "bytes", "bytes", "targets"
+	printf "  %-20s %-19s %-19s %-6s %8s   %s\n", "", "ours (veryfast)", "ours (veryfast)", "ratio", "(video)", "≤ 0.25, ≤ 1.25×"
 	for (i = 1; i <= ne; i++) row(enc[i], "BenchmarkRenderEncoding", 1)
 	printf "  (peak /tmp use of the worst case: %d bytes)\n", v["worst-case", "BenchmarkRenderEncoding", "peak-work-bytes"]
 	if (nq) {
