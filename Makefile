@@ -16,7 +16,7 @@ help:
 	@echo "make test   gofmt, vet, cfn-lint, unit and integration tests (starts its own emulator)"
 	@echo "make test-short  the pure tier: go test -short, no emulator"
 	@echo "make build  build every function's arm64 bootstrap into $(BUILD_DIR)/ and report sizes"
-	@echo "make bench  benchmarks: authorizer vs a bare UpdateItem, checksum, cold init, webhook latency, render speed, the worst accepted spec's peak RSS"
+	@echo "make bench  benchmarks: authorizer vs a bare UpdateItem, checksum, cold init, webhook latency, render speed and size vs x264 veryfast, the worst accepted spec's peak RSS per format"
 	@echo "make fuzz   run each fuzz target for FUZZTIME (default 20s)"
 	@echo "make browser-tools  install chromium (apt) and playwright-core (npm) for the console's browser test"
 	@echo "make chaos  CHAOS_RENDERS (60) renders on the local stack under injected faults; prints what survived"

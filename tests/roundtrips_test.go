@@ -161,6 +161,7 @@ func tour(t testing.TB, delay time.Duration) []hop {
 	call("GET /videos/{id}", "/videos/"+v.Str("id"), primary, nil, 200)
 	call("GET /videos/{id}/status", "/videos/"+v.Str("id")+"/status", primary, nil, 200)
 	call("GET /videos/{id}/download", "/videos/"+done.ID+"/download", primary, nil, 302)
+	call("GET /videos/{id}/thumbnail", "/videos/"+done.ID+"/thumbnail", primary, nil, 302)
 
 	// Webhooks.
 	wh := call("POST /webhooks", "/webhooks", primary, map[string]any{"url": rcv.URL, "events": []string{"*"}}, 201)
@@ -250,13 +251,16 @@ func succeededVideoOf(t testing.TB, s *testenv.Stack, ws string) videos.Video {
 		t.Fatalf("start rendering: %v %v", ok, err)
 	}
 	file := []byte("\x00\x00\x00\x18ftypmp42 a small render")
-	key := videos.AttemptKey(apikey.Live, ws, v.ID, token)
-	if ok, err := st.Succeed(ctx, v, token, videos.Rendered{Duration: 1, SizeBytes: int64(len(file)), Width: 320, Height: 240, S3Key: key}); err != nil || !ok {
+	key := videos.AttemptKey(apikey.Live, ws, v.ID, token, "mp4")
+	thumb := videos.ThumbnailKey(key)
+	if ok, err := st.Succeed(ctx, v, token, videos.Rendered{Duration: 1, SizeBytes: int64(len(file)), Width: 320, Height: 240, S3Key: key, ThumbnailKey: thumb}); err != nil || !ok {
 		t.Fatalf("succeed: %v %v", ok, err)
 	}
-	if _, err := videos.S3Client(s.AWS()).PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(env("RENDERS_BUCKET")), Key: aws.String(key),
-		Body: bytes.NewReader(file), ContentType: aws.String("video/mp4")}); err != nil {
-		t.Fatal(err)
+	for k, ct := range map[string]string{key: "video/mp4", thumb: "image/jpeg"} {
+		if _, err := videos.S3Client(s.AWS()).PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(env("RENDERS_BUCKET")), Key: aws.String(k),
+			Body: bytes.NewReader(file), ContentType: aws.String(ct)}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return v
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"image/jpeg"
 	"io"
 	"math"
 	"net/http"
@@ -156,6 +157,21 @@ func TestCLIEndToEnd(t *testing.T) {
 		t.Errorf("duration %.2f s, want %.2f s (%s)", dur, wantDur, filepath.Base(example))
 	}
 
+	// The poster: a JPEG of the movie's size.
+	poster := filepath.Join(t.TempDir(), "poster.jpg")
+	if out, err := run(t, "videos", "thumbnail", v.ID, "-o", poster); err != nil {
+		t.Fatalf("videos thumbnail: %v\n%s", err, out)
+	}
+	if f, err := os.Open(poster); err != nil {
+		t.Fatal(err)
+	} else {
+		cfg, err := jpeg.DecodeConfig(f)
+		f.Close()
+		if err != nil || cfg.Width != v.Width || cfg.Height != v.Height {
+			t.Errorf("thumbnail %dx%d (%v), want a JPEG of %dx%d", cfg.Width, cfg.Height, err, v.Width, v.Height)
+		}
+	}
+
 	// The receiver printed only what verified against the endpoint's secret.
 	line := events.await(t, "event", 30*time.Second, func(s string) bool {
 		return strings.Contains(s, `"render.succeeded"`) && strings.Contains(s, v.ID)
@@ -163,11 +179,13 @@ func TestCLIEndToEnd(t *testing.T) {
 	var ev struct {
 		ID, Type string
 		Data     struct {
-			VideoID string `json:"videoId"`
-			Status  string `json:"status"`
+			VideoID      string `json:"videoId"`
+			Status       string `json:"status"`
+			ThumbnailURL string `json:"thumbnailUrl"`
 		}
 	}
-	if err := json.Unmarshal([]byte(line), &ev); err != nil || !strings.HasPrefix(ev.ID, "evt_") || ev.Data.Status != "succeeded" {
+	if err := json.Unmarshal([]byte(line), &ev); err != nil || !strings.HasPrefix(ev.ID, "evt_") || ev.Data.Status != "succeeded" ||
+		!strings.Contains(ev.Data.ThumbnailURL, "/"+v.ID+".jpg?") {
 		t.Errorf("event %q: %+v %v", line, ev, err)
 	}
 
@@ -306,6 +324,7 @@ func TestCLIKeysAndExitCodes(t *testing.T) {
 		want int
 	}{
 		{"unknown video", []string{"videos", "download", "vid_00000000000000000000000000", "-o", filepath.Join(t.TempDir(), "x.mp4")}, exitNotFound},
+		{"unknown video's thumbnail", []string{"videos", "thumbnail", "vid_00000000000000000000000000", "-o", filepath.Join(t.TempDir(), "x.jpg")}, exitNotFound},
 		{"invalid role", []string{"keys", "create", "--name", "x", "--role", "god"}, exitUsage},
 		{"missing argument", []string{"keys", "revoke"}, exitUsage},
 		{"bad flag", []string{"keys", "list", "--nope"}, exitUsage},

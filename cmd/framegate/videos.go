@@ -22,7 +22,7 @@ func newVideosCmd() *cobra.Command {
 		Short: "Render videos from movie specs or templates, follow them and download them",
 		Long:  "videos creates renders and fetches their files. The key needs videos:write to create, videos:read for the rest." + apiEnvHelp,
 	}
-	cmd.AddCommand(newVideosCreateCmd(), newVideosDownloadCmd(), newVideosGetCmd())
+	cmd.AddCommand(newVideosCreateCmd(), newVideosDownloadCmd(), newVideosThumbnailCmd(), newVideosGetCmd())
 	return cmd
 }
 
@@ -261,26 +261,44 @@ func printVideo(cmd *cobra.Command, v *client.Video) error {
 }
 
 func newVideosDownloadCmd() *cobra.Command {
-	var out string
-	cmd := &cobra.Command{
-		Use:   "download VIDEO_ID -o out.mp4",
-		Short: "Download a succeeded video's MP4",
-		Long: `download fetches the file through the short-lived link GET /v1/videos/{id}/download
+	return fileCmd("download", "out.mp4", "Download a succeeded video's file (MP4, WebM or GIF, as its spec says)",
+		`download fetches the file through the short-lived link GET /v1/videos/{id}/download
 hands out; the API key is not sent to the storage. The file is written next
 to its destination and renamed into place only once complete.
 
-Here -o/--output names the file (default VIDEO_ID.mp4), not the output format.` + apiEnvHelp,
-		Args: exactArgs(1),
+Here -o/--output names the file (default VIDEO_ID.mp4), not the output format.`,
+		"mp4", (*client.Client).DownloadVideo)
+}
+
+func newVideosThumbnailCmd() *cobra.Command {
+	return fileCmd("thumbnail", "file.jpg", "Download a succeeded video's JPEG thumbnail",
+		`thumbnail fetches the video's poster, a JPEG of the movie's size, through the
+short-lived link GET /v1/videos/{id}/thumbnail hands out; the API key is not
+sent to the storage. The file is written next to its destination and renamed
+into place only once complete.
+
+Here -o/--output names the file (default VIDEO_ID.jpg), not the output format.`,
+		"jpg", (*client.Client).Thumbnail)
+}
+
+// fileCmd is a command that writes what get fetches for a video to a file.
+func fileCmd(name, example, short, long, ext string, get func(*client.Client, context.Context, string, io.Writer) (int64, error)) *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   name + " VIDEO_ID -o " + example,
+		Short: short,
+		Long:  long + apiEnvHelp,
+		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
 			if out == "" {
-				out = id + ".mp4"
+				out = id + "." + ext
 			}
 			c, err := apiClient()
 			if err != nil {
 				return err
 			}
-			n, err := downloadTo(cmd.Context(), c, id, out)
+			n, err := saveTo(cmd.Context(), out, func(ctx context.Context, w io.Writer) (int64, error) { return get(c, ctx, id, w) })
 			if err != nil {
 				return err
 			}
@@ -290,14 +308,16 @@ Here -o/--output names the file (default VIDEO_ID.mp4), not the output format.` 
 	}
 	// Shadows the root's --output for this command: a file path is what a
 	// download needs, and `-o out.mp4` is what everyone types.
-	cmd.Flags().StringVarP(&out, "output", "o", "", "file to write (default VIDEO_ID.mp4)")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "file to write (default VIDEO_ID."+ext+")")
 	return cmd
 }
 
-func downloadTo(ctx context.Context, c *client.Client, id, dst string) (n int64, err error) {
+// saveTo writes what get produces to dst atomically: into a temporary
+// file beside it, renamed into place once complete.
+func saveTo(ctx context.Context, dst string, get func(context.Context, io.Writer) (int64, error)) (n int64, err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*")
 	if err != nil {
-		return 0, fmt.Errorf("download %s: %w", id, err)
+		return 0, fmt.Errorf("write %s: %w", dst, err)
 	}
 	defer func() {
 		if err != nil {
@@ -305,14 +325,14 @@ func downloadTo(ctx context.Context, c *client.Client, id, dst string) (n int64,
 			os.Remove(tmp.Name())
 		}
 	}()
-	if n, err = c.DownloadVideo(ctx, id, tmp); err != nil {
+	if n, err = get(ctx, tmp); err != nil {
 		return n, err
 	}
 	if err = tmp.Close(); err != nil {
-		return n, fmt.Errorf("download %s: %w", id, err)
+		return n, fmt.Errorf("write %s: %w", dst, err)
 	}
 	if err = os.Rename(tmp.Name(), dst); err != nil {
-		return n, fmt.Errorf("download %s: %w", id, err)
+		return n, fmt.Errorf("write %s: %w", dst, err)
 	}
 	return n, nil
 }

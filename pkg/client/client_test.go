@@ -309,23 +309,39 @@ func TestRequestShape(t *testing.T) {
 }
 
 func TestDownloadDoesNotFollowWithTheKey(t *testing.T) {
-	var storageAuth string
-	storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		storageAuth = r.Header.Get("Authorization")
-		io.WriteString(w, "MP4DATA")
-	}))
-	defer storage.Close()
-	body := `{"url":"` + storage.URL + `/renders/x.mp4?sig=1","expiresAt":"2030-01-01T00:00:00.000Z"}`
-	h := newHarness(t, []step{{302, map[string]string{"Location": storage.URL + "/renders/x.mp4?sig=1"}, body}})
-	var b strings.Builder
-	n, err := h.DownloadVideo(context.Background(), "vid_1", &b)
-	if err != nil {
-		t.Fatal(err)
+	cases := []struct {
+		route, object string
+		get           func(*Client, io.Writer) (int64, error)
+	}{
+		{"/v1/videos/vid_1/download", "/renders/x.mp4", func(c *Client, w io.Writer) (int64, error) {
+			return c.DownloadVideo(context.Background(), "vid_1", w)
+		}},
+		{"/v1/videos/vid_1/thumbnail", "/renders/x.jpg", func(c *Client, w io.Writer) (int64, error) {
+			return c.Thumbnail(context.Background(), "vid_1", w)
+		}},
 	}
-	if n != 7 || b.String() != "MP4DATA" {
-		t.Errorf("got %d bytes %q", n, b.String())
-	}
-	if storageAuth != "" {
-		t.Errorf("the API key went to storage: %q", storageAuth)
+	for _, tc := range cases {
+		var storageAuth, storagePath string
+		storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			storageAuth, storagePath = r.Header.Get("Authorization"), r.URL.Path
+			io.WriteString(w, "FILEDATA")
+		}))
+		defer storage.Close()
+		link := storage.URL + tc.object + "?sig=1"
+		h := newHarness(t, []step{{302, map[string]string{"Location": link}, `{"url":"` + link + `","expiresAt":"2030-01-01T00:00:00.000Z"}`}})
+		var b strings.Builder
+		n, err := tc.get(h.Client, &b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := h.srv.requests()[0].URL.Path; got != tc.route {
+			t.Errorf("asked %s, want %s", got, tc.route)
+		}
+		if n != 8 || b.String() != "FILEDATA" || storagePath != tc.object {
+			t.Errorf("%s: got %d bytes %q from %s", tc.route, n, b.String(), storagePath)
+		}
+		if storageAuth != "" {
+			t.Errorf("%s: the API key went to storage: %q", tc.route, storageAuth)
+		}
 	}
 }

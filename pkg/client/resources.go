@@ -363,7 +363,8 @@ func (c *Client) DeleteVideo(ctx context.Context, id string) (*DeleteVideoResult
 	return &DeleteVideoResult{Video: &v}, nil
 }
 
-// DownloadLink is a short-lived URL of a succeeded video's file.
+// DownloadLink is a short-lived URL of a succeeded video's file or
+// thumbnail.
 type DownloadLink struct {
 	URL       string `json:"url"`
 	ExpiresAt string `json:"expiresAt"`
@@ -371,7 +372,18 @@ type DownloadLink struct {
 
 // VideoDownloadURL asks for a download link without following it.
 func (c *Client) VideoDownloadURL(ctx context.Context, id string) (*DownloadLink, error) {
-	r := c.newCall(http.MethodGet, "/videos/"+esc(id)+"/download", nil, nil)
+	return c.link(ctx, id, "download")
+}
+
+// VideoThumbnailURL asks for a link to the video's JPEG poster without
+// following it.
+func (c *Client) VideoThumbnailURL(ctx context.Context, id string) (*DownloadLink, error) {
+	return c.link(ctx, id, "thumbnail")
+}
+
+// link asks GET /videos/{id}/<what> for its presigned link.
+func (c *Client) link(ctx context.Context, id, what string) (*DownloadLink, error) {
+	r := c.newCall(http.MethodGet, "/videos/"+esc(id)+"/"+what, nil, nil)
 	r.noRedirect = true
 	var out DownloadLink
 	resp, err := c.do(ctx, r, &out)
@@ -382,35 +394,51 @@ func (c *Client) VideoDownloadURL(ctx context.Context, id string) (*DownloadLink
 		out.URL = resp.Header.Get("Location")
 	}
 	if out.URL == "" {
-		return nil, fmt.Errorf("GET /videos/%s/download: no url in the answer", id)
+		return nil, fmt.Errorf("GET /videos/%s/%s: no url in the answer", id, what)
 	}
 	return &out, nil
 }
 
-// DownloadVideo writes a succeeded video's MP4 to w and returns its size.
-// The file comes from the storage URL the API hands out, fetched without
-// the API key: the link is presigned and the key must not leave the API.
+// DownloadVideo writes a succeeded video's file (in its spec's format:
+// MP4, WebM or GIF) to w and returns its size. The file comes from the
+// storage URL the API hands out, fetched without the API key: the link is
+// presigned and the key must not leave the API.
 func (c *Client) DownloadVideo(ctx context.Context, id string, w io.Writer) (int64, error) {
 	link, err := c.VideoDownloadURL(ctx, id)
 	if err != nil {
 		return 0, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, link.URL, nil)
+	return c.fetch(ctx, "download "+id, link.URL, w)
+}
+
+// Thumbnail writes a succeeded video's JPEG poster, the movie's size, to
+// w and returns its size; like DownloadVideo, without the API key.
+func (c *Client) Thumbnail(ctx context.Context, id string, w io.Writer) (int64, error) {
+	link, err := c.VideoThumbnailURL(ctx, id)
 	if err != nil {
-		return 0, fmt.Errorf("download %s: %w", id, err)
+		return 0, err
+	}
+	return c.fetch(ctx, "thumbnail of "+id, link.URL, w)
+}
+
+// fetch copies a presigned URL's object to w.
+func (c *Client) fetch(ctx context.Context, what, url string, w io.Writer) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", what, err)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("download %s: %w", id, err)
+		return 0, fmt.Errorf("%s: %w", what, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return 0, fmt.Errorf("download %s: storage answered %d: %s", id, resp.StatusCode, b)
+		return 0, fmt.Errorf("%s: storage answered %d: %s", what, resp.StatusCode, b)
 	}
 	n, err := io.Copy(w, resp.Body)
 	if err != nil {
-		return n, fmt.Errorf("download %s: %w", id, err)
+		return n, fmt.Errorf("%s: %w", what, err)
 	}
 	return n, nil
 }

@@ -1,8 +1,9 @@
 // Package movie is the JSON movie spec a client posts: resolution, scenes,
 // backgrounds, text, image and video elements, transitions and audio for
-// the movie and per scene, and its validation against a plan's limits,
-// every error naming the field by JSON pointer. Media is an https URL or
-// an uploaded asset ("asset": "ast_…"), which pkg/videos resolves.
+// the movie and per scene, the output format and quality and the
+// thumbnail's time, and its validation against a plan's limits, every
+// error naming the field by JSON pointer. Media is an https URL or an
+// uploaded asset ("asset": "ast_…"), which pkg/videos resolves.
 package movie
 
 import "fmt"
@@ -22,6 +23,44 @@ type Spec struct {
 	FPS        int     `json:"fps,omitempty"` // default 25; 1..60
 	Scenes     []Scene `json:"scenes"`
 	Audio      *Audio  `json:"audio,omitempty"`
+	// Format of the file: "mp4" (default), "webm" or "gif".
+	Format string `json:"format,omitempty"`
+	// Quality trades render speed for size: "draft", "standard"
+	// (default) or "high".
+	Quality   string     `json:"quality,omitempty"`
+	Thumbnail *Thumbnail `json:"thumbnail,omitempty"`
+}
+
+// Output formats.
+const (
+	FormatMP4  = "mp4"  // H.264 and AAC
+	FormatWebM = "webm" // VP9 and Opus
+	FormatGIF  = "gif"  // no sound; short clips only (MaxGIFSeconds)
+)
+
+// ContentType is the media type of a file in format.
+func ContentType(format string) string {
+	switch format {
+	case FormatWebM:
+		return "video/webm"
+	case FormatGIF:
+		return "image/gif"
+	}
+	return "video/mp4"
+}
+
+// Qualities.
+const (
+	QualityDraft    = "draft"
+	QualityStandard = "standard"
+	QualityHigh     = "high"
+)
+
+// Thumbnail chooses the poster image's frame.
+type Thumbnail struct {
+	// Time in seconds into the video; absent = the first moment the
+	// movie shows the most of its opening content (PosterTime).
+	Time *float64 `json:"time,omitempty"`
 }
 
 // Scene is one shot.

@@ -27,8 +27,15 @@ const (
 	DefaultVolume             = 1.0
 	DefaultGradientDirection  = "vertical"
 
+	DefaultFormat  = FormatMP4
+	DefaultQuality = QualityStandard
+
 	// SandboxMaxSeconds caps fg_test_ renders whatever the plan says.
 	SandboxMaxSeconds = 30
+	// MaxGIFSeconds caps GIFs: a GIF holds every frame as a palette image
+	// with no inter-frame compression worth the name, so a long one is
+	// many megabytes that mp4 or webm would hold in a few hundred kB.
+	MaxGIFSeconds = 15
 	// MaxURLLen keeps URLs well under what S3 keys, logs and ffmpeg accept.
 	MaxURLLen = 2048
 )
@@ -36,6 +43,8 @@ const (
 // Enumerations. They are closed lists because every value ends up in an
 // ffmpeg filter graph: anything not listed here never reaches ffmpeg.
 var (
+	Formats   = []string{FormatMP4, FormatWebM, FormatGIF}
+	Qualities = []string{QualityDraft, QualityStandard, QualityHigh}
 	Positions = []string{"center", "top", "bottom", "left", "right", "top-left", "top-right", "bottom-left", "bottom-right"}
 	Fits      = []string{"contain", "cover", "fill"}
 	// Directions of a gradient background.
@@ -124,6 +133,12 @@ func (sc Scene) TransitionDuration() float64 {
 func (s *Spec) Normalize() {
 	if s.FPS == 0 {
 		s.FPS = DefaultFPS
+	}
+	if s.Format == "" {
+		s.Format = DefaultFormat
+	}
+	if s.Quality == "" {
+		s.Quality = DefaultQuality
 	}
 	for i := range s.Scenes {
 		sc := &s.Scenes[i]
@@ -221,6 +236,9 @@ func (s *Spec) Validate(l Limits) error {
 	if total > l.MaxSeconds {
 		return apierr.Invalid("/scenes", "The video is %s s long; your plan allows at most %s s.", seconds(total), seconds(l.MaxSeconds))
 	}
+	if err := s.validateOutput(total); err != nil {
+		return err
+	}
 	if a := s.Audio; a != nil {
 		if err := checkAudio("/audio", a); err != nil {
 			return err
@@ -238,6 +256,26 @@ func checkAudio(p string, a *Audio) error {
 	}
 	if !finite(a.Volume) || a.Volume < 0 || a.Volume > 1 {
 		return apierr.Invalid(p+"/volume", "volume must be from 0 to 1.")
+	}
+	return nil
+}
+
+// validateOutput checks the format, the quality and the thumbnail time
+// of a movie total seconds long.
+func (s *Spec) validateOutput(total float64) error {
+	if !oneOf(s.Format, Formats) {
+		return apierr.Invalid("/format", "format must be one of %s.", strings.Join(Formats, ", "))
+	}
+	if s.Format == FormatGIF && total > MaxGIFSeconds {
+		return apierr.Invalid("/format", "A GIF is at most %d s; this video is %s s. Use mp4 or webm for longer videos.", MaxGIFSeconds, seconds(total))
+	}
+	if !oneOf(s.Quality, Qualities) {
+		return apierr.Invalid("/quality", "quality must be one of %s.", strings.Join(Qualities, ", "))
+	}
+	if th := s.Thumbnail; th != nil && th.Time != nil {
+		if t := *th.Time; !finite(t) || t < 0 || t >= total {
+			return apierr.Invalid("/thumbnail/time", "time must be from 0 to less than the video's length (%s s).", seconds(total))
+		}
 	}
 	return nil
 }

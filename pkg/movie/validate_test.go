@@ -196,6 +196,22 @@ func TestValidate(t *testing.T) {
 		{name: "audio volume", edit: func(s *Spec) { s.Audio.Volume = 1.5 }, field: "/audio/volume"},
 		{name: "audio volume negative", edit: func(s *Spec) { s.Audio.Volume = -0.5 }, field: "/audio/volume"},
 		{name: "no audio", edit: func(s *Spec) { s.Audio = nil }},
+		{name: "every format", edit: func(s *Spec) { s.Format = FormatWebM }},
+		{name: "format unknown", edit: func(s *Spec) { s.Format = "mov" }, field: "/format"},
+		{name: "format upper case", edit: func(s *Spec) { s.Format = "MP4" }, field: "/format"},
+		{name: "gif at its limit", edit: func(s *Spec) { s.Format = FormatGIF; s.Scenes[1].Duration = 12.5 }},
+		{name: "gif over its limit", edit: func(s *Spec) { s.Format = FormatGIF; s.Scenes[1].Duration = 12.51 }, field: "/format"},
+		{name: "long mp4 is fine", edit: func(s *Spec) { s.Scenes[1].Duration = 60 }},
+		{name: "gif over the sandbox cap is the sandbox's error", edit: func(s *Spec) { s.Format = FormatGIF; s.Scenes[1].Duration = 28 },
+			lim: &Limits{MaxSeconds: 600, Sandbox: true}, field: "/scenes", code: apierr.SandboxDurationExceeded},
+		{name: "every quality", edit: func(s *Spec) { s.Quality = QualityDraft }},
+		{name: "quality unknown", edit: func(s *Spec) { s.Quality = "ultra" }, field: "/quality"},
+		{name: "thumbnail time", edit: func(s *Spec) { s.Thumbnail = &Thumbnail{Time: ptr(4.49)} }},
+		{name: "thumbnail at 0", edit: func(s *Spec) { s.Thumbnail = &Thumbnail{Time: ptr(0)} }},
+		{name: "thumbnail without time", edit: func(s *Spec) { s.Thumbnail = &Thumbnail{} }},
+		{name: "thumbnail at the end", edit: func(s *Spec) { s.Thumbnail = &Thumbnail{Time: ptr(4.5)} }, field: "/thumbnail/time"},
+		{name: "thumbnail negative", edit: func(s *Spec) { s.Thumbnail = &Thumbnail{Time: ptr(-1)} }, field: "/thumbnail/time"},
+		{name: "thumbnail NaN", edit: func(s *Spec) { s.Thumbnail = &Thumbnail{Time: ptr(math.NaN())} }, field: "/thumbnail/time"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -228,6 +244,8 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+func ptr(f float64) *float64 { return &f }
+
 func TestNormalize(t *testing.T) {
 	s := Spec{Resolution: "hd", Scenes: []Scene{
 		{Duration: 4, Background: Background{Gradient: &Gradient{From: "#AABBCC", To: "#000000"}},
@@ -254,6 +272,8 @@ func TestNormalize(t *testing.T) {
 		{"gradient from lowercased", s.Scenes[0].Background.Gradient.From, "#aabbcc"},
 		{"background lowercased", s.Scenes[1].Background.Color, "#ffffff"},
 		{"volume", s.Audio.Volume, 1.0},
+		{"format", s.Format, "mp4"},
+		{"quality", s.Quality, "standard"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -351,6 +371,8 @@ func FuzzParse(f *testing.F) {
 		`{"scenes":[{"elements":[{"x":1}]}]}`,
 		`{"resolution":"sd","scenes":[{"duration":1e308,"background":{"color":"#000000"}},{"duration":1e308,"background":{"color":"#000000"}}]}`,
 		`[1,2]`, `null`, ``, `{"fps":-1e99}`,
+		`{"resolution":"sd","format":"gif","quality":"high","thumbnail":{"time":0.5},"scenes":[{"duration":16,"background":{"color":"#000000"}}]}`,
+		`{"resolution":"sd","format":"webm","quality":"draft","thumbnail":{"time":1e309},"scenes":[{"duration":1,"background":{"color":"#000000"}}]}`,
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s), false)
@@ -360,8 +382,11 @@ func FuzzParse(f *testing.F) {
 		s, err := Parse(body, DefaultLimits(600, sandbox))
 		if err == nil {
 			// What Parse accepts must be renderable: within limits.
-			if d := s.Duration(); d <= 0 || d > 600 || (sandbox && d > SandboxMaxSeconds) {
-				t.Fatalf("accepted duration %v", d)
+			if d := s.Duration(); d <= 0 || d > 600 || (sandbox && d > SandboxMaxSeconds) || (s.Format == FormatGIF && d > MaxGIFSeconds) {
+				t.Fatalf("accepted duration %v of a %s", d, s.Format)
+			}
+			if th := s.Thumbnail; th != nil && th.Time != nil && (*th.Time < 0 || *th.Time >= s.Duration()) {
+				t.Fatalf("accepted thumbnail time %v of %v s", *th.Time, s.Duration())
 			}
 			// Every duration is a frame or more: in DynamoDB's number
 			// range, and something ffmpeg can draw.

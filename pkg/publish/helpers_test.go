@@ -34,7 +34,7 @@ func succeededVideo(t *testing.T, cfg aws.Config, getenv func(string) string, ws
 	if err != nil || !ok {
 		t.Fatalf("start rendering: %v %v", ok, err)
 	}
-	key := videos.AttemptKey(env, ws, v.ID, "attempt1")
+	key := videos.AttemptKey(env, ws, v.ID, "attempt1", "mp4")
 	if ok, err := st.Succeed(ctx, v, "attempt1", videos.Rendered{Duration: 1.5, SizeBytes: int64(len(file)), Width: 320, Height: 240, S3Key: key}); err != nil || !ok {
 		t.Fatalf("succeed: %v %v", ok, err)
 	}

@@ -171,7 +171,7 @@ func TestPublishIdempotencyOverHTTP(t *testing.T) {
 			t.Fatal(ok, err)
 		}
 		if ok, err := st.Succeed(ctx, v, "attempt1", videos.Rendered{Duration: 1, SizeBytes: 3, Width: 320, Height: 240,
-			S3Key: videos.AttemptKey(apikey.Live, wsA.ID, v.ID, "attempt1")}); err != nil || !ok {
+			S3Key: videos.AttemptKey(apikey.Live, wsA.ID, v.ID, "attempt1", "mp4")}); err != nil || !ok {
 			t.Fatal(ok, err)
 		}
 		// An unknown connection: 400, and the key stays free.

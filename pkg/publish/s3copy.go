@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -47,9 +48,14 @@ type CopyError struct {
 
 func (e *CopyError) Error() string { return e.Msg }
 
-// DestinationKey is where a video lands in the customer's bucket.
-func DestinationKey(c connections.Connection, videoID string) string {
-	return c.Prefix + videoID + ".mp4"
+// DestinationKey is where a video lands in the customer's bucket: named
+// like its file in ours (key), whose extension is the video's format.
+func DestinationKey(c connections.Connection, videoID, key string) string {
+	ext := path.Ext(key)
+	if ext == "" {
+		ext = ".mp4"
+	}
+	return c.Prefix + videoID + ext
 }
 
 // Copy assumes the connection's role with its external id and writes
@@ -65,16 +71,16 @@ func (c *Copier) Copy(ctx context.Context, conn connections.Connection, bucket, 
 		return "", classify("assume role "+conn.RoleARN, err)
 	}
 
-	f, size, err := c.download(ctx, bucket, key)
+	f, size, contentType, err := c.download(ctx, bucket, key)
 	if err != nil {
 		return "", err
 	}
 	defer func() { f.Close(); os.Remove(f.Name()) }()
 
-	dst := DestinationKey(conn, videoID)
+	dst := DestinationKey(conn, videoID, key)
 	_, err = dstBucket.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(conn.Bucket), Key: aws.String(dst), Body: f, ContentLength: aws.Int64(size),
-		ContentType: aws.String("video/mp4"),
+		ContentType: aws.String(contentType),
 	})
 	if err != nil {
 		return "", classify(fmt.Sprintf("write s3://%s/%s", conn.Bucket, dst), err)
@@ -84,20 +90,25 @@ func (c *Copier) Copy(ctx context.Context, conn connections.Connection, bucket, 
 
 // download spools the video to a file: PutObject needs a seekable body to
 // sign over plain HTTP and to retry, and a file keeps a long video out of
-// the function's memory.
-func (c *Copier) download(ctx context.Context, bucket, key string) (*os.File, int64, error) {
+// the function's memory. It returns the object's Content-Type too (the
+// video's format's; video/mp4 when it has none).
+func (c *Copier) download(ctx context.Context, bucket, key string) (*os.File, int64, string, error) {
 	obj, err := c.Source.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
 		var ae smithy.APIError
 		if errors.As(err, &ae) && ae.ErrorCode() == "NoSuchKey" {
-			return nil, 0, &CopyError{Permanent: true, Code: ErrVideoUnavailable, Msg: "the video's file is gone"}
+			return nil, 0, "", &CopyError{Permanent: true, Code: ErrVideoUnavailable, Msg: "the video's file is gone"}
 		}
-		return nil, 0, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
+		return nil, 0, "", fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
 	}
 	defer obj.Body.Close()
-	f, err := os.CreateTemp(c.TempDir, "publish-*.mp4")
+	contentType := aws.ToString(obj.ContentType)
+	if contentType == "" {
+		contentType = "video/mp4"
+	}
+	f, err := os.CreateTemp(c.TempDir, "publish-*")
 	if err != nil {
-		return nil, 0, fmt.Errorf("spool video: %w", err)
+		return nil, 0, "", fmt.Errorf("spool video: %w", err)
 	}
 	size, err := io.Copy(f, obj.Body)
 	if err == nil {
@@ -106,9 +117,9 @@ func (c *Copier) download(ctx context.Context, bucket, key string) (*os.File, in
 	if err != nil {
 		f.Close()
 		os.Remove(f.Name())
-		return nil, 0, fmt.Errorf("spool s3://%s/%s: %w", bucket, key, err)
+		return nil, 0, "", fmt.Errorf("spool s3://%s/%s: %w", bucket, key, err)
 	}
-	return f, size, nil
+	return f, size, contentType, nil
 }
 
 // classify turns an AWS error into a CopyError whose message the customer

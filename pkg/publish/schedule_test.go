@@ -309,3 +309,19 @@ func distinctIDs(evs []map[string]any) map[any]bool {
 	}
 	return out
 }
+
+// TestDestinationKeyFollowsTheFormat: a webm or gif render lands in the
+// customer's bucket under its own extension, not as .mp4.
+func TestDestinationKeyFollowsTheFormat(t *testing.T) {
+	c := connections.Connection{Prefix: "exports/"}
+	for key, want := range map[string]string{
+		"renders/live/ws/vid_1.mp4":  "exports/vid_1.mp4",
+		"renders/live/ws/vid_1.webm": "exports/vid_1.webm",
+		"renders/test/ws/vid_1.gif":  "exports/vid_1.gif",
+		"renders/live/ws/vid_1":      "exports/vid_1.mp4",
+	} {
+		if got := publish.DestinationKey(c, "vid_1", key); got != want {
+			t.Errorf("DestinationKey of %s = %s, want %s", key, got, want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode"
@@ -122,10 +123,13 @@ type graphParams struct {
 	watermark  bool
 	wmFile     string
 	fitRSS     int64 // peak RSS of the runs that fitted the stills
+	// everyFrame draws every frame even of still stretches: the slow
+	// reference that tests compare the drawn-once frames with.
+	everyFrame bool
 }
 
 // buildGraph returns the -i inputs and the filter_complex, whose outputs
-// are [vout] and, with audio, [aout].
+// are [video], the movie's frames, and, with sound, [aout].
 func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 	w, h := s.Size()
 	var inputs []input
@@ -240,8 +244,18 @@ func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 		// setpts: xfade may stamp its last frame one frame late when its
 		// inputs' EOFs arrive unevenly (clips), which concat would turn
 		// into a gap; the segment is exactly its frames, renumbered.
-		chains = append(chains, fmt.Sprintf("[%s][%s]xfade=transition=%s:duration=%s:offset=0,format=yuv420p,setpts=N/(%d*TB)[%s]",
-			tail[sg.scene], head[sg.scene+1], sg.xfade, num(tl.seconds(sg.to-sg.from)), tl.fps, label))
+		// The sandbox watermark is drawn on every drawing of a scene
+		// (sceneStream), before it is repeated, so it costs nothing per
+		// frame. A transition blends two watermarked pictures (the text
+		// stays, or slides along with a slide); its marker block is drawn
+		// again on every frame, so it is where the docs say on every frame
+		// of the video.
+		marker := ""
+		if p.watermark {
+			marker = "," + markerFilter(w, h)
+		}
+		chains = append(chains, fmt.Sprintf("[%s][%s]xfade=transition=%s:duration=%s:offset=0,format=yuv420p,setpts=N/(%d*TB)%s[%s]",
+			tail[sg.scene], head[sg.scene+1], sg.xfade, num(tl.seconds(sg.to-sg.from)), tl.fps, marker, label))
 		segLabels = append(segLabels, label)
 	}
 
@@ -264,12 +278,7 @@ func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 		chains = append(chains, "["+strings.Join(segLabels, "][")+fmt.Sprintf("]concat=n=%d:v=1:a=0[cat]", len(segLabels)))
 		video = "cat"
 	}
-	final := "[" + video + "]"
-	if p.watermark {
-		final += watermarkFilters(w, h, p) + ","
-	}
-	final += "setsar=1[vout]"
-	chains = append(chains, final)
+	chains = append(chains, "["+video+"]setsar=1[video]")
 
 	chains = append(chains, clipChains...)
 	audio, ach := audioSources(s, tl, p, &inputs)
@@ -354,6 +363,90 @@ func fitScale(e movie.Element, w, h int) string {
 	return fmt.Sprintf("scale=%d:%d:force_original_aspect_ratio=decrease", bw, bh) // contain
 }
 
+// posterFrame is the frame of the video the thumbnail shows: the spec's
+// thumbnail time, or else the first frame on which the first scene with
+// elements shows the most of them outside its transitions (a title card
+// once its subtitle is in), or the first frame of a movie without any.
+func posterFrame(s movie.Spec, tl timeline) int {
+	if th := s.Thumbnail; th != nil && th.Time != nil {
+		return max(0, min(tl.total-1, int(*th.Time*float64(tl.fps))))
+	}
+	start, in := 0, 0 // frame of the video where scene i's frame 0 is; its incoming transition
+	for i, sc := range s.Scenes {
+		from, to := in, tl.frames[i]-tl.out[i]
+		if to <= from { // all transition: any frame of it
+			from, to = 0, tl.frames[i]
+		}
+		best, at := 0, 0
+		for _, f := range runs(s, tl, i, from, to) {
+			n := 0
+			for _, e := range sc.Elements {
+				if visible(tl, e, f, f+1) {
+					n++
+				}
+			}
+			if n > best {
+				best, at = n, f
+			}
+		}
+		if best > 0 {
+			return start + at
+		}
+		start += tl.frames[i] - tl.out[i]
+		in = tl.out[i]
+	}
+	return 0
+}
+
+// frameAt is the first frame of a scene at or after sec seconds into it.
+// Element times are judged on frames, so an element shows on whole frames
+// and the renderer knows exactly which ones.
+func (tl timeline) frameAt(sec float64) int {
+	return int(math.Ceil(sec*float64(tl.fps) - 1e-9))
+}
+
+// shownOn is the frames [a, b) of its scene on which element e shows.
+func (tl timeline) shownOn(e movie.Element) (a, b int) { return tl.frameAt(e.Start), tl.frameAt(e.End) }
+
+// visible reports whether element e shows on any of frames [from, to) of
+// its scene.
+func visible(tl timeline, e movie.Element, from, to int) bool {
+	a, b := tl.shownOn(e)
+	return a < b && a < to && b > from
+}
+
+// isStill reports whether element j of scene i looks the same on every
+// frame it shows on: text, and images, which are stills (a GIF or WebP
+// gives its first frame, see still). Anything else — video clips, element
+// types this function does not know — is drawn on every frame.
+func isStill(s movie.Spec, i, j int) bool {
+	switch s.Scenes[i].Elements[j].Type {
+	case "text", "image":
+		return true
+	}
+	return false
+}
+
+// runs splits frames [from, to) of scene i into runs of frames that show
+// the same elements; it returns the first frame of each run.
+func runs(s movie.Spec, tl timeline, i, from, to int) []int {
+	cut := map[int]bool{from: true}
+	for _, e := range s.Scenes[i].Elements {
+		a, b := tl.shownOn(e)
+		for _, f := range []int{a, b} {
+			if f > from && f < to {
+				cut[f] = true
+			}
+		}
+	}
+	starts := make([]int, 0, len(cut))
+	for f := range cut {
+		starts = append(starts, f)
+	}
+	sort.Ints(starts)
+	return starts
+}
+
 // backgroundSource is a chain drawing one frame of bg, in yuv420p, ending
 // in a comma so a filter can follow.
 func backgroundSource(bg movie.Background, w, h, fps int) string {
@@ -380,25 +473,58 @@ func sameBackground(a, b movie.Background) bool {
 	return *a.Gradient == *b.Gradient
 }
 
-// sceneStream draws all frames of scene i into [label], in yuv420p.
+// sceneStream draws all frames of scene i into [label], in yuv420p, with
+// the sandbox watermark on top when the render has one.
+//
+// When every element the scene shows is still, the scene is drawn once
+// per run of frames showing the same elements (a title card whose title
+// appears at 0.3 s and subtitle at 1 s is three drawings, however long it
+// lasts), and each drawing is repeated to fill its run: setpts places
+// drawing k at its run's first frame and fps repeats it up to the next
+// one. Repeats are references to one picture, so text, images and
+// gradients cost nothing per frame, and the encoder gets the very frames
+// drawing every frame would give. Otherwise every frame is drawn, as
+// moving media need.
 func sceneStream(s movie.Spec, tl timeline, p graphParams, i int, label string, takeBg func(int) string, takeImg func([2]int) string,
 	takeClip func(i, j, from, to int) string) []string {
 	w, h := s.Size()
 	sc := s.Scenes[i]
 	n := tl.frames[i]
+	fps := tl.fps
+	once := !p.everyFrame
+	for j, e := range sc.Elements {
+		if visible(tl, e, 0, n) && !isStill(s, i, j) {
+			once = false
+		}
+	}
+	// drawn[k] is the first frame of the scene drawing k stands for.
+	var drawn []int
+	if once {
+		drawn = runs(s, tl, i, 0, n)
+	} else {
+		for k := 0; k < n; k++ {
+			drawn = append(drawn, k)
+		}
+	}
+	// index is the drawing that shows frame f.
+	index := func(f int) int { return sort.SearchInts(drawn, f+1) - 1 }
 	src := fmt.Sprintf("%se0", label)
-	// The background is one frame, looped for the scene's n frames: a
+	// The background is one frame, looped for the scene's drawings: a
 	// source per scene would keep its own frame for the whole run (every
 	// color source caches the one it draws), and a gradient costs a
 	// per-pixel pass per frame (30× a color source at 720p).
 	chains := []string{fmt.Sprintf("[%s]loop=loop=-1:size=1,trim=end_frame=%d,setpts=N/(%d*TB)[%s]",
-		takeBg(i), n, tl.fps, src)}
+		takeBg(i), len(drawn), fps, src)}
 	cur := src
 	for j, e := range sc.Elements {
+		if !visible(tl, e, 0, n) {
+			continue
+		}
 		next := fmt.Sprintf("%se%d", label, j+1)
 		enable := ""
-		if e.Start > 0 || e.End < tl.seconds(n) {
-			enable = fmt.Sprintf(":enable='gte(t,%s)*lt(t,%s)'", num(e.Start), num(e.End))
+		a, b := tl.shownOn(e)
+		if first, last := index(max(a, 0)), index(min(b, n)-1); first > 0 || last < len(drawn)-1 {
+			enable = fmt.Sprintf(":enable='between(n,%d,%d)'", first, last)
 		}
 		key := [2]int{i, j}
 		switch e.Type {
@@ -430,7 +556,25 @@ func sceneStream(s movie.Spec, tl timeline, p graphParams, i int, label string, 
 		}
 		cur = next
 	}
-	chains = append(chains, fmt.Sprintf("[%s]null[%s]", cur, label))
+	if p.watermark {
+		chains = append(chains, fmt.Sprintf("[%s]%s[%sm]", cur, watermarkFilters(w, h, p), label))
+		cur = label + "m"
+	}
+	repeat := "null"
+	if len(drawn) < n {
+		// A copy of the last drawing is placed at frame n to mark where the
+		// last run ends; trim drops it.
+		at := make([]string, 0, len(drawn))
+		for k := 1; k <= len(drawn); k++ {
+			end := n
+			if k < len(drawn) {
+				end = drawn[k]
+			}
+			at = append(at, fmt.Sprintf("%d*gte(N,%d)", end-drawn[k-1], k))
+		}
+		repeat = fmt.Sprintf("tpad=stop=1:stop_mode=clone,setpts='(%s)/(FR*TB)',fps=%d,trim=end_frame=%d", strings.Join(at, "+"), fps, n)
+	}
+	chains = append(chains, fmt.Sprintf("[%s]%s[%s]", cur, repeat, label))
 	return chains
 }
 
@@ -491,12 +635,15 @@ func MarkerBox(w, h int) (x, y, size int) {
 }
 
 func watermarkFilters(w, h int, p graphParams) string {
-	x, y, size := MarkerBox(w, h)
 	fs := max(16, min(w, h)/9)
 	return fmt.Sprintf(
-		"drawtext=fontfile=%s:textfile=%s:expansion=none:fontsize=%d:fontcolor=white@0.4:borderw=%d:bordercolor=black@0.4:line_spacing=%d:x=(w-text_w)/2:y=(h-text_h)/2,"+
-			"drawbox=x=%d:y=%d:w=%d:h=%d:color=0x%06x@1:t=fill",
-		p.font, p.wmFile, fs, max(1, fs/24), h/6, x, y, size, size, MarkerColor)
+		"drawtext=fontfile=%s:textfile=%s:expansion=none:fontsize=%d:fontcolor=white@0.4:borderw=%d:bordercolor=black@0.4:line_spacing=%d:x=(w-text_w)/2:y=(h-text_h)/2,%s",
+		p.font, p.wmFile, fs, max(1, fs/24), h/6, markerFilter(w, h))
+}
+
+func markerFilter(w, h int) string {
+	x, y, size := MarkerBox(w, h)
+	return fmt.Sprintf("drawbox=x=%d:y=%d:w=%d:h=%d:color=0x%06x@1:t=fill", x, y, size, size, MarkerColor)
 }
 
 // watermarkText is the watermark's text file: the mark three times, so it

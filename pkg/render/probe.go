@@ -1,11 +1,16 @@
 package render
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strconv"
+	"strings"
 )
 
 // Probe is what ffprobe says about a rendered file; the worker checks its
@@ -108,4 +113,54 @@ func ProbeFile(ctx context.Context, ffprobe, path string) (Probe, error) {
 		p.Audio = &m.Audio[0]
 	}
 	return p, nil
+}
+
+// VideoBytes is the size of the first video stream of path, the sum of
+// its packets: what a file's sound and container do not blur.
+func VideoBytes(ctx context.Context, ffprobe, path string) (int64, error) {
+	out, err := exec.CommandContext(ctx, ffprobe, "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=size", "-of", "csv=p=0", path).Output()
+	if err != nil {
+		return 0, fmt.Errorf("ffprobe %s: %w", path, err)
+	}
+	var n int64
+	for _, f := range strings.Fields(string(out)) {
+		v, err := strconv.ParseInt(strings.TrimSuffix(f, ","), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("ffprobe %s: packet size %q", path, f)
+		}
+		n += v
+	}
+	return n, nil
+}
+
+// Veryfast is the yardstick renders are held to: a bare x264 veryfast
+// CRF 23 encode of the video of in (any file ffmpeg reads, or raw frames
+// when inArgs describe them) into the MP4 out.
+func Veryfast(ctx context.Context, ffmpeg, in, out string, inArgs ...string) error {
+	args := append([]string{"-nostdin", "-v", "error"}, inArgs...)
+	args = append(args, "-i", in, "-map", "0:v:0", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23",
+		"-threads", strconv.Itoa(runtime.NumCPU()), "-f", "mp4", "-y", out)
+	if b, err := exec.CommandContext(ctx, ffmpeg, args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("veryfast encode of %s: %w: %s", in, err, bytes.TrimSpace(b))
+	}
+	return nil
+}
+
+// ReencodeRatio is VideoBytes of the file at path over that of a Veryfast
+// encode of its own decoded frames, written in dir.
+func ReencodeRatio(ctx context.Context, ffmpeg, ffprobe, path, dir string) (float64, error) {
+	ve := filepath.Join(dir, "veryfast.mp4")
+	if err := Veryfast(ctx, ffmpeg, path, ve); err != nil {
+		return 0, err
+	}
+	defer os.Remove(ve)
+	a, err := VideoBytes(ctx, ffprobe, path)
+	if err != nil {
+		return 0, err
+	}
+	b, err := VideoBytes(ctx, ffprobe, ve)
+	if err != nil {
+		return 0, err
+	}
+	return float64(a) / float64(b), nil
 }

@@ -1,8 +1,10 @@
-// Package render turns a movie spec into an H.264 MP4 with one ffmpeg run:
-// every scene is a generated color or gradient source with its text,
-// images and video clips drawn on, scenes are joined by cuts (concat) or
-// xfade transitions, and the soundtracks (the movie's, each scene's, each
-// clip's sound) are mixed and trimmed to the video. Remote media is fetched
+// Package render turns a movie spec into an MP4 (H.264, AAC), a WebM (VP9,
+// Opus) or a GIF, and a JPEG thumbnail, with one ffmpeg run (two for a
+// GIF): every scene is a generated color or gradient source with its text,
+// images and video clips drawn on — once per still stretch, not once per
+// frame —, scenes are joined by cuts (concat) or xfade transitions, and the
+// soundtracks (the movie's, each scene's, each clip's sound) are mixed and
+// trimmed to the video. Remote media is fetched
 // through the caller's egress guard, uploaded assets through the caller's
 // asset reader, into a private work directory first; ffmpeg itself never
 // opens anything but those files.
@@ -51,20 +53,15 @@ type Options struct {
 	Threads int
 	// FontFile overrides FindFont.
 	FontFile string
-	// Preset is the libx264 preset; "" means DefaultPreset.
-	Preset string
+	// Thumbnail, when set, is where the poster frame is written as a
+	// full-size JPEG (see posterFrame for which frame).
+	Thumbnail string
 	// MaxAssetBytes caps each fetched image or audio file again here,
 	// whatever Fetch does; 0 means DefaultMaxAssetBytes.
 	MaxAssetBytes int64
 	// MaxClipBytes caps each video clip; 0 means DefaultMaxClipBytes.
 	MaxClipBytes int64
 }
-
-// DefaultPreset is libx264's fastest. BenchmarkRenderHD10s on 2 busy cores:
-// ultrafast 0.21 render-s per video-s (535 KB for the 10 s promo),
-// superfast 0.41 (203 KB): only ultrafast meets the 0.25 target, and for
-// flat generated graphics the larger file is still under 0.5 Mbit/s.
-const DefaultPreset = "ultrafast"
 
 // DefaultThreads is how many threads ffmpeg encodes and filters with: the
 // render worker's two vCPUs. It is fixed rather than the machine's count
@@ -115,11 +112,15 @@ func (e *AssetError) Unwrap() error { return e.Err }
 // enforced when the API accepted it.
 var renderLimits = movie.Limits{MaxSeconds: 4 * 3600, MaxScenes: 1000, MaxElements: 1000, MaxTextLen: 100_000}
 
-// Render renders spec into the MP4 file out. Canceling ctx kills ffmpeg.
+// Render renders spec into the file out, in the spec's format. Canceling
+// ctx kills ffmpeg.
 func Render(ctx context.Context, spec movie.Spec, out string, o Options) (Result, error) {
 	spec, err := normalizedCopy(spec)
 	if err != nil {
 		return Result{}, err
+	}
+	if spec.Format == movie.FormatGIF {
+		silence(&spec) // a GIF has no sound: none is even fetched
 	}
 	if err := spec.Validate(renderLimits); err != nil {
 		return Result{}, fmt.Errorf("render: invalid spec: %w", err)
@@ -135,9 +136,13 @@ func Render(ctx context.Context, spec movie.Spec, out string, o Options) (Result
 			return Result{}, err
 		}
 	}
-	out, err = filepath.Abs(out)
-	if err != nil {
+	if out, err = filepath.Abs(out); err != nil {
 		return Result{}, fmt.Errorf("render: output path: %w", err)
+	}
+	if o.Thumbnail != "" {
+		if o.Thumbnail, err = filepath.Abs(o.Thumbnail); err != nil {
+			return Result{}, fmt.Errorf("render: thumbnail path: %w", err)
+		}
 	}
 	workDir := o.WorkDir
 	if workDir == "" {
@@ -158,14 +163,34 @@ func Render(ctx context.Context, spec movie.Spec, out string, o Options) (Result
 	}
 	tl := newTimeline(spec)
 	inputs, graph := buildGraph(spec, tl, p)
-	if err := os.WriteFile(filepath.Join(job, "graph.txt"), []byte(graph), 0o600); err != nil {
-		return Result{}, fmt.Errorf("render: write graph: %w", err)
+	poster := -1
+	if o.Thumbnail != "" {
+		poster = posterFrame(spec, tl)
 	}
-	args := ffmpegArgs(inputs, out, o, strings.Contains(graph, "[aout]"))
-	rss, err := run(ctx, o.FFmpeg, job, args, tl.Duration(), o.Progress)
-	if err != nil {
-		os.Remove(out)
-		return Result{}, err
+	var rss int64
+	runs := plan(spec, tl, inputs, graph, out, o, poster)
+	last := -1
+	for i, r := range runs {
+		if err := os.WriteFile(filepath.Join(job, r.script), []byte(r.graph), 0o600); err != nil {
+			return Result{}, fmt.Errorf("render: write graph: %w", err)
+		}
+		// Each run reports its share of the progress, each value once.
+		lo, hi := 100*i/len(runs), 100*(i+1)/len(runs)
+		progress := func(pct int) {
+			if p := lo + pct*(hi-lo)/100; o.Progress != nil && p > last {
+				last = p
+				o.Progress(p)
+			}
+		}
+		runRSS, err := run(ctx, o.FFmpeg, job, r.args, tl.Duration(), progress)
+		if err != nil {
+			os.Remove(out)
+			if o.Thumbnail != "" {
+				os.Remove(o.Thumbnail)
+			}
+			return Result{}, err
+		}
+		rss = max(rss, runRSS)
 	}
 	fi, err := os.Stat(out)
 	if err != nil {
@@ -173,6 +198,21 @@ func Render(ctx context.Context, spec movie.Spec, out string, o Options) (Result
 	}
 	w, h := spec.Size()
 	return Result{Duration: tl.Duration(), Width: w, Height: h, SizeBytes: fi.Size(), PeakWorkBytes: mon.stop(), PeakRSSBytes: max(rss, p.fitRSS)}, nil
+}
+
+// silence takes every sound out of spec: the movie's and each scene's
+// audio, and each clip's.
+func silence(spec *movie.Spec) {
+	spec.Audio = nil
+	for i := range spec.Scenes {
+		spec.Scenes[i].Audio = nil
+		for j := range spec.Scenes[i].Elements {
+			if e := &spec.Scenes[i].Elements[j]; e.Type == "video" {
+				mute := 0.0
+				e.Volume = &mute
+			}
+		}
+	}
 }
 
 // normalizedCopy deep-copies the spec so Normalize does not write into the
@@ -420,15 +460,57 @@ func readHead(path string) ([]byte, error) {
 	return b[:n], nil
 }
 
-func ffmpegArgs(inputs []input, out string, o Options, audio bool) []string {
+// ffmpegRun is one ffmpeg command and the filter graph it reads.
+type ffmpegRun struct {
+	script, graph string
+	args          []string
+}
+
+// plan is the ffmpeg runs that render a spec whose inputs and graph
+// buildGraph made: one, or for a GIF a palette run and then the GIF. The
+// run that writes out also writes the thumbnail when poster ≥ 0.
+func plan(spec movie.Spec, tl timeline, inputs []input, graph, out string, o Options, poster int) []ffmpegRun {
 	threads := o.Threads
 	if threads <= 0 {
 		threads = DefaultThreads
 	}
-	preset := o.Preset
-	if preset == "" {
-		preset = DefaultPreset
+	audio := strings.Contains(graph, "[aout]")
+	video := "video"
+	final := graph
+	if poster >= 0 {
+		final += fmt.Sprintf(";\n[video]split[main][poster];\n[poster]trim=start_frame=%d:end_frame=%d,format=yuvj420p[thumb]", poster, poster+1)
+		video = "main"
 	}
+	var runs []ffmpegRun
+	last := ffmpegRun{script: "graph.txt"}
+	if spec.Format == movie.FormatGIF {
+		runs = append(runs, ffmpegRun{
+			script: "palette.txt",
+			graph:  graph + ";\n" + paletteChain(spec, "video"),
+			args: ffmpegArgs(inputs, "palette.txt", threads,
+				"-map", "[vout]", "-frames:v", "1", "-c:v", "png", "-f", "image2", "-update", "1", "-y", paletteFile),
+		})
+		inputs = append(inputs, input{file: paletteFile, format: "png_pipe"})
+		last.graph = final + ";\n" + gifChain(spec, video, len(inputs)-1)
+	} else {
+		last.graph = final + fmt.Sprintf(";\n[%s]null[vout]", video)
+	}
+	outArgs := []string{"-map", "[vout]"}
+	if audio {
+		outArgs = append(outArgs, "-map", "[aout]")
+	}
+	outArgs = append(outArgs, codecArgs(spec, threads, audio)...)
+	outArgs = append(outArgs, "-y", out)
+	if poster >= 0 {
+		outArgs = append(outArgs, thumbnailArgs(o.Thumbnail)...)
+	}
+	last.args = ffmpegArgs(inputs, last.script, threads, outArgs...)
+	return append(runs, last)
+}
+
+// ffmpegArgs is a command reading inputs through the filter graph in
+// script and writing the outputs that outArgs describe.
+func ffmpegArgs(inputs []input, script string, threads int, outArgs ...string) []string {
 	args := []string{"-nostdin", "-hide_banner", "-loglevel", "error", "-nostats", "-progress", "pipe:1"}
 	for _, in := range inputs {
 		// The demuxer is named, never probed, and only the file protocol is
@@ -443,17 +525,9 @@ func ffmpegArgs(inputs []input, out string, o Options, audio bool) []string {
 		args = append(args, "-i", in.file)
 	}
 	args = append(args,
-		"-filter_complex_script", "graph.txt",
-		"-filter_complex_threads", strconv.Itoa(threads),
-		"-map", "[vout]")
-	if audio {
-		args = append(args, "-map", "[aout]", "-c:a", "aac", "-b:a", "128k")
-	}
-	args = append(args,
-		"-c:v", "libx264", "-preset", preset, "-crf", "23", "-pix_fmt", "yuv420p",
-		"-threads", strconv.Itoa(threads),
-		"-movflags", "+faststart", "-f", "mp4", "-y", out)
-	return args
+		"-filter_complex_script", script,
+		"-filter_complex_threads", strconv.Itoa(threads))
+	return append(args, outArgs...)
 }
 
 // run runs ffmpeg in the job directory, feeding its -progress output to

@@ -281,8 +281,11 @@ func TestGraphNeverContainsText(t *testing.T) {
 	if len(inputs) != 1 || inputs[0].file != "still0.nut" {
 		t.Fatalf("inputs %+v", inputs)
 	}
-	args := ffmpegArgs(inputs, "/tmp/o.mp4", Options{}, false)
-	joined := strings.Join(args, " ")
+	runs := plan(spec, newTimeline(spec), inputs, graph, "/tmp/o.mp4", Options{}, -1)
+	if len(runs) != 1 {
+		t.Fatalf("%d runs for an mp4", len(runs))
+	}
+	joined := strings.Join(runs[0].args, " ")
 	for _, want := range []string{"-protocol_whitelist file -threads 1 -f nut", "-pix_fmt yuv420p", "-movflags +faststart", "-c:v libx264"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("args lack %q: %s", want, joined)

@@ -51,6 +51,7 @@ var table = map[string]Requirement{
 	"GET /videos/{id}":                  {Scope: VideosRead},
 	"GET /videos/{id}/status":           {Scope: VideosRead},
 	"GET /videos/{id}/download":         {Scope: VideosRead},
+	"GET /videos/{id}/thumbnail":        {Scope: VideosRead},
 	"GET /videos/{id}/publications":     {Scope: VideosRead},
 	"GET /templates":                    {Scope: TemplatesRead},
 	"GET /templates/{id}":               {Scope: TemplatesRead},

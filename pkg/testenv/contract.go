@@ -364,6 +364,16 @@ func (v *Validator) checkContent(e *Error, ptr string, resp *openapi3.Response, 
 	}
 }
 
+// Schema checks a value (JSON decoded into any) against the schema the
+// document names name under components/schemas: for what the API sends
+// other than responses, such as event payloads.
+func (v *Validator) Schema(name string, val any) error {
+	if err := v.validate("#/components/schemas/"+escape(name), val); err != nil {
+		return fmt.Errorf("%s: %s", name, describe(err))
+	}
+	return nil
+}
+
 // validate checks a value against the schema at a JSON pointer of the
 // document, compiling it on first use.
 func (v *Validator) validate(ptr string, val any) error {

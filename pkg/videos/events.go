@@ -2,15 +2,17 @@ package videos
 
 import (
 	"context"
+	"path"
 	"time"
 
 	"github.com/framegate/framegate/pkg/webhooks"
 )
 
 // EventData is the data of render.succeeded and render.failed. The
-// download link is not here: the event carries a link to the video
-// (webhooks.Link), which becomes downloadUrl and downloadExpiresAt, signed
-// when the event is sent, so it works when it arrives, retries included.
+// download and thumbnail links are not here: the event carries links to
+// the video and its poster (webhooks.Link), which become downloadUrl,
+// downloadExpiresAt and thumbnailUrl, signed when the event is sent, so
+// they work when it arrives, retries included.
 type EventData struct {
 	VideoID         string   `json:"videoId"`
 	Workspace       string   `json:"workspace"`
@@ -29,8 +31,15 @@ type Emitter struct {
 
 // DownloadLink is the link of render.succeeded to the video's file.
 func DownloadLink(v Video) webhooks.Link {
+	ct, _ := mediaType(v.S3Key, v.ID)
 	return webhooks.Link{Field: "downloadUrl", ExpiresField: "downloadExpiresAt", Key: v.S3Key,
-		ContentType: "video/mp4", Filename: v.ID + ".mp4"}
+		ContentType: ct, Filename: v.ID + path.Ext(v.S3Key)}
+}
+
+// ThumbnailLink is the link of render.succeeded to the video's JPEG
+// poster; it expires with the download link.
+func ThumbnailLink(v Video) webhooks.Link {
+	return webhooks.Link{Field: "thumbnailUrl", Key: v.ThumbnailKey, ContentType: "image/jpeg", Filename: v.ID + ".jpg"}
 }
 
 // Terminal publishes the event of a finished video: render.succeeded or
@@ -48,6 +57,9 @@ func (e *Emitter) Terminal(ctx context.Context, v Video) error {
 		d.DurationSeconds, d.SizeBytes = &dur, &size
 		if v.S3Key != "" && e.Publisher.Links != nil {
 			links = append(links, DownloadLink(v))
+		}
+		if v.ThumbnailKey != "" && e.Publisher.Links != nil {
+			links = append(links, ThumbnailLink(v))
 		}
 	case Failed:
 		typ = webhooks.RenderFailed

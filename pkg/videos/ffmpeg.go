@@ -29,7 +29,7 @@ func MovieRenderer(ffmpeg string, g *egress.Guard) Renderer {
 	}
 	return func(ctx context.Context, j Job) (Output, error) {
 		res, err := render.Render(ctx, j.Spec, j.Out, render.Options{
-			FFmpeg: ffmpeg, WorkDir: j.WorkDir, Watermark: j.Watermark, Fetch: fetch, FetchAsset: j.FetchAsset,
+			FFmpeg: ffmpeg, WorkDir: j.WorkDir, Watermark: j.Watermark, Fetch: fetch, FetchAsset: j.FetchAsset, Thumbnail: j.Thumbnail,
 			Progress: func(pct int) { j.Progress(float64(pct) / 100) },
 		})
 		if err != nil {

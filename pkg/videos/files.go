@@ -13,16 +13,18 @@ type Objects interface {
 	DeleteObject(context.Context, *s3.DeleteObjectInput, ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
 }
 
-// DeleteFiles removes every file of a video: its succeeded file and the
-// uploads of attempts that never recorded theirs (a worker killed between
+// DeleteFiles removes every file of a video: its succeeded file and
+// thumbnail and the uploads (videos and thumbnails) of attempts that never recorded theirs (a worker killed between
 // its upload and its Succeed). Only the video's deletion does this; a
 // worker deletes nothing but its own upload.
 func DeleteFiles(ctx context.Context, o Objects, bucket string, v Video) error {
 	prefix := FilesPrefix(v.Env, v.Workspace, v.ID)
 	in := &s3.ListObjectsV2Input{Bucket: &bucket, Prefix: &prefix}
 	keys := map[string]bool{}
-	if v.S3Key != "" {
-		keys[v.S3Key] = true
+	for _, k := range []string{v.S3Key, v.ThumbnailKey} {
+		if k != "" {
+			keys[k] = true
+		}
 	}
 	for {
 		out, err := o.ListObjectsV2(ctx, in)

@@ -9,10 +9,13 @@ package videos
 
 import (
 	"encoding/json"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/idempotency"
+	"github.com/framegate/framegate/pkg/movie"
 )
 
 // Statuses of a video.
@@ -81,6 +84,8 @@ type Video struct {
 	// S3Key is the object of a succeeded video: the file its winning
 	// attempt uploaded (AttemptKey).
 	S3Key string
+	// ThumbnailKey is the object of its JPEG poster, beside it.
+	ThumbnailKey string
 	// Slot is the render slot the last worker held (-1: none).
 	Slot int
 	// Attempts counts the renders started, retries and takeovers included.
@@ -109,18 +114,38 @@ func (v Video) LeaseLive(now time.Time) bool {
 	return v.Status == Rendering && v.LeaseExpiresAt != nil && now.Before(*v.LeaseExpiresAt)
 }
 
-// FilesPrefix is where a video's files live in the renders bucket: one per
-// attempt that uploaded. The environment comes first so a bucket lifecycle
-// rule can expire the sandbox.
+// FilesPrefix is where a video's files live in the renders bucket: a video
+// and a thumbnail per attempt that uploaded. The environment comes first
+// so a bucket lifecycle rule can expire the sandbox.
 func FilesPrefix(env apikey.Env, ws, id string) string {
 	return "renders/" + string(env) + "/" + ws + "/" + id + "/"
 }
 
-// AttemptKey is the object one attempt uploads to. No two attempts share
-// one, so a late or duplicate attempt can never overwrite or delete the
-// file of the attempt that succeeded.
-func AttemptKey(env apikey.Env, ws, id, token string) string {
-	return FilesPrefix(env, ws, id) + token + ".mp4"
+// AttemptKey is the object one attempt uploads its video to; its
+// extension is the format's. No two attempts share one, so a late or
+// duplicate attempt can never overwrite or delete the file of the attempt
+// that succeeded.
+func AttemptKey(env apikey.Env, ws, id, token, format string) string {
+	return FilesPrefix(env, ws, id) + token + "." + format
+}
+
+// ThumbnailKey is where the poster of the video at key lives: beside it,
+// with the extension .jpg, so an attempt's thumbnail is scoped to the
+// attempt like its video and is promoted with it.
+func ThumbnailKey(key string) string {
+	return strings.TrimSuffix(key, path.Ext(key)) + ".jpg"
+}
+
+// mediaType is the Content-Type of an object of video id by its
+// extension, and how a download of it is named (id and the extension,
+// never the attempt): videos download as an attachment, thumbnails show
+// inline.
+func mediaType(key, id string) (contentType, disposition string) {
+	name := id + path.Ext(key)
+	if path.Ext(key) == ".jpg" {
+		return "image/jpeg", `inline; filename="` + name + `"`
+	}
+	return movie.ContentType(strings.TrimPrefix(path.Ext(key), ".")), `attachment; filename="` + name + `"`
 }
 
 // Message is the body of a render queue message.

@@ -338,7 +338,8 @@ func (sv *Service) Remove(ctx context.Context, ws string, env apikey.Env, id str
 	return v, true, nil
 }
 
-// Download is a time-limited link to a succeeded video's file.
+// Download is a time-limited link to a succeeded video's file or
+// thumbnail.
 type Download struct {
 	URL       string `json:"url"`
 	ExpiresAt string `json:"expiresAt"`
@@ -346,20 +347,48 @@ type Download struct {
 
 // DownloadURL presigns a GET of the video's file for DownloadTTL.
 func (sv *Service) DownloadURL(ctx context.Context, ws string, env apikey.Env, id string) (Download, error) {
-	v, err := sv.Get(ctx, ws, env, id)
+	v, err := sv.succeeded(ctx, ws, env, id, "downloaded")
 	if err != nil {
 		return Download{}, err
 	}
-	if v.Status != Succeeded || v.S3Key == "" {
-		return Download{}, apierr.New(apierr.Conflict, "Video %s is %s; only a succeeded video can be downloaded.", id, v.Status)
+	return sv.link(ctx, v.S3Key, v.ID)
+}
+
+// ThumbnailURL presigns a GET of the video's JPEG poster for DownloadTTL.
+func (sv *Service) ThumbnailURL(ctx context.Context, ws string, env apikey.Env, id string) (Download, error) {
+	v, err := sv.succeeded(ctx, ws, env, id, "shown as a thumbnail")
+	if err != nil {
+		return Download{}, err
 	}
+	if v.ThumbnailKey == "" {
+		return Download{}, apierr.New(apierr.NotFound, "Video %s has no thumbnail: it was rendered before thumbnails existed.", id)
+	}
+	return sv.link(ctx, v.ThumbnailKey, v.ID)
+}
+
+// succeeded reads a video that must have succeeded to be what.
+func (sv *Service) succeeded(ctx context.Context, ws string, env apikey.Env, id, what string) (Video, error) {
+	v, err := sv.Get(ctx, ws, env, id)
+	if err != nil {
+		return Video{}, err
+	}
+	if v.Status != Succeeded || v.S3Key == "" {
+		return Video{}, apierr.New(apierr.Conflict, "Video %s is %s; only a succeeded video can be %s.", id, v.Status, what)
+	}
+	return v, nil
+}
+
+// link presigns a GET of key, a file of video id, valid DownloadTTL,
+// answered with the object's media type and file name.
+func (sv *Service) link(ctx context.Context, key, id string) (Download, error) {
+	ct, disp := mediaType(key, id)
 	req, err := sv.Presigner.PresignGetObject(ctx, &s3.GetObjectInput{
-		Bucket: &sv.Bucket, Key: &v.S3Key,
-		ResponseContentType:        aws.String("video/mp4"),
-		ResponseContentDisposition: aws.String(`attachment; filename="` + v.ID + `.mp4"`),
+		Bucket: &sv.Bucket, Key: &key,
+		ResponseContentType:        aws.String(ct),
+		ResponseContentDisposition: aws.String(disp),
 	}, s3.WithPresignExpires(DownloadTTL))
 	if err != nil {
-		return Download{}, fmt.Errorf("presign download of %s: %w", id, err)
+		return Download{}, fmt.Errorf("presign %s: %w", key, err)
 	}
 	return Download{URL: req.URL, ExpiresAt: sv.Now().Add(DownloadTTL).UTC().Format(TimeFormat)}, nil
 }

@@ -71,6 +71,7 @@ const (
 	aCreated, aStarted, aFinished, aExpires   = "createdAt", "startedAt", "finishedAt", "expiresAt"
 	aWebhook, aWatermark, aS3Key, aSlot, aEvt = "webhookUrl", "watermark", "s3Key", "slot", "eventSent"
 	aQueued                                   = "queued"
+	aThumb                                    = "thumbnailKey"
 	aHolder, aLease                           = "holder", "leaseExpiresAt" // of a slot, and of a rendering video
 	aAttempts, aToken                         = "attempts", "leaseToken"
 	aVideo                                    = "videoId" // of an idempotency record
@@ -130,7 +131,8 @@ func decodeVideo(it map[string]types.AttributeValue) Video {
 		Width: int(integer(it, aWidth)), Height: int(integer(it, aHeight)),
 		StartedAt: dynamo.Time(it, aStarted), FinishedAt: dynamo.Time(it, aFinished), ExpiresAt: dynamo.Time(it, aExpires),
 		WebhookURL: dynamo.Str(it, aWebhook), Watermark: dynamo.Bool(it, aWatermark), S3Key: dynamo.Str(it, aS3Key),
-		Slot: int(integer(it, aSlot)), EventSent: dynamo.Bool(it, aEvt),
+		ThumbnailKey: dynamo.Str(it, aThumb),
+		Slot:         int(integer(it, aSlot)), EventSent: dynamo.Bool(it, aEvt),
 		Attempts: int(integer(it, aAttempts)), LeaseToken: dynamo.Str(it, aToken), LeaseExpiresAt: dynamo.Time(it, aLease),
 	}
 	v.Duration, _ = dynamo.Float(it, aDuration)
@@ -370,6 +372,9 @@ type Rendered struct {
 	SizeBytes     int64
 	Width, Height int
 	S3Key         string
+	// ThumbnailKey is the attempt's JPEG poster, beside S3Key; "" for
+	// none.
+	ThumbnailKey string
 }
 
 // Succeed records the render of the attempt holding token: fenced, so only
@@ -380,8 +385,12 @@ func (st *Store) Succeed(ctx context.Context, v Video, token string, r Rendered)
 		":st": dynamo.S(Succeeded), ":hundred": dynamo.N(100), ":d": dynamo.F(r.Duration), ":z": dynamo.N(r.SizeBytes),
 		":w": dynamo.N(int64(r.Width)), ":h": dynamo.N(int64(r.Height)), ":k": dynamo.S(r.S3Key), ":f": dynamo.Millis(st.now()),
 	}
-	return st.transition(ctx, v, []string{Rendering}, fence(names, values, token),
-		"SET #st = :st, #p = :hundred, #d = :d, #z = :z, #w = :w, #h = :h, #k = :k, #f = :f REMOVE #le", names, values)
+	set := "SET #st = :st, #p = :hundred, #d = :d, #z = :z, #w = :w, #h = :h, #k = :k, #f = :f"
+	if r.ThumbnailKey != "" {
+		set += ", #tk = :tk"
+		names["#tk"], values[":tk"] = aThumb, dynamo.S(r.ThumbnailKey)
+	}
+	return st.transition(ctx, v, []string{Rendering}, fence(names, values, token), set+" REMOVE #le", names, values)
 }
 
 // Fail records a failed render, from queued or rendering, whoever holds it

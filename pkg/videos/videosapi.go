@@ -2,8 +2,9 @@ package videos
 
 // The /v1/videos routes: creating renders (idempotently, under the queue cap
 // and the sandbox rules), reading their status and progress, listing them
-// with filters and pagination links, downloading the file through a
-// short-lived presigned URL, and cancelling or deleting them. All of it is
+// with filters and pagination links, downloading the file and its
+// thumbnail through short-lived presigned URLs, and cancelling or deleting
+// them. All of it is
 // confined to the calling key's workspace and environment.
 
 import (
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/framegate/framegate/pkg/apierr"
+	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/httpapi"
 	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/lambdas"
@@ -39,12 +41,13 @@ func New(ctx context.Context, d lambdas.Deps) (lambdas.HTTPFunc, error) {
 func Handler(srv httpapi.Server, sv *Service) lambdas.HTTPFunc {
 	a := &api{sv: sv}
 	return srv.API(httpapi.Routes{
-		"POST /videos":              a.create,
-		"GET /videos":               a.list,
-		"GET /videos/{id}":          a.get,
-		"GET /videos/{id}/status":   a.get,
-		"GET /videos/{id}/download": a.download,
-		"DELETE /videos/{id}":       a.remove,
+		"POST /videos":               a.create,
+		"GET /videos":                a.list,
+		"GET /videos/{id}":           a.get,
+		"GET /videos/{id}/status":    a.get,
+		"GET /videos/{id}/download":  a.download,
+		"GET /videos/{id}/thumbnail": a.thumbnail,
+		"DELETE /videos/{id}":        a.remove,
 	})
 }
 
@@ -100,17 +103,27 @@ func (a *api) get(ctx context.Context, r *httpapi.Request) (httpapi.Response, er
 }
 
 func (a *api) download(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+	return link(ctx, r, a.sv.DownloadURL)
+}
+
+func (a *api) thumbnail(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
+	return link(ctx, r, a.sv.ThumbnailURL)
+}
+
+// link answers 302 to a presigned link, with the link in the body too; with
+// redirect=false it answers 200 with the body only, for pages that want the
+// link itself (the console's player): a script cannot read a redirect's
+// target.
+func link(ctx context.Context, r *httpapi.Request, sign func(context.Context, string, apikey.Env, string) (Download, error)) (httpapi.Response, error) {
 	follow := true
 	switch r.Query("redirect") {
 	case "", "true":
 	case "false":
-		// For pages that want the link itself (the console's player): a
-		// script cannot read a redirect's target.
 		follow = false
 	default:
 		return httpapi.Response{}, apierr.Invalid("redirect", "redirect must be true or false.")
 	}
-	d, err := a.sv.DownloadURL(ctx, r.Workspace(), r.Env(), r.PathParam("id"))
+	d, err := sign(ctx, r.Workspace(), r.Env(), r.PathParam("id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}

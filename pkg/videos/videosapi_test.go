@@ -178,11 +178,13 @@ func TestCreateReadCancelDelete(t *testing.T) {
 			t.Errorf("GET %s: %d %s", res, g.status, g.raw)
 		}
 	}
-	if d := f.do(t, c, "GET", "/videos/{id}/download", id, nil, nil, ""); d.status != 409 || d.code() != "conflict" {
-		t.Errorf("download of a queued video: %d %s", d.status, d.raw)
-	}
-	if d := f.do(t, c, "GET", "/videos/{id}/download", id, map[string]string{"redirect": "no"}, nil, ""); d.status != 400 || d.code() != "invalid_request" {
-		t.Errorf("download with redirect=no: %d %s", d.status, d.raw)
+	for _, link := range []string{"/videos/{id}/download", "/videos/{id}/thumbnail"} {
+		if d := f.do(t, c, "GET", link, id, nil, nil, ""); d.status != 409 || d.code() != "conflict" {
+			t.Errorf("%s of a queued video: %d %s", link, d.status, d.raw)
+		}
+		if d := f.do(t, c, "GET", link, id, map[string]string{"redirect": "no"}, nil, ""); d.status != 400 || d.code() != "invalid_request" {
+			t.Errorf("%s with redirect=no: %d %s", link, d.status, d.raw)
+		}
 	}
 	if n, _ := f.sv.Store.QueuedCount(context.Background(), c.ws, c.env); n != 1 {
 		t.Errorf("queued counter %d, want 1", n)

@@ -3,8 +3,9 @@ package videos
 // The render worker: for each render message it loads the video (skipping
 // cancelled, deleted and finished ones), takes a render slot of the
 // workspace's environment through a lease, starts an attempt on the video,
-// renders with ffmpeg into the function's /tmp, uploads the MP4 to the
-// attempt's own S3 key and records the result, then emits render.succeeded
+// renders with ffmpeg into the function's /tmp, uploads the file (in the
+// spec's format) and its JPEG thumbnail to the attempt's own S3 keys and
+// records the result, then emits render.succeeded
 // or render.failed on the events queue. It never looks at API keys: a
 // render accepted before its key was revoked still runs.
 //
@@ -14,8 +15,9 @@ package videos
 //     lease ran out); the other delivery finds a live lease, puts a
 //     watching copy of the message back for when that lease would run out,
 //     and is done. Every write of an attempt is fenced on its token, and
-//     each attempt uploads to its own key, so a late attempt can neither
-//     overwrite nor delete the file of the one that succeeded.
+//     each attempt uploads to its own keys (video and thumbnail), so a late
+//     attempt can neither overwrite nor delete the files of the one that
+//     succeeded.
 //   - A worker killed without a word (out of memory, timeout, a dead host):
 //     while it renders a heartbeat renews its slot's and its video's leases
 //     and keeps its message invisible for LeaseTTL, no longer; when it
@@ -36,6 +38,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	mrand "math/rand/v2"
 	"os"
@@ -58,8 +61,11 @@ import (
 
 // Job is one render to perform.
 type Job struct {
-	Spec      movie.Spec
-	Out       string // path of the MP4 to write
+	Spec movie.Spec
+	Out  string // path of the file to write, in Spec.Format
+	// Thumbnail is the path of the JPEG poster to write; a renderer that
+	// writes none leaves the video without a thumbnail.
+	Thumbnail string
 	WorkDir   string // scratch space
 	Watermark bool
 	// Progress receives the fraction done, 0..1.
@@ -317,6 +323,7 @@ func (w *Worker) render(ctx context.Context, v Video, token string, lease *Lease
 	if err := json.Unmarshal(v.Spec, &spec); err != nil {
 		return w.fail(ctx, v, token, Error{Code: ErrInvalidSpec, Message: "The stored spec cannot be read."})
 	}
+	spec.Normalize() // specs stored before formats existed are mp4
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	if dl, ok := ctx.Deadline(); ok {
@@ -338,10 +345,12 @@ func (w *Worker) render(ctx context.Context, v Video, token string, lease *Lease
 			log.WarnContext(ctx, "progress update", "err", err)
 		}
 	})
-	out := filepath.Join(w.WorkDir, v.ID+"-"+token+".mp4")
+	out := filepath.Join(w.WorkDir, v.ID+"-"+token+"."+spec.Format)
+	thumb := filepath.Join(w.WorkDir, v.ID+"-"+token+".jpg")
 	defer os.Remove(out)
+	defer os.Remove(thumb)
 	started := time.Now()
-	res, err := w.Render(rctx, Job{Spec: spec, Out: out, WorkDir: w.WorkDir, Watermark: v.Watermark, Progress: prog.report,
+	res, err := w.Render(rctx, Job{Spec: spec, Out: out, Thumbnail: thumb, WorkDir: w.WorkDir, Watermark: v.Watermark, Progress: prog.report,
 		FetchAsset: func(ctx context.Context, id string, dst io.Writer) error { return w.fetchAsset(ctx, v, id, dst) }})
 	prog.stop()
 	if err != nil {
@@ -366,22 +375,28 @@ func (w *Worker) render(ctx context.Context, v Video, token string, lease *Lease
 	}
 	log.InfoContext(ctx, "rendered", "seconds", time.Since(started).Seconds(), "duration", res.Duration,
 		"bytes", res.SizeBytes, "peakWorkBytes", res.PeakWorkBytes, "peakRSSBytes", res.PeakRSSBytes)
-	key := AttemptKey(v.Env, v.Workspace, v.ID, token)
+	key := AttemptKey(v.Env, v.Workspace, v.ID, token, spec.Format)
 	if err := w.upload(ctx, out, key); err != nil {
+		return w.retry(ctx, v, token, rec.Body, err, log)
+	}
+	// The thumbnail goes beside the attempt's video, under the attempt's
+	// own key, and is promoted with it by the fenced Succeed.
+	tk, err := w.uploadThumbnail(ctx, thumb, key)
+	if err != nil {
 		return w.retry(ctx, v, token, rec.Body, err, log)
 	}
 	w2, h2 := res.Width, res.Height
 	if w2 == 0 {
 		w2, h2 = spec.Size()
 	}
-	ok, err := w.Store.Succeed(ctx, v, token, Rendered{Duration: res.Duration, SizeBytes: res.SizeBytes, Width: w2, Height: h2, S3Key: key})
+	ok, err := w.Store.Succeed(ctx, v, token, Rendered{Duration: res.Duration, SizeBytes: res.SizeBytes, Width: w2, Height: h2, S3Key: key, ThumbnailKey: tk})
 	if err != nil {
 		// Unknown whether it was recorded: the file stays, and the
 		// message's next delivery finds out.
 		return err
 	}
 	if !ok {
-		return w.lost(ctx, v, key, log)
+		return w.lost(ctx, v, key, tk, log)
 	}
 	return w.emitStored(ctx, v)
 }
@@ -389,9 +404,9 @@ func (w *Worker) render(ctx context.Context, v Video, token string, lease *Lease
 // lost handles a Succeed that found the attempt no longer holding the
 // video. A write that went through but whose answer was lost (the SDK then
 // retried it into its own condition) looks the same, so the video is read
-// back: only a file that is not the video's is deleted, and only this
-// attempt's own.
-func (w *Worker) lost(ctx context.Context, v Video, key string, log *slog.Logger) error {
+// back: only files that are not the video's are deleted, and only this
+// attempt's own (its video at key and its thumbnail at thumbKey, if any).
+func (w *Worker) lost(ctx context.Context, v Video, key, thumbKey string, log *slog.Logger) error {
 	now, err := w.Store.Get(ctx, v.Workspace, v.Env, v.ID)
 	if err != nil && !isNotFound(err) {
 		return err
@@ -400,8 +415,13 @@ func (w *Worker) lost(ctx context.Context, v Video, key string, log *slog.Logger
 		return w.emit(ctx, now)
 	}
 	log.InfoContext(ctx, "the attempt lost the video before it could record its file; deleting its own upload", "status", now.Status)
-	if _, err := w.Objects.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &w.Bucket, Key: &key}); err != nil {
-		log.ErrorContext(ctx, "delete the upload of a lost attempt", "key", key, "err", err)
+	for _, k := range []string{key, thumbKey} {
+		if k == "" || k == now.S3Key || k == now.ThumbnailKey {
+			continue
+		}
+		if _, err := w.Objects.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &w.Bucket, Key: &k}); err != nil {
+			log.ErrorContext(ctx, "delete the upload of a lost attempt", "key", k, "err", err)
+		}
 	}
 	return nil
 }
@@ -534,13 +554,28 @@ func (w *Worker) upload(ctx context.Context, path, key string) error {
 	if err != nil {
 		return fmt.Errorf("stat rendered file: %w", err)
 	}
+	ct, _ := mediaType(key, "")
 	if _, err := w.Objects.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: &w.Bucket, Key: &key, Body: f, ContentLength: aws.Int64(st.Size()),
-		ContentType: aws.String("video/mp4"),
+		ContentType: aws.String(ct),
 	}); err != nil {
 		return fmt.Errorf("upload %s: %w", key, err)
 	}
 	return nil
+}
+
+// uploadThumbnail puts the poster the renderer wrote at path beside the
+// attempt's video at key and returns its key; a renderer that wrote none
+// gives "".
+func (w *Worker) uploadThumbnail(ctx context.Context, path, key string) (string, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	tk := ThumbnailKey(key)
+	if err := w.upload(ctx, path, tk); err != nil {
+		return "", err
+	}
+	return tk, nil
 }
 
 // fail records the attempt's failure (any holder's when token is "") and

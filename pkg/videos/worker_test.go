@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -179,10 +180,12 @@ type published struct {
 	ID, Type, Timestamp string
 	Data                struct {
 		videos.EventData
-		// The link the publisher signed for the events queue.
+		// The links the publisher signed for the events queue.
 		DownloadURL       string `json:"downloadUrl"`
 		DownloadExpiresAt string `json:"downloadExpiresAt"`
+		ThumbnailURL      string `json:"thumbnailUrl"`
 	}
+	RawData any `json:"-"` // Data as sent, for the OpenAPI schema
 }
 
 func (f *workerFixture) events(t *testing.T) []published {
@@ -190,9 +193,14 @@ func (f *workerFixture) events(t *testing.T) []published {
 	var out []published
 	for _, m := range f.receive(t, "EventsQueue", 20) {
 		var e published
+		var raw struct{ Data any }
 		if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &e); err != nil {
 			t.Fatal(err)
 		}
+		if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &raw); err != nil {
+			t.Fatal(err)
+		}
+		e.RawData = raw.Data
 		if m.MessageAttributes["type"].StringValue == nil || *m.MessageAttributes["type"].StringValue != e.Type {
 			t.Errorf("event %s lacks its type attribute", e.Type)
 		}
@@ -201,17 +209,21 @@ func (f *workerFixture) events(t *testing.T) []published {
 	return out
 }
 
-// colorRenderer renders a plain color clip of the spec's size and length
-// with the real ffmpeg: the worker's plumbing, not the movie renderer, is
-// under test here.
+// colorRenderer renders a plain color clip of the spec's size, length and
+// format, and its thumbnail, with the real ffmpeg: the worker's plumbing,
+// not the movie renderer, is under test here.
 func colorRenderer(ctx context.Context, j videos.Job) (videos.Output, error) {
 	w, h := j.Spec.Size()
 	d := j.Spec.Duration()
 	j.Progress(0.3)
-	cmd := exec.CommandContext(ctx, "ffmpeg", "-v", "error", "-y", "-f", "lavfi",
-		"-i", fmt.Sprintf("color=c=blue:s=%dx%d:d=%g:r=25", w, h, d),
-		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart", j.Out)
-	if out, err := cmd.CombinedOutput(); err != nil {
+	codec := map[string][]string{
+		"mp4":  {"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart"},
+		"webm": {"-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"},
+		"gif":  {"-c:v", "gif"},
+	}[j.Spec.Format]
+	args := append([]string{"-v", "error", "-y", "-f", "lavfi", "-i", fmt.Sprintf("color=c=blue:s=%dx%d:d=%g:r=25", w, h, d)}, codec...)
+	args = append(args, j.Out, "-frames:v", "1", "-update", "1", j.Thumbnail)
+	if out, err := exec.CommandContext(ctx, "ffmpeg", args...).CombinedOutput(); err != nil {
 		return videos.Output{}, fmt.Errorf("ffmpeg: %v: %s", err, out)
 	}
 	j.Progress(0.9)
@@ -283,7 +295,7 @@ func TestRenderSucceeds(t *testing.T) {
 	if v.Status != videos.Succeeded || v.Progress != 100 || v.SizeBytes == 0 || v.StartedAt == nil || v.FinishedAt == nil {
 		t.Fatalf("video after render: %+v", v)
 	}
-	if want := videos.AttemptKey(apikey.Live, ws, id, v.LeaseToken); v.Attempts != 1 || v.S3Key != want {
+	if want := videos.AttemptKey(apikey.Live, ws, id, v.LeaseToken, "mp4"); v.Attempts != 1 || v.S3Key != want {
 		t.Errorf("s3 key %q after %d attempts, want %q", v.S3Key, v.Attempts, want)
 	}
 	p := f.ffprobe(t, v.S3Key)
@@ -298,13 +310,34 @@ func TestRenderSucceeds(t *testing.T) {
 		ev[0].Data.Environment != "live" || ev[0].Data.SizeBytes == nil || *ev[0].Data.SizeBytes != v.SizeBytes {
 		t.Errorf("events %+v", ev)
 	}
-	// render.succeeded carries a download link valid 15 minutes.
+	// The thumbnail lies beside the video, under the attempt's key.
+	if want := videos.FilesPrefix(apikey.Live, ws, id) + v.LeaseToken + ".jpg"; v.ThumbnailKey != want {
+		t.Errorf("thumbnail key %q, want %q", v.ThumbnailKey, want)
+	}
+	if head, err := f.s3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &f.bucket, Key: &v.ThumbnailKey}); err != nil ||
+		aws.ToString(head.ContentType) != "image/jpeg" {
+		t.Errorf("thumbnail object: %v", err)
+	}
+	// render.succeeded carries a download link and a thumbnail link valid
+	// 15 minutes, as the OpenAPI document describes them.
 	if len(ev) == 1 {
 		u, err := url.Parse(ev[0].Data.DownloadURL)
 		exp, perr := time.Parse(time.RFC3339, ev[0].Data.DownloadExpiresAt)
 		if err != nil || !strings.HasSuffix(u.Path, "/"+v.S3Key) || u.Query().Get("X-Amz-Expires") != "900" ||
 			perr != nil || exp.Sub(f.clock.Now()) != videos.DownloadTTL {
 			t.Errorf("download link %q expiring %q", ev[0].Data.DownloadURL, ev[0].Data.DownloadExpiresAt)
+		}
+		u, err = url.Parse(ev[0].Data.ThumbnailURL)
+		if err != nil || !strings.HasSuffix(u.Path, "/"+v.ThumbnailKey) || u.Query().Get("X-Amz-Expires") != "900" ||
+			u.Query().Get("response-content-type") != "image/jpeg" {
+			t.Errorf("thumbnail link %q", ev[0].Data.ThumbnailURL)
+		}
+		doc, err := testenv.DefaultValidator()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := doc.Schema("RenderEventData", ev[0].RawData); err != nil {
+			t.Errorf("render.succeeded data: %v", err)
 		}
 	}
 	if n, _ := f.sv.Store.QueuedCount(context.Background(), ws, apikey.Live); n != 0 {
@@ -328,13 +361,95 @@ func TestRenderSucceeds(t *testing.T) {
 	if f.calls.Load() != 1 || len(f.events(t)) != 0 {
 		t.Errorf("duplicate delivery: %d renders, or an event", f.calls.Load())
 	}
-	// Deleting a finished video removes its file.
+	// The thumbnail link: the poster of exactly this video.
+	th, err := f.sv.ThumbnailURL(context.Background(), ws, apikey.Live, id)
+	if err != nil || !strings.Contains(th.URL, "/"+f.bucket+"/"+v.ThumbnailKey+"?") {
+		t.Errorf("thumbnail URL %+v: %v", th, err)
+	}
+	// Deleting a finished video removes its files.
 	if _, gone, err := f.sv.Remove(context.Background(), ws, apikey.Live, id); err != nil || !gone {
 		t.Fatalf("remove: %v %v", gone, err)
 	}
-	if _, err := f.s3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &f.bucket, Key: &v.S3Key}); err == nil {
-		t.Error("the file outlived its video")
+	for _, k := range []string{v.S3Key, v.ThumbnailKey} {
+		if _, err := f.s3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &f.bucket, Key: &k}); err == nil {
+			t.Errorf("%s outlived its video", k)
+		}
 	}
+}
+
+// TestFormatsNameTheirFiles: a webm or gif render is stored, typed and
+// downloaded as what it is.
+func TestFormatsNameTheirFiles(t *testing.T) {
+	f := setupWorker(t, colorRenderer)
+	ws := f.workspace(t, ratelimit.Plan{})
+	cases := []struct{ format, codec, contentType string }{
+		{"webm", "vp9", "video/webm"},
+		{"gif", "gif", "image/gif"},
+	}
+	for _, c := range cases {
+		body := fmt.Appendf(nil, `{"spec":{"resolution":"sd","format":%q,"scenes":[{"duration":1,"background":{"color":"#203040"}}]}}`, c.format)
+		out, err := f.sv.Create(context.Background(), ws, apikey.Live, body, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.deliver(t) {
+			t.Fatalf("%s: render reported as failed", c.format)
+		}
+		v := f.video(t, ws, apikey.Live, out.VideoID)
+		if want := videos.AttemptKey(apikey.Live, ws, v.ID, v.LeaseToken, c.format); v.Status != videos.Succeeded || v.S3Key != want {
+			t.Fatalf("%s: %s at %q, want succeeded at %q", c.format, v.Status, v.S3Key, want)
+		}
+		if p := f.ffprobe(t, v.S3Key); p.Streams[0].CodecName != c.codec {
+			t.Errorf("%s: codec %s", c.format, p.Streams[0].CodecName)
+		}
+		head, err := f.s3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &f.bucket, Key: &v.S3Key})
+		if err != nil || aws.ToString(head.ContentType) != c.contentType {
+			t.Errorf("%s: object %v", c.format, err)
+		}
+		d, err := f.sv.DownloadURL(context.Background(), ws, apikey.Live, v.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := url.Parse(d.URL)
+		if q := u.Query(); q.Get("response-content-type") != c.contentType ||
+			q.Get("response-content-disposition") != `attachment; filename="`+v.ID+"."+c.format+`"` {
+			t.Errorf("%s: download %s", c.format, d.URL)
+		}
+		f.events(t) // drained
+	}
+}
+
+// TestNoThumbnail: a renderer that writes no poster leaves the video
+// without one (404), and a video that has not succeeded has none (409).
+func TestNoThumbnail(t *testing.T) {
+	f := setupWorker(t, func(ctx context.Context, j videos.Job) (videos.Output, error) {
+		j.Thumbnail = filepath.Join(t.TempDir(), "elsewhere.jpg")
+		return colorRenderer(ctx, j)
+	})
+	ws := f.workspace(t, ratelimit.Plan{})
+	id := f.create(t, ws, apikey.Live, 1)
+	if _, err := f.sv.ThumbnailURL(context.Background(), ws, apikey.Live, id); apiCode(err) != apierr.Conflict {
+		t.Errorf("queued video's thumbnail: %v", err)
+	}
+	f.deliver(t)
+	v := f.video(t, ws, apikey.Live, id)
+	if v.Status != videos.Succeeded || v.ThumbnailKey != "" {
+		t.Fatalf("video %s with thumbnail %q", v.Status, v.ThumbnailKey)
+	}
+	if _, err := f.sv.ThumbnailURL(context.Background(), ws, apikey.Live, id); apiCode(err) != apierr.NotFound {
+		t.Errorf("thumbnail of a video without one: %v", err)
+	}
+	if ev := f.events(t); len(ev) != 1 || ev[0].Data.ThumbnailURL != "" || ev[0].Data.DownloadURL == "" {
+		t.Errorf("events %+v", ev)
+	}
+}
+
+func apiCode(err error) apierr.Code {
+	var e *apierr.Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
 }
 
 func TestSandboxRenderCarriesWatermark(t *testing.T) {
@@ -565,8 +680,8 @@ func TestConcurrentConsumersOfOneMessage(t *testing.T) {
 
 // TestLateAttemptCannotTouchTheWinner: an attempt that stalled past its
 // lease (no heartbeat) is taken over; when it wakes up and finishes, its
-// Succeed is refused, it deletes its own upload and nothing else, and the
-// winner's file and single event stand.
+// Succeed is refused, it deletes its own uploads (video and thumbnail) and
+// nothing else, and the winner's file, thumbnail and single event stand.
 func TestLateAttemptCannotTouchTheWinner(t *testing.T) {
 	release := make(chan struct{})
 	var first atomic.Bool
@@ -601,20 +716,27 @@ func TestLateAttemptCannotTouchTheWinner(t *testing.T) {
 	if err := <-stalled; err != nil {
 		t.Fatal(err)
 	}
-	if v := f.video(t, ws, apikey.Live, id); v.S3Key != won.S3Key || v.Status != videos.Succeeded {
+	if v := f.video(t, ws, apikey.Live, id); v.S3Key != won.S3Key || v.ThumbnailKey != won.ThumbnailKey || v.Status != videos.Succeeded {
 		t.Fatalf("the late attempt changed the video: %+v", v)
+	}
+	if won.ThumbnailKey != videos.ThumbnailKey(won.S3Key) {
+		t.Fatalf("the winner's thumbnail %q is not its attempt's (%s)", won.ThumbnailKey, won.S3Key)
 	}
 	prefix := videos.FilesPrefix(apikey.Live, ws, id)
 	list, err := f.s3.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: &f.bucket, Prefix: &prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list.Contents) != 1 || *list.Contents[0].Key != won.S3Key {
-		var keys []string
-		for _, o := range list.Contents {
-			keys = append(keys, *o.Key)
-		}
-		t.Errorf("files %v, want only the winner's %s", keys, won.S3Key)
+	var keys []string
+	for _, o := range list.Contents {
+		keys = append(keys, *o.Key)
+	}
+	if want := []string{won.S3Key, won.ThumbnailKey}; !slices.Equal(keys, want) && !slices.Equal(keys, []string{want[1], want[0]}) {
+		t.Errorf("files %v, want only the winner's %v", keys, want)
+	}
+	// Its thumbnail link is the winner's poster.
+	if th, err := f.sv.ThumbnailURL(context.Background(), ws, apikey.Live, id); err != nil || !strings.Contains(th.URL, "/"+f.bucket+"/"+won.ThumbnailKey+"?") {
+		t.Errorf("thumbnail URL %+v: %v", th, err)
 	}
 	if ev := f.events(t); len(ev) != 1 || ev[0].Type != webhooks.RenderSucceeded {
 		t.Errorf("events %+v", ev)
