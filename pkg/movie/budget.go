@@ -20,7 +20,9 @@ import (
 // distinct background is one frame; each scene is drawn once, and a scene
 // with elements keeps a few of its frames to the end (more when it has an
 // image or a clip and a transition); a transition costs its xfade and
-// conversions; a video element costs a decoder of the largest clip allowed.
+// conversions; a video element costs a decoder of the largest clip allowed;
+// the output's encoder (format and quality) and the thumbnail's JPEG
+// encoder hold frames of their own.
 // Each element kind has its cost function in elementCosts: a new kind adds
 // one entry, and a kind with media says how its media are deduplicated.
 
@@ -41,8 +43,9 @@ type Cost struct {
 // ffmpeg must stay under 1 GiB (the worker's MemorySize leaves room for the
 // worker itself); the model is held to 900 MiB so its error stays inside
 // that. Time: the worker has 840 s (900 s minus the upload reserve) and
-// encodes about 110 million pixels a second at render.DefaultPreset on two
-// cores; the budget counts on half that.
+// encodes about 110 million pixels a second with x264 at ultrafast's
+// analysis on two cores; the budget counts on half that, and charges the
+// slower encoders (high, webm, gif) their factor (encoderCosts).
 func WorkerBudget() Cost {
 	return Cost{MemoryBytes: 900 << 20, Inputs: 200, Filters: 20000, PixelFrames: 840 * 55e6}
 }
@@ -79,6 +82,52 @@ const (
 	costClipPerPixel    = 17
 	costClipBoxPerPixel = 16
 )
+
+// encoderCost is what the output's encoder adds to ffmpeg's memory, over
+// the x264 ultrafast that costBase was fitted with, and how much slower it
+// encodes. Measured at 2 threads on testsrc2 (1920×1080 and 640×360, peak
+// RSS over ultrafast's): x264 standard (mbtree with a 10-frame lookahead, 3
+// B-frames) +115 MB at full-hd, high (veryfast) +150 MB, libvpx-vp9
+// realtime +245 MB (+55 MB at sd: a fixed part), the GIF's paletteuse run
+// +50 MB; the times from BenchmarkRenderQuality (docs/renders.md).
+type encoderCost struct {
+	base, perPixel float64 // bytes, and bytes × F
+	time           float64 // × the output's pixel-frames
+}
+
+var encoderCosts = map[string]map[string]encoderCost{
+	FormatMP4: {
+		QualityDraft:    {4 << 20, 4, 1},
+		QualityStandard: {8 << 20, 58, 1},
+		QualityHigh:     {12 << 20, 76, 2.5},
+	},
+	FormatWebM: {
+		QualityDraft:    {40 << 20, 112, 1.5},
+		QualityStandard: {40 << 20, 112, 1.5},
+		QualityHigh:     {40 << 20, 112, 1.5},
+	},
+	FormatGIF: {
+		QualityDraft:    {8 << 20, 26, 3},
+		QualityStandard: {8 << 20, 26, 3},
+		QualityHigh:     {8 << 20, 26, 3},
+	},
+}
+
+// The thumbnail: its frame, converted to full-range and JPEG-encoded in
+// the movie's run (+27 MB at full-hd).
+const (
+	costThumbnail         = 4 << 20
+	costThumbnailPerPixel = 14
+)
+
+// encoder is the cost of s's format and quality; unknown ones (a spec not
+// validated yet) cost the dearest.
+func (s *Spec) encoder() encoderCost {
+	if e, ok := encoderCosts[s.Format][s.Quality]; ok {
+		return e
+	}
+	return encoderCosts[FormatWebM][QualityHigh]
+}
 
 // MaxClipPixels is the largest frame a video element's clip may have
 // (3840×2160, in either orientation): the renderer refuses a larger clip,
@@ -165,7 +214,16 @@ func (s *Spec) costing() *costing {
 		c.cost.Filters += 6
 		c.cost.MemoryBytes += costAudio
 	}
+	c.encode()
 	return c
+}
+
+// encode charges the output's encoder and the thumbnail's.
+func (c *costing) encode() {
+	e := c.s.encoder()
+	c.cost.MemoryBytes += e.base + e.perPixel*c.f + costThumbnail + costThumbnailPerPixel*c.f
+	c.cost.Filters += 4
+	c.cost.PixelFrames *= e.time
 }
 
 // scene charges a scene's stream and parts, its background, its
@@ -250,12 +308,19 @@ func (s *Spec) checkBudget(budget Cost) error {
 		budget = WorkerBudget()
 	}
 	c := s.costing()
+	bare := *s
+	bare.Format, bare.Quality = FormatMP4, QualityDraft
 	fail := func(field, what string) error {
 		e := apierr.New(apierr.RenderBudgetExceeded, "%s", budgetMessage(c.cost, budget, what, s.Resolution))
 		e.Field = field
 		return e
 	}
 	if what := c.cost.over(budget); what != "" {
+		// The frame size alone, or its encoder: the field is the one the
+		// client can change.
+		if bare.costing().cost.over(budget) == "" {
+			return fail("/format", what)
+		}
 		return fail("/resolution", what)
 	}
 	for i := range s.Scenes {
@@ -277,11 +342,11 @@ func budgetMessage(c, budget Cost, what, resolution string) string {
 	switch what {
 	case "memory":
 		return fmt.Sprintf("This spec needs more memory than a render has (about %d MB up to here, over the %d MB a render may use at %s): "+
-			"use fewer distinct or smaller images, fewer video elements, fewer scenes with transitions or images, shorter or smaller text, or a lower resolution.",
+			"use fewer distinct or smaller images, fewer video elements, fewer scenes with transitions or images, shorter or smaller text, a lower resolution, or mp4 at standard or draft quality.",
 			int64(c.MemoryBytes)>>20, int64(budget.MemoryBytes)>>20, resolution)
 	case "time":
 		return fmt.Sprintf("This spec would take longer to render than a render may (%.0f million pixel-frames up to here, over the %.0f million a render may draw at %s): "+
-			"make it shorter, use a lower resolution or frame rate, or fewer and smaller images.",
+			"make it shorter, use a lower resolution or frame rate, fewer and smaller images, or mp4 at standard or draft quality.",
 			c.PixelFrames/1e6, budget.PixelFrames/1e6, resolution)
 	}
 	return fmt.Sprintf("This spec has more distinct media or drawing steps than a render can take (%d inputs and %d filters up to here; at most %d and %d).",

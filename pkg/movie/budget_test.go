@@ -142,6 +142,9 @@ func TestBudget(t *testing.T) {
 func TestClipBudget(t *testing.T) {
 	lim := DefaultLimits(3600, false)
 	s := scenesOf("full-hd", 25, 10, true)
+	// At draft quality: x264 ultrafast's own frames (TestEncoderBudget has
+	// what the other encoders take from the elements).
+	s.Quality = QualityDraft
 	accepted := 0
 	var over *apierr.Error
 	for k := 0; over == nil && k < 10; k++ {
@@ -190,5 +193,43 @@ func TestCostGrowsWithEveryElement(t *testing.T) {
 			t.Fatalf("cost did not grow: %+v → %+v", prev, c)
 		}
 		prev = c
+	}
+}
+
+// TestEncoderBudget: the output's encoder is charged, so the same spec fits
+// fewer elements the more its encoder holds (draft < standard < high <
+// webm), and a frame size whose encoder alone is over the budget is
+// refused naming /format, which the client can change.
+func TestEncoderBudget(t *testing.T) {
+	lim := DefaultLimits(3600, false)
+	fits := func(format, quality string) int {
+		s := scenesOf("full-hd", 25, 20, false)
+		s.Format, s.Quality = format, quality
+		n := 0
+		for k := 0; k < 400; k++ {
+			var text []rune
+			for r := range 40 {
+				text = append(text, rune(0x4e00+k*40+r))
+			}
+			s.Scenes[k%20].Elements = append(s.Scenes[k%20].Elements, Element{Type: "text", Text: string(text), FontSize: 400})
+			if budgetError(t, s, lim) != nil {
+				break
+			}
+			n++
+		}
+		return n
+	}
+	draft, std, high, webm := fits(FormatMP4, QualityDraft), fits(FormatMP4, QualityStandard), fits(FormatMP4, QualityHigh), fits(FormatWebM, QualityStandard)
+	if !(draft > std && std > high && high > webm && webm > 0) {
+		t.Errorf("texts that fit: draft %d, standard %d, high %d, webm %d", draft, std, high, webm)
+	}
+	s := scenesOf("full-hd", 25, 1, false)
+	s.Format = FormatWebM
+	if e := budgetError(t, s, Limits{MaxSeconds: 60, Budget: Cost{MemoryBytes: 200 << 20, Inputs: 10, Filters: 100, PixelFrames: 1e12}}); e == nil || e.Field != "/format" {
+		t.Errorf("webm over a budget mp4 fits: %v", e)
+	}
+	s.Format, s.Quality = FormatMP4, QualityDraft
+	if e := budgetError(t, s, Limits{MaxSeconds: 60, Budget: Cost{MemoryBytes: 200 << 20, Inputs: 10, Filters: 100, PixelFrames: 1e12}}); e != nil {
+		t.Errorf("draft mp4 in 200 MB: %v", e)
 	}
 }

@@ -380,8 +380,10 @@ func BenchmarkRenderEncoding(b *testing.B) {
 // tallest resolution and the highest frame rate, and a 40-megapixel image
 // to fit, one 4K clip in as many video elements as fit), elements are added until the next one would be refused with
 // render_budget_exceeded or the spec is at its structural limits. Rendering
-// them is what shows the budget holds: each must stay under 1 GiB.
-func worstSpecs(t testing.TB) (map[string]movie.Spec, assets) {
+// them is what shows the budget holds: each must stay under 1 GiB. The
+// specs are built for the given output format and quality, whose encoder
+// the budget charges (a GIF is also held to its 15 s).
+func worstSpecs(t testing.TB, format, quality string) (map[string]movie.Spec, assets) {
 	lim := movie.DefaultLimits(3600, false)
 	a := assets{}
 	small := pngImage(t, 64, 64, color.NRGBA{200, 40, 40, 255})
@@ -392,7 +394,7 @@ func worstSpecs(t testing.TB) (map[string]movie.Spec, assets) {
 		return u
 	}
 	scenes := func(res string, fps, n int, grad, trans bool) movie.Spec {
-		s := movie.Spec{Resolution: res, FPS: fps}
+		s := movie.Spec{Resolution: res, FPS: fps, Format: format, Quality: quality}
 		for i := range n {
 			sc := movie.Scene{Duration: 0.3, Background: movie.Background{Color: fmt.Sprintf("#10%02x30", i)}}
 			if grad {
@@ -475,7 +477,7 @@ func worstSpecs(t testing.TB) (map[string]movie.Spec, assets) {
 		n := lim.MaxScenes
 		for ; n > 1; n-- {
 			s := f.base(n)
-			if s.Normalize(); s.RenderCost().MemoryBytes <= 0.6*movie.WorkerBudget().MemoryBytes {
+			if s.Normalize(); s.RenderCost().MemoryBytes <= 0.6*movie.WorkerBudget().MemoryBytes && s.Validate(lim) == nil {
 				break
 			}
 		}
@@ -506,7 +508,7 @@ func worstSpecs(t testing.TB) (map[string]movie.Spec, assets) {
 	// is a run of its own.
 	big := "https://assets.test/40mp.png"
 	a[big] = png64(t, 6000, 6600)
-	out["one 40-megapixel 16-bit image"] = movie.Spec{Resolution: "full-hd", FPS: 25, Scenes: []movie.Scene{{Duration: 0.5,
+	out["one 40-megapixel 16-bit image"] = movie.Spec{Resolution: "full-hd", FPS: 25, Format: format, Quality: quality, Scenes: []movie.Scene{{Duration: 0.5,
 		Background: movie.Background{Color: "#000000"}, Elements: []movie.Element{{Type: "image", URL: big, Fit: "cover"}}}}}
 	return out, a
 }
@@ -527,33 +529,51 @@ func png64(t testing.TB, w, h int) []byte {
 	return b.Bytes()
 }
 
-// BenchmarkWorstAcceptedSpecs renders worstSpecs and reports each one's
-// peak RSS (the largest ffmpeg run's maxrss) and the worst of them, against
-// the 1 GiB every accepted spec must stay under.
+// worstOutputs are the formats and qualities the worst specs are rendered
+// in: each encoder holds frames of its own (x264's lookahead and B-frames
+// at standard, veryfast's at high, libvpx-vp9's, the GIF's palette run).
+var worstOutputs = []struct{ format, quality string }{
+	{movie.FormatMP4, movie.QualityStandard},
+	{movie.FormatMP4, movie.QualityHigh},
+	{movie.FormatWebM, movie.QualityStandard},
+	{movie.FormatWebM, movie.QualityHigh},
+	{movie.FormatGIF, movie.QualityHigh},
+}
+
+// BenchmarkWorstAcceptedSpecs renders worstSpecs in every worstOutputs
+// format and reports each one's peak RSS (the largest ffmpeg run's maxrss)
+// and the worst of them per format, against the 1 GiB every accepted spec
+// must stay under.
 //
-//	go test -run '^$' -bench WorstAcceptedSpecs -benchtime 1x ./pkg/render
+//	go test -run '^$' -bench WorstAcceptedSpecs -benchtime 1x -v ./pkg/render
 func BenchmarkWorstAcceptedSpecs(b *testing.B) {
 	ffmpeg, _ := tools(b)
-	specs, a := worstSpecs(b)
-	names := slices.Sorted(maps.Keys(specs))
-	var worst int64
-	for _, name := range names {
-		spec := specs[name]
-		var peak int64
-		for i := 0; i < b.N; i++ {
-			dir := b.TempDir()
-			res, err := Render(context.Background(), spec, filepath.Join(dir, "out.mp4"), Options{FFmpeg: ffmpeg, WorkDir: dir, Fetch: a.fetch})
-			if err != nil {
-				b.Fatalf("%s: %v", name, err)
+	for _, o := range worstOutputs {
+		b.Run(o.format+"-"+o.quality, func(b *testing.B) {
+			specs, a := worstSpecs(b, o.format, o.quality)
+			names := slices.Sorted(maps.Keys(specs))
+			var worst int64
+			for _, name := range names {
+				spec := specs[name]
+				var peak int64
+				for i := 0; i < b.N; i++ {
+					dir := b.TempDir()
+					res, err := Render(context.Background(), spec, filepath.Join(dir, "out."+o.format),
+						Options{FFmpeg: ffmpeg, WorkDir: dir, Fetch: a.fetch, Thumbnail: filepath.Join(dir, "thumb.jpg")})
+					if err != nil {
+						b.Fatalf("%s: %v", name, err)
+					}
+					peak = max(peak, res.PeakRSSBytes)
+				}
+				spec.Normalize()
+				cost := spec.RenderCost()
+				b.Logf("peak RSS %5d MiB (model %4d MiB) %s %s %s: %s, %d fps, %d scenes, %d elements", peak>>20, int64(cost.MemoryBytes)>>20,
+					o.format, o.quality, name, spec.Resolution, spec.FPS, len(spec.Scenes), elements(spec))
+				worst = max(worst, peak)
 			}
-			peak = max(peak, res.PeakRSSBytes)
-		}
-		cost := spec.RenderCost()
-		b.Logf("peak RSS %5d MiB (model %4d MiB) %s: %s, %d fps, %d scenes, %d elements", peak>>20, int64(cost.MemoryBytes)>>20,
-			name, spec.Resolution, spec.FPS, len(spec.Scenes), elements(spec))
-		worst = max(worst, peak)
+			b.ReportMetric(float64(worst)/(1<<20), "worst-peak-rss-MiB")
+		})
 	}
-	b.ReportMetric(float64(worst)/(1<<20), "worst-peak-rss-MiB")
 }
 
 func elements(s movie.Spec) int {
