@@ -185,7 +185,9 @@ func TestCLIEndToEnd(t *testing.T) {
 		}
 	}
 	if err := json.Unmarshal([]byte(line), &ev); err != nil || !strings.HasPrefix(ev.ID, "evt_") || ev.Data.Status != "succeeded" ||
-		!strings.Contains(ev.Data.ThumbnailURL, "/"+v.ID+".jpg?") {
+		// The attempt's poster, under the video's prefix, named for the video.
+		!strings.Contains(ev.Data.ThumbnailURL, "/"+v.ID+"/") || !strings.Contains(ev.Data.ThumbnailURL, ".jpg?") ||
+		!strings.Contains(ev.Data.ThumbnailURL, "filename%3D%22"+v.ID+".jpg%22") {
 		t.Errorf("event %q: %+v %v", line, ev, err)
 	}
 
