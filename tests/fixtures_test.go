@@ -114,6 +114,8 @@ func build(ctx context.Context, fn lambdas.Function, d lambdas.Deps) (any, error
 		return fn.HTTP(ctx, d)
 	case fn.SQS != nil:
 		return fn.SQS(ctx, d)
+	case fn.Schedule != nil:
+		return fn.Schedule(ctx, d)
 	}
 	return nil, errors.New("registry entry without a constructor")
 }
@@ -155,6 +157,12 @@ func invokeSample(t *testing.T, ctx context.Context, h any, body, key string) {
 		mustDecode(t, body, &ev)
 		if _, err := f(ctx, ev); err != nil {
 			t.Fatalf("sqs handler: %v", err)
+		}
+	case lambdas.ScheduleFunc:
+		var ev events.EventBridgeEvent
+		mustDecode(t, body, &ev)
+		if err := f(ctx, ev); err != nil {
+			t.Fatalf("scheduled handler: %v", err)
 		}
 	default:
 		t.Fatalf("unknown handler type %T", h)

@@ -67,18 +67,19 @@ type Config struct {
 
 // Stack is the whole application on one machine.
 type Stack struct {
-	cfg      Config
-	log      *slog.Logger
-	tpl      *samtemplate.Template
-	moto     *Moto
-	aws      aws.Config
-	endpoint string
-	meter    *Meter
-	res      *Resources
-	gateway  *Gateway
-	loops    []*SQSLoop
-	listener net.Listener
-	server   *http.Server
+	cfg       Config
+	log       *slog.Logger
+	tpl       *samtemplate.Template
+	moto      *Moto
+	aws       aws.Config
+	endpoint  string
+	meter     *Meter
+	res       *Resources
+	gateway   *Gateway
+	loops     []*SQSLoop
+	schedules []*ScheduleLoop
+	listener  net.Listener
+	server    *http.Server
 
 	runMu  sync.Mutex
 	cancel context.CancelFunc
@@ -201,8 +202,8 @@ func (s *Stack) build(ctx context.Context) error {
 		switch {
 		case isAuthz && (len(f.Routes) > 0 || len(f.SQSEvents) > 0):
 			return fmt.Errorf("function %s is the authorizer and must have no events", f.LogicalID)
-		case len(f.Routes) > 0 && len(f.SQSEvents) > 0:
-			return fmt.Errorf("function %s has both Api and SQS events: one handler cannot serve both", f.LogicalID)
+		case (len(f.Routes) > 0) && (len(f.SQSEvents) > 0) || (len(f.Routes) > 0 || len(f.SQSEvents) > 0) && len(f.Schedules) > 0:
+			return fmt.Errorf("function %s has events of more than one kind (Api, SQS, Schedule): one handler cannot serve them", f.LogicalID)
 		}
 		switch {
 		case isAuthz:
@@ -233,6 +234,18 @@ func (s *Stack) build(ctx context.Context) error {
 					Function: f.LogicalID, Event: ev, QueueURL: q.URL, QueueARN: q.ARN, Region: Region,
 					Handler: sh, Timeout: time.Duration(f.Timeout) * time.Second, SQS: sqsClient, Logger: s.log,
 				})
+			}
+		case len(f.Schedules) > 0:
+			if fn.Schedule == nil {
+				return fmt.Errorf("function %s has Schedule events but its registry entry has no Schedule constructor", f.LogicalID)
+			}
+			h, err := fn.Schedule(ctx, deps)
+			if err != nil {
+				return fmt.Errorf("build function %s: %w", f.LogicalID, err)
+			}
+			for _, ev := range f.Schedules {
+				s.schedules = append(s.schedules, &ScheduleLoop{Function: f.LogicalID, Event: ev, Handler: h,
+					Timeout: time.Duration(f.Timeout) * time.Second, Now: s.cfg.Now, Logger: s.log})
 			}
 		default:
 			s.log.Warn("function has no event the local stack can drive", "function", f.LogicalID)
@@ -281,6 +294,9 @@ func (s *Stack) Run(ctx context.Context) error {
 			defer wg.Done()
 			_ = l.Run(ctx)
 		}()
+	}
+	for _, l := range s.schedules {
+		wg.Go(func() { l.Run(ctx) })
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.server.Serve(s.listener) }()

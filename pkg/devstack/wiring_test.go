@@ -39,6 +39,9 @@ func constructorOf(fn lambdas.Function) (any, int) {
 	if fn.SQS != nil {
 		out, n = fn.SQS, n+1
 	}
+	if fn.Schedule != nil {
+		out, n = fn.Schedule, n+1
+	}
 	return out, n
 }
 

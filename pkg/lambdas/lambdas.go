@@ -27,16 +27,18 @@ type Deps struct {
 	Now    func() time.Time
 }
 
-// The three handler shapes a function may have.
+// The four handler shapes a function may have.
 type (
 	AuthorizerFunc func(context.Context, events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error)
 	HTTPFunc       func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
 	SQSFunc        func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+	// ScheduleFunc runs on an EventBridge schedule (a Schedule event).
+	ScheduleFunc func(context.Context, events.EventBridgeEvent) error
 )
 
-// Handler is any of the three shapes.
+// Handler is any of the four shapes.
 type Handler interface {
-	AuthorizerFunc | HTTPFunc | SQSFunc
+	AuthorizerFunc | HTTPFunc | SQSFunc | ScheduleFunc
 }
 
 // Constructor builds one function's handler from its dependencies, once
@@ -46,7 +48,7 @@ type Constructor[H Handler] func(context.Context, Deps) (H, error)
 
 // Function is how a function is run: its AWS client options, the
 // environment variables it reads, and its one typed constructor (exactly
-// one of Authorizer, HTTP, SQS is set). The local stack builds every
+// one of Authorizer, HTTP, SQS, Schedule is set). The local stack builds every
 // function from one, so it runs the same code with the same timeouts as
 // functions/<name>/main.go does on Lambda.
 type Function struct {
@@ -55,6 +57,7 @@ type Function struct {
 	Authorizer Constructor[AuthorizerFunc]
 	HTTP       Constructor[HTTPFunc]
 	SQS        Constructor[SQSFunc]
+	Schedule   Constructor[ScheduleFunc]
 }
 
 // Require reads variables of the function's environment that must be set.

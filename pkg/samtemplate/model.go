@@ -3,6 +3,8 @@
 // the local stack and the tests run from.
 package samtemplate
 
+import "time"
+
 // Template is what the local stack needs from template.yaml.
 type Template struct {
 	Api        Api
@@ -52,6 +54,14 @@ type Function struct {
 	OwnEnvironment []string
 	Routes         []Route
 	SQSEvents      []SQSEvent
+	Schedules      []Schedule
+}
+
+// Schedule is one Schedule event of a function: EventBridge invokes it
+// every Every (the local stack supports rate() expressions).
+type Schedule struct {
+	EventName string
+	Every     time.Duration
 }
 
 // Route is one Api event of a function.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -557,8 +558,18 @@ func (p *parser) parseFunction(id string, props map[string]any) error {
 				return fmt.Errorf("%s.%w", where, err)
 			}
 			f.SQSEvents = append(f.SQSEvents, s)
+		case "Schedule":
+			expr, err := str(ep, "Schedule")
+			if err != nil {
+				return fmt.Errorf("%s.%w", where, err)
+			}
+			every, err := ParseRate(expr)
+			if err != nil {
+				return fmt.Errorf("%s.Schedule: %w", where, err)
+			}
+			f.Schedules = append(f.Schedules, Schedule{EventName: name, Every: every})
 		default:
-			return fmt.Errorf("Events.%s.Type: %q is not supported by the local stack (Api, SQS)", name, typ)
+			return fmt.Errorf("Events.%s.Type: %q is not supported by the local stack (Api, SQS, Schedule)", name, typ)
 		}
 	}
 	p.t.Functions = append(p.t.Functions, f)
@@ -601,6 +612,23 @@ func (p *parser) parseRoute(name string, ep map[string]any) (Route, error) {
 	// parsed; check() settles routes that inherit it.
 	r.Authorized = authz != "NONE"
 	return r, nil
+}
+
+// ParseRate reads an EventBridge rate expression: "rate(1 hour)",
+// "rate(15 minutes)", "rate(1 day)".
+func ParseRate(expr string) (time.Duration, error) {
+	inner, ok := strings.CutPrefix(expr, "rate(")
+	if inner, ok = strings.CutSuffix(inner, ")"); !ok {
+		return 0, fmt.Errorf("%q: want rate(N unit); cron() is not supported by the local stack", expr)
+	}
+	n, unit, _ := strings.Cut(strings.TrimSpace(inner), " ")
+	v, err := strconv.Atoi(n)
+	units := map[string]time.Duration{"minute": time.Minute, "minutes": time.Minute, "hour": time.Hour, "hours": time.Hour, "day": 24 * time.Hour, "days": 24 * time.Hour}
+	d, known := units[unit]
+	if err != nil || v < 1 || v > 1_000_000 || !known || (v == 1) != (unit == "minute" || unit == "hour" || unit == "day") {
+		return 0, fmt.Errorf("%q: want rate(1 minute|hour|day) or rate(N minutes|hours|days)", expr)
+	}
+	return time.Duration(v) * d, nil
 }
 
 func parseSQSEvent(name string, ep map[string]any) (SQSEvent, error) {

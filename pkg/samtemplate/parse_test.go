@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The repository's own template: what the local stack will run.
@@ -67,15 +68,23 @@ func TestLoadRepoTemplate(t *testing.T) {
 		t.Errorf("keys routes = %+v", keys.Routes)
 	}
 
-	if len(tpl.Tables) != 2 {
+	if len(tpl.Tables) != 3 {
 		t.Fatalf("tables = %+v", tpl.Tables)
 	}
 	for _, tb := range tpl.Tables {
+		indexes := 1
+		if tb.LogicalID == "AuditTable" {
+			indexes = 0 // read by workspace and time only
+		}
 		if tb.HashKey != (KeyAttr{"pk", "S"}) || tb.RangeKey == nil || *tb.RangeKey != (KeyAttr{"sk", "S"}) ||
-			tb.TTLAttribute != "ttl" || !tb.PointInTimeRecovery || len(tb.GlobalSecondaryIndex) != 1 ||
-			tb.GlobalSecondaryIndex[0].Name != "gsi1" || tb.GlobalSecondaryIndex[0].ProjectionType != "ALL" {
+			tb.TTLAttribute != "ttl" || !tb.PointInTimeRecovery || len(tb.GlobalSecondaryIndex) != indexes ||
+			indexes == 1 && (tb.GlobalSecondaryIndex[0].Name != "gsi1" || tb.GlobalSecondaryIndex[0].ProjectionType != "ALL") {
 			t.Errorf("table %+v", tb)
 		}
+	}
+	expiry, _ := tpl.Function("KeyExpiryFunction")
+	if len(expiry.Schedules) != 1 || expiry.Schedules[0].Every != 15*time.Minute {
+		t.Errorf("key expiry schedules = %+v", expiry.Schedules)
 	}
 	rq, _ := tpl.Queue("RenderQueue")
 	if rq.VisibilityTimeout != 5400 || rq.DeadLetterQueue != "RenderDLQ" || rq.MaxReceiveCount != 5 {
@@ -309,9 +318,9 @@ func TestParse(t *testing.T) {
     Type: AWS::Serverless::Function
     Properties:
       CodeUri: functions/fn/
-      Events: {E: {Type: Schedule, Properties: {Schedule: rate(1 minute)}}}
+      Events: {E: {Type: DynamoDB, Properties: {BatchSize: 1}}}
 `,
-			err: `resource Fn: Events.E.Type: "Schedule" is not supported`,
+			err: `resource Fn: Events.E.Type: "DynamoDB" is not supported`,
 		},
 		{
 			name: "sqs event on a non-queue",
@@ -374,4 +383,33 @@ func TestSubVariables(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v", got)
 	}
+}
+
+func TestParseRate(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"rate(1 minute)": time.Minute, "rate(15 minutes)": 15 * time.Minute, "rate(1 hour)": time.Hour, "rate(2 days)": 48 * time.Hour,
+	} {
+		if got, err := ParseRate(in); err != nil || got != want {
+			t.Errorf("%s: %v %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"rate(1 minutes)", "rate(5 minute)", "rate(0 hours)", "cron(0 12 * * ? *)", "rate(x hours)", "rate(1 week)"} {
+		if _, err := ParseRate(in); err == nil {
+			t.Errorf("%s accepted", in)
+		}
+	}
+}
+
+// FuzzParseRate: a rate the parser accepts is a whole number of minutes,
+// hours or days, at least one minute.
+func FuzzParseRate(f *testing.F) {
+	for _, s := range []string{"rate(1 minute)", "rate(15 minutes)", "rate(2 days)", "rate(0 hours)", "cron(* * * * ? *)"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseRate(s)
+		if err == nil && (d < time.Minute || d%time.Minute != 0) {
+			t.Fatalf("%q → %v", s, d)
+		}
+	})
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/framegate/framegate/pkg/idempotency"
 	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/ratelimit"
+	"github.com/framegate/framegate/pkg/usage"
 )
 
 // DB is the part of the DynamoDB client the store uses.
@@ -304,7 +305,7 @@ func (st *Store) list(ctx context.Context, ws string, env apikey.Env, flt Filter
 // transaction, so the counter drops exactly once per video whatever
 // retries and races happen. It reports false when the video was already
 // terminal (or gone).
-func (st *Store) transition(ctx context.Context, v Video, from []string, set string, names map[string]string, values map[string]types.AttributeValue) (bool, error) {
+func (st *Store) transition(ctx context.Context, v Video, from []string, set string, names map[string]string, values map[string]types.AttributeValue, also ...types.TransactWriteItem) (bool, error) {
 	names["#st"] = aStatus
 	cond := "#st IN ("
 	for i, x := range from {
@@ -316,7 +317,7 @@ func (st *Store) transition(ctx context.Context, v Video, from []string, set str
 		cond += k
 	}
 	cond += ")"
-	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append([]types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName: &st.table, Key: key(v.Workspace, v.Env, videoPrefix+v.ID),
 			UpdateExpression: aws.String(set), ConditionExpression: aws.String(cond),
@@ -328,29 +329,33 @@ func (st *Store) transition(ctx context.Context, v Video, from []string, set str
 			ExpressionAttributeNames:  map[string]string{"#q": aQueued},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":minus": dynamo.N(-1)},
 		}},
-	}})
+	}, also...)})
 	if err == nil {
 		return true, nil
 	}
-	if r := dynamo.CancelReasons(err); len(r) == 2 && r[0] == "ConditionalCheckFailed" {
+	if r := dynamo.CancelReasons(err); len(r) >= 2 && r[0] == "ConditionalCheckFailed" {
 		return false, nil
 	}
 	return false, fmt.Errorf("finish video %s: %w", v.ID, err)
 }
 
-// Succeed records a finished render, and v.ThumbnailKey when set.
+// Succeed records a finished render, and v.ThumbnailKey when set, and its
+// seconds in the usage history in the same transaction: each render counts
+// once.
 func (st *Store) Succeed(ctx context.Context, v Video, duration float64, size int64, width, height int, s3Key string) (bool, error) {
+	now := st.now()
 	update := "SET #st = :st, #p = :hundred, #d = :d, #z = :z, #w = :w, #h = :h, #k = :k, #f = :f"
 	names := map[string]string{"#p": aProgress, "#d": aDuration, "#z": aSize, "#w": aWidth, "#h": aHeight, "#k": aS3Key, "#f": aFinished}
 	values := map[string]types.AttributeValue{
 		":st": dynamo.S(Succeeded), ":hundred": dynamo.N(100), ":d": dynamo.F(duration), ":z": dynamo.N(size),
-		":w": dynamo.N(int64(width)), ":h": dynamo.N(int64(height)), ":k": dynamo.S(s3Key), ":f": dynamo.Millis(st.now()),
+		":w": dynamo.N(int64(width)), ":h": dynamo.N(int64(height)), ":k": dynamo.S(s3Key), ":f": dynamo.Millis(now),
 	}
 	if v.ThumbnailKey != "" {
 		update += ", #tk = :tk"
 		names["#tk"], values[":tk"] = aThumb, dynamo.S(v.ThumbnailKey)
 	}
-	return st.transition(ctx, v, []string{Rendering}, update, names, values)
+	return st.transition(ctx, v, []string{Rendering}, update, names, values,
+		usage.RenderSeconds(st.keysTable, v.Workspace, v.Env, duration, now)...)
 }
 
 // Fail records a failed render, from queued or rendering.
