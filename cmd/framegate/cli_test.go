@@ -345,7 +345,7 @@ func TestCLIKeysAndExitCodes(t *testing.T) {
 		t.Fatalf("console with the key: %v\n%s", err, out)
 	}
 	env := s.Getenv("KeysFunction")
-	operator := []string{"console", "--table", env("KEYS_TABLE"), "--pepper-secret", env("PEPPER_SECRET_ARN"), "--endpoint", s.Endpoint(), "--api-url", s.URL(), "--env", "test"}
+	operator := []string{"console", "--table", env("KEYS_TABLE"), "--pepper-secret", env("PEPPER_SECRET_ARN"), "--audit-table", env("AUDIT_TABLE"), "--endpoint", s.Endpoint(), "--api-url", s.URL(), "--env", "test"}
 	out, err = run(t, append(operator, "--workspace", ws.ID)...)
 	if err != nil || !strings.HasPrefix(out, s.URL()+"/console#signin=cs_") {
 		t.Fatalf("console as an operator: %v\n%s", err, out)

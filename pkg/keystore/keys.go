@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -296,7 +297,7 @@ func (st *Store) ListKeys(ctx context.Context, ws string, env apikey.Env, after 
 // Revoking a revoked key is a no-op that returns it. The primary key
 // cannot be revoked, only reset.
 func (st *Store) RevokeKey(ctx context.Context, ws string, env apikey.Env, id string, ch *audit.Change) (Key, error) {
-	k, _, err := st.revoke(ctx, ws, env, id, audit.KeyRevoked, map[string]string{}, ch)
+	k, _, err := st.revoke(ctx, ws, env, id, nil, audit.KeyRevoked, map[string]string{}, ch)
 	return k, err
 }
 
@@ -306,22 +307,28 @@ func (st *Store) RevokeKey(ctx context.Context, ws string, env apikey.Env, id st
 // a key in its rotation grace period. It reports whether this call revoked
 // it: false when k no longer authenticated.
 func (st *Store) RevokeLeaked(ctx context.Context, k Key, details map[string]string, ch *audit.Change) (bool, error) {
-	_, ok, err := st.revoke(ctx, k.Workspace, k.Env, k.ID, audit.KeyLeakRevoked, details, ch)
+	_, ok, err := st.revoke(ctx, k.Workspace, k.Env, k.ID, k.record, audit.KeyLeakRevoked, details, ch)
 	return ok, err
 }
 
 // revoke revokes key id of ws/env with the audit record of action; a leak
-// revocation (KeyLeakRevoked) also stops a primary key. It reports whether
-// this call revoked the key.
-func (st *Store) revoke(ctx context.Context, ws string, env apikey.Env, id, action string, details map[string]string, ch *audit.Change) (Key, bool, error) {
+// revocation (KeyLeakRevoked) also stops a primary key. known, when not
+// nil, is the key's record as just read: the first attempt writes at once
+// (leaving stale roster entries for the next change to prune). It reports
+// whether this call revoked the key.
+func (st *Store) revoke(ctx context.Context, ws string, env apikey.Env, id string, known map[string]types.AttributeValue, action string, details map[string]string, ch *audit.Change) (Key, bool, error) {
 	defer ch.Discard()
 	leak := action == audit.KeyLeakRevoked
 	for attempt := 0; attempt < dynamo.Attempts; attempt++ {
-		it, more, err := st.keyRecord(ctx, ws, env, id, rosterKey(ws, env))
-		if err != nil {
-			return Key{}, false, err
+		it, r := known, rosterOf(nil)
+		if attempt > 0 || known == nil {
+			rec, more, err := st.keyRecord(ctx, ws, env, id, rosterKey(ws, env))
+			if err != nil {
+				return Key{}, false, err
+			}
+			it, r = rec, rosterOf(more[0])
 		}
-		k, r := DecodeKey(it), rosterOf(more[0])
+		k := DecodeKey(it)
 		now := st.now().UTC().Truncate(time.Millisecond)
 		if k.RevokedAt != nil || leak && !k.Usable(now) {
 			return k, false, nil
@@ -381,7 +388,8 @@ func (st *Store) revoke(ctx context.Context, ws string, env apikey.Env, id, acti
 			return k, true, nil
 		}
 		ch.Discard()
-		if dynamo.CancelReasons(err) == nil {
+		if r := dynamo.CancelReasons(err); len(r) < len(items) || !slices.Contains(r[:len(items)], "ConditionalCheckFailed") {
+			// Not the key's state (the audit record's write failed, say).
 			return Key{}, false, fmt.Errorf("revoke key %s: %w", id, err)
 		}
 		// Revoked, released or rotated meanwhile: read again.
@@ -401,7 +409,10 @@ func (st *Store) LookupKey(ctx context.Context, plain string) (Key, bool, error)
 		return Key{}, false, fmt.Errorf("look up a reported key: %w", err)
 	}
 	if it := items[0]; it != nil && !st.pastTTL(it) && dynamo.Str(it, AttrID) != "" {
-		return DecodeKey(it), true, nil
+		k := DecodeKey(it)
+		k.record = it
+		st.rememberHash(k.ID, k.hash)
+		return k, true, nil
 	}
 	return Key{}, false, nil
 }

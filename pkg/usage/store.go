@@ -10,9 +10,13 @@
 // they still hold what was read) and adds them to the minute, hour and day
 // items: exactly once, whoever moves them. The scheduled sweep (NewWorker)
 // moves them every ten minutes, so a record holds at most a quarter of an
-// hour of cells; a read moves them first, then reads the history and the
-// one or two minutes still open. Render seconds are added to the history by
-// the transaction that records a render as succeeded (package videos).
+// hour of cells. The same transaction notes, per key, the minute before
+// which everything was moved. A read (one round trip: three queries in
+// parallel) takes the history, those notes, and the cells still on the key
+// records from the key index, counting a record's cell only from its key's
+// note on: a copy of the index that trails a move by a moment cannot count
+// a minute twice. Render seconds are added to the history by the
+// transaction that records a render as succeeded (package videos).
 package usage
 
 import (
@@ -22,7 +26,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -87,6 +90,14 @@ const (
 )
 
 func partition(ws string, env apikey.Env) string { return "USAGE#" + ws + "#" + string(env) }
+
+// movedSK is the key of a key's note of how far its usage was moved.
+func movedSK(keyID string) string { return movedPrefix + keyID }
+
+const (
+	movedPrefix = "K#"
+	attrMoved   = "movedBefore"
+)
 
 // period is one history item's period: its level, its number and the index
 // of a time within it.
@@ -306,6 +317,12 @@ func (st *Store) move(ctx context.Context, it map[string]types.AttributeValue, n
 		ConditionExpression:       aws.String("attribute_exists(pk) AND " + strings.Join(conds, " AND ")),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
+	}}, {Update: &types.Update{
+		// The key's note: its cells before this minute are in the history.
+		TableName: &st.table, Key: map[string]types.AttributeValue{attrPK: dynamo.S(partition(ws, env)), attrSK: dynamo.S(movedSK(id))},
+		UpdateExpression:          aws.String("SET #mv = :mv, #ttl = :ttl"),
+		ExpressionAttributeNames:  map[string]string{"#mv": attrMoved, "#ttl": attrTTL},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":mv": dynamo.N(before), ":ttl": dynamo.N(now.Add(Day.Kept()).Unix())},
 	}}}, a.items(st.table, ws, env)...)
 	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if r := dynamo.CancelReasons(err); r != nil {
@@ -480,20 +497,37 @@ func (st *Store) Read(ctx context.Context, ws string, env apikey.Env, q Query) (
 		}
 	}
 
-	// The open minutes: on the records, once what completed is moved.
-	pending, err := st.openMinutes(ctx, ws, env, now)
+	// One round trip: the key records (cells not yet moved), the history
+	// and the notes of how far each key's cells were moved, in parallel.
+	level := map[Granularity]byte{Minute: 'M', Hour: 'H', Day: 'D'}[q.Granularity]
+	first, last := periods(q.From)[levelIndex(level)].p, periods(q.To.Add(-time.Nanosecond))[levelIndex(level)].p
+	var records, history, notes []map[string]types.AttributeValue
+	err := dynamo.Together(
+		func() (err error) { records, err = st.keys.Records(ctx, ws, env); return err },
+		func() (err error) {
+			history, err = st.query(ctx, partition(ws, env), first.sk(""), last.sk("~~"))
+			return err
+		},
+		func() (err error) {
+			notes, err = st.query(ctx, partition(ws, env), movedPrefix, movedPrefix+"~")
+			return err
+		})
 	if err != nil {
-		return Report{}, err
+		return Report{}, fmt.Errorf("read the usage of %s/%s: %w", ws, env, err)
 	}
-	for _, k := range pending.records {
-		if lu := dynamo.Time(k, keystore.AttrLastUsed); lu != nil && (q.KeyID == "" || dynamo.Str(k, keystore.AttrID) == q.KeyID) {
-			key(dynamo.Str(k, keystore.AttrID)).LastUsedAt = lu
+	moved := map[string]int64{}
+	for _, it := range notes {
+		moved[strings.TrimPrefix(dynamo.Str(it, attrSK), movedPrefix)], _ = dynamo.Int(it, attrMoved)
+	}
+	for _, k := range records {
+		id := dynamo.Str(k, keystore.AttrID)
+		if lu := dynamo.Time(k, keystore.AttrLastUsed); lu != nil && (q.KeyID == "" || id == q.KeyID) {
+			key(id).LastUsedAt = lu
 		}
 		c, _ := cellsOf(k)
-		id := dynamo.Str(k, keystore.AttrID)
 		for m, v := range c {
-			if m < pending.before {
-				continue // a late count for a moved minute: the next move takes it
+			if m < moved[id] {
+				continue // in the history already (the index trails the move)
 			}
 			at := time.Unix(m*60, 0)
 			put(id, at, admitted, float64(v[0]-v[1]-v[2]))
@@ -501,44 +535,24 @@ func (st *Store) Read(ctx context.Context, ws string, env apikey.Env, q Query) (
 			put(id, at, forbidden, float64(v[2]))
 		}
 	}
-	// The history: the items of the level below the granularity.
-	level := map[Granularity]byte{Minute: 'M', Hour: 'H', Day: 'D'}[q.Granularity]
-	first, last := periods(q.From)[levelIndex(level)].p, periods(q.To.Add(-time.Nanosecond))[levelIndex(level)].p
-	in := &dynamodb.QueryInput{
-		TableName: &st.table, ConsistentRead: aws.Bool(true),
-		KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :lo AND :hi"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": dynamo.S(partition(ws, env)), ":lo": dynamo.S(first.sk("")), ":hi": dynamo.S(last.sk("~~")),
-		},
-	}
-	for {
-		page, err := st.db.Query(ctx, in)
-		if err != nil {
-			return Report{}, fmt.Errorf("read the usage of %s/%s: %w", ws, env, err)
+	for _, it := range history {
+		sk := dynamo.Str(it, attrSK)
+		p := periodOf(sk)
+		id := sk[11:]
+		if ttl, ok := dynamo.Int(it, attrTTL); ok && ttl <= now.Unix() {
+			continue
 		}
-		for _, it := range page.Items {
-			sk := dynamo.Str(it, attrSK)
-			p := periodOf(sk)
-			id := sk[11:]
-			if ttl, ok := dynamo.Int(it, attrTTL); ok && ttl <= now.Unix() {
+		for name := range it {
+			if len(name) != 3 || strings.IndexByte("aqfs", name[0]) < 0 {
 				continue
 			}
-			for name := range it {
-				if len(name) != 3 || strings.IndexByte("aqfs", name[0]) < 0 {
-					continue
-				}
-				idx, err := strconv.Atoi(name[1:])
-				if err != nil {
-					continue
-				}
-				v, _ := dynamo.Float(it, name)
-				put(id, p.at(idx), name[0], v)
+			idx, err := strconv.Atoi(name[1:])
+			if err != nil {
+				continue
 			}
+			v, _ := dynamo.Float(it, name)
+			put(id, p.at(idx), name[0], v)
 		}
-		if page.LastEvaluatedKey == nil {
-			break
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
 	}
 	ids := make([]string, 0, len(byKey))
 	for id := range byKey {
@@ -564,39 +578,26 @@ func (p period) at(idx int) time.Time {
 	return time.Date(int(p.n/12), time.Month(p.n%12+1), idx+1, 0, 0, 0, 0, time.UTC)
 }
 
-type openState struct {
-	records []map[string]types.AttributeValue
-	before  int64
-}
-
-// openMinutes moves what has completed on every key record of ws/env and
-// returns the records as left, read consistently after the move.
-func (st *Store) openMinutes(ctx context.Context, ws string, env apikey.Env, now time.Time) (openState, error) {
-	listed, err := st.keys.Records(ctx, ws, env)
-	if err != nil {
-		return openState{}, err
+// query reads the items of partition pk with sort keys from lo to hi,
+// consistently.
+func (st *Store) query(ctx context.Context, pk, lo, hi string) ([]map[string]types.AttributeValue, error) {
+	in := &dynamodb.QueryInput{
+		TableName: &st.table, ConsistentRead: aws.Bool(true),
+		KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :lo AND :hi"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": dynamo.S(pk), ":lo": dynamo.S(lo), ":hi": dynamo.S(hi),
+		},
 	}
-	out := openState{records: make([]map[string]types.AttributeValue, len(listed)), before: open(now)}
-	errs := make([]error, len(listed))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for i, it := range listed {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			out.records[i], errs[i] = st.settle(ctx, keystore.HashOf(it), now)
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return openState{}, err
-	}
-	kept := out.records[:0]
-	for _, r := range out.records {
-		if r != nil {
-			kept = append(kept, r)
+	var out []map[string]types.AttributeValue
+	for {
+		page, err := st.db.Query(ctx, in)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, page.Items...)
+		if page.LastEvaluatedKey == nil {
+			return out, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
 	}
-	out.records = kept
-	return out, nil
 }

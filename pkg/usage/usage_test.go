@@ -9,8 +9,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/testenv"
 	"github.com/framegate/framegate/pkg/usage"
@@ -140,6 +144,25 @@ func TestUsageIsExactUnderABurst(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("after a second sweep", "minute")
+
+	// A key record that still shows moved cells, as a copy of the key index
+	// trailing the move would, does not count them twice: the key's note
+	// of how far it was moved excludes them.
+	ctx := context.Background()
+	hasher, err := keystore.OpenHasher(ctx, s.Deps("KeysFunction"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := s.Getenv("KeysFunction")("KEYS_TABLE")
+	if _, err := dynamodb.NewFromConfig(s.AWS()).UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &table, Key: keystore.KeyKey(hasher.Hash(burst)),
+		UpdateExpression:          aws.String("ADD #u :n"),
+		ExpressionAttributeNames:  map[string]string{"#u": keystore.UsageAttr(keystore.UsageCounted, keystore.UsageMinute(t0))},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": &types.AttributeValueMemberN{Value: "32"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	check("with a stale copy of moved cells", "minute")
 
 	// A render's seconds count once, in its environment only.
 	testenv.SucceededVideo(t, s.AWS(), s.Getenv("VideosFunction"), ws.ID, apikey.Live, clock.Now, []byte("mp4"))

@@ -609,15 +609,22 @@ func (a *API) redeliver(ctx context.Context, r *httpapi.Request) (httpapi.Respon
 	if err := r.Decode(&struct{}{}, true); err != nil {
 		return httpapi.Response{}, err
 	}
-	e, err := a.endpoint(ctx, r)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
 	id := r.PathParam("deliveryId")
 	if !ids.Valid("dlv", id) {
 		return httpapi.Response{}, apierr.New(apierr.NotFound, "No delivery with this id.")
 	}
-	d, err := a.Store.GetDelivery(ctx, r.Workspace(), string(r.Env()), e.ID, id)
+	// The delivery is keyed by the endpoint's id, so both are read at once
+	// (another tenant's id finds neither): one read, then the transaction.
+	var (
+		e Endpoint
+		d Delivery
+	)
+	err := dynamo.Together(
+		func() (err error) { e, err = a.endpoint(ctx, r); return err },
+		func() (err error) {
+			d, err = a.Store.GetDelivery(ctx, r.Workspace(), string(r.Env()), r.PathParam("id"), id)
+			return err
+		})
 	if err != nil {
 		return httpapi.Response{}, err
 	}
