@@ -397,7 +397,7 @@ func TestCLIKeysAndExitCodes(t *testing.T) {
 	// An operator (AWS credentials, no API key) resets the primary: the old
 	// one stops, the new one works.
 	out, err = run(t, "workspace", "reset-primary", ws.ID, "--env", "test", "--table", env("KEYS_TABLE"),
-		"--pepper-secret", env("PEPPER_SECRET_ARN"), "--endpoint", s.Endpoint(), "--output", "json")
+		"--pepper-secret", env("PEPPER_SECRET_ARN"), "--audit-table", env("AUDIT_TABLE"), "--endpoint", s.Endpoint(), "--output", "json")
 	var reset struct{ Key, ID string }
 	if err != nil || json.Unmarshal([]byte(out), &reset) != nil || !strings.HasPrefix(reset.Key, "fg_test_") {
 		t.Fatalf("workspace reset-primary: %v\n%s", err, out)
