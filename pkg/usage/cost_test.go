@@ -135,7 +135,7 @@ func TestUsageCostBound(t *testing.T) {
 	}
 	t.Logf("largest key record: %d bytes (%d unit per counting write); moving 12 minutes of one key: %d units in %d transaction",
 		db.maxRecord, dynamo.WriteUnits(db.maxRecord), db.txUnits, db.txs)
-	if db.txUnits > 12 {
-		t.Errorf("moving a key's 12 minutes cost %d units, more than the 12 docs/operating.md states", db.txUnits)
+	if db.txUnits > 10 {
+		t.Errorf("moving a key's 12 minutes cost %d units, more than docs/operating.md allows for (it states 10)", db.txUnits)
 	}
 }
