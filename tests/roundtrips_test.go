@@ -176,6 +176,14 @@ func tour(t testing.TB, delay time.Duration) []hop {
 	call("PATCH /webhooks/{id}", whPath, primary, map[string]any{"description": "ops"}, 200)
 	dlv := call("POST /webhooks/{id}/test", whPath+"/test", primary, nil, 202)
 	rcv.Wait(t)
+	// The worker logs the attempt after the receiver answered: wait for it
+	// (outside the tour) before the routes that read it.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(c.Do("GET", whPath+"/deliveries", primary, nil).Raw, dlv.Str("deliveryId")); {
+		if time.Now().After(deadline) {
+			t.Fatalf("delivery %s never logged", dlv.Str("deliveryId"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	call("GET /webhooks/{id}/deliveries", whPath+"/deliveries", primary, nil, 200)
 	call("POST /webhooks/{id}/deliveries/{deliveryId}/redeliver", whPath+"/deliveries/"+dlv.Str("deliveryId")+"/redeliver", primary, nil, 202)
 	rcv.Wait(t)
