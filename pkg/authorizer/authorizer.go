@@ -40,6 +40,9 @@ import (
 	"github.com/framegate/framegate/pkg/scopes"
 )
 
+// atMostOnce turns the SDK's retries off for one call.
+func atMostOnce(o *dynamodb.Options) { o.RetryMaxAttempts = 1 }
+
 // DB is the one DynamoDB call the authorizer makes.
 type DB interface {
 	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
@@ -769,7 +772,10 @@ func (a *Authorizer) note(ctx context.Context, own map[string]types.AttributeVal
 }
 
 // update is one write of the rejected path; a failure costs only a
-// stricter limit or a usage count, so it is logged, not returned.
+// stricter limit or a usage count, so it is logged, not returned. It is
+// sent at most once: an ADD is not idempotent, and an SDK retry of an
+// undo whose first attempt landed but timed out would take back two
+// counts for one, letting a limit admit more than it allows.
 func (a *Authorizer) update(ctx context.Context, key map[string]types.AttributeValue, expr *string, names map[string]string, values map[string]types.AttributeValue) {
 	_, err := a.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &a.table,
@@ -778,7 +784,7 @@ func (a *Authorizer) update(ctx context.Context, key map[string]types.AttributeV
 		ConditionExpression:       existCondP,
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
-	})
+	}, atMostOnce)
 	if err != nil && !dynamo.IsConditionFailed(err) {
 		a.log.WarnContext(ctx, "a write of the rejected path failed", "err", err)
 	}
