@@ -77,6 +77,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./pkg/webhooksig
 	$(GO) test -run '^$$' -short -fuzz '^FuzzParseAWSTarget$$' -fuzztime $(FUZZTIME) ./pkg/webhooks
 	$(GO) test -run '^$$' -short -fuzz '^FuzzRenderLinks$$' -fuzztime $(FUZZTIME) ./pkg/webhooks
+	$(GO) test -run '^$$' -fuzz '^FuzzFind$$' -fuzztime $(FUZZTIME) ./pkg/apikey
+	$(GO) test -run '^$$' -fuzz '^FuzzParseReport$$' -fuzztime $(FUZZTIME) ./pkg/keysapi
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRate$$' -fuzztime $(FUZZTIME) ./pkg/samtemplate
 	@# The create path end to end (handler, store, queue) on the emulator.
 	PATH="$$PWD/.venv/bin:$$PATH" $(GO) test -run '^$$' -fuzz '^FuzzCreateNumbers$$' -fuzztime $(FUZZTIME) ./pkg/videos

@@ -117,7 +117,14 @@ func scalars(n *yaml.Node) []string {
 func allowed(grants []grant, c devstack.Call, tableOf func(string) string) string {
 	action := c.Op
 	if action == "TransactWriteItems" {
-		action = "UpdateItem" // authorized per item; every transaction of ours updates one
+		// Authorized per item, by the item's action, and the call does
+		// not say which: any write action granted will do.
+		for _, w := range []string{"UpdateItem", "PutItem", "DeleteItem"} {
+			if slices.ContainsFunc(grants, func(g grant) bool { return g.action == w }) {
+				action = w
+				break
+			}
+		}
 	}
 	resource := tableOf(c.Table)
 	if c.Index != "" {

@@ -119,18 +119,23 @@ func tour(t testing.TB, delay time.Duration) []hop {
 		}
 	}
 	// via sends one request of the tour with c; call with the tour's client.
-	via := func(c *testenv.APIClient, route, path, key string, body any, status int) testenv.Reply {
+	// send records one request of the tour, made by do.
+	send := func(route, path string, status int, do func() testenv.Reply) testenv.Reply {
 		t.Helper()
-		method, _, _ := strings.Cut(route, " ")
 		start := time.Now()
-		r := c.Do(method, path, key, body)
+		r := do()
 		lat := time.Since(start)
 		if r.Status != status {
-			t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.Status, status, r.Raw)
+			t.Fatalf("%s %s: status %d, want %d: %s", route, path, r.Status, status, r.Raw)
 		}
 		hops = append(hops, hop{route: route, status: r.Status, usage: meter.Usage(r.Header.Get("X-Amzn-Requestid")), latency: lat,
 			function: functionOf[route], authorizer: s.Template().Api.AuthorizerFunction, prefix: s.Resources().Prefix})
 		return r
+	}
+	via := func(c *testenv.APIClient, route, path, key string, body any, status int) testenv.Reply {
+		t.Helper()
+		method, _, _ := strings.Cut(route, " ")
+		return send(route, path, status, func() testenv.Reply { return c.Do(method, path, key, body) })
 	}
 	call := func(route, path, key string, body any, status int) testenv.Reply {
 		t.Helper()
@@ -171,6 +176,14 @@ func tour(t testing.TB, delay time.Duration) []hop {
 	call("PATCH /webhooks/{id}", whPath, primary, map[string]any{"description": "ops"}, 200)
 	dlv := call("POST /webhooks/{id}/test", whPath+"/test", primary, nil, 202)
 	rcv.Wait(t)
+	// The worker logs the attempt after the receiver answered: wait for it
+	// (outside the tour) before the routes that read it.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(c.Do("GET", whPath+"/deliveries", primary, nil).Raw, dlv.Str("deliveryId")); {
+		if time.Now().After(deadline) {
+			t.Fatalf("delivery %s never logged", dlv.Str("deliveryId"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	call("GET /webhooks/{id}/deliveries", whPath+"/deliveries", primary, nil, 200)
 	call("POST /webhooks/{id}/deliveries/{deliveryId}/redeliver", whPath+"/deliveries/"+dlv.Str("deliveryId")+"/redeliver", primary, nil, 202)
 	rcv.Wait(t)
@@ -203,6 +216,17 @@ func tour(t testing.TB, delay time.Duration) []hop {
 	via(c.WithHeader("X-Framegate-Console", "live"), "POST /console/signin", "/console/signin", "", map[string]any{"token": token}, 200)
 	call("GET /console/sessions", "/console/sessions", primary, nil, 200)
 	call("DELETE /console/sessions/{id}", "/console/sessions/"+link.Str("id"), primary, nil, 200)
+
+	// The audit log, usage, and a key GitHub found in public.
+	call("GET /audit-events", "/audit-events?action=key.created", primary, nil, 200)
+	call("GET /usage", "/usage?granularity=minute", primary, nil, 200)
+	leaked := call("POST /keys", "/keys", primary, map[string]any{"name": "leaked", "role": "render"}, 201)
+	report, _ := json.Marshal([]map[string]string{{"token": leaked.Str("key"), "type": "framegate_api_key", "url": "https://github.com/o/r/blob/1/.env", "source": "content"}})
+	signed, err := s.Scanning.Headers(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send("POST /secret-scanning/github", "/secret-scanning/github", 200, func() testenv.Reply { return c.Post("/secret-scanning/github", report, signed) })
 
 	// Last: what takes something away.
 	call("DELETE /videos/{id}", "/videos/"+done.ID, primary, nil, 200)

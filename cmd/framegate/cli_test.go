@@ -347,7 +347,7 @@ func TestCLIKeysAndExitCodes(t *testing.T) {
 		t.Fatalf("console with the key: %v\n%s", err, out)
 	}
 	env := s.Getenv("KeysFunction")
-	operator := []string{"console", "--table", env("KEYS_TABLE"), "--pepper-secret", env("PEPPER_SECRET_ARN"), "--endpoint", s.Endpoint(), "--api-url", s.URL(), "--env", "test"}
+	operator := []string{"console", "--table", env("KEYS_TABLE"), "--pepper-secret", env("PEPPER_SECRET_ARN"), "--audit-table", env("AUDIT_TABLE"), "--endpoint", s.Endpoint(), "--api-url", s.URL(), "--env", "test"}
 	out, err = run(t, append(operator, "--workspace", ws.ID)...)
 	if err != nil || !strings.HasPrefix(out, s.URL()+"/console#signin=cs_") {
 		t.Fatalf("console as an operator: %v\n%s", err, out)
@@ -363,6 +363,23 @@ func TestCLIKeysAndExitCodes(t *testing.T) {
 	resp.Body.Close()
 	if _, err := run(t, append(operator, "--workspace", "ws_00000000000000000000000000")...); exitCode(err) != exitNotFound {
 		t.Errorf("console for an unknown workspace: exit %d (%v), want %d", exitCode(err), err, exitNotFound)
+	}
+	// The audit log has the key's life; usage counts the commands above.
+	out, err = run(t, "audit", "--target", k.ID, "-o", "json")
+	var evs []client.AuditEvent
+	if err != nil || json.Unmarshal([]byte(out), &evs) != nil || len(evs) != 3 || evs[0].Action != "key.revoked" || evs[2].Action != "key.created" {
+		t.Fatalf("audit: %v\n%s", err, out)
+	}
+	out, err = run(t, "audit", "--action", "key.rotated")
+	if err != nil || !strings.Contains(out, "key.rotated") || strings.Contains(out, "key.created") {
+		t.Fatalf("audit --action: %v\n%s", err, out)
+	}
+	if _, err := run(t, "audit", "--since", "yesterday"); exitCode(err) != exitUsage {
+		t.Errorf("audit --since yesterday: exit %d", exitCode(err))
+	}
+	out, err = run(t, "usage", "--granularity", "minute")
+	if err != nil || !strings.Contains(out, "admitted") || !strings.Contains(out, keyIDOf(t, keys[apikey.Test])) {
+		t.Fatalf("usage: %v\n%s", err, out)
 	}
 
 	// A render key cannot manage keys: understood and refused.
@@ -382,7 +399,7 @@ func TestCLIKeysAndExitCodes(t *testing.T) {
 	// An operator (AWS credentials, no API key) resets the primary: the old
 	// one stops, the new one works.
 	out, err = run(t, "workspace", "reset-primary", ws.ID, "--env", "test", "--table", env("KEYS_TABLE"),
-		"--pepper-secret", env("PEPPER_SECRET_ARN"), "--endpoint", s.Endpoint(), "--output", "json")
+		"--pepper-secret", env("PEPPER_SECRET_ARN"), "--audit-table", env("AUDIT_TABLE"), "--endpoint", s.Endpoint(), "--output", "json")
 	var reset struct{ Key, ID string }
 	if err != nil || json.Unmarshal([]byte(out), &reset) != nil || !strings.HasPrefix(reset.Key, "fg_test_") {
 		t.Fatalf("workspace reset-primary: %v\n%s", err, out)
@@ -398,6 +415,20 @@ func TestCLIKeysAndExitCodes(t *testing.T) {
 		"--pepper-secret", env("PEPPER_SECRET_ARN"), "--endpoint", s.Endpoint()); err == nil {
 		t.Error("reset-primary --env staging succeeded")
 	}
+}
+
+// keyIDOf is the id of a key, asked of the API.
+func keyIDOf(t *testing.T, key string) string {
+	t.Helper()
+	u, err := apiURL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := client.New(u, key).Auth(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id.Key.ID
 }
 
 func writeFile(t *testing.T, s string) string {
@@ -429,4 +460,50 @@ func probe(t *testing.T, path string) (string, float64) {
 		}
 	}
 	return codec, dur
+}
+
+// TestKeysScan: keys scan finds real keys (by pattern and checksum, offline),
+// never prints them, skips look-alikes and .git, and exits 5 on a find.
+func TestKeysScan(t *testing.T) {
+	dir := t.TempDir()
+	live, _ := apikey.New(apikey.Live, nil)
+	test, _ := apikey.New(apikey.Test, nil)
+	last := "a"
+	if live[len(live)-1] == 'a' {
+		last = "b"
+	}
+	lookalike := live[:len(live)-1] + last // the checksum fails
+	write := func(name, body string) {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("clean.txt", "nothing here\nfg_live_tooshort\n"+lookalike+"\n")
+	write("app/.env", "A=1\nFRAMEGATE_KEY="+live+" # x "+test+"\n")
+	write(".git/objects/ab", live)
+	if out, err := run(t, "keys", "scan", filepath.Join(dir, "clean.txt")); err != nil || out != "" {
+		t.Fatalf("clean file: %q %v", out, err)
+	}
+	out, err := run(t, "keys", "scan", dir)
+	if exitCode(err) != exitKeysFound {
+		t.Fatalf("exit %d (%v), want %d", exitCode(err), err, exitKeysFound)
+	}
+	env := filepath.Join(dir, "app", ".env")
+	want := env + ":2:15: framegate live key " + apikey.Preview(live) + "\n" +
+		env + ":2:" + strconv.Itoa(15+len(live)+5) + ": framegate test key " + apikey.Preview(test) + "\n"
+	if out != want {
+		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+	if strings.Contains(out, live) || strings.Contains(out, test) {
+		t.Fatal("scan printed a key")
+	}
+	out, err = run(t, "keys", "scan", "-o", "json", env)
+	var fs []finding
+	if exitCode(err) != exitKeysFound || json.Unmarshal([]byte(out), &fs) != nil || len(fs) != 2 || fs[1].Env != "test" {
+		t.Fatalf("json: %s %v", out, err)
+	}
 }

@@ -65,7 +65,11 @@ Without --workspace, for the workspace and environment of FRAMEGATE_API_KEY
 				if _, err := st.GetWorkspace(cmd.Context(), workspace); err != nil {
 					return err
 				}
-				l, err := st.OpenConsoleLink(cmd.Context(), workspace, e, "operator")
+				ch, err := st.change(workspace)
+				if err != nil {
+					return err
+				}
+				l, err := st.OpenConsoleLink(cmd.Context(), workspace, e, "operator", ch)
 				if err != nil {
 					return err
 				}

@@ -70,7 +70,10 @@ would cost.`,
 				AllowInstall: true,
 				// Local receivers (framegate webhooks listen, a test server)
 				// live on loopback, which the egress guard refuses on AWS.
-				Parameters:    map[string]string{"WebhookAllowLoopback": "true"},
+				Parameters: map[string]string{"WebhookAllowLoopback": "true",
+					// Secret-scanning reports are checked against GitHub's
+					// published keys unless a local key list is named.
+					"SecretScanningKeysFile": os.Getenv("FRAMEGATE_SECRET_SCANNING_KEYS_FILE")},
 				Meter:         meter,
 				DynamoDBDelay: dynamoDelay,
 			})

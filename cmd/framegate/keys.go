@@ -18,7 +18,7 @@ func newKeysCmd() *cobra.Command {
 (a fg_test_ key sees the sandbox's keys, a fg_live_ key the live ones). The
 calling key needs the keys:manage scope (role manager, or a primary key).` + apiEnvHelp,
 	}
-	cmd.AddCommand(newKeysCreateCmd(), newKeysListCmd(), newKeysRotateCmd(), newKeysRevokeCmd())
+	cmd.AddCommand(newKeysCreateCmd(), newKeysListCmd(), newKeysRotateCmd(), newKeysRevokeCmd(), newKeysScanCmd())
 	return cmd
 }
 

@@ -15,11 +15,12 @@ import (
 
 // Exit codes scripts can rely on.
 const (
-	exitOK       = 0
-	exitError    = 1 // anything unexpected
-	exitUsage    = 2 // bad flags or arguments
-	exitNotFound = 3
-	exitRejected = 4 // the request was understood and refused (limits, conflicts)
+	exitOK        = 0
+	exitError     = 1 // anything unexpected
+	exitUsage     = 2 // bad flags or arguments
+	exitNotFound  = 3
+	exitRejected  = 4 // the request was understood and refused (limits, conflicts)
+	exitKeysFound = 5 // keys scan found a key
 )
 
 func main() {
@@ -39,7 +40,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringP("output", "o", "text", "output format: text or json")
-	root.AddCommand(newDevCmd(DevHooks{OnReady: demoWorkspace}), newWorkspaceCmd(), newKeysCmd(), newVideosCmd(), newTemplatesCmd(), newWebhooksCmd(), newAssetsCmd(), newConsoleCmd())
+	root.AddCommand(newDevCmd(DevHooks{OnReady: demoWorkspace}), newWorkspaceCmd(), newKeysCmd(), newVideosCmd(), newTemplatesCmd(), newWebhooksCmd(), newAssetsCmd(), newConsoleCmd(), newAuditCmd(), newUsageCmd())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	return root
 }
@@ -53,6 +54,9 @@ func exitCode(err error) int {
 	var u usageError
 	if errors.As(err, &u) {
 		return exitUsage
+	}
+	if errors.As(err, new(keysFound)) {
+		return exitKeysFound
 	}
 	var e *apierr.Error
 	if errors.As(err, &e) {

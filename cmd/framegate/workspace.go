@@ -12,9 +12,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
 
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/audit"
 	"github.com/framegate/framegate/pkg/awsconf"
 	"github.com/framegate/framegate/pkg/devstack"
 	"github.com/framegate/framegate/pkg/keysapi"
@@ -29,6 +32,8 @@ type target struct {
 	Endpoint        string `json:"endpoint,omitempty"`
 	KeysTable       string `json:"keysTable"`
 	PepperSecretArn string `json:"pepperSecretArn"`
+	AuditTable      string `json:"auditTable,omitempty"`
+	EventsQueueURL  string `json:"eventsQueueUrl,omitempty"`
 	APIURL          string `json:"apiUrl,omitempty"`
 }
 
@@ -45,7 +50,7 @@ func writeDevState(t target) error {
 }
 
 type storeFlags struct {
-	stack, table, secret, endpoint, region string
+	stack, table, secret, auditTable, endpoint, region string
 }
 
 func (f *storeFlags) register(cmd *cobra.Command) {
@@ -53,27 +58,44 @@ func (f *storeFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.stack, "stack", "", "deployed CloudFormation stack to act on (reads its outputs)")
 	fl.StringVar(&f.table, "table", os.Getenv("KEYS_TABLE"), "keys table name (instead of --stack)")
 	fl.StringVar(&f.secret, "pepper-secret", os.Getenv("PEPPER_SECRET_ARN"), "pepper secret ARN (instead of --stack)")
+	fl.StringVar(&f.auditTable, "audit-table", os.Getenv("AUDIT_TABLE"), "audit table name (instead of --stack), for changes")
 	fl.StringVar(&f.endpoint, "endpoint", os.Getenv("AWS_ENDPOINT_URL"), "AWS endpoint override (an emulator)")
 	fl.StringVar(&f.region, "region", "", "AWS region (default from the environment or profile)")
 }
 
+// operatorStore is the key store as an operator reaches it, with the audit
+// log their changes are recorded in, as their AWS identity.
+type operatorStore struct {
+	*keystore.Store
+	audit *audit.Log
+	actor audit.Actor
+}
+
+// change is the audit context of an operator's change to workspace ws.
+func (o operatorStore) change(ws string) (*audit.Change, error) {
+	if o.audit == nil {
+		return nil, usageError{errors.New("changes are recorded in the audit log: pass --audit-table (or --stack)")}
+	}
+	return o.audit.For(audit.Context{Workspace: ws, Env: string(apikey.Live), Actor: o.actor, UserAgent: "framegate-cli"}), nil
+}
+
 // open resolves the target: explicit flags, then --stack, then the running
 // local stack.
-func (f *storeFlags) open(ctx context.Context) (*keystore.Store, error) {
+func (f *storeFlags) open(ctx context.Context) (operatorStore, error) {
 	st, _, err := f.openTarget(ctx)
 	return st, err
 }
 
 // openTarget is open, also returning the target (its API URL, when known).
-func (f *storeFlags) openTarget(ctx context.Context) (*keystore.Store, target, error) {
-	t := target{Endpoint: f.endpoint, KeysTable: f.table, PepperSecretArn: f.secret}
+func (f *storeFlags) openTarget(ctx context.Context) (operatorStore, target, error) {
+	t := target{Endpoint: f.endpoint, KeysTable: f.table, PepperSecretArn: f.secret, AuditTable: f.auditTable}
 	if t.KeysTable == "" && f.stack == "" {
 		b, err := os.ReadFile(devStateFile())
 		if err != nil {
-			return nil, t, usageError{errors.New("no target: pass --stack NAME (deployed) or --table and --pepper-secret, or run `make dev` first")}
+			return operatorStore{}, t, usageError{errors.New("no target: pass --stack NAME (deployed) or --table and --pepper-secret, or run `make dev` first")}
 		}
 		if err := json.Unmarshal(b, &t); err != nil {
-			return nil, t, fmt.Errorf("read %s: %w", devStateFile(), err)
+			return operatorStore{}, t, fmt.Errorf("read %s: %w", devStateFile(), err)
 		}
 	}
 	o := awsconf.Options{Endpoint: t.Endpoint, Region: f.region, StaticCredentials: t.Endpoint != ""}
@@ -83,19 +105,38 @@ func (f *storeFlags) openTarget(ctx context.Context) (*keystore.Store, target, e
 	}
 	cfg, err := Load(ctx, o)
 	if err != nil {
-		return nil, t, err
+		return operatorStore{}, t, err
 	}
 	if f.stack != "" {
 		if t, err = stackTarget(ctx, cfg, f.stack); err != nil {
-			return nil, t, err
+			return operatorStore{}, t, err
 		}
 	}
 	if t.KeysTable == "" || t.PepperSecretArn == "" {
-		return nil, t, usageError{errors.New("both the keys table and the pepper secret are needed")}
+		return operatorStore{}, t, usageError{errors.New("both the keys table and the pepper secret are needed")}
 	}
 	env := map[string]string{"KEYS_TABLE": t.KeysTable, "PEPPER_SECRET_ARN": t.PepperSecretArn}
 	st, err := keystore.Open(ctx, lambdas.Deps{AWS: cfg, Getenv: func(k string) string { return env[k] }})
-	return st, t, err
+	if err != nil {
+		return operatorStore{}, t, err
+	}
+	out := operatorStore{Store: st}
+	if t.AuditTable != "" {
+		// The operator is who AWS says the credentials belong to.
+		id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			return operatorStore{}, t, fmt.Errorf("who am I (sts get-caller-identity): %w", err)
+		}
+		var q audit.Sender
+		if t.EventsQueueURL != "" {
+			q = sqs.NewFromConfig(cfg)
+		}
+		if out.audit, err = audit.NewLog(t.AuditTable, audit.Options{SQS: q, EventsQueueURL: t.EventsQueueURL}); err != nil {
+			return operatorStore{}, t, err
+		}
+		out.actor = audit.Actor{Type: audit.ActorOperator, ID: aws.ToString(id.Arn)}
+	}
+	return out, t, nil
 }
 
 func stackTarget(ctx context.Context, cfg aws.Config, stack string) (target, error) {
@@ -110,6 +151,10 @@ func stackTarget(ctx context.Context, cfg aws.Config, stack string) (target, err
 			t.KeysTable = aws.ToString(o.OutputValue)
 		case "PepperSecretArn":
 			t.PepperSecretArn = aws.ToString(o.OutputValue)
+		case "AuditTableName":
+			t.AuditTable = aws.ToString(o.OutputValue)
+		case "EventsQueueUrl":
+			t.EventsQueueURL = aws.ToString(o.OutputValue)
 		case "ApiUrl":
 			t.APIURL = aws.ToString(o.OutputValue)
 		}
@@ -247,7 +292,11 @@ func newWorkspaceCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w, err := st.SetPlan(cmd.Context(), args[0], newPlan, setOverrides)
+			ch, err := st.change(args[0])
+			if err != nil {
+				return err
+			}
+			w, err := st.SetPlan(cmd.Context(), args[0], newPlan, setOverrides, ch)
 			if err != nil {
 				return err
 			}
@@ -274,7 +323,11 @@ the primary key itself can reset the primary key.`,
 			if err != nil {
 				return err
 			}
-			k, plain, err := st.ResetPrimary(cmd.Context(), args[0], env, "")
+			ch, err := st.change(args[0])
+			if err != nil {
+				return err
+			}
+			k, plain, err := st.ResetPrimary(cmd.Context(), args[0], env, "", ch)
 			if err != nil {
 				return err
 			}
@@ -314,6 +367,10 @@ func demoWorkspace(ctx context.Context, s *devstack.Stack, out io.Writer) error 
 			t.KeysTable = r.Name
 		case "PepperSecret":
 			t.PepperSecretArn = r.ARN
+		case "AuditTable":
+			t.AuditTable = r.Name
+		case "EventsQueue":
+			t.EventsQueueURL = r.URL
 		}
 	}
 	if err := writeDevState(t); err != nil {
@@ -341,7 +398,12 @@ func demoWorkspace(ctx context.Context, s *devstack.Stack, out io.Writer) error 
 	}
 	fmt.Fprintf(out, "\nTry it:\n  curl -H \"Authorization: Bearer %s\" %s/auth\n", keys[apikey.Test], s.URL())
 	fmt.Fprintf(out, "  FRAMEGATE_API_KEY=%s go run ./cmd/framegate videos create --file examples/clip-and-image.json --wait\n\n", keys[apikey.Test])
-	link, err := st.OpenConsoleLink(ctx, ws.ID, apikey.Test, "operator")
+	log, err := audit.NewLog(t.AuditTable, audit.Options{})
+	if err != nil {
+		return err
+	}
+	dev := log.For(audit.Context{Workspace: ws.ID, Env: string(apikey.Test), Actor: audit.Actor{Type: audit.ActorOperator, ID: "framegate dev"}, UserAgent: "framegate-cli"})
+	link, err := st.OpenConsoleLink(ctx, ws.ID, apikey.Test, "operator", dev)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ const (
 	InvalidAPIKey           Code = "invalid_api_key"
 	APIKeyExpired           Code = "api_key_expired"
 	InvalidConsoleLink      Code = "invalid_console_link"
+	InvalidSignature        Code = "invalid_signature"
 	InsufficientScope       Code = "insufficient_scope"
 	NotFound                Code = "not_found"
 	Conflict                Code = "conflict"
@@ -45,6 +46,7 @@ var statuses = map[Code]int{
 	InvalidAPIKey:           http.StatusUnauthorized,
 	APIKeyExpired:           http.StatusUnauthorized,
 	InvalidConsoleLink:      http.StatusUnauthorized,
+	InvalidSignature:        http.StatusUnauthorized,
 	InsufficientScope:       http.StatusForbidden,
 	NotFound:                http.StatusNotFound,
 	Conflict:                http.StatusConflict,

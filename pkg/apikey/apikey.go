@@ -220,3 +220,52 @@ func Preview(key string) string {
 	}
 	return key[:prefixLen+4] + "…" + key[Len-4:]
 }
+
+// Pattern is a regular expression matching every key (and, the checksum
+// aside, only keys), for scanners that take one: gitleaks, trufflehog,
+// GitHub's secret scanning partner program. A match still has to pass
+// Parse's checksum to be a key.
+const Pattern = `\bfg_(?:live|test)_[0-9A-Za-z]{36}\b`
+
+// Find returns the keys in text: every "fg_live_"/"fg_test_" run of the key's
+// length, not inside a longer word, whose checksum holds. It reads the text
+// once and needs no network or database, so a pre-commit hook or a CI step
+// can run it on every file.
+func Find(text []byte) []string {
+	var out []string
+	for i := 0; i+Len <= len(text); {
+		j := indexPrefix(text[i:])
+		if j < 0 {
+			break
+		}
+		start := i + j
+		i = start + 3
+		if start+Len > len(text) {
+			break
+		}
+		if start > 0 && wordByte(text[start-1]) {
+			continue
+		}
+		if start+Len < len(text) && wordByte(text[start+Len]) {
+			continue
+		}
+		k := string(text[start : start+Len])
+		if _, err := Parse(k); err == nil {
+			out = append(out, k)
+			i = start + Len
+		}
+	}
+	return out
+}
+
+// indexPrefix finds the next "fg_".
+func indexPrefix(b []byte) int {
+	for i := 0; i+3 <= len(b); i++ {
+		if b[i] == 'f' && b[i+1] == 'g' && b[i+2] == '_' {
+			return i
+		}
+	}
+	return -1
+}
+
+func wordByte(c byte) bool { return base62[c] >= 0 || c == '_' }

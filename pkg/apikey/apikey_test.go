@@ -3,6 +3,9 @@ package apikey
 import (
 	"bytes"
 	"crypto/rand"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -178,4 +181,74 @@ func FuzzParseSession(f *testing.F) {
 			t.Fatalf("accepted %q as %q", s, env)
 		}
 	})
+}
+func TestFind(t *testing.T) {
+	live, _ := New(Live, nil)
+	test, _ := New(Test, nil)
+	typo := live[:20] + flipCase(live[20]) + live[21:]
+	text := "export FG_KEY=" + live + "\n" +
+		`{"key":"` + test + `"}` + "\n" +
+		"x" + live + "\n" + // inside a longer word: not a key
+		live + "9\n" + // longer than a key
+		typo + "\n" + // checksum fails
+		"fg_live_short\n"
+	got := Find([]byte(text))
+	if len(got) != 2 || got[0] != live || got[1] != test {
+		t.Fatalf("Find = %q, want the live and the test key", got)
+	}
+	re := regexp.MustCompile(Pattern)
+	for _, m := range re.FindAllString(text, -1) {
+		_, err := Parse(m)
+		if (err == nil) != slices.Contains(got, m) {
+			t.Errorf("Pattern and Find disagree on %q", m)
+		}
+	}
+	if Find(nil) != nil || Find([]byte(live[:Len-1])) != nil {
+		t.Error("found a key in too little text")
+	}
+}
+
+func flipCase(c byte) string {
+	if 'a' <= c && c <= 'z' {
+		return string(c - 32)
+	}
+	if 'A' <= c && c <= 'Z' {
+		return string(c + 32)
+	}
+	if c == '0' {
+		return "1"
+	}
+	return "0"
+}
+
+// FuzzFind: whatever the text, Find returns only valid keys that occur in
+// it, each also matched by Pattern.
+func FuzzFind(f *testing.F) {
+	k, _ := New(Live, nil)
+	f.Add([]byte("token: " + k))
+	f.Add([]byte(k + k))
+	f.Add([]byte("fg_fg_live_"))
+	re := regexp.MustCompile(Pattern)
+	f.Fuzz(func(t *testing.T, text []byte) {
+		for _, key := range Find(text) {
+			if _, err := Parse(key); err != nil || !bytes.Contains(text, []byte(key)) {
+				t.Fatalf("Find returned %q", key)
+			}
+			if !re.MatchString(key) {
+				t.Fatalf("Pattern misses %q", key)
+			}
+		}
+	})
+}
+
+// TestDocsGiveThePattern: the pattern docs/keys.md hands to gitleaks,
+// trufflehog and GitHub is the one the code matches.
+func TestDocsGiveThePattern(t *testing.T) {
+	b, err := os.ReadFile("../../docs/keys.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), Pattern); n < 3 {
+		t.Fatalf("docs/keys.md gives Pattern %d times, want it for GitHub, gitleaks and trufflehog", n)
+	}
 }

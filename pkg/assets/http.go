@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/framegate/framegate/pkg/apierr"
+	"github.com/framegate/framegate/pkg/audit"
 	"github.com/framegate/framegate/pkg/httpapi"
 	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/lambdas"
@@ -24,12 +25,16 @@ func New(ctx context.Context, d lambdas.Deps) (lambdas.HTTPFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Handler(httpapi.NewServer(d), sv), nil
+	log, err := audit.Open(d)
+	if err != nil {
+		return nil, err
+	}
+	return Handler(httpapi.NewServer(d), sv, log), nil
 }
 
 // Handler returns the routes of functions/assets.
-func Handler(srv httpapi.Server, sv *Service) lambdas.HTTPFunc {
-	a := &api{sv: sv}
+func Handler(srv httpapi.Server, sv *Service, log *audit.Log) lambdas.HTTPFunc {
+	a := &api{sv: sv, audit: log}
 	return srv.API(httpapi.Routes{
 		"POST /assets":        a.create,
 		"GET /assets":         a.list,
@@ -38,7 +43,10 @@ func Handler(srv httpapi.Server, sv *Service) lambdas.HTTPFunc {
 	})
 }
 
-type api struct{ sv *Service }
+type api struct {
+	sv    *Service
+	audit *audit.Log
+}
 
 // View is an asset as the API shows it. Kind, duration, size in pixels and
 // codecs are null until the asset is ready, and stay null where they do
@@ -103,7 +111,7 @@ func (a *api) create(ctx context.Context, r *httpapi.Request) (httpapi.Response,
 	if err := r.Decode(&req, false); err != nil {
 		return httpapi.Response{}, err
 	}
-	as, up, err := a.sv.Create(ctx, r.Workspace(), r.Env(), req)
+	as, up, err := a.sv.Create(ctx, r.Workspace(), r.Env(), req, a.audit.For(audit.FromRequest(r)))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -126,7 +134,7 @@ type Deleted struct {
 }
 
 func (a *api) remove(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
-	as, err := a.sv.Delete(ctx, r.Workspace(), r.Env(), r.PathParam("id"))
+	as, err := a.sv.Delete(ctx, r.Workspace(), r.Env(), r.PathParam("id"), a.audit.For(audit.FromRequest(r)))
 	if err != nil {
 		return httpapi.Response{}, err
 	}

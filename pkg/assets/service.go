@@ -15,6 +15,7 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/audit"
 	"github.com/framegate/framegate/pkg/dynamo"
 	"github.com/framegate/framegate/pkg/ids"
 )
@@ -86,7 +87,7 @@ func contentTypeList() []string {
 // Create validates a new asset against the environment's storage quota,
 // records it as pending and returns it with the upload to perform: one
 // presigned PUT, or a multipart plan.
-func (sv *Service) Create(ctx context.Context, ws string, env apikey.Env, req CreateRequest) (Asset, *Upload, error) {
+func (sv *Service) Create(ctx context.Context, ws string, env apikey.Env, req CreateRequest, ch *audit.Change) (Asset, *Upload, error) {
 	ct, err := req.validate()
 	if err != nil {
 		return Asset{}, nil, err
@@ -131,7 +132,7 @@ func (sv *Service) Create(ctx context.Context, ws string, env apikey.Env, req Cr
 		sv.abort(ctx, a)
 		return Asset{}, nil, err
 	}
-	if err := sv.Store.Insert(ctx, a); err != nil {
+	if err := sv.Store.Insert(ctx, a, ch); err != nil {
 		sv.abort(ctx, a)
 		return Asset{}, nil, err
 	}
@@ -162,7 +163,7 @@ func (sv *Service) Get(ctx context.Context, ws string, env apikey.Env, id string
 
 // Delete removes an asset, its file and any unfinished upload. Renders
 // already queued that use it fail with the asset's absence.
-func (sv *Service) Delete(ctx context.Context, ws string, env apikey.Env, id string) (Asset, error) {
+func (sv *Service) Delete(ctx context.Context, ws string, env apikey.Env, id string, ch *audit.Change) (Asset, error) {
 	a, err := sv.Get(ctx, ws, env, id)
 	if err != nil {
 		return Asset{}, err
@@ -179,7 +180,7 @@ func (sv *Service) Delete(ctx context.Context, ws string, env apikey.Env, id str
 	if _, err := sv.Objects.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &sv.Bucket, Key: &k}); err != nil {
 		return Asset{}, fmt.Errorf("delete file of %s: %w", id, err)
 	}
-	if err := sv.Store.Delete(ctx, a); err != nil {
+	if err := sv.Store.Delete(ctx, a, ch); err != nil {
 		return Asset{}, err
 	}
 	return a, nil

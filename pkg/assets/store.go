@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/audit"
 	"github.com/framegate/framegate/pkg/dynamo"
 	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/keystore"
@@ -21,9 +23,8 @@ import (
 // DB is the part of the DynamoDB client the store uses.
 type DB interface {
 	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
-	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
-	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 }
 
@@ -112,11 +113,13 @@ func decode(it dynamo.Item) Asset {
 
 func errNotFound(id string) error { return apierr.New(apierr.NotFound, "No asset %s.", id) }
 
-// Insert writes a new pending asset.
-func (st *Store) Insert(ctx context.Context, a Asset) error {
-	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &st.table, Item: item(a), ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	})
+func target(id string) audit.Target { return audit.Target{Type: audit.TargetAsset, ID: id} }
+
+// Insert writes a new pending asset with its audit record.
+func (st *Store) Insert(ctx context.Context, a Asset, ch *audit.Change) error {
+	err := ch.Transact(ctx, st.db, string(a.Env), audit.AssetCreated, target(a.ID),
+		map[string]string{"filename": a.Filename, "contentType": a.ContentType, "sizeBytes": strconv.FormatInt(a.DeclaredSize, 10)},
+		types.TransactWriteItem{Put: &types.Put{TableName: &st.table, Item: item(a), ConditionExpression: aws.String("attribute_not_exists(pk)")}})
 	if err != nil {
 		return fmt.Errorf("insert asset %s: %w", a.ID, err)
 	}
@@ -282,9 +285,10 @@ func (st *Store) finish(ctx context.Context, a Asset, set string, names map[stri
 	return true, nil
 }
 
-// Delete removes an asset's record.
-func (st *Store) Delete(ctx context.Context, a Asset) error {
-	if _, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &st.table, Key: key(a.Workspace, a.Env, a.ID)}); err != nil {
+// Delete removes an asset's record, with its audit record.
+func (st *Store) Delete(ctx context.Context, a Asset, ch *audit.Change) error {
+	if err := ch.Transact(ctx, st.db, string(a.Env), audit.AssetDeleted, target(a.ID), map[string]string{"filename": a.Filename},
+		types.TransactWriteItem{Delete: &types.Delete{TableName: &st.table, Key: key(a.Workspace, a.Env, a.ID)}}); err != nil {
 		return fmt.Errorf("delete asset %s: %w", a.ID, err)
 	}
 	return nil

@@ -37,11 +37,11 @@ func TestSandboxAssetsExpire(t *testing.T) {
 	}
 	ctx := context.Background()
 	req := assets.CreateRequest{Filename: "a.png", ContentType: "image/png", SizeBytes: 1000}
-	sb, _, err := sv.Create(ctx, ws.ID, apikey.Test, req)
+	sb, _, err := sv.Create(ctx, ws.ID, apikey.Test, req, env.Operator(ws.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
-	live, _, err := sv.Create(ctx, ws.ID, apikey.Live, req)
+	live, _, err := sv.Create(ctx, ws.ID, apikey.Live, req, env.Operator(ws.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,11 +98,11 @@ func TestOrphanFilesAreDeleted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _, err := sv.Create(ctx, ws.ID, apikey.Live, assets.CreateRequest{Filename: "x.mp4", ContentType: "video/mp4", SizeBytes: 4})
+	a, _, err := sv.Create(ctx, ws.ID, apikey.Live, assets.CreateRequest{Filename: "x.mp4", ContentType: "video/mp4", SizeBytes: 4}, env.Operator(ws.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sv.Delete(ctx, ws.ID, apikey.Live, a.ID); err != nil {
+	if _, err := sv.Delete(ctx, ws.ID, apikey.Live, a.ID, env.Operator(ws.ID)); err != nil {
 		t.Fatal(err)
 	}
 	key := assets.ObjectKey(apikey.Live, ws.ID, a.ID)

@@ -40,6 +40,9 @@ import (
 	"github.com/framegate/framegate/pkg/scopes"
 )
 
+// atMostOnce turns the SDK's retries off for one call.
+func atMostOnce(o *dynamodb.Options) { o.RetryMaxAttempts = 1 }
+
 // DB is the one DynamoDB call the authorizer makes.
 type DB interface {
 	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
@@ -174,6 +177,8 @@ func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuth
 	case v.Outcome != ratelimit.Allow:
 	case need.Scope != "" && !hasScope(v.Scopes, string(need.Scope)):
 		v.Outcome, v.RequiredScope = ratelimit.InsufficientScope, string(need.Scope)
+		// Counted, but not admitted: its usage says forbidden.
+		a.note(ctx, keystore.KeyKey(a.hasher.Hash(key)), keystore.UsageForbidden, d.at)
 	}
 	return allow(req.MethodArn, v), nil
 }
@@ -194,22 +199,9 @@ func factsOf(it map[string]types.AttributeValue) keyFacts {
 	f.expiresMS, f.expires = dynamo.Int(it, keystore.AttrExpiresAt)
 	f.counted = recordCounted(it)
 	f.succ = dynamo.Str(it, keystore.AttrSuccessor)
-	if ss, ok := it[keystore.AttrScopes].(*types.AttributeValueMemberSS); ok {
-		// Sets come back in any order; list them in the canonical order.
-		var b strings.Builder
-		b.Grow(128)
-		for _, s := range scopes.All {
-			for _, x := range ss.Value {
-				if x == string(s) {
-					if b.Len() > 0 {
-						b.WriteByte(' ')
-					}
-					b.WriteString(x)
-				}
-			}
-		}
-		f.scopes = b.String()
-	}
+	// The role's scopes as they are now (keys made before a scope existed
+	// get it too); the record's stored list is not consulted.
+	f.scopes = scopes.Join(scopes.Of(scopes.Role(f.role)))
 	return f
 }
 
@@ -298,6 +290,7 @@ type decision struct {
 	denyCode    apierr.Code
 	denyMessage string
 	verdict     ratelimit.Verdict
+	at          time.Time // the request's time, which its counts are in
 }
 
 // cellNames are the expression attribute names of every counting write in
@@ -309,17 +302,32 @@ type cellNames struct {
 	undo   map[string]string
 	keyUpd *string // the key write's update expression
 	wsUpd  *string // the workspace write's
+	// check and checkUpd are the key write of a key in its grace period.
+	check    map[string]string
+	checkUpd *string
+	// undoOwn takes a rejected request's count back from the key's own
+	// record and counts it as rate limited (keystore's usage cells).
+	undoOwn map[string]string
 }
 
+// Every counting write on a key's own record also adds the request to the
+// minute's usage cell (#u), and lastUsedAt is the request's time: usage
+// costs no call of its own.
 const (
-	keyUpdate = "SET #lu = :now ADD #c :one REMOVE "
+	keyUpdate = "SET #lu = :now ADD #c :one, #u :one REMOVE "
 	keyCond   = "attribute_exists(pk) AND attribute_not_exists(#rev) AND (attribute_not_exists(#exp) OR #exp > :now)"
 	wsUpdate  = "ADD #c :one REMOVE "
 	undoExpr  = "ADD #c :minus"
+	// undoOwnExpr takes the count back from the key's own record and
+	// counts the request as rate limited there.
+	undoOwnExpr = "ADD #c :minus, #q :one"
 	// checkUpdate is the key write of a key in its grace period: it checks
-	// the key and keeps lastUsedAt; the count goes to its successor.
-	checkUpdate = "SET #lu = :now"
-	existCond   = "attribute_exists(pk)"
+	// the key and keeps lastUsedAt and its usage; the count goes to its
+	// successor.
+	checkUpdate = "SET #lu = :now ADD #u :one"
+	// noteExpr adds a request to an outcome's usage cell.
+	noteExpr  = "ADD #o :one"
+	existCond = "attribute_exists(pk)"
 )
 
 func (a *Authorizer) namesFor(cell int64) *cellNames {
@@ -327,10 +335,17 @@ func (a *Authorizer) namesFor(cell int64) *cellNames {
 		return c
 	}
 	add, remove := a.window.Names(cell)
+	// The minute of the cell's start: cells never straddle minutes when,
+	// as in every framegate window, their length divides one.
+	minute := keystore.UsageMinute(time.Unix(0, cell*int64(a.window.Length/time.Duration(a.window.Cells))))
+	counted := keystore.UsageAttr(keystore.UsageCounted, minute)
 	c := &cellNames{cell: cell,
-		key:  map[string]string{"#c": add, "#lu": keystore.AttrLastUsed, "#rev": keystore.AttrRevokedAt, "#exp": keystore.AttrExpiresAt},
-		ws:   map[string]string{"#c": add},
-		undo: map[string]string{"#c": add},
+		key:      map[string]string{"#c": add, "#u": counted, "#lu": keystore.AttrLastUsed, "#rev": keystore.AttrRevokedAt, "#exp": keystore.AttrExpiresAt},
+		ws:       map[string]string{"#c": add},
+		undo:     map[string]string{"#c": add},
+		check:    map[string]string{"#u": counted, "#lu": keystore.AttrLastUsed, "#rev": keystore.AttrRevokedAt, "#exp": keystore.AttrExpiresAt},
+		checkUpd: checkUpdateP,
+		undoOwn:  map[string]string{"#c": add, "#q": keystore.UsageAttr(keystore.UsageLimited, minute)},
 	}
 	parts := make([]string, len(remove))
 	for i, r := range remove {
@@ -352,9 +367,11 @@ var (
 	keyCondP     = aws.String(keyCond)
 	existCondP   = aws.String(existCond)
 	undoExprP    = aws.String(undoExpr)
+	undoOwnP     = aws.String(undoOwnExpr)
 	checkUpdateP = aws.String(checkUpdate)
-	checkNames   = map[string]string{"#lu": keystore.AttrLastUsed, "#rev": keystore.AttrRevokedAt, "#exp": keystore.AttrExpiresAt}
+	noteP        = aws.String(noteExpr)
 	countValues  = map[string]types.AttributeValue{":one": one}
+	undoOwnVals  = map[string]types.AttributeValue{":minus": minus, ":one": one}
 	undoValues   = map[string]types.AttributeValue{":minus": minus}
 )
 
@@ -453,10 +470,38 @@ func (t *tally) takeBack(ctx context.Context) {
 	t.n = 0
 }
 
+// reject takes back every count of a request a limit refused and counts
+// it as rate limited on the key's own record: in the write that takes its
+// count back there, or, for a key whose count went to its successor, in a
+// write of its own. The extra call is paid only by rejected requests.
+func (t *tally) reject(ctx context.Context, own map[string]types.AttributeValue, now time.Time) {
+	if t.n == 1 && dynamo.Str(t.landed[0], "pk") == dynamo.Str(own, "pk") {
+		t.a.update(ctx, t.landed[0], undoOwnP, t.names.undoOwn, undoOwnVals)
+		t.n = 0
+		return
+	}
+	var wg sync.WaitGroup
+	ownLanded := false
+	for _, rec := range t.landed[:t.n] {
+		if dynamo.Str(rec, "pk") == dynamo.Str(own, "pk") {
+			ownLanded = true
+			wg.Go(func() { t.a.update(ctx, rec, undoOwnP, t.names.undoOwn, undoOwnVals) })
+			continue
+		}
+		wg.Go(func() { t.a.undo(ctx, rec, t.names) })
+	}
+	if !ownLanded {
+		wg.Go(func() { t.a.note(ctx, own, keystore.UsageLimited, now) })
+	}
+	wg.Wait()
+	t.n = 0
+}
+
 // counted is what the counting writes returned for an authenticated key.
 type counted struct {
 	stored keyFacts
 	ws     string
+	own    map[string]types.AttributeValue // the key's own record
 	item   map[string]types.AttributeValue // the key's record, ALL_NEW
 	// counter is the record the key's count went to (its own, or its
 	// successor's in a grace period) and counts that record, ALL_NEW.
@@ -481,7 +526,7 @@ func (a *Authorizer) decide(ctx context.Context, key string, env apikey.Env) (de
 	if err != nil || deny != nil {
 		return derefDecision(deny), err
 	}
-	return decision{verdict: a.settle(ctx, hash, c, env, now)}, nil
+	return decision{verdict: a.settle(ctx, hash, c, env, now), at: now}, nil
 }
 
 func derefDecision(d *decision) decision {
@@ -531,8 +576,8 @@ func (a *Authorizer) count(ctx context.Context, hash string, env apikey.Env, now
 	if cached.succ != "" {
 		counter = keystore.KeyKey(cached.succ)
 		counterCh = a.countAsync(ctx, counter, names)
-		keyIn.UpdateExpression, keyIn.ExpressionAttributeNames = checkUpdateP, checkNames
-		keyIn.ExpressionAttributeValues = map[string]types.AttributeValue{":now": nowMS}
+		keyIn.UpdateExpression, keyIn.ExpressionAttributeNames = names.checkUpd, names.check
+		keyIn.ExpressionAttributeValues = map[string]types.AttributeValue{":now": nowMS, ":one": one}
 	}
 	keyOut, keyErr := a.db.UpdateItem(ctx, keyIn)
 	if keyErr == nil && counterCh == nil {
@@ -612,7 +657,7 @@ func (a *Authorizer) count(ctx context.Context, hash string, env apikey.Env, now
 		}
 		return counted{}, nil, fmt.Errorf("count workspace request: %w", wr.err)
 	}
-	return counted{stored: stored, ws: ws, item: item, counter: counter, counts: counts, wsCounted: wsCounted, wsKey: wsKey, wsItem: wr.item, tally: t}, nil, nil
+	return counted{stored: stored, ws: ws, own: keyKey, item: item, counter: counter, counts: counts, wsCounted: wsCounted, wsKey: wsKey, wsItem: wr.item, tally: t}, nil, nil
 }
 
 // settle evaluates the counts against the limits, takes the request's
@@ -645,7 +690,7 @@ func (a *Authorizer) settle(ctx context.Context, hash string, c counted, env api
 	if ks.Allowed() && wss.Allowed() && !seeding {
 		return v
 	}
-	c.tally.takeBack(ctx)
+	c.tally.reject(ctx, c.own, now)
 	v.Outcome = ratelimit.RateLimited
 	v.RetryAfter = ratelimit.Seconds(max(ks.RetryAfter, wss.RetryAfter))
 	// The rejected request is not in the counts the client sees either.
@@ -716,16 +761,32 @@ func (a *Authorizer) countOn(ctx context.Context, key map[string]types.Attribute
 // failure only makes the limit stricter for the rest of the cell, so it is
 // logged, not returned.
 func (a *Authorizer) undo(ctx context.Context, key map[string]types.AttributeValue, names *cellNames) {
+	a.update(ctx, key, undoExprP, names.undo, undoValues)
+}
+
+// note counts a request the key wrote no usage for in the cell of outcome
+// (a rejection that took no count back from the key's record, a refusal
+// for want of scope), on the key's own record.
+func (a *Authorizer) note(ctx context.Context, own map[string]types.AttributeValue, outcome byte, now time.Time) {
+	a.update(ctx, own, noteP, map[string]string{"#o": keystore.UsageAttr(outcome, keystore.UsageMinute(now))}, countValues)
+}
+
+// update is one write of the rejected path; a failure costs only a
+// stricter limit or a usage count, so it is logged, not returned. It is
+// sent at most once: an ADD is not idempotent, and an SDK retry of an
+// undo whose first attempt landed but timed out would take back two
+// counts for one, letting a limit admit more than it allows.
+func (a *Authorizer) update(ctx context.Context, key map[string]types.AttributeValue, expr *string, names map[string]string, values map[string]types.AttributeValue) {
 	_, err := a.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &a.table,
 		Key:                       key,
-		UpdateExpression:          undoExprP,
+		UpdateExpression:          expr,
 		ConditionExpression:       existCondP,
-		ExpressionAttributeNames:  names.undo,
-		ExpressionAttributeValues: undoValues,
-	})
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+	}, atMostOnce)
 	if err != nil && !dynamo.IsConditionFailed(err) {
-		a.log.WarnContext(ctx, "could not take back a rejected request's count", "err", err)
+		a.log.WarnContext(ctx, "a write of the rejected path failed", "err", err)
 	}
 }
 

@@ -3,15 +3,19 @@ package authorizer_test
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/audit"
 	"github.com/framegate/framegate/pkg/authorizer"
 	"github.com/framegate/framegate/pkg/awsconf"
 	"github.com/framegate/framegate/pkg/keystore"
@@ -72,7 +76,11 @@ type fixture struct {
 	clock  *testenv.Clock
 	ws     keystore.Workspace
 	keys   map[apikey.Env]string
+	env    *testenv.Env
 }
+
+// op is the audit context of a change the test makes through the store.
+func (f *fixture) op(ws string) *audit.Change { return f.env.Operator(ws) }
 
 // t0 is on a cell boundary plus a little, so a test's requests share a cell.
 var t0 = time.Unix(1_800_000_000, int64(500*time.Millisecond))
@@ -102,7 +110,7 @@ func setup(t *testing.T, overrides ratelimit.Plan) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{hasher: hasher, logger: d.Logger, table: d.Getenv("KEYS_TABLE"), dynamo: dynamo, store: st, auth: a, db: db, clock: clock, ws: ws, keys: keys}
+	return &fixture{hasher: hasher, logger: d.Logger, table: d.Getenv("KEYS_TABLE"), dynamo: dynamo, store: st, auth: a, db: db, clock: clock, ws: ws, keys: keys, env: env}
 }
 
 func request(method, resource string, headers map[string]string) events.APIGatewayCustomAuthorizerRequestTypeRequest {
@@ -250,11 +258,11 @@ func TestCeilingCountedOnlyWhenItCanBind(t *testing.T) {
 	ctx := context.Background()
 	usage := keystore.NewUsage(f.dynamo, f.table, f.clock.Now)
 	a := f.keys[apikey.Live]
-	_, b, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "b", Role: scopes.Render})
+	_, b, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "b", Role: scopes.Render}, f.op(f.ws.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, cPlain, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "c", Role: scopes.Render})
+	c, cPlain, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "c", Role: scopes.Render}, f.op(f.ws.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +291,7 @@ func TestCeilingCountedOnlyWhenItCanBind(t *testing.T) {
 	}
 	// c is rotated: its successor inherits its 3, and c's own requests in
 	// its grace period count on the successor's record.
-	_, c2, err := f.store.RotateKey(ctx, f.ws.ID, apikey.Live, c.ID, time.Hour, nil)
+	_, c2, err := f.store.RotateKey(ctx, f.ws.ID, apikey.Live, c.ID, time.Hour, nil, f.op(f.ws.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +301,7 @@ func TestCeilingCountedOnlyWhenItCanBind(t *testing.T) {
 	}
 
 	// 25/min is reachable by 3 keys × 10: counted from now on, from 12.
-	if _, err := f.store.SetPlan(ctx, f.ws.ID, "business", ratelimit.Plan{KeyRequestsPerMinute: 10, WorkspaceRequestsPerMinute: 25, MaxActiveKeys: 3}); err != nil {
+	if _, err := f.store.SetPlan(ctx, f.ws.ID, "business", ratelimit.Plan{KeyRequestsPerMinute: 10, WorkspaceRequestsPerMinute: 25, MaxActiveKeys: 3}, f.op(f.ws.ID)); err != nil {
 		t.Fatal(err)
 	}
 	_, last := use(c2, 1)
@@ -313,7 +321,7 @@ func TestCeilingCountedOnlyWhenItCanBind(t *testing.T) {
 	}
 
 	// A plan change that lifts the ceiling out of reach stops the counting.
-	if _, err := f.store.SetPlan(ctx, f.ws.ID, "business", ratelimit.Plan{KeyRequestsPerMinute: 10, WorkspaceRequestsPerMinute: 100, MaxActiveKeys: 3}); err != nil {
+	if _, err := f.store.SetPlan(ctx, f.ws.ID, "business", ratelimit.Plan{KeyRequestsPerMinute: 10, WorkspaceRequestsPerMinute: 100, MaxActiveKeys: 3}, f.op(f.ws.ID)); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Advance(time.Minute)
@@ -337,7 +345,7 @@ func TestCeilingCountedOnlyWhenItCanBind(t *testing.T) {
 func TestRotationGraceSharesTheKeyLimit(t *testing.T) {
 	f := setup(t, ratelimit.Plan{KeyRequestsPerMinute: 10})
 	ctx := context.Background()
-	k, k1, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "worker", Role: scopes.Editor})
+	k, k1, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "worker", Role: scopes.Editor}, f.op(f.ws.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +365,7 @@ func TestRotationGraceSharesTheKeyLimit(t *testing.T) {
 			t.Fatalf("k1 request %d: remaining %d", i, r)
 		}
 	}
-	k2key, k2, err := f.store.RotateKey(ctx, f.ws.ID, apikey.Live, k.ID, time.Hour, nil)
+	k2key, k2, err := f.store.RotateKey(ctx, f.ws.ID, apikey.Live, k.ID, time.Hour, nil, f.op(f.ws.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +393,7 @@ func TestRotationGraceSharesTheKeyLimit(t *testing.T) {
 	f.db.pairWait = false
 	want--
 	// Rotated again: the first key now counts on the newest record.
-	_, k3, err := f.store.RotateKey(ctx, f.ws.ID, apikey.Live, k2key.ID, time.Hour, nil)
+	_, k3, err := f.store.RotateKey(ctx, f.ws.ID, apikey.Live, k2key.ID, time.Hour, nil, f.op(f.ws.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,7 +484,7 @@ func TestSlidingWindow(t *testing.T) {
 func TestWorkspaceLimitSharedAndRejectionsNotCounted(t *testing.T) {
 	f := setup(t, ratelimit.Plan{KeyRequestsPerMinute: 10, WorkspaceRequestsPerMinute: 15})
 	ctx := context.Background()
-	second, plain2, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "ci", Role: scopes.Render})
+	second, plain2, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "ci", Role: scopes.Render}, f.op(f.ws.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -513,7 +521,7 @@ func TestWorkspaceLimitSharedAndRejectionsNotCounted(t *testing.T) {
 func TestRotationKeepsCounterAndGrace(t *testing.T) {
 	f := setup(t, ratelimit.Plan{KeyRequestsPerMinute: 10})
 	ctx := context.Background()
-	k, plain, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "worker", Role: scopes.Editor})
+	k, plain, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "worker", Role: scopes.Editor}, f.op(f.ws.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -522,7 +530,7 @@ func TestRotationKeepsCounterAndGrace(t *testing.T) {
 			t.Fatal(code)
 		}
 	}
-	nk, newPlain, err := f.store.RotateKey(ctx, f.ws.ID, apikey.Live, k.ID, time.Hour, nil)
+	nk, newPlain, err := f.store.RotateKey(ctx, f.ws.ID, apikey.Live, k.ID, time.Hour, nil, f.op(f.ws.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -549,14 +557,14 @@ func TestRotationKeepsCounterAndGrace(t *testing.T) {
 func TestRevokedFailsOnTheNextRequest(t *testing.T) {
 	f := setup(t, ratelimit.Plan{})
 	ctx := context.Background()
-	k, plain, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "x", Role: scopes.ReadOnly})
+	k, plain, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "x", Role: scopes.ReadOnly}, f.op(f.ws.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := f.call(t, plain, "GET", "/videos"); code != "" {
 		t.Fatal(code)
 	}
-	if _, err := f.store.RevokeKey(ctx, f.ws.ID, apikey.Live, k.ID); err != nil {
+	if _, err := f.store.RevokeKey(ctx, f.ws.ID, apikey.Live, k.ID, f.op(f.ws.ID)); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := f.call(t, plain, "GET", "/videos"); code != "invalid_api_key" {
@@ -567,7 +575,7 @@ func TestRevokedFailsOnTheNextRequest(t *testing.T) {
 func TestExpiry(t *testing.T) {
 	f := setup(t, ratelimit.Plan{})
 	exp := t0.Add(10 * time.Minute)
-	_, plain, err := f.store.CreateKey(context.Background(), f.ws.ID, apikey.Live, keystore.NewKey{Name: "x", Role: scopes.ReadOnly, ExpiresAt: &exp})
+	_, plain, err := f.store.CreateKey(context.Background(), f.ws.ID, apikey.Live, keystore.NewKey{Name: "x", Role: scopes.ReadOnly, ExpiresAt: &exp}, f.op(f.ws.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -582,7 +590,7 @@ func TestExpiry(t *testing.T) {
 
 func TestScopes(t *testing.T) {
 	f := setup(t, ratelimit.Plan{})
-	_, plain, err := f.store.CreateKey(context.Background(), f.ws.ID, apikey.Live, keystore.NewKey{Name: "ro", Role: scopes.ReadOnly})
+	_, plain, err := f.store.CreateKey(context.Background(), f.ws.ID, apikey.Live, keystore.NewKey{Name: "ro", Role: scopes.ReadOnly}, f.op(f.ws.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -600,6 +608,61 @@ func TestScopes(t *testing.T) {
 	// A route missing from the scope table fails closed.
 	if _, err := f.auth.Handle(context.Background(), request("GET", "/nowhere", bearer(plain))); err == nil {
 		t.Fatal("unknown route was decided")
+	}
+}
+
+// TestOldRecordsGetTheirRoleScopes: a key written before audit:read and
+// usage:read existed (its record lists the scopes of its time) has its
+// role's scopes as they are now, in the authorizer and in the store.
+func TestOldRecordsGetTheirRoleScopes(t *testing.T) {
+	f := setup(t, ratelimit.Plan{})
+	ctx := context.Background()
+	ro, roPlain, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "ro", Role: scopes.ReadOnly}, f.op(f.ws.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr, mgrPlain, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "mgr", Role: scopes.Manager}, f.op(f.ws.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Make both records look like the ones main wrote before the new scopes.
+	old := map[string][]string{
+		roPlain:  {"videos:read", "templates:read", "assets:read"},
+		mgrPlain: {"keys:manage", "videos:read", "videos:write", "templates:read", "templates:write", "webhooks:manage", "connections:manage", "assets:read", "assets:write"},
+	}
+	h, err := keystore.OpenHasher(ctx, f.env.Deps("AuthorizerFunction", f.clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for plain, ss := range old {
+		if _, err := f.dynamo.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: &f.table, Key: keystore.KeyKey(h.Hash(plain)),
+			UpdateExpression:          aws.String("SET scopes = :s"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":s": &types.AttributeValueMemberSS{Value: ss}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		key, method, resource, outcome string
+	}{
+		{roPlain, "GET", "/usage", ratelimit.Allow},
+		{roPlain, "GET", "/audit-events", ratelimit.InsufficientScope},
+		{mgrPlain, "GET", "/usage", ratelimit.Allow},
+		{mgrPlain, "GET", "/audit-events", ratelimit.Allow},
+	} {
+		if _, v := f.call(t, c.key, c.method, c.resource); v.Outcome != c.outcome {
+			t.Errorf("%s %s with an old %s record: %s, want %s", c.method, c.resource, map[string]string{roPlain: "read_only", mgrPlain: "manager"}[c.key], v.Outcome, c.outcome)
+		}
+	}
+	for _, k := range []keystore.Key{ro, mgr} {
+		got, err := f.store.GetKey(ctx, f.ws.ID, apikey.Live, k.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got.Scopes, scopes.Of(k.Role)) || !slices.Contains(got.Scopes, scopes.UsageRead) {
+			t.Errorf("old %s record reads with scopes %v, want %v", k.Role, got.Scopes, scopes.Of(k.Role))
+		}
 	}
 }
 

@@ -79,16 +79,12 @@ func withAttrs(base map[string]any, more map[string]any) map[string]any {
 // lastUsedAt, and six counter cells. counted says whether its workspace
 // ceiling can bind, so that the authorizer also counts the workspace.
 func keyItem(hash string, perCell, keyRPM, wsRPM int, counted bool) map[string]any {
-	ss := make([]string, 0, len(scopes.All))
-	for _, s := range scopes.Of(scopes.Manager) {
-		ss = append(ss, string(s))
-	}
 	created := benchNow.Add(-72 * time.Hour).UnixMilli()
 	return withAttrs(map[string]any{
 		"pk": awsstub.S(keystore.KeyPKPrefix + hash), "sk": awsstub.S(keystore.KeySK),
 		keystore.AttrID: awsstub.S(benchKeyID), keystore.AttrWorkspace: awsstub.S(benchWS),
 		keystore.AttrEnv: awsstub.S(string(apikey.Live)), "name": awsstub.S("primary"),
-		keystore.AttrRole: awsstub.S(string(scopes.Manager)), keystore.AttrScopes: awsstub.SS(ss...),
+		keystore.AttrRole: awsstub.S(string(scopes.Manager)),
 		keystore.AttrKind: awsstub.S(keystore.Primary), "preview": awsstub.S("fg_live_Ab3d…9xYz"),
 		"createdAt": awsstub.N(created), keystore.AttrLastUsed: awsstub.N(benchNow.UnixMilli()),
 		"gsi1pk": awsstub.S(keystore.WorkspacePKPrefix + benchWS + "#live"),

@@ -37,7 +37,7 @@ func TestWorkspaceCeilingHoldsThroughPlanChanges(t *testing.T) {
 	keys := []string{f.keys[apikey.Live]}
 	ids := []string{""}
 	for i := range 4 {
-		k, plain, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: fmt.Sprint("k", i), Role: scopes.Render})
+		k, plain, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: fmt.Sprint("k", i), Role: scopes.Render}, f.op(f.ws.ID))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +68,7 @@ func TestWorkspaceCeilingHoldsThroughPlanChanges(t *testing.T) {
 		}
 	}
 	setPlan := func(plan string, o ratelimit.Plan) ratelimit.Plan {
-		ws, err := f.store.SetPlan(ctx, f.ws.ID, plan, o)
+		ws, err := f.store.SetPlan(ctx, f.ws.ID, plan, o, f.op(f.ws.ID))
 		if err != nil {
 			t.Error(err)
 			return limits
@@ -134,11 +134,11 @@ func TestWorkspaceCeilingHoldsThroughPlanChanges(t *testing.T) {
 			burst(step, func() ratelimit.Plan { return setPlan(plan, o) })
 		default: // churn: a new line in place of an old one
 			i := 1 + r.IntN(len(keys)-1)
-			if _, err := f.store.RevokeKey(ctx, f.ws.ID, apikey.Live, ids[i]); err != nil {
+			if _, err := f.store.RevokeKey(ctx, f.ws.ID, apikey.Live, ids[i], f.op(f.ws.ID)); err != nil {
 				t.Fatal(err)
 			}
 			keys, ids = append(keys[:i], keys[i+1:]...), append(ids[:i], ids[i+1:]...)
-			k, plain, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "churn", Role: scopes.Render})
+			k, plain, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "churn", Role: scopes.Render}, f.op(f.ws.ID))
 			switch {
 			case err == nil:
 				keys, ids = append(keys, plain), append(ids, k.ID)
@@ -179,7 +179,7 @@ func TestDowngradeToFreeHoldsTheCeiling(t *testing.T) {
 	ctx := context.Background()
 	keys := []string{f.keys[apikey.Live]}
 	for i := range 4 {
-		_, plain, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: fmt.Sprint("k", i), Role: scopes.Render})
+		_, plain, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: fmt.Sprint("k", i), Role: scopes.Render}, f.op(f.ws.ID))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -200,7 +200,7 @@ func TestDowngradeToFreeHoldsTheCeiling(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.SetPlan(ctx, f.ws.ID, "free", ratelimit.Plan{}); err != nil {
+	if _, err := st.SetPlan(ctx, f.ws.ID, "free", ratelimit.Plan{}, f.op(f.ws.ID)); err != nil {
 		t.Fatal(err)
 	}
 	if caught.Outcome != ratelimit.RateLimited || caught.RetryAfter < 1 {

@@ -63,7 +63,7 @@ func consoleHeaders(env apikey.Env, token string) map[string]string {
 func TestConsoleSession(t *testing.T) {
 	f := setup(t, ratelimit.Plan{})
 	ctx := context.Background()
-	link, err := f.store.OpenConsoleLink(ctx, f.ws.ID, apikey.Test, "operator")
+	link, err := f.store.OpenConsoleLink(ctx, f.ws.ID, apikey.Test, "operator", f.op(f.ws.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestConsoleSession(t *testing.T) {
 		t.Fatalf("limits %+v %+v", v.KeyLimit, v.WorkspaceLimit)
 	}
 	// A second session shares the budget.
-	link2, _ := f.store.OpenConsoleLink(ctx, f.ws.ID, apikey.Test, "operator")
+	link2, _ := f.store.OpenConsoleLink(ctx, f.ws.ID, apikey.Test, "operator", f.op(f.ws.ID))
 	_, tok2, err := f.store.SignInConsole(ctx, link2.Token)
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +111,7 @@ func TestConsoleSession(t *testing.T) {
 		t.Fatalf("second session: %+v %+v", v.KeyLimit, v.WorkspaceLimit)
 	}
 	// Limits come from the workspace as it is now.
-	if _, err := f.store.SetPlan(ctx, f.ws.ID, "business", ratelimit.Plan{KeyRequestsPerMinute: 7}); err != nil {
+	if _, err := f.store.SetPlan(ctx, f.ws.ID, "business", ratelimit.Plan{KeyRequestsPerMinute: 7}, f.op(f.ws.ID)); err != nil {
 		t.Fatal(err)
 	}
 	if _, v := call(consoleHeaders(apikey.Test, tok)); v.KeyLimit.Limit != 7 {
@@ -135,7 +135,7 @@ func TestConsoleSession(t *testing.T) {
 		t.Errorf("%d DynamoDB calls for credentials in the wrong place, want 0", n)
 	}
 
-	if _, err := f.store.RevokeConsoleSession(ctx, f.ws.ID, apikey.Test, sess.ID); err != nil {
+	if _, err := f.store.RevokeConsoleSession(ctx, f.ws.ID, apikey.Test, sess.ID, f.op(f.ws.ID)); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := call(consoleHeaders(apikey.Test, tok)); code != "invalid_api_key" {
@@ -149,7 +149,7 @@ func TestConsoleSession(t *testing.T) {
 		t.Fatalf("expired session: %q", code)
 	}
 	// An unused link expires too.
-	link3, _ := f.store.OpenConsoleLink(ctx, f.ws.ID, apikey.Test, "operator")
+	link3, _ := f.store.OpenConsoleLink(ctx, f.ws.ID, apikey.Test, "operator", f.op(f.ws.ID))
 	f.clock.Advance(keystore.ConsoleLinkTTL)
 	if _, _, err := f.store.SignInConsole(ctx, link3.Token); !isCode(err, apierr.InvalidConsoleLink) {
 		t.Fatalf("expired link: %v", err)

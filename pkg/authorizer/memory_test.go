@@ -136,7 +136,7 @@ func TestRefusalHorizonShowsARaise(t *testing.T) {
 	if v, n := c.call(t, key); v.Outcome != ratelimit.RateLimited || n != 2 {
 		t.Fatalf("the 6th: %s with %d calls", v.Outcome, n)
 	}
-	if _, err := f.store.SetPlan(context.Background(), f.ws.ID, "business", ratelimit.Plan{KeyRequestsPerMinute: 50}); err != nil {
+	if _, err := f.store.SetPlan(context.Background(), f.ws.ID, "business", ratelimit.Plan{KeyRequestsPerMinute: 50}, f.op(f.ws.ID)); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Advance(authorizer.DefaultRefusalHorizon - time.Millisecond)
@@ -155,7 +155,7 @@ func TestWorkspaceRefusalFromMemory(t *testing.T) {
 	// 2 keys × 10 > 15: the ceiling is counted.
 	f := setup(t, ratelimit.Plan{KeyRequestsPerMinute: 10, WorkspaceRequestsPerMinute: 15, MaxActiveKeys: 2})
 	ctx := context.Background()
-	bKey, b, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "b", Role: scopes.Render})
+	bKey, b, err := f.store.CreateKey(ctx, f.ws.ID, apikey.Live, keystore.NewKey{Name: "b", Role: scopes.Render}, f.op(f.ws.ID))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -130,5 +131,30 @@ func TestAgainstTheStack(t *testing.T) {
 	_, err = c.CreateVideo(ctx, client.CreateVideoRequest{Spec: []byte(`{"resolution":"nope","scenes":[]}`)})
 	if !errors.As(err, &e) || e.Status != http.StatusBadRequest || e.Field == "" {
 		t.Errorf("invalid spec: %v", err)
+	}
+
+	// The changes above are in the audit log, newest first, filterable.
+	events, err := c.ListAuditEvents(ctx, client.ListAuditEventsParams{ListParams: client.ListParams{Limit: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, ev := range events.Data {
+		actions = append(actions, ev.Action)
+	}
+	if want := []string{"webhook_endpoint.created", "webhook_endpoint.created", "webhook_endpoint.deleted", "webhook_endpoint.updated",
+		"webhook_endpoint.created", "console_session.revoked", "console_session.created", "key.revoked", "key.rotated", "key.created"}; !slices.Equal(actions, want) {
+		t.Errorf("audit actions %v, want %v", actions, want)
+	}
+	revoked, err := c.ListAuditEvents(ctx, client.ListAuditEventsParams{Action: "key.revoked", Target: rot.ID})
+	if err != nil || len(revoked.Data) != 1 || revoked.Data[0].Actor.ID != id.Key.ID || revoked.Data[0].Actor.Type != "api_key" {
+		t.Errorf("filtered audit: %+v %v", revoked, err)
+	}
+	u, err := c.GetUsage(ctx, client.UsageParams{Granularity: "minute"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Granularity != "minute" || u.StepSeconds != 60 || u.Requests.Admitted == 0 || len(u.Keys) == 0 || u.Keys[0].LastUsedAt == nil {
+		t.Errorf("usage: %+v", u)
 	}
 }

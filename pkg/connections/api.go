@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/framegate/framegate/pkg/apierr"
+	"github.com/framegate/framegate/pkg/audit"
 	"github.com/framegate/framegate/pkg/egress"
 	"github.com/framegate/framegate/pkg/httpapi"
 	"github.com/framegate/framegate/pkg/ids"
@@ -31,8 +32,12 @@ func (o Options) New(ctx context.Context, d lambdas.Deps) (lambdas.HTTPFunc, err
 	if err != nil {
 		return nil, err
 	}
+	log, err := audit.Open(d)
+	if err != nil {
+		return nil, err
+	}
 	return Handler(httpapi.NewServer(d), &API{Store: st, Guard: webhooks.Guard(d.Getenv, o.Resolver),
-		Access: &Checker{Roles: NewRoles(d.AWS), Log: d.Logger}}), nil
+		Access: &Checker{Roles: NewRoles(d.AWS), Log: d.Logger}, Audit: log}), nil
 }
 
 // OpenStore builds the store from the function's environment: DATA_TABLE,
@@ -58,10 +63,10 @@ func OpenStore(ctx context.Context, d lambdas.Deps, withCipher bool) (*Store, er
 // Manager is what the handlers need from the store.
 type Manager interface {
 	Prepare(ws, env string, n Spec) (Connection, string, error)
-	Insert(ctx context.Context, c Connection) error
+	Insert(ctx context.Context, c Connection, ch *audit.Change) error
 	Get(ctx context.Context, ws, env, id string) (Connection, error)
 	List(ctx context.Context, ws, env, after string, limit int) ([]Connection, string, error)
-	Delete(ctx context.Context, ws, env, id string) error
+	Delete(ctx context.Context, ws, env, id string, ch *audit.Change) error
 }
 
 // API holds the handlers' dependencies.
@@ -70,6 +75,7 @@ type API struct {
 	Guard *egress.Guard
 	// Access checks an s3 connection before it is stored (*Checker).
 	Access AccessChecker
+	Audit  *audit.Log
 }
 
 // AccessChecker proves that framegate can publish to an s3 connection.
@@ -147,7 +153,7 @@ func (a *API) create(ctx context.Context, r *httpapi.Request) (httpapi.Response,
 			return httpapi.Response{}, err
 		}
 	}
-	if err := a.Store.Insert(ctx, c); err != nil {
+	if err := a.Store.Insert(ctx, c, a.Audit.For(audit.FromRequest(r))); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.Response{Status: http.StatusCreated, Body: ViewOf(c, secret),
@@ -208,7 +214,7 @@ func (a *API) delete(ctx context.Context, r *httpapi.Request) (httpapi.Response,
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := a.Store.Delete(ctx, r.Workspace(), string(r.Env()), cid); err != nil {
+	if err := a.Store.Delete(ctx, r.Workspace(), string(r.Env()), cid, a.Audit.For(audit.FromRequest(r))); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.Response{Body: map[string]any{"object": "connection", "id": cid, "deleted": true}}, nil

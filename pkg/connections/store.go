@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/framegate/framegate/pkg/apierr"
+	"github.com/framegate/framegate/pkg/audit"
 	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/webhooksig"
 )
@@ -137,12 +138,12 @@ func decode(it map[string]types.AttributeValue) Connection {
 func notFound() error { return apierr.New(apierr.NotFound, "No connection with this id.") }
 
 // Create prepares a connection and inserts it: Prepare, then Insert.
-func (st *Store) Create(ctx context.Context, ws, env string, n Spec) (Connection, string, error) {
+func (st *Store) Create(ctx context.Context, ws, env string, n Spec, ch *audit.Change) (Connection, string, error) {
 	c, plain, err := st.Prepare(ws, env, n)
 	if err != nil {
 		return Connection{}, "", err
 	}
-	if err := st.Insert(ctx, c); err != nil {
+	if err := st.Insert(ctx, c, ch); err != nil {
 		return Connection{}, "", err
 	}
 	return c, plain, nil
@@ -181,13 +182,21 @@ func (st *Store) Prepare(ws, env string, n Spec) (Connection, string, error) {
 	return c, plain, nil
 }
 
-// Insert stores c and counts it, in one transaction conditioned on the
-// cap: over it, nothing is written and the answer is 409
-// connection_limit_reached. The count shares the partition of the
-// connections, so one consistent query reads it first (and, in an
+// Insert stores c and counts it, with its audit record, in one
+// transaction conditioned on the cap: over it, nothing is written and the
+// answer is 409 connection_limit_reached. The count shares the partition of
+// the connections, so one consistent query reads it first (and, in an
 // environment whose connections predate the count, how many there are,
 // which the transaction then writes as the count): one read, one write.
-func (st *Store) Insert(ctx context.Context, c Connection) error {
+func (st *Store) Insert(ctx context.Context, c Connection, ch *audit.Change) error {
+	defer ch.Discard()
+	details := map[string]string{"type": c.Type, "name": c.Name}
+	if c.URL != "" {
+		details["url"] = c.URL
+	}
+	if c.Bucket != "" {
+		details["bucket"], details["roleArn"] = c.Bucket, c.RoleARN
+	}
 	for attempt := 0; ; attempt++ {
 		n, stored, err := st.tally(ctx, c.Workspace, c.Env)
 		if err != nil {
@@ -208,13 +217,20 @@ func (st *Store) Insert(ctx context.Context, c Connection) error {
 			count.ConditionExpression = aws.String("attribute_not_exists(#n)")
 			count.ExpressionAttributeValues = map[string]types.AttributeValue{":n": dynamo.N(int64(n) + 1)}
 		}
+		rec, err := ch.Put(c.Env, audit.ConnectionCreated, audit.Target{Type: audit.TargetConnection, ID: c.ID}, details)
+		if err != nil {
+			return err
+		}
 		_, err = st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{Update: count},
 			{Put: &types.Put{TableName: &st.table, Item: item(c), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+			rec,
 		}})
 		if err == nil {
+			ch.Committed(ctx)
 			return nil
 		}
+		ch.Discard()
 		reasons := dynamo.CancelReasons(err)
 		switch {
 		case reasons == nil:
@@ -339,9 +355,14 @@ func (st *Store) List(ctx context.Context, ws, env, after string, limit int) ([]
 // transaction conditioned on the connection's existence: a repeated delete
 // is a 404 and frees nothing. Publications still scheduled against it fail
 // when their time comes (their record says why).
-func (st *Store) Delete(ctx context.Context, ws, env, id string) error {
+func (st *Store) Delete(ctx context.Context, ws, env, id string, ch *audit.Change) error {
+	defer ch.Discard()
 	for attempt := 0; ; attempt++ {
-		_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		rec, err := ch.Put(env, audit.ConnectionDeleted, audit.Target{Type: audit.TargetConnection, ID: id}, nil)
+		if err != nil {
+			return err
+		}
+		_, err = st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{Delete: &types.Delete{TableName: &st.table, Key: key(ws, env, id), ConditionExpression: aws.String("attribute_exists(pk)")}},
 			{Update: &types.Update{
 				TableName: &st.table, Key: countKey(ws, env),
@@ -350,10 +371,13 @@ func (st *Store) Delete(ctx context.Context, ws, env, id string) error {
 				ExpressionAttributeNames:  map[string]string{"#n": aCount},
 				ExpressionAttributeValues: map[string]types.AttributeValue{":minus": dynamo.N(-1)},
 			}},
+			rec,
 		}})
 		if err == nil {
+			ch.Committed(ctx)
 			return nil
 		}
+		ch.Discard() // this attempt's record: the next builds its own
 		reasons := dynamo.CancelReasons(err)
 		switch {
 		case reasons == nil:

@@ -48,7 +48,7 @@ func count(t *testing.T, st *connections.Store, ws, env string) int {
 }
 
 func TestConnectionCapIsAtomic(t *testing.T) {
-	st, _ := openStore(t)
+	st, env := openStore(t)
 	ctx := context.Background()
 	const ws = "ws_cap"
 	var mu sync.Mutex
@@ -57,7 +57,7 @@ func TestConnectionCapIsAtomic(t *testing.T) {
 	var wg sync.WaitGroup
 	for range connections.MaxPerEnvironment + 15 {
 		wg.Go(func() {
-			c, _, err := st.Create(ctx, ws, "live", hook)
+			c, _, err := st.Create(ctx, ws, "live", hook, env.Operator(ws))
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -81,14 +81,14 @@ func TestConnectionCapIsAtomic(t *testing.T) {
 		t.Fatalf("%d stored, want %d", n, connections.MaxPerEnvironment)
 	}
 	// Each environment has its own cap.
-	if _, _, err := st.Create(ctx, ws, "test", hook); err != nil {
+	if _, _, err := st.Create(ctx, ws, "test", hook, env.Operator(ws)); err != nil {
 		t.Fatalf("test environment: %v", err)
 	}
 	// A delete repeated concurrently succeeds once and frees one place.
 	var deleted, missing int
 	for range 3 {
 		wg.Go(func() {
-			err := st.Delete(ctx, ws, "live", created[0].ID)
+			err := st.Delete(ctx, ws, "live", created[0].ID, env.Operator(ws))
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -105,10 +105,10 @@ func TestConnectionCapIsAtomic(t *testing.T) {
 	if deleted != 1 || missing != 2 {
 		t.Fatalf("delete ×3: %d deleted, %d not found; want 1 and 2", deleted, missing)
 	}
-	if _, _, err := st.Create(ctx, ws, "live", hook); err != nil {
+	if _, _, err := st.Create(ctx, ws, "live", hook, env.Operator(ws)); err != nil {
 		t.Fatalf("after delete: %v", err)
 	}
-	if _, _, err := st.Create(ctx, ws, "live", hook); code(err) != apierr.ConnectionLimitReached {
+	if _, _, err := st.Create(ctx, ws, "live", hook, env.Operator(ws)); code(err) != apierr.ConnectionLimitReached {
 		t.Fatalf("a repeated delete freed more than one place: %v", err)
 	}
 }
@@ -131,7 +131,7 @@ func TestConnectionsOlderThanTheCap(t *testing.T) {
 	fill := func(ws string) int {
 		t.Helper()
 		for n := 0; ; n++ {
-			_, _, err := st.Create(ctx, ws, "live", hook)
+			_, _, err := st.Create(ctx, ws, "live", hook, env.Operator(ws))
 			if code(err) == apierr.ConnectionLimitReached {
 				return n
 			}
@@ -144,7 +144,7 @@ func TestConnectionsOlderThanTheCap(t *testing.T) {
 	// Created first, then delete: the count is rebuilt by the next create.
 	var old []connections.Connection
 	for range 3 {
-		c, _, err := st.Create(ctx, "ws_old", "live", hook)
+		c, _, err := st.Create(ctx, "ws_old", "live", hook, env.Operator("ws_old"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,7 +157,7 @@ func TestConnectionsOlderThanTheCap(t *testing.T) {
 
 	// ... or by the next delete.
 	dropCount("ws_old")
-	if err := st.Delete(ctx, "ws_old", "live", old[0].ID); err != nil {
+	if err := st.Delete(ctx, "ws_old", "live", old[0].ID, env.Operator("ws_old")); err != nil {
 		t.Fatal(err)
 	}
 	if n := fill("ws_old"); n != 1 {

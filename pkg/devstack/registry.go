@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/framegate/framegate/pkg/assets"
+	"github.com/framegate/framegate/pkg/audit"
 	"github.com/framegate/framegate/pkg/authorizer"
 	"github.com/framegate/framegate/pkg/connections"
 	"github.com/framegate/framegate/pkg/console"
@@ -21,6 +22,7 @@ import (
 	"github.com/framegate/framegate/pkg/openapi"
 	"github.com/framegate/framegate/pkg/publish"
 	"github.com/framegate/framegate/pkg/templates"
+	"github.com/framegate/framegate/pkg/usage"
 	"github.com/framegate/framegate/pkg/videos"
 	"github.com/framegate/framegate/pkg/webhooks"
 )
@@ -32,6 +34,7 @@ const (
 	EnvDataTable    = "DATA_TABLE"
 	EnvPepperSecret = "PEPPER_SECRET_ARN"
 	EnvDocsURL      = "DOCS_URL"
+	EnvAuditTable   = "AUDIT_TABLE"
 )
 
 // Registry returns how each function runs, keyed by function name (the base
@@ -44,11 +47,11 @@ func Registry() map[string]lambdas.Function {
 		"auth": {HTTP: keysapi.NewAuth,
 			Env: []string{EnvKeysTable, EnvDocsURL}},
 		"keys": {HTTP: keysapi.New,
-			Env: []string{EnvKeysTable, EnvPepperSecret, EnvDocsURL}},
+			Env: []string{EnvKeysTable, EnvPepperSecret, EnvDocsURL, EnvAuditTable, "EVENTS_QUEUE_URL", "WEBHOOK_QUEUE_URL"}},
 		"videos": {HTTP: videos.New,
 			Env: []string{EnvDataTable, EnvKeysTable, EnvDocsURL, "RENDER_QUEUE_URL", "RENDERS_BUCKET", "WEBHOOK_ALLOW_LOOPBACK"}},
 		"templates": {HTTP: templates.New,
-			Env: []string{EnvDataTable, EnvDocsURL}},
+			Env: []string{EnvDataTable, EnvDocsURL, EnvAuditTable, "EVENTS_QUEUE_URL"}},
 		"render-worker": {SQS: videos.NewWorker,
 			Env: []string{EnvDataTable, EnvKeysTable, "RENDER_QUEUE_URL", "EVENTS_QUEUE_URL", "WEBHOOK_QUEUE_URL", "RENDERS_BUCKET", "ASSETS_BUCKET", "RENDER_LEASE_SECONDS"}},
 		"render-sweeper": {Schedule: videos.NewSweeper,
@@ -57,20 +60,28 @@ func Registry() map[string]lambdas.Function {
 			Env: []string{EnvDataTable, EnvKeysTable, "EVENTS_QUEUE_URL", "WEBHOOK_QUEUE_URL"}},
 		"intake": {SQS: videos.NewIntakeWorker,
 			Env: []string{EnvDataTable, EnvKeysTable, "RENDER_QUEUE_URL", "INTAKE_DLQ_URL", "WEBHOOK_ALLOW_LOOPBACK"}},
-		"webhooks": {HTTP: webhooks.New, Env: webhookEnv},
+		"webhooks": {HTTP: webhooks.New, Env: append(webhookEnv[:len(webhookEnv):len(webhookEnv)], EnvAuditTable, "EVENTS_QUEUE_URL")},
 		"webhook-worker": {SQS: webhooks.NewWorker,
 			Env: append(webhookEnv[:len(webhookEnv):len(webhookEnv)], "WEBHOOK_RETRY_SCHEDULE", "EVENTS_QUEUE_URL", "RENDERS_BUCKET")},
 		"openapi": {HTTP: openapi.New, Env: []string{EnvDocsURL}},
 		"assets": {HTTP: assets.New,
-			Env: []string{EnvDataTable, EnvKeysTable, EnvDocsURL, "ASSETS_BUCKET"}},
+			Env: []string{EnvDataTable, EnvKeysTable, EnvDocsURL, "ASSETS_BUCKET", EnvAuditTable, "EVENTS_QUEUE_URL"}},
 		"asset-worker": {SQS: assets.NewWorker,
 			Env: []string{EnvDataTable, "ASSETS_BUCKET", "EVENTS_QUEUE_URL", "WEBHOOK_QUEUE_URL"}},
 		"console": {HTTP: console.New,
 			Env: []string{EnvKeysTable, EnvPepperSecret, EnvDocsURL, "RENDERS_BUCKET"}},
+		"audit":       {HTTP: audit.New, Env: []string{EnvAuditTable, EnvDocsURL}},
+		"usage":       {HTTP: usage.New, Env: []string{EnvKeysTable, EnvDocsURL}},
+		"usage-sweep": {Schedule: usage.NewWorker, Env: []string{EnvKeysTable}},
+		"key-expiry": {Schedule: keysapi.NewExpiryWorker,
+			Env: []string{EnvKeysTable, "EVENTS_QUEUE_URL", "WEBHOOK_QUEUE_URL"}},
+		"secret-scanning": {HTTP: keysapi.NewSecretScanning,
+			Env: []string{EnvKeysTable, EnvPepperSecret, EnvDocsURL, EnvAuditTable, "EVENTS_QUEUE_URL", "WEBHOOK_QUEUE_URL",
+				keysapi.EnvScanningKeysFile, keysapi.EnvScanningKeysURL}},
 		"connections": {HTTP: connections.New,
-			Env: []string{EnvDataTable, EnvDocsURL, "WEBHOOK_KEY_SECRET_ARN", "WEBHOOK_ALLOW_LOOPBACK"}},
+			Env: []string{EnvDataTable, EnvDocsURL, "WEBHOOK_KEY_SECRET_ARN", "WEBHOOK_ALLOW_LOOPBACK", EnvAuditTable, "EVENTS_QUEUE_URL"}},
 		"publish": {HTTP: publish.New,
-			Env: []string{EnvDataTable, EnvKeysTable, EnvDocsURL, "PUBLISH_QUEUE_URL"}},
+			Env: []string{EnvDataTable, EnvKeysTable, EnvDocsURL, "PUBLISH_QUEUE_URL", EnvAuditTable, "EVENTS_QUEUE_URL"}},
 		"publish-worker": {SQS: publish.NewWorker,
 			Env: []string{EnvDataTable, EnvKeysTable, "PUBLISH_QUEUE_URL", "EVENTS_QUEUE_URL", "WEBHOOK_QUEUE_URL", "RENDERS_BUCKET",
 				"WEBHOOK_KEY_SECRET_ARN", "WEBHOOK_ALLOW_LOOPBACK", "WEBHOOK_RETRY_SCHEDULE"}},

@@ -235,7 +235,7 @@ func TestNoHandlerWithoutTheMiddleware(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	target, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "target", Role: scopes.Render})
+	target, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "target", Role: scopes.Render}, env.Operator(ws.ID))
 	if err != nil {
 		t.Fatal(err)
 	}

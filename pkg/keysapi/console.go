@@ -12,6 +12,7 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/audit"
 	"github.com/framegate/framegate/pkg/authorizer"
 	"github.com/framegate/framegate/pkg/httpapi"
 	"github.com/framegate/framegate/pkg/keystore"
@@ -19,9 +20,9 @@ import (
 
 // ConsoleStore is what the console routes need from the key store.
 type ConsoleStore interface {
-	OpenConsoleLink(ctx context.Context, ws string, env apikey.Env, createdBy string) (keystore.ConsoleLink, error)
+	OpenConsoleLink(ctx context.Context, ws string, env apikey.Env, createdBy string, ch *audit.Change) (keystore.ConsoleLink, error)
 	ListConsoleSessions(ctx context.Context, ws string, env apikey.Env) ([]keystore.ConsoleSession, error)
-	RevokeConsoleSession(ctx context.Context, ws string, env apikey.Env, id string) (keystore.ConsoleSession, error)
+	RevokeConsoleSession(ctx context.Context, ws string, env apikey.Env, id string, ch *audit.Change) (keystore.ConsoleSession, error)
 }
 
 // ConsoleLinkURL is the link that signs in with token, on the API whose
@@ -82,7 +83,7 @@ func (a *api) openConsole(ctx context.Context, r *httpapi.Request) (httpapi.Resp
 	case r.Verdict.KeyExpiresAt != "":
 		return httpapi.Response{}, apierr.New(apierr.InsufficientScope, "This key expires; only a key that does not can open a console session.")
 	}
-	l, err := a.console.OpenConsoleLink(ctx, r.Workspace(), r.Env(), r.Verdict.KeyID)
+	l, err := a.console.OpenConsoleLink(ctx, r.Workspace(), r.Env(), r.Verdict.KeyID, a.audit.For(audit.FromRequest(r)))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -117,7 +118,7 @@ func (a *api) listConsole(ctx context.Context, r *httpapi.Request) (httpapi.Resp
 // out) also has the browser drop its cookie.
 func (a *api) revokeConsole(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 	id := r.PathParam("id")
-	c, err := a.console.RevokeConsoleSession(ctx, r.Workspace(), r.Env(), id)
+	c, err := a.console.RevokeConsoleSession(ctx, r.Workspace(), r.Env(), id, a.audit.For(audit.FromRequest(r)))
 	if err != nil {
 		return httpapi.Response{}, err
 	}

@@ -15,20 +15,23 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/audit"
 	"github.com/framegate/framegate/pkg/httpapi"
 	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/scopes"
+	"github.com/framegate/framegate/pkg/webhooks"
 )
 
-// Store is what the handlers need from the key store.
+// Store is what the handlers need from the key store. Every change takes
+// the audit change its record is written with.
 type Store interface {
-	CreateKey(ctx context.Context, ws string, env apikey.Env, nk keystore.NewKey) (keystore.Key, string, error)
+	CreateKey(ctx context.Context, ws string, env apikey.Env, nk keystore.NewKey, ch *audit.Change) (keystore.Key, string, error)
 	GetKey(ctx context.Context, ws string, env apikey.Env, id string) (keystore.Key, error)
 	ListKeys(ctx context.Context, ws string, env apikey.Env, after string, limit int, status string) ([]keystore.Key, string, error)
-	RevokeKey(ctx context.Context, ws string, env apikey.Env, id string) (keystore.Key, error)
-	RotateKey(ctx context.Context, ws string, env apikey.Env, id string, grace time.Duration, allow func(keystore.Key) error) (keystore.Key, string, error)
-	ResetPrimary(ctx context.Context, ws string, env apikey.Env, by string) (keystore.Key, string, error)
+	RevokeKey(ctx context.Context, ws string, env apikey.Env, id string, ch *audit.Change) (keystore.Key, error)
+	RotateKey(ctx context.Context, ws string, env apikey.Env, id string, grace time.Duration, allow func(keystore.Key) error, ch *audit.Change) (keystore.Key, string, error)
+	ResetPrimary(ctx context.Context, ws string, env apikey.Env, by string, ch *audit.Change) (keystore.Key, string, error)
 }
 
 // MaxGrace is the longest rotation grace period.
@@ -37,16 +40,34 @@ const MaxGrace = 24 * time.Hour
 // New is the constructor of functions/keys.
 func New(ctx context.Context, d lambdas.Deps) (lambdas.HTTPFunc, error) {
 	d = d.WithDefaults()
-	st, err := keystore.Open(ctx, d)
+	st, log, ev, err := openChanges(ctx, d)
 	if err != nil {
 		return nil, err
 	}
-	return Handler(httpapi.NewServer(d), st, st, d.Now), nil
+	return Handler(httpapi.NewServer(d), st, st, log, ev), nil
+}
+
+// openChanges is what the functions that change keys share: the key store,
+// the audit log and the key events, from the function's environment.
+func openChanges(ctx context.Context, d lambdas.Deps) (*keystore.Store, *audit.Log, Events, error) {
+	st, err := keystore.Open(ctx, d)
+	if err != nil {
+		return nil, nil, Events{}, err
+	}
+	log, err := audit.Open(d)
+	if err != nil {
+		return nil, nil, Events{}, err
+	}
+	pub, err := webhooks.OpenPublisher(d)
+	if err != nil {
+		return nil, nil, Events{}, err
+	}
+	return st, log, Events{Publisher: pub, Now: d.Now, Logger: d.Logger}, nil
 }
 
 // Handler returns the routes of functions/keys.
-func Handler(srv httpapi.Server, st Store, console ConsoleStore, now func() time.Time) lambdas.HTTPFunc {
-	a := &api{st: st, console: console, now: now}
+func Handler(srv httpapi.Server, st Store, console ConsoleStore, log *audit.Log, ev Events) lambdas.HTTPFunc {
+	a := &api{st: st, console: console, now: ev.Now, audit: log, events: ev}
 	return srv.API(httpapi.Routes{
 		"POST /keys":               a.create,
 		"GET /keys":                a.list,
@@ -65,6 +86,8 @@ type api struct {
 	st      Store
 	console ConsoleStore
 	now     func() time.Time
+	audit   *audit.Log
+	events  Events
 }
 
 // View is a key as the API shows it.
@@ -122,7 +145,7 @@ func (a *api) create(ctx context.Context, r *httpapi.Request) (httpapi.Response,
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	k, plain, err := a.st.CreateKey(ctx, r.Workspace(), r.Env(), nk)
+	k, plain, err := a.st.CreateKey(ctx, r.Workspace(), r.Env(), nk, a.audit.For(audit.FromRequest(r)))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -269,9 +292,13 @@ func (a *api) get(ctx context.Context, r *httpapi.Request) (httpapi.Response, er
 }
 
 func (a *api) revoke(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
-	k, err := a.st.RevokeKey(ctx, r.Workspace(), r.Env(), r.PathParam("id"))
+	ch := a.audit.For(audit.FromRequest(r))
+	k, err := a.st.RevokeKey(ctx, r.Workspace(), r.Env(), r.PathParam("id"), ch)
 	if err != nil {
 		return httpapi.Response{}, err
+	}
+	if len(ch.Done()) > 0 { // not a no-op on a revoked key
+		a.events.Revoked(ctx, k, RevokedByRequest)
 	}
 	return httpapi.Response{Body: a.view(k, "")}, nil
 }
@@ -295,7 +322,9 @@ func (a *api) rotate(ctx context.Context, r *httpapi.Request) (httpapi.Response,
 	}
 	// The checks need the old key; the store hands it over from the read
 	// the rotation makes anyway.
-	allow := func(old keystore.Key) error {
+	var old keystore.Key
+	allow := func(k keystore.Key) error {
+		old = k
 		if !scopes.Subset(old.Scopes, scopes.Split(r.Verdict.Scopes)) {
 			return apierr.New(apierr.InsufficientScope, "A key cannot rotate a key with scopes it does not have.")
 		}
@@ -304,10 +333,11 @@ func (a *api) rotate(ctx context.Context, r *httpapi.Request) (httpapi.Response,
 		}
 		return nil
 	}
-	nk, plain, err := a.st.RotateKey(ctx, r.Workspace(), r.Env(), r.PathParam("id"), time.Duration(grace)*time.Second, allow)
+	nk, plain, err := a.st.RotateKey(ctx, r.Workspace(), r.Env(), r.PathParam("id"), time.Duration(grace)*time.Second, allow, a.audit.For(audit.FromRequest(r)))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
+	a.events.Rotated(ctx, old, nk, a.now().Add(time.Duration(grace)*time.Second))
 	return httpapi.Response{Status: http.StatusCreated, Body: a.view(nk, plain)}, nil
 }
 
@@ -322,9 +352,14 @@ func (a *api) resetPrimary(ctx context.Context, r *httpapi.Request) (httpapi.Res
 	if r.Verdict.KeyKind != keystore.Primary {
 		return httpapi.Response{}, keystore.ErrNotPrimary
 	}
-	k, plain, err := a.st.ResetPrimary(ctx, r.Workspace(), r.Env(), r.Verdict.KeyID)
+	ch := a.audit.For(audit.FromRequest(r))
+	k, plain, err := a.st.ResetPrimary(ctx, r.Workspace(), r.Env(), r.Verdict.KeyID, ch)
 	if err != nil {
 		return httpapi.Response{}, err
+	}
+	for _, rec := range ch.Done() {
+		old := keystore.Key{ID: rec.Target.ID, Workspace: k.Workspace, Env: k.Env, Name: k.Name, Kind: keystore.Primary, Role: k.Role}
+		a.events.Revoked(ctx, old, RevokedByReset)
 	}
 	return httpapi.Response{Status: http.StatusCreated, Body: a.view(k, plain)}, nil
 }

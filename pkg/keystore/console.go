@@ -35,6 +35,7 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/audit"
 	"github.com/framegate/framegate/pkg/dynamo"
 	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/scopes"
@@ -121,7 +122,7 @@ func errLinkInvalid() error {
 
 // OpenConsoleLink makes a one-time link that signs in to the console of
 // ws/env. createdBy names who asked for it.
-func (st *Store) OpenConsoleLink(ctx context.Context, ws string, env apikey.Env, createdBy string) (ConsoleLink, error) {
+func (st *Store) OpenConsoleLink(ctx context.Context, ws string, env apikey.Env, createdBy string, ch *audit.Change) (ConsoleLink, error) {
 	now := st.now().UTC().Truncate(time.Millisecond)
 	id, err := ids.New(consoleIDPrefix, now, st.rand)
 	if err != nil {
@@ -138,10 +139,10 @@ func (st *Store) OpenConsoleLink(ctx context.Context, ws string, env apikey.Env,
 	item[attrLinkHash], item[attrLinkExp] = dynamo.S(st.hasher.Hash(secret)), dynamo.Millis(c.LinkExpiresAt)
 	item[attrTTL] = dynamo.N(c.LinkExpiresAt.Add(consoleRetention).Unix())
 	item[attrGSI1PK], item[attrGSI1SK] = dynamo.S(consoleListPK(ws, env)), dynamo.S(id)
-	_, err = st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{ConditionCheck: &types.ConditionCheck{TableName: &st.table, Key: EnvKey(ws, env), ConditionExpression: aws.String("attribute_exists(pk)")}},
-		{Put: &types.Put{TableName: &st.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-	}})
+	err = ch.Transact(ctx, st.db, string(env), audit.ConsoleSessionCreated, consoleTarget(id), map[string]string{"createdBy": createdBy},
+		types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: &st.table, Key: EnvKey(ws, env), ConditionExpression: aws.String("attribute_exists(pk)")}},
+		types.TransactWriteItem{Put: &types.Put{TableName: &st.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+	)
 	if err != nil {
 		if r := dynamo.CancelReasons(err); len(r) > 0 && r[0] == "ConditionalCheckFailed" {
 			return ConsoleLink{}, apierr.New(apierr.NotFound, "No workspace %s.", ws)
@@ -150,6 +151,8 @@ func (st *Store) OpenConsoleLink(ctx context.Context, ws string, env apikey.Env,
 	}
 	return ConsoleLink{ConsoleSession: c, Token: id + "." + secret}, nil
 }
+
+func consoleTarget(id string) audit.Target { return audit.Target{Type: audit.TargetConsole, ID: id} }
 
 // ParseLinkToken splits a console link's token, "<session id>.<secret>",
 // and checks its shape, so a malformed one costs no database call.
@@ -191,7 +194,6 @@ func (st *Store) SignInConsole(ctx context.Context, token string) (ConsoleSessio
 	sess := KeyKey(h)
 	sess[AttrID], sess[AttrWorkspace], sess[AttrEnv] = dynamo.S(id), dynamo.S(c.Workspace), dynamo.S(string(c.Env))
 	sess[AttrKind], sess[AttrRole], sess[attrName] = dynamo.S(Console), dynamo.S(string(scopes.Manager)), dynamo.S("Console session")
-	sess[AttrScopes] = &types.AttributeValueMemberSS{Value: scopeStrings(scopes.Of(scopes.Manager))}
 	sess[attrCreated], sess[AttrExpiresAt], sess[attrTTL] = dynamo.Millis(now), dynamo.Millis(exp), ttl
 	sess[AttrCounted], sess[AttrSuccessor] = dynamo.B(true), dynamo.S(budget)
 
@@ -236,14 +238,6 @@ func (st *Store) SignInConsole(ctx context.Context, token string) (ConsoleSessio
 	return c, plain, nil
 }
 
-func scopeStrings(ss []scopes.Scope) []string {
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		out[i] = string(s)
-	}
-	return out
-}
-
 func decodeConsole(it map[string]types.AttributeValue) ConsoleSession {
 	c := ConsoleSession{
 		ID:        strings.TrimPrefix(dynamo.Str(it, attrPK), consolePKPrefix),
@@ -282,7 +276,7 @@ func (st *Store) getConsole(ctx context.Context, ws string, env apikey.Env, id s
 // RevokeConsoleSession ends console session id of ws/env at once: an unused
 // link stops working, a session's next request is refused. Revoking a
 // revoked session returns it.
-func (st *Store) RevokeConsoleSession(ctx context.Context, ws string, env apikey.Env, id string) (ConsoleSession, error) {
+func (st *Store) RevokeConsoleSession(ctx context.Context, ws string, env apikey.Env, id string, ch *audit.Change) (ConsoleSession, error) {
 	for attempt := 0; attempt < dynamo.Attempts; attempt++ {
 		it, err := st.getConsole(ctx, ws, env, id)
 		if err != nil {
@@ -317,7 +311,7 @@ func (st *Store) RevokeConsoleSession(ctx context.Context, ws string, env apikey
 				ExpressionAttributeValues: map[string]types.AttributeValue{":now": dynamo.Millis(now)},
 			}})
 		}
-		err = st.transact(ctx, items)
+		err = ch.Transact(ctx, st.db, string(env), audit.ConsoleSessionRevoked, consoleTarget(id), nil, items...)
 		if err == nil {
 			c.RevokedAt = &now
 			return c, nil

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/audit"
 	"github.com/framegate/framegate/pkg/dynamo"
 	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/ratelimit"
@@ -26,6 +29,9 @@ import (
 )
 
 func errKeyNotFound(id string) error { return apierr.New(apierr.NotFound, "No API key %s.", id) }
+
+// target names k in the audit log.
+func target(k Key) audit.Target { return audit.Target{Type: audit.TargetKey, ID: k.ID} }
 
 func errKeptChanging() error {
 	return apierr.New(apierr.Conflict, "The workspace's keys kept changing while this request ran; retry.")
@@ -36,12 +42,14 @@ func errKeptChanging() error {
 // cap, so concurrent creates can never overshoot it. Expired keys are
 // released from the cap (left expired) before the caller is told it is
 // full. A key whose new line makes the workspace ceiling reachable first
-// switches the workspace to counting it.
-func (st *Store) CreateKey(ctx context.Context, ws string, env apikey.Env, nk NewKey) (Key, string, error) {
+// switches the workspace to counting it. The key's audit record and its
+// expiry reminders are written in the same transaction.
+func (st *Store) CreateKey(ctx context.Context, ws string, env apikey.Env, nk NewKey, ch *audit.Change) (Key, string, error) {
 	k, plain, err := st.mint(ws, env, Secondary, nk.Name, nk.Role, nk.ExpiresAt)
 	if err != nil {
 		return Key{}, "", err
 	}
+	defer ch.Discard() // whatever did not commit
 	swept := false
 	for attempt := 0; attempt < dynamo.Attempts; attempt++ {
 		p, r, err := st.readState(ctx, ws, env)
@@ -70,7 +78,11 @@ func (st *Store) CreateKey(ctx context.Context, ws string, env apikey.Env, nk Ne
 		names := map[string]string{"#a": AttrActiveKeys, "#m": AttrMaxKeys}
 		values := map[string]types.AttributeValue{":one": dynamo.N(1)}
 		guard := p.guard(names, values)
-		err = st.transact(ctx, []types.TransactWriteItem{
+		rec, err := ch.Put(string(env), audit.KeyCreated, target(k), map[string]string{"name": k.Name, "role": string(k.Role)})
+		if err != nil {
+			return Key{}, "", err
+		}
+		items := []types.TransactWriteItem{
 			{Update: &types.Update{
 				TableName: &st.table, Key: EnvKey(ws, env),
 				UpdateExpression:          aws.String("ADD #a :one"),
@@ -81,11 +93,15 @@ func (st *Store) CreateKey(ctx context.Context, ws string, env apikey.Env, nk Ne
 			{Put: &types.Put{TableName: &st.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 			{Put: &types.Put{TableName: &st.table, Item: idItem(k), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 			st.rosterUpdate(ws, env, map[string]int64{k.hash: 0}, r.stale(now), p.lineRoom(r, now)),
-		})
+			rec,
+		}
+		err = st.transact(ctx, append(items, st.reminders(k, now)...))
 		if err == nil || landed(err, 1) {
+			ch.Committed(ctx)
 			st.rememberHash(k.ID, k.hash)
 			return k, plain, nil
 		}
+		ch.Discard()
 		if dynamo.CancelReasons(err) == nil {
 			return Key{}, "", fmt.Errorf("create key in %s/%s: %w", ws, env, err)
 		}
@@ -277,22 +293,50 @@ func (st *Store) ListKeys(ctx context.Context, ws string, env apikey.Env, after 
 	}
 }
 
-// RevokeKey revokes key id of ws/env at once. Revoking a revoked key is a
-// no-op that returns it. The primary key cannot be revoked, only reset.
-func (st *Store) RevokeKey(ctx context.Context, ws string, env apikey.Env, id string) (Key, error) {
+// RevokeKey revokes key id of ws/env at once, with its audit record.
+// Revoking a revoked key is a no-op that returns it. The primary key
+// cannot be revoked, only reset.
+func (st *Store) RevokeKey(ctx context.Context, ws string, env apikey.Env, id string, ch *audit.Change) (Key, error) {
+	k, _, err := st.revoke(ctx, ws, env, id, nil, audit.KeyRevoked, map[string]string{}, ch)
+	return k, err
+}
+
+// RevokeLeaked revokes k, found in public, at once, with its audit record
+// in the same transaction. Unlike RevokeKey it also revokes a primary key
+// (which keeps its place under the key cap until the primary is reset) and
+// a key in its rotation grace period. It reports whether this call revoked
+// it: false when k no longer authenticated.
+func (st *Store) RevokeLeaked(ctx context.Context, k Key, details map[string]string, ch *audit.Change) (bool, error) {
+	_, ok, err := st.revoke(ctx, k.Workspace, k.Env, k.ID, k.record, audit.KeyLeakRevoked, details, ch)
+	return ok, err
+}
+
+// revoke revokes key id of ws/env with the audit record of action; a leak
+// revocation (KeyLeakRevoked) also stops a primary key. known, when not
+// nil, is the key's record as just read: the first attempt writes at once
+// (leaving stale roster entries for the next change to prune). It reports
+// whether this call revoked the key.
+func (st *Store) revoke(ctx context.Context, ws string, env apikey.Env, id string, known map[string]types.AttributeValue, action string, details map[string]string, ch *audit.Change) (Key, bool, error) {
+	defer ch.Discard()
+	leak := action == audit.KeyLeakRevoked
 	for attempt := 0; attempt < dynamo.Attempts; attempt++ {
-		it, more, err := st.keyRecord(ctx, ws, env, id, rosterKey(ws, env))
-		if err != nil {
-			return Key{}, err
+		it, r := known, rosterOf(nil)
+		if attempt > 0 || known == nil {
+			rec, more, err := st.keyRecord(ctx, ws, env, id, rosterKey(ws, env))
+			if err != nil {
+				return Key{}, false, err
+			}
+			it, r = rec, rosterOf(more[0])
 		}
-		k, r := DecodeKey(it), rosterOf(more[0])
-		if k.RevokedAt != nil {
-			return k, nil
-		}
-		if k.Kind == Primary && k.RotatedTo == "" {
-			return Key{}, apierr.New(apierr.Conflict, "The primary key cannot be revoked; reset it with POST /v1/keys/primary/reset.")
-		}
+		k := DecodeKey(it)
 		now := st.now().UTC().Truncate(time.Millisecond)
+		if k.RevokedAt != nil || leak && !k.Usable(now) {
+			return k, false, nil
+		}
+		primary := k.Kind == Primary && k.RotatedTo == ""
+		if primary && !leak {
+			return Key{}, false, apierr.New(apierr.Conflict, "The primary key cannot be revoked; reset it with POST /v1/keys/primary/reset.")
+		}
 		// The roster's value: a rotated key stays rotated; the head of a
 		// line stops it, though not before the keys still in their grace
 		// period counting on it.
@@ -304,32 +348,73 @@ func (st *Store) RevokeKey(ctx context.Context, ws string, env apikey.Env, id st
 			}
 		}
 		names := map[string]string{"#rev": AttrRevokedAt, "#ttl": attrTTL, "#slot": attrSlot}
+		values := map[string]types.AttributeValue{":at": dynamo.Millis(now), ":ttl": dynamo.N(now.Add(retention).Unix())}
+		expr := "SET #rev = :at, #ttl = :ttl REMOVE #slot"
 		cond := "attribute_exists(pk) AND attribute_not_exists(#rev) AND attribute_not_exists(#slot)"
 		items := []types.TransactWriteItem{{}, st.rosterUpdate(ws, env, map[string]int64{k.hash: v}, r.stale(now), lineAdd{})}
-		if k.HoldsSlot {
+		switch {
+		case primary:
+			// No TTL and its slot kept: the environment record names it
+			// until the primary is reset, which needs the record.
+			expr, cond = "SET #rev = :at", "attribute_exists(pk) AND attribute_not_exists(#rev)"
+			delete(names, "#ttl")
+			delete(names, "#slot")
+			delete(values, ":ttl")
+		case k.HoldsSlot:
 			cond = "attribute_exists(pk) AND attribute_not_exists(#rev) AND attribute_exists(#slot)"
 			items = append(items, releaseSlot(st.table, ws, env))
 		}
 		items[0] = types.TransactWriteItem{Update: &types.Update{
 			TableName: &st.table, Key: KeyKey(k.hash),
-			UpdateExpression:         aws.String("SET #rev = :at, #ttl = :ttl REMOVE #slot"),
-			ConditionExpression:      &cond,
-			ExpressionAttributeNames: names,
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":at": dynamo.Millis(now), ":ttl": dynamo.N(now.Add(retention).Unix()),
-			},
+			UpdateExpression: &expr, ConditionExpression: &cond,
+			ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 		}}
-		err = st.transact(ctx, items)
-		if err == nil {
-			k.RevokedAt, k.HoldsSlot = &now, false
-			return k, nil
+		if details["name"] == "" {
+			details = maps.Clone(details)
+			if details == nil {
+				details = map[string]string{}
+			}
+			details["name"] = k.Name
 		}
-		if dynamo.CancelReasons(err) == nil {
-			return Key{}, fmt.Errorf("revoke key %s: %w", id, err)
+		rec, err := ch.Put(string(env), action, target(k), details)
+		if err != nil {
+			return Key{}, false, err
+		}
+		err = st.transact(ctx, append(items, rec))
+		if err == nil {
+			ch.Committed(ctx)
+			k.RevokedAt = &now
+			k.HoldsSlot = k.HoldsSlot && primary
+			return k, true, nil
+		}
+		ch.Discard()
+		if r := dynamo.CancelReasons(err); len(r) < len(items) || !slices.Contains(r[:len(items)], "ConditionalCheckFailed") {
+			// Not the key's state (the audit record's write failed, say).
+			return Key{}, false, fmt.Errorf("revoke key %s: %w", id, err)
 		}
 		// Revoked, released or rotated meanwhile: read again.
 	}
-	return Key{}, errKeptChanging()
+	return Key{}, false, errKeptChanging()
+}
+
+// LookupKey finds the key whose plaintext is plain, in any workspace: how a
+// leaked key reported by a secret-scanning partner is matched. Unknown
+// keys, and records past their TTL, are not found.
+func (st *Store) LookupKey(ctx context.Context, plain string) (Key, bool, error) {
+	if _, err := apikey.Parse(plain); err != nil {
+		return Key{}, false, nil
+	}
+	items, err := st.getItems(ctx, KeyKey(st.hasher.Hash(plain)))
+	if err != nil {
+		return Key{}, false, fmt.Errorf("look up a reported key: %w", err)
+	}
+	if it := items[0]; it != nil && !st.pastTTL(it) && dynamo.Str(it, AttrID) != "" {
+		k := DecodeKey(it)
+		k.record = it
+		st.rememberHash(k.ID, k.hash)
+		return k, true, nil
+	}
+	return Key{}, false, nil
 }
 
 // counterCells returns the rate-limit cells of a key record still inside
@@ -361,8 +446,11 @@ func parseCell(name string) (int64, error) {
 // RotateKey replaces key id with a new key of the same role, expiry and
 // rate-limit counts. The old key keeps working for grace (0: it stops at
 // once) and stops counting against the active-key cap now. allow, when not
-// nil, sees the old key before anything is written and may refuse.
-func (st *Store) RotateKey(ctx context.Context, ws string, env apikey.Env, id string, grace time.Duration, allow func(Key) error) (Key, string, error) {
+// nil, sees the old key before anything is written and may refuse. The
+// rotation's audit record and the new key's expiry reminders are written in
+// the same transaction.
+func (st *Store) RotateKey(ctx context.Context, ws string, env apikey.Env, id string, grace time.Duration, allow func(Key) error, ch *audit.Change) (Key, string, error) {
+	defer ch.Discard()
 	for attempt := 0; attempt < dynamo.Attempts; attempt++ {
 		it, more, err := st.keyRecord(ctx, ws, env, id, EnvKey(ws, env))
 		if err != nil {
@@ -388,11 +476,19 @@ func (st *Store) RotateKey(ctx context.Context, ws string, env apikey.Env, id st
 		if err != nil {
 			return Key{}, "", err
 		}
-		err = st.transact(ctx, items)
+		rec, err := ch.Put(string(env), audit.KeyRotated, target(old), map[string]string{
+			"newKeyId": nk.ID, "gracePeriodSeconds": strconv.Itoa(int(grace / time.Second)),
+		})
+		if err != nil {
+			return Key{}, "", err
+		}
+		err = st.transact(ctx, append(append(items, rec), st.reminders(nk, now)...))
 		if err == nil || landed(err, 0) {
+			ch.Committed(ctx)
 			st.rememberHash(nk.ID, nk.hash)
 			return nk, plain, nil
 		}
+		ch.Discard()
 		if dynamo.CancelReasons(err) == nil {
 			return Key{}, "", fmt.Errorf("rotate key %s: %w", id, err)
 		}
@@ -457,7 +553,7 @@ func (st *Store) rotation(ctx context.Context, it map[string]types.AttributeValu
 	} else {
 		items = append(items, p.check(st.table))
 	}
-	if len(items)+len(ancestors) > 100 {
+	if len(items)+len(ancestors) > 100-3 { // room for the audit record and two reminders
 		return nil, Key{}, "", apierr.New(apierr.Conflict, "Key %s has too many earlier versions still in their grace period; revoke some first.", old.ID)
 	}
 	for h := range ancestors {
@@ -548,8 +644,10 @@ var ErrNotPrimary = apierr.New(apierr.InsufficientScope,
 
 // ResetPrimary replaces the primary key of ws/env; the old one stops at
 // once. by is the id of the key asking, which must be the primary itself;
-// empty for an operator (AWS credentials, no API key).
-func (st *Store) ResetPrimary(ctx context.Context, ws string, env apikey.Env, by string) (Key, string, error) {
+// empty for an operator (AWS credentials, no API key). The audit record is
+// written in the same transaction.
+func (st *Store) ResetPrimary(ctx context.Context, ws string, env apikey.Env, by string, ch *audit.Change) (Key, string, error) {
+	defer ch.Discard()
 	for attempt := 0; attempt < dynamo.Attempts; attempt++ {
 		p, r, err := st.readState(ctx, ws, env)
 		if err != nil {
@@ -576,6 +674,10 @@ func (st *Store) ResetPrimary(ctx context.Context, ws string, env apikey.Env, by
 		// The old line stops now, though not before any rotated key that
 		// may still count on it.
 		stop := max(now.UnixMilli(), r.lastGraceEnd())
+		rec, err := ch.Put(string(env), audit.KeyPrimaryReset, audit.Target{Type: audit.TargetKey, ID: old.ID}, map[string]string{"newKeyId": nk.ID})
+		if err != nil {
+			return Key{}, "", err
+		}
 		err = st.transact(ctx, []types.TransactWriteItem{
 			{Put: &types.Put{TableName: &st.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 			{Put: &types.Put{TableName: &st.table, Item: idItem(nk), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
@@ -591,11 +693,14 @@ func (st *Store) ResetPrimary(ctx context.Context, ws string, env apikey.Env, by
 			}},
 			st.movePrimary(p, old, nk),
 			st.rosterUpdate(ws, env, map[string]int64{nk.hash: 0, old.hash: stop}, r.stale(now), p.lineRoom(r, now)),
+			rec,
 		})
 		if err == nil || landed(err, 0) {
+			ch.Committed(ctx)
 			st.rememberHash(nk.ID, nk.hash)
 			return nk, plain, nil
 		}
+		ch.Discard()
 		if dynamo.CancelReasons(err) == nil {
 			return Key{}, "", fmt.Errorf("reset primary of %s/%s: %w", ws, env, err)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/audit"
 	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/scopes"
@@ -22,7 +23,7 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-func open(t *testing.T) (*keystore.Store, *testenv.Clock) {
+func open(t *testing.T) (*keystore.Store, *testenv.Clock, *testenv.Env) {
 	t.Helper()
 	env := testenv.New(t)
 	clock := testenv.NewClock(time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC))
@@ -30,7 +31,7 @@ func open(t *testing.T) (*keystore.Store, *testenv.Clock) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st, clock
+	return st, clock, env
 }
 
 func code(err error) apierr.Code {
@@ -42,7 +43,7 @@ func code(err error) apierr.Code {
 }
 
 func TestActiveKeyCapIsAtomic(t *testing.T) {
-	st, _ := open(t)
+	st, _, env := open(t)
 	ctx := context.Background()
 	ws, _, err := st.CreateWorkspace(ctx, "Acme", "business", ratelimit.Plan{})
 	if err != nil {
@@ -56,7 +57,7 @@ func TestActiveKeyCapIsAtomic(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			k, plain, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "k", Role: scopes.Render})
+			k, plain, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "k", Role: scopes.Render}, env.Operator(ws.ID))
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -74,61 +75,64 @@ func TestActiveKeyCapIsAtomic(t *testing.T) {
 		t.Fatalf("created %d, limited %d; want 4 and 16 (5 with the primary)", len(created), limited)
 	}
 	// The test environment has its own cap.
-	if _, _, err := st.CreateKey(ctx, ws.ID, apikey.Test, keystore.NewKey{Name: "t", Role: scopes.Render}); err != nil {
+	if _, _, err := st.CreateKey(ctx, ws.ID, apikey.Test, keystore.NewKey{Name: "t", Role: scopes.Render}, env.Operator(ws.ID)); err != nil {
 		t.Fatalf("test env: %v", err)
 	}
 	// Revoking one frees a place, exactly one.
-	if _, err := st.RevokeKey(ctx, ws.ID, apikey.Live, created[0].ID); err != nil {
+	if _, err := st.RevokeKey(ctx, ws.ID, apikey.Live, created[0].ID, env.Operator(ws.ID)); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "again", Role: scopes.Render}); err != nil {
+	if _, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "again", Role: scopes.Render}, env.Operator(ws.ID)); err != nil {
 		t.Fatalf("after revoke: %v", err)
 	}
-	if _, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "over", Role: scopes.Render}); code(err) != apierr.KeyLimitReached {
+	if _, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "over", Role: scopes.Render}, env.Operator(ws.ID)); code(err) != apierr.KeyLimitReached {
 		t.Fatalf("over the cap: %v", err)
 	}
 	// Revoking twice frees nothing more.
-	if _, err := st.RevokeKey(ctx, ws.ID, apikey.Live, created[0].ID); err != nil {
+	if _, err := st.RevokeKey(ctx, ws.ID, apikey.Live, created[0].ID, env.Operator(ws.ID)); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "over", Role: scopes.Render}); code(err) != apierr.KeyLimitReached {
+	if _, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "over", Role: scopes.Render}, env.Operator(ws.ID)); code(err) != apierr.KeyLimitReached {
 		t.Fatalf("double revoke freed a slot: %v", err)
 	}
 }
 
 func TestExpiredKeysReleaseTheirSlot(t *testing.T) {
-	st, clock := open(t)
+	st, clock, env := open(t)
 	ctx := context.Background()
 	ws, _, err := st.CreateWorkspace(ctx, "Acme", "business", ratelimit.Plan{MaxActiveKeys: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	exp := clock.Now().Add(time.Hour)
-	if _, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "short", Role: scopes.Render, ExpiresAt: &exp}); err != nil {
+	if _, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "short", Role: scopes.Render, ExpiresAt: &exp}, env.Operator(ws.ID)); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "x", Role: scopes.Render}); code(err) != apierr.KeyLimitReached {
+	if _, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "x", Role: scopes.Render}, env.Operator(ws.ID)); code(err) != apierr.KeyLimitReached {
 		t.Fatalf("cap: %v", err)
 	}
 	clock.Advance(2 * time.Hour)
-	if _, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "x", Role: scopes.Render}); err != nil {
+	if _, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "x", Role: scopes.Render}, env.Operator(ws.ID)); err != nil {
 		t.Fatalf("expired key still holds its slot: %v", err)
 	}
 }
 
 func TestTenantIsolation(t *testing.T) {
-	st, _ := open(t)
+	st, _, env := open(t)
 	ctx := context.Background()
 	a, _, _ := st.CreateWorkspace(ctx, "A", "business", ratelimit.Plan{})
 	b, _, _ := st.CreateWorkspace(ctx, "B", "business", ratelimit.Plan{})
-	kb, _, err := st.CreateKey(ctx, b.ID, apikey.Live, keystore.NewKey{Name: "b", Role: scopes.Render})
+	kb, _, err := st.CreateKey(ctx, b.ID, apikey.Live, keystore.NewKey{Name: "b", Role: scopes.Render}, env.Operator(b.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
 	checks := map[string]func() error{
 		"get":    func() error { _, err := st.GetKey(ctx, a.ID, apikey.Live, kb.ID); return err },
-		"revoke": func() error { _, err := st.RevokeKey(ctx, a.ID, apikey.Live, kb.ID); return err },
-		"rotate": func() error { _, _, err := st.RotateKey(ctx, a.ID, apikey.Live, kb.ID, 0, nil); return err },
+		"revoke": func() error { _, err := st.RevokeKey(ctx, a.ID, apikey.Live, kb.ID, env.Operator(a.ID)); return err },
+		"rotate": func() error {
+			_, _, err := st.RotateKey(ctx, a.ID, apikey.Live, kb.ID, 0, nil, env.Operator(a.ID))
+			return err
+		},
 		"other env": func() error {
 			_, err := st.GetKey(ctx, b.ID, apikey.Test, kb.ID)
 			return err
@@ -151,19 +155,19 @@ func TestTenantIsolation(t *testing.T) {
 }
 
 func TestListPaginatesInCreationOrder(t *testing.T) {
-	st, clock := open(t)
+	st, clock, env := open(t)
 	ctx := context.Background()
 	ws, _, _ := st.CreateWorkspace(ctx, "A", "enterprise", ratelimit.Plan{})
 	var made []string
 	for range 7 {
 		clock.Advance(time.Millisecond)
-		k, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "k", Role: scopes.ReadOnly})
+		k, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "k", Role: scopes.ReadOnly}, env.Operator(ws.ID))
 		if err != nil {
 			t.Fatal(err)
 		}
 		made = append(made, k.ID)
 	}
-	if _, err := st.RevokeKey(ctx, ws.ID, apikey.Live, made[2]); err != nil {
+	if _, err := st.RevokeKey(ctx, ws.ID, apikey.Live, made[2], env.Operator(ws.ID)); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
@@ -198,15 +202,15 @@ func TestListPaginatesInCreationOrder(t *testing.T) {
 }
 
 func TestPrimaryReset(t *testing.T) {
-	st, _ := open(t)
+	st, _, env := open(t)
 	ctx := context.Background()
 	ws, plains, _ := st.CreateWorkspace(ctx, "A", "business", ratelimit.Plan{})
 	keys, _, _ := st.ListKeys(ctx, ws.ID, apikey.Live, "", 10, keystore.StatusActive)
 	old := keys[0]
-	if _, err := st.RevokeKey(ctx, ws.ID, apikey.Live, old.ID); code(err) != apierr.Conflict {
+	if _, err := st.RevokeKey(ctx, ws.ID, apikey.Live, old.ID, env.Operator(ws.ID)); code(err) != apierr.Conflict {
 		t.Fatalf("revoking the primary: %v", err)
 	}
-	nk, plain, err := st.ResetPrimary(ctx, ws.ID, apikey.Live, "")
+	nk, plain, err := st.ResetPrimary(ctx, ws.ID, apikey.Live, "", env.Operator(ws.ID))
 	if err != nil || plain == plains[apikey.Live] || nk.Kind != keystore.Primary {
 		t.Fatalf("%+v %v", nk, err)
 	}
@@ -216,7 +220,7 @@ func TestPrimaryReset(t *testing.T) {
 	}
 	// The cap is unchanged: 4 more secondaries fit.
 	for i := range 5 {
-		_, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "k", Role: scopes.Render})
+		_, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "k", Role: scopes.Render}, env.Operator(ws.ID))
 		if (i < 4) != (err == nil) {
 			t.Fatalf("create %d: %v", i, err)
 		}
@@ -224,7 +228,7 @@ func TestPrimaryReset(t *testing.T) {
 }
 
 func TestCreateWorkspaceValidates(t *testing.T) {
-	st, _ := open(t)
+	st, _, env := open(t)
 	ctx := context.Background()
 	if _, _, err := st.CreateWorkspace(ctx, " ", "business", ratelimit.Plan{}); code(err) != apierr.InvalidRequest {
 		t.Fatal(err)
@@ -236,7 +240,7 @@ func TestCreateWorkspaceValidates(t *testing.T) {
 	if err != nil || ws.Plan != ratelimit.DefaultPlan || ws.Limits().KeyRequestsPerMinute != 7 {
 		t.Fatalf("%+v %v", ws, err)
 	}
-	ws2, err := st.SetPlan(ctx, ws.ID, "enterprise", ratelimit.Plan{})
+	ws2, err := st.SetPlan(ctx, ws.ID, "enterprise", ratelimit.Plan{}, env.Operator(ws.ID))
 	if err != nil || ws2.Limits().KeyRequestsPerMinute != 500 {
 		t.Fatalf("%+v %v", ws2, err)
 	}
@@ -247,14 +251,14 @@ func TestCreateWorkspaceValidates(t *testing.T) {
 }
 
 func TestRecordsPastTheirTTLAreGone(t *testing.T) {
-	st, clock := open(t)
+	st, clock, env := open(t)
 	ctx := context.Background()
 	ws, _, _ := st.CreateWorkspace(ctx, "A", "business", ratelimit.Plan{})
-	k, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "x", Role: scopes.Render})
+	k, _, err := st.CreateKey(ctx, ws.ID, apikey.Live, keystore.NewKey{Name: "x", Role: scopes.Render}, env.Operator(ws.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.RevokeKey(ctx, ws.ID, apikey.Live, k.ID); err != nil {
+	if _, err := st.RevokeKey(ctx, ws.ID, apikey.Live, k.ID, env.Operator(ws.ID)); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := st.GetKey(ctx, ws.ID, apikey.Live, k.ID); err != nil || got.Status(clock.Now()) != keystore.StatusRevoked {
@@ -315,7 +319,7 @@ func TestCountingModeReachesEveryKey(t *testing.T) {
 	db := dynamodb.NewFromConfig(env.AWS)
 	table := d.Getenv("KEYS_TABLE")
 	hooked := &flipOnRead{DB: db, flip: func() {
-		if _, err := admin.SetPlan(ctx, w.ID, "business", limits(50)); err != nil {
+		if _, err := admin.SetPlan(ctx, w.ID, "business", limits(50), env.Operator(w.ID)); err != nil {
 			t.Error(err)
 		}
 	}}
@@ -327,7 +331,7 @@ func TestCountingModeReachesEveryKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := st.CreateKey(ctx, w.ID, apikey.Live, keystore.NewKey{Name: "k", Role: scopes.Render}); err != nil {
+	if _, _, err := st.CreateKey(ctx, w.ID, apikey.Live, keystore.NewKey{Name: "k", Role: scopes.Render}, env.Operator(w.ID)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -380,11 +384,11 @@ func TestRevocationsKeepTheRosterSmall(t *testing.T) {
 	}
 	churn := func(n int) {
 		for range n {
-			k, _, err := st.CreateKey(ctx, w.ID, apikey.Live, keystore.NewKey{Name: "tmp", Role: scopes.ReadOnly})
+			k, _, err := st.CreateKey(ctx, w.ID, apikey.Live, keystore.NewKey{Name: "tmp", Role: scopes.ReadOnly}, env.Operator(w.ID))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := st.RevokeKey(ctx, w.ID, apikey.Live, k.ID); err != nil {
+			if _, err := st.RevokeKey(ctx, w.ID, apikey.Live, k.ID, env.Operator(w.ID)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -432,4 +436,71 @@ func FuzzParseLinkToken(f *testing.F) {
 			t.Fatalf("accepted %q as %q . %q", tok, id, secret)
 		}
 	})
+}
+
+// failingDB fails every transaction after its last item, as if the audit
+// record had been refused.
+type failingDB struct {
+	keystore.DB
+	table string
+}
+
+func (f failingDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	bad := *in
+	bad.TransactItems = append(append([]types.TransactWriteItem(nil), in.TransactItems...), types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName: &f.table, ConditionExpression: aws.String("attribute_exists(pk)"),
+		Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "never"}, "sk": &types.AttributeValueMemberS{Value: "never"}},
+	}})
+	return f.DB.TransactWriteItems(ctx, &bad, o...)
+}
+
+// TestPlanChangeIsAuditedAtomically: an operator's plan change and its
+// records (one in each environment's log) commit together or not at all.
+func TestPlanChangeIsAuditedAtomically(t *testing.T) {
+	env := testenv.New(t)
+	ctx := context.Background()
+	d := env.Deps("KeysFunction", nil)
+	st, err := keystore.Open(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, _, err := st.CreateWorkspace(ctx, "Plans", "business", ratelimit.Plan{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := dynamodb.NewFromConfig(env.AWS)
+	hasher, _ := keystore.OpenHasher(ctx, d)
+	broken, err := keystore.New(failingDB{DB: db, table: d.Getenv("AUDIT_TABLE")}, d.Getenv("KEYS_TABLE"), hasher, keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := audit.NewReader(db, d.Getenv("AUDIT_TABLE"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := func(e apikey.Env) int {
+		recs, _, err := rd.List(ctx, ws.ID, string(e), audit.Filter{Action: audit.WorkspacePlanChanged}, "", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(recs)
+	}
+	if _, err := broken.SetPlan(ctx, ws.ID, "enterprise", ratelimit.Plan{}, env.Operator(ws.ID)); err == nil {
+		t.Fatal("the failing transaction succeeded")
+	}
+	if w, _ := st.GetWorkspace(ctx, ws.ID); w.Plan != "business" || records(apikey.Live)+records(apikey.Test) != 0 {
+		t.Fatalf("after a failed change: plan %s, %d+%d records", w.Plan, records(apikey.Live), records(apikey.Test))
+	}
+	if _, err := st.SetPlan(ctx, ws.ID, "enterprise", ratelimit.Plan{}, nil); err == nil {
+		t.Fatal("a plan change without an audit context succeeded")
+	}
+	if _, err := st.SetPlan(ctx, ws.ID, "enterprise", ratelimit.Plan{KeyRequestsPerMinute: 200}, env.Operator(ws.ID)); err != nil {
+		t.Fatal(err)
+	}
+	recs, _, _ := rd.List(ctx, ws.ID, "test", audit.Filter{}, "", 10)
+	if w, _ := st.GetWorkspace(ctx, ws.ID); w.Plan != "enterprise" || records(apikey.Live) != 1 || len(recs) != 1 ||
+		recs[0].Details["plan"] != "enterprise" || recs[0].Details["previousPlan"] != "business" || recs[0].Details["keyRpm"] != "200" ||
+		recs[0].Context.Actor.Type != audit.ActorOperator {
+		t.Fatalf("after the change: plan %s, records %+v", w.Plan, recs)
+	}
 }

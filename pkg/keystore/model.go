@@ -8,6 +8,7 @@ package keystore
 import (
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/scopes"
@@ -71,6 +72,9 @@ type Key struct {
 	HoldsSlot bool
 
 	hash string
+	// record is the record the key was read from, when a caller may
+	// write on it at once (LookupKey).
+	record map[string]types.AttributeValue
 	// graceFrom lists the keys in a rotation grace period that count on
 	// this key's record (hash → end of grace, ms); nil on records written
 	// before it was kept.

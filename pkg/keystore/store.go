@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/audit"
 	"github.com/framegate/framegate/pkg/dynamo"
 	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/ratelimit"
@@ -145,7 +147,7 @@ const (
 
 	// Attribute names the authorizer reads from the items it counts on.
 	AttrID, AttrWorkspace, AttrEnv = "id", "ws", "env"
-	AttrKind, AttrRole, AttrScopes = "kind", "role", "scopes"
+	AttrKind, AttrRole             = "kind", "role" // scopes are the role's, derived when read
 	AttrExpiresAt, AttrRevokedAt   = "expiresAt", "revokedAt"
 	AttrLastUsed                   = "lu"
 	AttrKeyRPM, AttrWorkspaceRPM   = "keyRpm", "wsRpm"
@@ -177,17 +179,12 @@ func listPK(ws string, env apikey.Env) string { return WorkspacePKPrefix + ws + 
 // keyItem is the record of a new key. Counter cells are added by the caller
 // when a rotation carries them over.
 func (st *Store) keyItem(k Key) map[string]types.AttributeValue {
-	ss := make([]string, len(k.Scopes))
-	for i, x := range k.Scopes {
-		ss[i] = string(x)
-	}
 	it := KeyKey(k.hash)
 	it[AttrID] = dynamo.S(k.ID)
 	it[AttrWorkspace] = dynamo.S(k.Workspace)
 	it[AttrEnv] = dynamo.S(string(k.Env))
 	it[attrName] = dynamo.S(k.Name)
 	it[AttrRole] = dynamo.S(string(k.Role))
-	it[AttrScopes] = &types.AttributeValueMemberSS{Value: ss}
 	it[AttrKind] = dynamo.S(k.Kind)
 	it[attrPreview] = dynamo.S(k.Preview)
 	it[attrCreated] = dynamo.Millis(k.CreatedAt)
@@ -238,12 +235,10 @@ func DecodeKey(it map[string]types.AttributeValue) Key {
 	if c := dynamo.Time(it, attrCreated); c != nil {
 		k.CreatedAt = *c
 	}
-	if v, ok := it[AttrScopes].(*types.AttributeValueMemberSS); ok {
-		for _, x := range v.Value {
-			k.Scopes = append(k.Scopes, scopes.Scope(x))
-		}
-		k.Scopes = ordered(k.Scopes)
-	}
+	// A key's scopes are its role's as the role is now, not as it was when
+	// the key was made: keys older than a scope (audit:read, usage:read)
+	// get it like new ones. An unknown role has none.
+	k.Scopes = scopes.Of(k.Role)
 	if v, ok := it[attrSlot].(*types.AttributeValueMemberBOOL); ok {
 		k.HoldsSlot = v.Value
 	}
@@ -254,19 +249,6 @@ func DecodeKey(it map[string]types.AttributeValue) Key {
 		}
 	}
 	return k
-}
-
-// ordered sorts scopes the way scopes.All lists them (sets come back unordered).
-func ordered(in []scopes.Scope) []scopes.Scope {
-	out := make([]scopes.Scope, 0, len(in))
-	for _, x := range scopes.All {
-		for _, y := range in {
-			if x == y {
-				out = append(out, x)
-			}
-		}
-	}
-	return out
 }
 
 // mint makes a new key of kind for ws/env with a fresh plaintext and id.
@@ -451,9 +433,11 @@ func (st *Store) ListWorkspaces(ctx context.Context) ([]Workspace, error) {
 }
 
 // SetPlan changes a workspace's plan and overrides; the per-environment
-// records the authorizer reads change in the same transaction, so the next
+// records the authorizer reads, and the change's audit record in the log
+// of each environment, are written in the same transaction, so the next
 // request sees the new limits.
-func (st *Store) SetPlan(ctx context.Context, id, planName string, overrides ratelimit.Plan) (Workspace, error) {
+func (st *Store) SetPlan(ctx context.Context, id, planName string, overrides ratelimit.Plan, ch *audit.Change) (Workspace, error) {
+	defer ch.Discard()
 	if _, err := ratelimit.LookupPlan(planName); err != nil {
 		return Workspace{}, apierr.Invalid("plan", "%v", err)
 	}
@@ -464,6 +448,7 @@ func (st *Store) SetPlan(ctx context.Context, id, planName string, overrides rat
 	if err != nil {
 		return Workspace{}, err
 	}
+	prev := w.Plan
 	w.Plan, w.Overrides = planName, overrides
 	items := []types.TransactWriteItem{{Update: &types.Update{
 		TableName: &st.table, Key: map[string]types.AttributeValue{attrPK: dynamo.S(WorkspacePKPrefix + id), attrSK: dynamo.S(wsSK)},
@@ -490,9 +475,27 @@ func (st *Store) SetPlan(ctx context.Context, id, planName string, overrides rat
 			ExpressionAttributeValues: values,
 		}})
 	}
+	details := map[string]string{"plan": planName, "previousPlan": prev}
+	for name, v := range map[string]int{
+		"keyRpm": overrides.KeyRequestsPerMinute, "workspaceRpm": overrides.WorkspaceRequestsPerMinute,
+		"concurrentRenders": overrides.ConcurrentRenders, "queuedRenders": overrides.QueuedRenders,
+		"maxKeys": overrides.MaxActiveKeys, "maxVideoSeconds": overrides.MaxVideoSeconds,
+	} {
+		if v > 0 {
+			details[name] = strconv.Itoa(v)
+		}
+	}
+	for _, env := range []apikey.Env{apikey.Live, apikey.Test} {
+		rec, err := ch.Put(string(env), audit.WorkspacePlanChanged, audit.Target{Type: audit.TargetWorkspace, ID: id}, details)
+		if err != nil {
+			return Workspace{}, err
+		}
+		items = append(items, rec)
+	}
 	if _, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
 		return Workspace{}, fmt.Errorf("set plan of %s: %w", id, err)
 	}
+	ch.Committed(ctx)
 	// The keys carry their limits and counting mode: bring them up to date.
 	for _, env := range []apikey.Env{apikey.Live, apikey.Test} {
 		if _, err := st.syncCeiling(ctx, id, env, 0); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/framegate/framegate/pkg/apierr"
+	"github.com/framegate/framegate/pkg/audit"
 	"github.com/framegate/framegate/pkg/connections"
 	"github.com/framegate/framegate/pkg/dynamo"
 	"github.com/framegate/framegate/pkg/httpapi"
@@ -35,6 +36,7 @@ type API struct {
 	Queue       Queue
 	// Idempotency remembers the Idempotency-Keys of POST …/publish.
 	Idempotency *idempotency.Store
+	Audit       *audit.Log
 	Log         *slog.Logger
 	Now         func() time.Time
 }
@@ -226,14 +228,15 @@ func (a *API) schedule(ctx context.Context, r *httpapi.Request, vid, id string, 
 	}
 	p := Publication{ID: id, Workspace: ws, Env: env, VideoID: vid, ConnectionID: conn.ID, ConnectionType: conn.Type,
 		Status: Scheduled, PublishAt: at.Truncate(time.Millisecond), CreatedAt: now}
-	if err := a.Store.Create(ctx, p); err != nil {
+	ch := a.Audit.For(audit.FromRequest(r))
+	if err := a.Store.Create(ctx, p, ch); err != nil {
 		return Publication{}, err
 	}
 	m := Message{PublicationID: id, Workspace: ws, Environment: env, VideoID: vid, DueAt: p.PublishAt.UnixMilli()}
 	if err := a.Queue.Send(ctx, m, now); err != nil {
 		// No message will ever wake this record: take it back, so that
 		// nothing is half-written, and let the client retry.
-		if _, cerr := a.Store.Cancel(ctx, ws, env, vid, id); cerr != nil {
+		if _, cerr := a.Store.Cancel(ctx, ws, env, vid, id, ch); cerr != nil {
 			err = errors.Join(err, cerr)
 		}
 		return Publication{}, err
@@ -294,7 +297,7 @@ func (a *API) cancel(ctx context.Context, r *httpapi.Request) (httpapi.Response,
 	if !ids.Valid(IDPrefix, pid) {
 		return httpapi.Response{}, apierr.New(apierr.NotFound, "No publication with this id for this video.")
 	}
-	p, err := a.Store.Cancel(ctx, r.Workspace(), string(r.Env()), vid, pid)
+	p, err := a.Store.Cancel(ctx, r.Workspace(), string(r.Env()), vid, pid, a.Audit.For(audit.FromRequest(r)))
 	if err != nil {
 		return httpapi.Response{}, err
 	}

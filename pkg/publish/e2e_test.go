@@ -41,7 +41,7 @@ func TestPublishingOverHTTP(t *testing.T) {
 	rcv := testenv.NewReceiver(t, http.StatusOK)
 	workerEnv := s.Getenv("PublishWorkerFunction")
 	file := []byte("\x00\x00\x00\x18ftypmp42 a small render")
-	v := succeededVideo(t, s.AWS(), workerEnv, wsA.ID, apikey.Live, time.Now, file)
+	v := testenv.SucceededVideo(t, s.AWS(), workerEnv, wsA.ID, apikey.Live, time.Now, file)
 
 	// A customer's bucket in the emulator (moto's STS hands out credentials
 	// for any role; it checks no trust policy).
@@ -156,7 +156,7 @@ func TestPublishingOverHTTP(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		queued := queuedVideo(t, st, wsA.ID, apikey.Live, time.Now)
+		queued := testenv.QueuedVideo(t, st, wsA.ID, apikey.Live, time.Now)
 		c.Expect(c.Do("POST", "/videos/"+queued.ID+"/publish", live, map[string]any{"connectionId": hookID}), 409)
 		c.Expect(c.Do("POST", "/videos/vid_nope/publish", live, map[string]any{"connectionId": hookID}), 404)
 	})

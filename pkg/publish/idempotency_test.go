@@ -68,7 +68,7 @@ func TestPublishIdempotencyOverHTTP(t *testing.T) {
 	}
 	connLive, connSandbox, connOther := conn(live), conn(sandbox), conn(other)
 	video := func(ws string, env apikey.Env) string {
-		return succeededVideo(t, s.AWS(), workerEnv, ws, env, time.Now, []byte("mp4")).ID
+		return testenv.SucceededVideo(t, s.AWS(), workerEnv, ws, env, time.Now, []byte("mp4")).ID
 	}
 	// A day ahead: nothing fires while the test runs.
 	at := time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)
@@ -158,7 +158,7 @@ func TestPublishIdempotencyOverHTTP(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v := queuedVideo(t, st, wsA.ID, apikey.Live, time.Now)
+		v := testenv.QueuedVideo(t, st, wsA.ID, apikey.Live, time.Now)
 		// Not rendered yet: 409 conflict, and the key stays free: another
 		// body with it is not idempotency_mismatch.
 		for _, b := range []string{body(connLive), body("conn_00000000000000000000000000")} {
@@ -241,11 +241,11 @@ func TestPublishIdempotencyWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, _, err := cs.Create(ctx, ws, "live", connections.Spec{Type: connections.TypeWebhook, URL: "https://example.com/catch"})
+	conn, _, err := cs.Create(ctx, ws, "live", connections.Spec{Type: connections.TypeWebhook, URL: "https://example.com/catch"}, env.Operator(ws))
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := succeededVideo(t, env.AWS, wd.Getenv, ws, apikey.Live, clock.Now, []byte("mp4"))
+	v := testenv.SucceededVideo(t, env.AWS, wd.Getenv, ws, apikey.Live, clock.Now, []byte("mp4"))
 	call := func(idem string, body map[string]any) (int, map[string]string, map[string]any) {
 		t.Helper()
 		b, _ := json.Marshal(body)

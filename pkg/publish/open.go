@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/framegate/framegate/pkg/audit"
 	"github.com/framegate/framegate/pkg/connections"
 	"github.com/framegate/framegate/pkg/egress"
 	"github.com/framegate/framegate/pkg/httpapi"
@@ -83,8 +84,12 @@ func (o Options) New(ctx context.Context, d lambdas.Deps) (lambdas.HTTPFunc, err
 	if err != nil {
 		return nil, err
 	}
+	log, err := audit.Open(d)
+	if err != nil {
+		return nil, err
+	}
 	return Handler(httpapi.NewServer(d), &API{Store: st, Videos: vs, Connections: cs, Queue: q, Idempotency: idem,
-		Log: d.Logger, Now: d.Now}), nil
+		Audit: log, Log: d.Logger, Now: d.Now}), nil
 }
 
 // NewWorker is the constructor of functions/publish-worker.

@@ -153,11 +153,11 @@ func TestScheduledPublication(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			conn, secret, err := cs.Create(ctx, ws, "live", connections.Spec{Type: connections.TypeWebhook, URL: rcv.URL + "/catch"})
+			conn, secret, err := cs.Create(ctx, ws, "live", connections.Spec{Type: connections.TypeWebhook, URL: rcv.URL + "/catch"}, env.Operator(ws))
 			if err != nil {
 				t.Fatal(err)
 			}
-			v := succeededVideo(t, env.AWS, wd.Getenv, ws, apikey.Live, clock.Now, []byte("not really an mp4"))
+			v := testenv.SucceededVideo(t, env.AWS, wd.Getenv, ws, apikey.Live, clock.Now, []byte("not really an mp4"))
 
 			call := func(method, resource string, params map[string]string, body any) (int, map[string]any) {
 				t.Helper()

@@ -14,14 +14,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/framegate/framegate/pkg/apierr"
+	"github.com/framegate/framegate/pkg/audit"
 )
 
 // DB is the part of the DynamoDB client the store uses.
 type DB interface {
 	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
-	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
 // Store keeps publications in the data table, one partition per workspace
@@ -86,15 +87,18 @@ func notFound() error {
 	return apierr.New(apierr.NotFound, "No publication with this id for this video.")
 }
 
-// Create stores a new scheduled publication.
-func (st *Store) Create(ctx context.Context, p Publication) error {
+func target(id string) audit.Target { return audit.Target{Type: audit.TargetPublication, ID: id} }
+
+// Create stores a new scheduled publication with its audit record.
+func (st *Store) Create(ctx context.Context, p Publication, ch *audit.Change) error {
 	it := key(p.Workspace, p.Env, p.VideoID, p.ID)
 	it[aID], it[aWS], it[aEnv], it[aVideo] = dynamo.S(p.ID), dynamo.S(p.Workspace), dynamo.S(p.Env), dynamo.S(p.VideoID)
 	it[aConn], it[aConnType], it[aStatus] = dynamo.S(p.ConnectionID), dynamo.S(p.ConnectionType), dynamo.S(Scheduled)
 	it[aPublishAt], it[aCreated], it[aAttempts] = dynamo.Millis(p.PublishAt), dynamo.Millis(p.CreatedAt), dynamo.N(0)
 	it[aTTL] = dynamo.N(p.PublishAt.Add(Retention).Unix())
-	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: it,
-		ConditionExpression: aws.String("attribute_not_exists(pk)")})
+	err := ch.Transact(ctx, st.db, p.Env, audit.PublicationCreated, target(p.ID),
+		map[string]string{"videoId": p.VideoID, "connectionId": p.ConnectionID, "publishAt": p.PublishAt.UTC().Format(time.RFC3339)},
+		types.TransactWriteItem{Put: &types.Put{TableName: &st.table, Item: it, ConditionExpression: aws.String("attribute_not_exists(pk)")}})
 	if err != nil {
 		return fmt.Errorf("create publication %s: %w", p.ID, err)
 	}
@@ -152,34 +156,43 @@ func (st *Store) List(ctx context.Context, ws, env, videoID, after string, limit
 	return ps, next, nil
 }
 
-// Cancel moves a scheduled publication that has not started to cancelled.
-// Cancelling a cancelled one is a no-op that returns it; one that started
-// or finished is a conflict.
-func (st *Store) Cancel(ctx context.Context, ws, env, videoID, id string) (Publication, error) {
-	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &st.table, Key: key(ws, env, videoID, id),
-		UpdateExpression:         aws.String("SET #st = :c, #ca = :now REMOVE #n"),
-		ConditionExpression:      aws.String("attribute_exists(pk) AND #st = :s AND #a = :zero"),
-		ExpressionAttributeNames: map[string]string{"#st": aStatus, "#ca": aCancelled, "#a": aAttempts, "#n": aNext},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":c": dynamo.S(Cancelled), ":s": dynamo.S(Scheduled),
-			":zero": dynamo.N(0), ":now": dynamo.Millis(st.now())},
-		ReturnValues:                        types.ReturnValueAllNew,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	if old, ok := dynamo.ConditionFailed(err); ok {
-		if old == nil || expired(old, st.now()) {
-			return Publication{}, notFound()
+// Cancel moves a scheduled publication that has not started to cancelled,
+// with its audit record. Cancelling a cancelled one is a no-op that
+// returns it; one that started or finished is a conflict.
+func (st *Store) Cancel(ctx context.Context, ws, env, videoID, id string, ch *audit.Change) (Publication, error) {
+	p, err := st.Get(ctx, ws, env, videoID, id)
+	if err != nil {
+		return Publication{}, err
+	}
+	for attempt := 0; ; attempt++ {
+		switch {
+		case p.Status == Cancelled:
+			return p, nil
+		case p.Status != Scheduled || p.Attempts != 0:
+			return Publication{}, apierr.New(apierr.Conflict, "Publication %s is %s; only a scheduled publication can be cancelled.", id, p.Status)
 		}
-		p := decode(old)
-		if p.Status == Cancelled {
+		now := st.now().UTC().Truncate(time.Millisecond)
+		err = ch.Transact(ctx, st.db, env, audit.PublicationCanceled, target(id), map[string]string{"videoId": videoID},
+			types.TransactWriteItem{Update: &types.Update{
+				TableName: &st.table, Key: key(ws, env, videoID, id),
+				UpdateExpression:         aws.String("SET #st = :c, #ca = :now REMOVE #n"),
+				ConditionExpression:      aws.String("attribute_exists(pk) AND #st = :s AND #a = :zero"),
+				ExpressionAttributeNames: map[string]string{"#st": aStatus, "#ca": aCancelled, "#a": aAttempts, "#n": aNext},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":c": dynamo.S(Cancelled), ":s": dynamo.S(Scheduled),
+					":zero": dynamo.N(0), ":now": dynamo.Millis(now)},
+			}})
+		if err == nil {
+			p.Status, p.CancelledAt, p.NextAttemptAt = Cancelled, &now, nil
 			return p, nil
 		}
-		return Publication{}, apierr.New(apierr.Conflict, "Publication %s is %s; only a scheduled publication can be cancelled.", id, p.Status)
+		if r := dynamo.CancelReasons(err); len(r) == 0 || r[0] != "ConditionalCheckFailed" || attempt > 0 {
+			return Publication{}, fmt.Errorf("cancel publication %s: %w", id, err)
+		}
+		// It changed since it was read (a worker claimed it): judge again.
+		if p, err = st.Get(ctx, ws, env, videoID, id); err != nil {
+			return Publication{}, err
+		}
 	}
-	if err != nil {
-		return Publication{}, fmt.Errorf("cancel publication %s: %w", id, err)
-	}
-	return decode(out.Attributes), nil
 }
 
 // Claim leases the publication for attempt number attempt (0-based). It

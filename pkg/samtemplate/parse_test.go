@@ -68,15 +68,23 @@ func TestLoadRepoTemplate(t *testing.T) {
 		t.Errorf("keys routes = %+v", keys.Routes)
 	}
 
-	if len(tpl.Tables) != 2 {
+	if len(tpl.Tables) != 3 {
 		t.Fatalf("tables = %+v", tpl.Tables)
 	}
 	for _, tb := range tpl.Tables {
+		indexes := 1
+		if tb.LogicalID == "AuditTable" {
+			indexes = 0 // read by workspace and time only
+		}
 		if tb.HashKey != (KeyAttr{"pk", "S"}) || tb.RangeKey == nil || *tb.RangeKey != (KeyAttr{"sk", "S"}) ||
-			tb.TTLAttribute != "ttl" || !tb.PointInTimeRecovery || len(tb.GlobalSecondaryIndex) != 1 ||
-			tb.GlobalSecondaryIndex[0].Name != "gsi1" || tb.GlobalSecondaryIndex[0].ProjectionType != "ALL" {
+			tb.TTLAttribute != "ttl" || !tb.PointInTimeRecovery || len(tb.GlobalSecondaryIndex) != indexes ||
+			indexes == 1 && (tb.GlobalSecondaryIndex[0].Name != "gsi1" || tb.GlobalSecondaryIndex[0].ProjectionType != "ALL") {
 			t.Errorf("table %+v", tb)
 		}
+	}
+	expiry, _ := tpl.Function("KeyExpiryFunction")
+	if len(expiry.Schedules) != 1 || expiry.Schedules[0].Every != 15*time.Minute {
+		t.Errorf("key expiry schedules = %+v", expiry.Schedules)
 	}
 	rq, _ := tpl.Queue("RenderQueue")
 	rw, _ := tpl.Function("RenderWorkerFunction")

@@ -75,10 +75,13 @@ var table = map[string]Requirement{
 
 	"DELETE /videos/{id}/publications/{publicationId}": {Scope: VideosWrite},
 
-	"POST /assets":        {Scope: AssetsWrite},
-	"DELETE /assets/{id}": {Scope: AssetsWrite},
-	"GET /assets":         {Scope: AssetsRead},
-	"GET /assets/{id}":    {Scope: AssetsRead},
+	"POST /assets":                 {Scope: AssetsWrite},
+	"DELETE /assets/{id}":          {Scope: AssetsWrite},
+	"GET /assets":                  {Scope: AssetsRead},
+	"GET /assets/{id}":             {Scope: AssetsRead},
+	"GET /audit-events":            {Scope: AuditRead},
+	"GET /usage":                   {Scope: UsageRead},
+	"POST /secret-scanning/github": {Public: true},
 }
 
 // Route returns the requirement of method and resource ("GET", "/keys/{id}").

@@ -22,10 +22,20 @@ const (
 	ConnectionsManage Scope = "connections:manage"
 	AssetsRead        Scope = "assets:read"
 	AssetsWrite       Scope = "assets:write"
+	// AuditRead reads the audit log: who changed what, from which address.
+	// Only managers get it; read_only does not, although it ends in ":read".
+	AuditRead Scope = "audit:read"
+	// UsageRead reads request and render usage.
+	UsageRead Scope = "usage:read"
 )
 
 // All is every scope, in a stable order.
-var All = []Scope{KeysManage, VideosRead, VideosWrite, TemplatesRead, TemplatesWrite, WebhooksManage, ConnectionsManage, AssetsRead, AssetsWrite}
+var All = []Scope{KeysManage, VideosRead, VideosWrite, TemplatesRead, TemplatesWrite, WebhooksManage, ConnectionsManage,
+	AssetsRead, AssetsWrite, AuditRead, UsageRead}
+
+// managerOnly are the ":read" scopes read_only does not get: reading them
+// tells more about the workspace's people than about its videos.
+var managerOnly = []Scope{AuditRead}
 
 // Role names a set of scopes. The authorizer checks scopes, never roles.
 type Role string
@@ -47,7 +57,7 @@ func Of(r Role) []Scope {
 	case ReadOnly:
 		var out []Scope
 		for _, s := range All {
-			if strings.HasSuffix(string(s), ":read") {
+			if strings.HasSuffix(string(s), ":read") && !slices.Contains(managerOnly, s) {
 				out = append(out, s)
 			}
 		}

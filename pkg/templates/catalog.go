@@ -20,6 +20,7 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/audit"
 	"github.com/framegate/framegate/pkg/dynamo"
 	"github.com/framegate/framegate/pkg/movie"
 )
@@ -70,8 +71,7 @@ func entry(t Definition, builtIn bool) (Entry, error) {
 // DB is the part of the DynamoDB client the catalog uses.
 type DB interface {
 	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
-	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 }
 
@@ -211,9 +211,10 @@ func (c *Catalog) Decode(doc []byte) (Entry, error) {
 	return entry(t, false)
 }
 
-// Put stores one of the workspace's own templates; create fails when the id
-// exists, replace when it does not. Built-in ids are read-only.
-func (c *Catalog) Put(ctx context.Context, ws string, env apikey.Env, e Entry, create bool) error {
+// Put stores one of the workspace's own templates, with its audit record;
+// create fails when the id exists, replace when it does not. Built-in ids
+// are read-only.
+func (c *Catalog) Put(ctx context.Context, ws string, env apikey.Env, e Entry, create bool, ch *audit.Change) error {
 	if _, ok := c.builtIn[e.ID]; ok {
 		return apierr.New(apierr.Conflict, "Template %s is built in and read-only; create your own with another id.", e.ID)
 	}
@@ -229,15 +230,17 @@ func (c *Catalog) Put(ctx context.Context, ws string, env apikey.Env, e Entry, c
 	it := key(ws, env, e.ID)
 	it["doc"] = &types.AttributeValueMemberS{Value: string(e.Doc)}
 	it["updatedAt"] = &types.AttributeValueMemberN{Value: fmt.Sprint(c.now().UnixMilli())}
-	cond := "attribute_exists(pk)"
+	cond, action := "attribute_exists(pk)", audit.TemplateReplaced
 	if create {
-		cond = "attribute_not_exists(pk)"
+		cond, action = "attribute_not_exists(pk)", audit.TemplateCreated
 	}
-	_, err := c.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &c.table, Item: it, ConditionExpression: &cond})
+	err := ch.Transact(ctx, c.db, string(env), action, audit.Target{Type: audit.TargetTemplate, ID: e.ID}, map[string]string{"name": e.Name},
+		types.TransactWriteItem{Put: &types.Put{TableName: &c.table, Item: it, ConditionExpression: &cond}})
+	failed := conditionFailed(err)
 	switch {
-	case dynamo.IsConditionFailed(err) && create:
+	case failed && create:
 		return apierr.New(apierr.Conflict, "A template with id %s exists; PUT /v1/templates/%s replaces it.", e.ID, e.ID)
-	case dynamo.IsConditionFailed(err):
+	case failed:
 		return errNotFound(e.ID)
 	case err != nil:
 		return fmt.Errorf("put template %s: %w", e.ID, err)
@@ -245,13 +248,22 @@ func (c *Catalog) Put(ctx context.Context, ws string, env apikey.Env, e Entry, c
 	return nil
 }
 
-// Delete removes one of the workspace's own templates.
-func (c *Catalog) Delete(ctx context.Context, ws string, env apikey.Env, id string) error {
+// conditionFailed reports whether a transaction failed on its first
+// item's condition.
+func conditionFailed(err error) bool {
+	r := dynamo.CancelReasons(err)
+	return len(r) > 0 && r[0] == "ConditionalCheckFailed"
+}
+
+// Delete removes one of the workspace's own templates, with its audit
+// record.
+func (c *Catalog) Delete(ctx context.Context, ws string, env apikey.Env, id string, ch *audit.Change) error {
 	if _, ok := c.builtIn[id]; ok {
 		return apierr.New(apierr.Conflict, "Template %s is built in and cannot be deleted.", id)
 	}
-	_, err := c.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &c.table, Key: key(ws, env, id), ConditionExpression: aws.String("attribute_exists(pk)")})
-	if dynamo.IsConditionFailed(err) {
+	err := ch.Transact(ctx, c.db, string(env), audit.TemplateDeleted, audit.Target{Type: audit.TargetTemplate, ID: id}, nil,
+		types.TransactWriteItem{Delete: &types.Delete{TableName: &c.table, Key: key(ws, env, id), ConditionExpression: aws.String("attribute_exists(pk)")}})
+	if conditionFailed(err) {
 		return errNotFound(id)
 	}
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/framegate/framegate/pkg/apierr"
+	"github.com/framegate/framegate/pkg/audit"
 	"github.com/framegate/framegate/pkg/httpapi"
 	"github.com/framegate/framegate/pkg/lambdas"
 )
@@ -53,5 +54,9 @@ func New(ctx context.Context, d lambdas.Deps) (lambdas.HTTPFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Handler(httpapi.NewServer(d), c, d.Now), nil
+	log, err := audit.Open(d)
+	if err != nil {
+		return nil, err
+	}
+	return Handler(httpapi.NewServer(d), c, log, d.Now), nil
 }

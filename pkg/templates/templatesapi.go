@@ -8,14 +8,15 @@ import (
 	"time"
 
 	"github.com/framegate/framegate/pkg/apierr"
+	"github.com/framegate/framegate/pkg/audit"
 	"github.com/framegate/framegate/pkg/httpapi"
 	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/lambdas"
 )
 
 // Handler returns the routes of functions/templates.
-func Handler(srv httpapi.Server, c *Catalog, now func() time.Time) lambdas.HTTPFunc {
-	a := &api{c: c, now: now}
+func Handler(srv httpapi.Server, c *Catalog, log *audit.Log, now func() time.Time) lambdas.HTTPFunc {
+	a := &api{c: c, audit: log, now: now}
 	return srv.API(httpapi.Routes{
 		"GET /templates":         a.list,
 		"GET /templates/{id}":    a.get,
@@ -26,8 +27,9 @@ func Handler(srv httpapi.Server, c *Catalog, now func() time.Time) lambdas.HTTPF
 }
 
 type api struct {
-	c   *Catalog
-	now func() time.Time
+	c     *Catalog
+	audit *audit.Log
+	now   func() time.Time
 }
 
 // view is a template as served: its document plus object and builtIn.
@@ -183,7 +185,7 @@ func (a *api) put(ctx context.Context, r *httpapi.Request, id string, create boo
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := a.c.Put(ctx, r.Workspace(), r.Env(), e, create); err != nil {
+	if err := a.c.Put(ctx, r.Workspace(), r.Env(), e, create, a.audit.For(audit.FromRequest(r))); err != nil {
 		return httpapi.Response{}, err
 	}
 	v, err := view(e)
@@ -206,7 +208,7 @@ type Deleted struct {
 
 func (a *api) remove(ctx context.Context, r *httpapi.Request) (httpapi.Response, error) {
 	id := r.PathParam("id")
-	if err := a.c.Delete(ctx, r.Workspace(), r.Env(), id); err != nil {
+	if err := a.c.Delete(ctx, r.Workspace(), r.Env(), id, a.audit.For(audit.FromRequest(r))); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.Response{Body: Deleted{Object: "template", ID: id, Deleted: true}}, nil

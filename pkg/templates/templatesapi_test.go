@@ -14,6 +14,7 @@ import (
 
 	"github.com/framegate/framegate/pkg/apierr"
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/audit"
 	"github.com/framegate/framegate/pkg/httpapi"
 	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/lambdas"
@@ -100,7 +101,11 @@ func setup(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{h: templates.Handler(httpapi.NewServer(d), cat, d.Now), cat: cat, d: d, ws: ws.ID}
+	log, err := audit.NewLog(d.Getenv(audit.EnvTable), audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{h: templates.Handler(httpapi.NewServer(d), cat, log, d.Now), cat: cat, d: d, ws: ws.ID}
 }
 
 type response struct {

@@ -11,9 +11,12 @@ import (
 	"testing"
 
 	"github.com/framegate/framegate/pkg/apierr"
+	"github.com/framegate/framegate/pkg/audit"
 	"github.com/framegate/framegate/pkg/openapi"
 	"github.com/framegate/framegate/pkg/samtemplate"
+	"github.com/framegate/framegate/pkg/scopes"
 	"github.com/framegate/framegate/pkg/testenv"
+	"github.com/framegate/framegate/pkg/webhooks"
 )
 
 func validator(t *testing.T) *testenv.Validator {
@@ -114,6 +117,31 @@ func TestErrorCodesAreApierrs(t *testing.T) {
 	for _, c := range apierr.Codes() {
 		if !strings.Contains(desc, "`"+string(c)+"`") {
 			t.Errorf("openapi.yaml never documents code %s", c)
+		}
+	}
+}
+
+// TestClosedListsMatchTheCode: the enums of openapi.yaml that name the
+// code's closed lists are exactly those lists: audit actions, event types,
+// scopes.
+func TestClosedListsMatchTheCode(t *testing.T) {
+	schemas := validator(t).Doc().Components.Schemas
+	var scopeNames []string
+	for _, s := range scopes.All {
+		scopeNames = append(scopeNames, string(s))
+	}
+	for name, want := range map[string][]string{
+		"AuditAction": audit.Actions(), "EventType": webhooks.Types(), "Scope": scopeNames,
+	} {
+		var got []string
+		for _, e := range schemas[name].Value.Enum {
+			got = append(got, e.(string))
+		}
+		want = slices.Clone(want)
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("openapi.yaml %s enum %v, the code has %v", name, got, want)
 		}
 	}
 }

@@ -110,9 +110,29 @@ func (c *APIClient) DoWith(method, path, key string, body any, header map[string
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
+	return c.send(req)
+}
+
+// Post sends raw as a JSON body with headers and no key (public routes
+// that authenticate otherwise, like signed partner reports).
+func (c *APIClient) Post(path string, raw []byte, headers map[string]string) Reply {
+	c.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, c.base+path, bytes.NewReader(raw))
+	if err != nil {
+		c.t.Fatalf("POST %s: %v", path, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	return c.send(req)
+}
+
+func (c *APIClient) send(req *http.Request) Reply {
+	c.t.Helper()
 	resp, err := c.http.Do(req)
 	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
+		c.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)

@@ -31,8 +31,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/audit"
 	"github.com/framegate/framegate/pkg/awsconf"
 	"github.com/framegate/framegate/pkg/devstack"
+	"github.com/framegate/framegate/pkg/keysapi"
 	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/lambdas"
 	"github.com/framegate/framegate/pkg/ratelimit"
@@ -96,9 +98,31 @@ type Env struct {
 	Resources *devstack.Resources
 	Template  *samtemplate.Template
 	Prefix    string
+	// Scanning signs secret-scanning reports with the key the
+	// environment's secret-scanning function trusts.
+	Scanning *keysapi.Signer
 
 	t testing.TB
 }
+
+// scanningSigner makes a signer and the file of trusted keys naming it, so
+// that no test ever fetches GitHub's keys.
+func scanningSigner(t testing.TB) (*keysapi.Signer, string) {
+	t.Helper()
+	s, err := keysapi.NewSigner()
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "secret-scanning-keys.json")
+	if err := os.WriteFile(path, s.KeyList(), 0o600); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return s, path
+}
+
+// ScanningKeysParameter is the template parameter naming the file of
+// trusted secret-scanning keys.
+const ScanningKeysParameter = "SecretScanningKeysFile"
 
 // New provisions everything template.yaml declares under a prefix unique to
 // this test and deletes it when the test ends.
@@ -120,7 +144,9 @@ func New(t testing.TB) *Env {
 			t.Errorf("testenv: destroy: %v", err)
 		}
 	})
-	return &Env{AWS: cfg, Resources: res, Template: tpl, Prefix: prefix, t: t}
+	signer, keys := scanningSigner(t)
+	res.Parameters[ScanningKeysParameter] = keys
+	return &Env{AWS: cfg, Resources: res, Template: tpl, Prefix: prefix, Scanning: signer, t: t}
 }
 
 // Getenv returns the resolved environment of a function, named by logical
@@ -231,6 +257,16 @@ func WithClock(now func() time.Time) StackOption {
 	return func(c *devstack.Config) { c.Now = now }
 }
 
+// WithParameter overrides a template parameter of the stack.
+func WithParameter(name, value string) StackOption {
+	return func(c *devstack.Config) {
+		if c.Parameters == nil {
+			c.Parameters = map[string]string{}
+		}
+		c.Parameters[name] = value
+	}
+}
+
 // WithRegistry runs other constructors than registry.Registry().
 func WithRegistry(r map[string]lambdas.Function) StackOption {
 	return func(c *devstack.Config) { c.Registry = r }
@@ -283,6 +319,13 @@ func NewStack(t testing.TB, opts ...StackOption) *Stack {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	signer, keys := scanningSigner(t)
+	if cfg.Parameters == nil {
+		cfg.Parameters = map[string]string{}
+	}
+	if _, set := cfg.Parameters[ScanningKeysParameter]; !set {
+		cfg.Parameters[ScanningKeysParameter] = keys
+	}
 	if cfg.TemplatePath != tpl || cfg.Template != nil {
 		cfg.ValidateResponse, cfg.ResponseInvalid = nil, nil
 	}
@@ -300,14 +343,16 @@ func NewStack(t testing.TB, opts ...StackOption) *Stack {
 			t.Errorf("testenv: stack: %v", err)
 		}
 	})
-	return &Stack{Stack: s, now: cfg.Now, t: t}
+	return &Stack{Stack: s, Scanning: signer, now: cfg.Now, t: t}
 }
 
 // Stack is a local stack running for one test.
 type Stack struct {
 	*devstack.Stack
-	now func() time.Time
-	t   testing.TB
+	// Scanning signs secret-scanning reports the stack trusts.
+	Scanning *keysapi.Signer
+	now      func() time.Time
+	t        testing.TB
 }
 
 // Getenv returns the resolved environment of one of the stack's functions,
@@ -349,6 +394,30 @@ func workspace(t testing.TB, d lambdas.Deps, name string, overrides ratelimit.Pl
 		t.Fatalf("testenv: create workspace: %v", err)
 	}
 	return ws, keys
+}
+
+// Operator is an audit context for changes a test makes to workspace ws
+// directly through a store, recorded in the environment's audit table as
+// an operator's.
+func (e *Env) Operator(ws string) *audit.Change {
+	e.t.Helper()
+	return operator(e.t, e.Getenv("KeysFunction"), ws)
+}
+
+// Operator is Env.Operator on the stack's audit table.
+func (s *Stack) Operator(ws string) *audit.Change {
+	s.t.Helper()
+	return operator(s.t, s.Getenv("KeysFunction"), ws)
+}
+
+func operator(t testing.TB, getenv func(string) string, ws string) *audit.Change {
+	t.Helper()
+	log, err := audit.NewLog(getenv(audit.EnvTable), audit.Options{})
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return log.For(audit.Context{Workspace: ws, Env: string(apikey.Live),
+		Actor: audit.Actor{Type: audit.ActorOperator, ID: "arn:aws:iam::123456789012:user/" + t.Name()}})
 }
 
 // Logger logs through t.Log, so output shows only for failing or -v tests.

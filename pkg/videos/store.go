@@ -18,6 +18,7 @@ import (
 	"github.com/framegate/framegate/pkg/idempotency"
 	"github.com/framegate/framegate/pkg/keystore"
 	"github.com/framegate/framegate/pkg/ratelimit"
+	"github.com/framegate/framegate/pkg/usage"
 )
 
 // DB is the part of the DynamoDB client the store uses.
@@ -322,7 +323,7 @@ func (st *Store) list(ctx context.Context, ws string, env apikey.Env, flt Filter
 // transaction, so the counter drops exactly once per video whatever
 // retries and races happen. cond, when set, must hold too (a fence). It
 // reports false when the video was already terminal, gone, or cond failed.
-func (st *Store) transition(ctx context.Context, v Video, from []string, cond, set string, names map[string]string, values map[string]types.AttributeValue) (bool, error) {
+func (st *Store) transition(ctx context.Context, v Video, from []string, cond, set string, names map[string]string, values map[string]types.AttributeValue, also ...types.TransactWriteItem) (bool, error) {
 	names["#st"] = aStatus
 	c := "#st IN ("
 	for i, x := range from {
@@ -337,7 +338,7 @@ func (st *Store) transition(ctx context.Context, v Video, from []string, cond, s
 	if cond != "" {
 		c += " AND (" + cond + ")"
 	}
-	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append([]types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName: &st.table, Key: key(v.Workspace, v.Env, videoPrefix+v.ID),
 			UpdateExpression: aws.String(set), ConditionExpression: aws.String(c),
@@ -349,11 +350,11 @@ func (st *Store) transition(ctx context.Context, v Video, from []string, cond, s
 			ExpressionAttributeNames:  map[string]string{"#q": aQueued},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":minus": dynamo.N(-1)},
 		}},
-	}})
+	}, also...)})
 	if err == nil {
 		return true, nil
 	}
-	if r := dynamo.CancelReasons(err); len(r) == 2 && r[0] == "ConditionalCheckFailed" {
+	if r := dynamo.CancelReasons(err); len(r) >= 2 && r[0] == "ConditionalCheckFailed" {
 		return false, nil
 	}
 	return false, fmt.Errorf("finish video %s: %w", v.ID, err)
@@ -380,17 +381,19 @@ type Rendered struct {
 // Succeed records the render of the attempt holding token: fenced, so only
 // the attempt that holds the video can make it succeed, and only once.
 func (st *Store) Succeed(ctx context.Context, v Video, token string, r Rendered) (bool, error) {
+	now := st.now()
 	names := map[string]string{"#p": aProgress, "#d": aDuration, "#z": aSize, "#w": aWidth, "#h": aHeight, "#k": aS3Key, "#f": aFinished, "#le": aLease}
 	values := map[string]types.AttributeValue{
 		":st": dynamo.S(Succeeded), ":hundred": dynamo.N(100), ":d": dynamo.F(r.Duration), ":z": dynamo.N(r.SizeBytes),
-		":w": dynamo.N(int64(r.Width)), ":h": dynamo.N(int64(r.Height)), ":k": dynamo.S(r.S3Key), ":f": dynamo.Millis(st.now()),
+		":w": dynamo.N(int64(r.Width)), ":h": dynamo.N(int64(r.Height)), ":k": dynamo.S(r.S3Key), ":f": dynamo.Millis(now),
 	}
 	set := "SET #st = :st, #p = :hundred, #d = :d, #z = :z, #w = :w, #h = :h, #k = :k, #f = :f"
 	if r.ThumbnailKey != "" {
 		set += ", #tk = :tk"
 		names["#tk"], values[":tk"] = aThumb, dynamo.S(r.ThumbnailKey)
 	}
-	return st.transition(ctx, v, []string{Rendering}, fence(names, values, token), set+" REMOVE #le", names, values)
+	return st.transition(ctx, v, []string{Rendering}, fence(names, values, token), set+" REMOVE #le", names, values,
+		usage.RenderSeconds(st.keysTable, v.Workspace, v.Env, r.Duration, now)...)
 }
 
 // Fail records a failed render, from queued or rendering, whoever holds it

@@ -828,7 +828,7 @@ func TestKeyRevocationDoesNotStopAcceptedRenders(t *testing.T) {
 	ws := f.workspace(t, ratelimit.Plan{})
 	id := f.create(t, ws, apikey.Live, 1)
 	// Every key of the environment dies: the primary is replaced.
-	if _, _, err := f.keys.ResetPrimary(ctx, ws, apikey.Live, ""); err != nil {
+	if _, _, err := f.keys.ResetPrimary(ctx, ws, apikey.Live, "", f.env.Operator(ws)); err != nil {
 		t.Fatal(err)
 	}
 	f.deliver(t)

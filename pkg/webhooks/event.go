@@ -1,7 +1,8 @@
 package webhooks
 
 // Events (render.succeeded, render.failed, publish.executed,
-// publish.failed, asset.ready, asset.failed, webhook.test) and their publisher. One publication goes to
+// publish.failed, asset.ready, asset.failed, webhook.test, key.leaked,
+// key.revoked, key.rotated, key.expiring) and their publisher. One publication goes to
 // two queues: the public events queue, for customers' AWS-side automations,
 // which nothing in the stack consumes, and the internal webhook queue, which
 // the webhook worker fans out to the subscribed endpoints.
@@ -38,6 +39,12 @@ const (
 	EndpointDisabled = "webhook.endpoint.disabled"
 	// MessageExhausted: a delivery failed its last scheduled attempt.
 	MessageExhausted = "webhook.message.exhausted"
+	// Key events (package keysapi): a key found in public code and revoked
+	// (key.leaked, with key.revoked), revoked, rotated, or about to expire.
+	KeyLeaked   = "key.leaked"
+	KeyRevoked  = "key.revoked"
+	KeyRotated  = "key.rotated"
+	KeyExpiring = "key.expiring"
 	// Wildcard subscribes an endpoint to every type, future ones included.
 	Wildcard = "*"
 )
@@ -45,7 +52,7 @@ const (
 // Types are the types an endpoint may subscribe to, Wildcard aside.
 func Types() []string {
 	return []string{RenderSucceeded, RenderFailed, PublishExecuted, PublishFailed, AssetReady, AssetFailed, WebhookTest,
-		EndpointDisabled, MessageExhausted}
+		EndpointDisabled, MessageExhausted, KeyLeaked, KeyRevoked, KeyRotated, KeyExpiring}
 }
 
 // Known reports whether t is a type or the wildcard.

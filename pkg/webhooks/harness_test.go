@@ -156,7 +156,7 @@ func (h *harness) create(env string, ne webhooks.NewEndpoint) (webhooks.Endpoint
 	if ne.Events == nil {
 		ne.Events = []string{webhooks.Wildcard}
 	}
-	e, secret, err := h.st.CreateEndpoint(context.Background(), h.ws, env, ne)
+	e, secret, err := h.st.CreateEndpoint(context.Background(), h.ws, env, ne, h.tenv.Operator(h.ws))
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -79,6 +79,16 @@ func OpenQueue(d lambdas.Deps) (Queue, error) {
 	return Queue{SQS: sqs.NewFromConfig(d.AWS), URL: u}, nil
 }
 
+// OpenPublisher is the publisher of the function's environment: both
+// queues, EVENTS_QUEUE_URL and WEBHOOK_QUEUE_URL.
+func OpenPublisher(d lambdas.Deps) (Publisher, error) {
+	p := Publisher{SQS: sqs.NewFromConfig(d.AWS), EventsQueueURL: d.Getenv(EnvEventsQueue), WebhookQueueURL: d.Getenv(EnvQueue)}
+	if p.EventsQueueURL == "" || p.WebhookQueueURL == "" {
+		return Publisher{}, errors.New("open publisher: " + EnvEventsQueue + " and " + EnvQueue + " must be set")
+	}
+	return p, nil
+}
+
 // NewWorker is the constructor of functions/webhook-worker.
 func NewWorker(ctx context.Context, d lambdas.Deps) (lambdas.SQSFunc, error) {
 	return Options{}.NewWorker(ctx, d)

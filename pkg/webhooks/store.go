@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/framegate/framegate/pkg/apierr"
+	"github.com/framegate/framegate/pkg/audit"
 	"github.com/framegate/framegate/pkg/ids"
 	"github.com/framegate/framegate/pkg/webhooksig"
 )
@@ -98,6 +100,7 @@ const (
 	aScheme, aPub, aPrevPub       = "scheme", "publicKey", "prevPublicKey"
 	aLinks, aRecovery             = "links", "recovery"
 	aClaim                        = "claim"
+	aRedelivery                   = "redeliveryRequestedAt"
 
 	metaSK = "META"
 )
@@ -232,7 +235,7 @@ func (k signingKey) revealed() string {
 // CreateEndpoint stores a new endpoint under the per-environment cap, in
 // one transaction, and returns it with its secret in plaintext: the only
 // time anyone sees it ("" for a v1a endpoint, which shows its public key).
-func (st *Store) CreateEndpoint(ctx context.Context, ws, env string, ne NewEndpoint) (Endpoint, string, error) {
+func (st *Store) CreateEndpoint(ctx context.Context, ws, env string, ne NewEndpoint, ch *audit.Change) (Endpoint, string, error) {
 	now := st.now().UTC().Truncate(time.Millisecond)
 	id, err := ids.New("we", now, st.rand)
 	if err != nil {
@@ -254,8 +257,8 @@ func (st *Store) CreateEndpoint(ctx context.Context, ws, env string, ne NewEndpo
 	if ne.RoleARN != "" {
 		e.RoleARN, e.ExternalID = ne.RoleARN, ExternalID(st.cipher, ws, env, ne.RoleARN)
 	}
-	_, err = st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Update: &types.Update{
+	err = ch.Transact(ctx, st.db, env, audit.WebhookCreated, endpointTarget(id), endpointDetails(e),
+		types.TransactWriteItem{Update: &types.Update{
 			TableName:                 &st.table,
 			Key:                       metaKey(ws, env),
 			UpdateExpression:          aws.String("ADD #c :one"),
@@ -263,8 +266,8 @@ func (st *Store) CreateEndpoint(ctx context.Context, ws, env string, ne NewEndpo
 			ExpressionAttributeNames:  map[string]string{"#c": aCount},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":one": dynamo.N(1), ":max": dynamo.N(int64(st.max))},
 		}},
-		{Put: &types.Put{TableName: &st.table, Item: st.endpointItem(e), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-	}})
+		types.TransactWriteItem{Put: &types.Put{TableName: &st.table, Item: st.endpointItem(e), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+	)
 	if err != nil {
 		var tce *types.TransactionCanceledException
 		if errors.As(err, &tce) && len(tce.CancellationReasons) > 0 && aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
@@ -340,23 +343,29 @@ type Patch struct {
 	Description *string
 }
 
-// UpdateEndpoint applies p. Enabling an endpoint forgets why it was
-// disabled and its failure streak, so the 5-day clock starts afresh.
-func (st *Store) UpdateEndpoint(ctx context.Context, ws, env, id string, p Patch) (Endpoint, error) {
-	now := st.now().UTC()
+// UpdateEndpoint applies p to cur, with its audit record, and returns the
+// endpoint as it now is. Enabling an endpoint forgets why it was disabled
+// and its failure streak, so the 5-day clock starts afresh.
+func (st *Store) UpdateEndpoint(ctx context.Context, cur Endpoint, p Patch, ch *audit.Change) (Endpoint, error) {
+	now := st.now().UTC().Truncate(time.Millisecond)
+	e := cur
 	sets := []string{"#upd = :now"}
 	var removes []string
 	names := map[string]string{"#upd": aUpdated}
 	vals := map[string]types.AttributeValue{":now": dynamo.Millis(now)}
+	changed := map[string]string{}
 	if p.URL != nil {
 		sets, names["#url"], vals[":url"] = append(sets, "#url = :url"), aURL, dynamo.S(*p.URL)
+		e.URL, changed["url"] = *p.URL, *p.URL
 	}
 	if p.RoleARN != nil {
 		sets, names["#role"], vals[":role"] = append(sets, "#role = :role"), aRole, dynamo.S(*p.RoleARN)
-		sets, names["#ext"], vals[":ext"] = append(sets, "#ext = :ext"), aExternal, dynamo.S(ExternalID(st.cipher, ws, env, *p.RoleARN))
+		e.RoleARN, e.ExternalID, changed["roleArn"] = *p.RoleARN, ExternalID(st.cipher, cur.Workspace, cur.Env, *p.RoleARN), *p.RoleARN
+		sets, names["#ext"], vals[":ext"] = append(sets, "#ext = :ext"), aExternal, dynamo.S(e.ExternalID)
 	}
 	if p.Events != nil {
 		sets, names["#ev"], vals[":ev"] = append(sets, "#ev = :ev"), aEvents, &types.AttributeValueMemberSS{Value: p.Events}
+		e.Events, changed["events"] = slices.Sorted(slices.Values(p.Events)), strings.Join(p.Events, " ")
 	}
 	if p.Description != nil {
 		names["#d"] = aDesc
@@ -365,6 +374,7 @@ func (st *Store) UpdateEndpoint(ctx context.Context, ws, env, id string, p Patch
 		} else {
 			sets, vals[":d"] = append(sets, "#d = :d"), dynamo.S(*p.Description)
 		}
+		e.Description, changed["description"] = *p.Description, *p.Description
 	}
 	if p.Enabled != nil {
 		sets, names["#en"], vals[":en"] = append(sets, "#en = :en"), aEnable, &types.AttributeValueMemberBOOL{Value: *p.Enabled}
@@ -372,40 +382,56 @@ func (st *Store) UpdateEndpoint(ctx context.Context, ws, env, id string, p Patch
 		if *p.Enabled {
 			names["#fs"] = aFailing
 			removes = append(removes, "#dr", "#fs")
+			e.DisabledReason, e.FailingSince = DisabledByDefault, nil
 		} else {
 			sets, vals[":dr"] = append(sets, "#dr = :dr"), dynamo.S(DisabledByUser)
+			e.DisabledReason = DisabledByUser
 		}
+		e.Enabled, changed["enabled"] = *p.Enabled, strconv.FormatBool(*p.Enabled)
 	}
+	e.UpdatedAt = now
 	expr := "SET " + strings.Join(sets, ", ")
 	if len(removes) > 0 {
 		expr += " REMOVE " + strings.Join(removes, ", ")
 	}
-	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &st.table, Key: endpointKey(ws, env, id),
+	err := ch.Transact(ctx, st.db, cur.Env, audit.WebhookUpdated, endpointTarget(cur.ID), changed, types.TransactWriteItem{Update: &types.Update{
+		TableName: &st.table, Key: endpointKey(cur.Workspace, cur.Env, cur.ID),
 		UpdateExpression: aws.String(expr), ConditionExpression: aws.String("attribute_exists(pk)"),
-		ExpressionAttributeNames: names, ExpressionAttributeValues: vals, ReturnValues: types.ReturnValueAllNew,
-	})
-	if dynamo.IsConditionFailed(err) {
+		ExpressionAttributeNames: names, ExpressionAttributeValues: vals,
+	}})
+	if conditionFailed(err) {
 		return Endpoint{}, notFound("webhook endpoint")
 	}
 	if err != nil {
-		return Endpoint{}, fmt.Errorf("update endpoint %s: %w", id, err)
+		return Endpoint{}, fmt.Errorf("update endpoint %s: %w", cur.ID, err)
 	}
-	return decodeEndpoint(out.Attributes), nil
+	return e, nil
+}
+
+// conditionFailed reports whether a transaction failed on its first item's
+// condition.
+func conditionFailed(err error) bool {
+	r := dynamo.CancelReasons(err)
+	return len(r) > 0 && r[0] == "ConditionalCheckFailed"
+}
+
+func endpointTarget(id string) audit.Target { return audit.Target{Type: audit.TargetWebhook, ID: id} }
+
+func endpointDetails(e Endpoint) map[string]string {
+	return map[string]string{"url": e.URL, "events": strings.Join(e.Events, " ")}
 }
 
 // DeleteEndpoint removes an endpoint and frees its place under the cap.
 // Its deliveries stay in the log until they expire.
-func (st *Store) DeleteEndpoint(ctx context.Context, ws, env, id string) error {
-	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Delete: &types.Delete{TableName: &st.table, Key: endpointKey(ws, env, id),
+func (st *Store) DeleteEndpoint(ctx context.Context, ws, env, id string, ch *audit.Change) error {
+	err := ch.Transact(ctx, st.db, env, audit.WebhookDeleted, endpointTarget(id), nil,
+		types.TransactWriteItem{Delete: &types.Delete{TableName: &st.table, Key: endpointKey(ws, env, id),
 			ConditionExpression:      aws.String("attribute_exists(pk) AND #k = :k"),
 			ExpressionAttributeNames: map[string]string{"#k": aKind}, ExpressionAttributeValues: map[string]types.AttributeValue{":k": dynamo.S(KindEndpoint)}}},
-		{Update: &types.Update{TableName: &st.table, Key: metaKey(ws, env), UpdateExpression: aws.String("ADD #c :m"),
+		types.TransactWriteItem{Update: &types.Update{TableName: &st.table, Key: metaKey(ws, env), UpdateExpression: aws.String("ADD #c :m"),
 			ExpressionAttributeNames: map[string]string{"#c": aCount}, ExpressionAttributeValues: map[string]types.AttributeValue{":m": dynamo.N(-1)}}},
-	}})
-	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) && len(tce.CancellationReasons) > 0 && aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
+	)
+	if conditionFailed(err) {
 		return notFound("webhook endpoint")
 	}
 	if err != nil {
@@ -415,44 +441,70 @@ func (st *Store) DeleteEndpoint(ctx context.Context, ws, env, id string) error {
 }
 
 // RotateSecret gives the endpoint cur (as just read) a new signing key of
-// its scheme and keeps the current one signing for RotationOverlap. It
-// returns the new secret in plaintext, once ("" for v1a: the new public key
-// is on the endpoint, the previous one in PreviousPublicKey). A rotation
-// during an overlap drops the oldest key at once.
-func (st *Store) RotateSecret(ctx context.Context, cur Endpoint) (Endpoint, string, error) {
+// its scheme and keeps the current one signing for RotationOverlap, with
+// its audit record. It returns the new secret in plaintext, once ("" for
+// v1a: the new public key is on the endpoint, the previous one in
+// PreviousPublicKey). A rotation during an overlap drops the oldest key at
+// once.
+func (st *Store) RotateSecret(ctx context.Context, cur Endpoint, ch *audit.Change) (Endpoint, string, error) {
 	ws, env, id := cur.Workspace, cur.Env, cur.ID
 	k, err := st.newKey(ws, env, id, cur.Scheme)
 	if err != nil {
 		return Endpoint{}, "", err
 	}
-	now := st.now().UTC()
+	now := st.now().UTC().Truncate(time.Millisecond)
+	until := now.Add(RotationOverlap)
 	names := map[string]string{"#s": aSecret, "#p": aPrev, "#pu": aPrevUntil, "#upd": aUpdated, "#un": aUnrev}
 	vals := map[string]types.AttributeValue{":new": dynamo.S(k.sealed), ":old": dynamo.S(cur.secret),
-		":until": dynamo.Millis(now.Add(RotationOverlap)), ":now": dynamo.Millis(now)}
+		":until": dynamo.Millis(until), ":now": dynamo.Millis(now)}
 	expr := "SET #s = :new, #p = :old, #pu = :until, #upd = :now"
+	e := cur
+	e.prevSecret, e.secret, e.PreviousSecretUntil, e.UpdatedAt, e.unrevealed = cur.secret, k.sealed, &until, now, false
 	if k.public != "" {
 		expr += ", #pk = :pk, #ppk = :ppk"
 		names["#pk"], names["#ppk"] = aPub, aPrevPub
 		vals[":pk"], vals[":ppk"] = dynamo.S(k.public), dynamo.S(cur.PublicKey)
+		e.PublicKey, e.PreviousPublicKey = k.public, cur.PublicKey
 	} else {
 		expr += ", #pv = :pv"
 		names["#pv"], vals[":pv"] = aPreview, dynamo.S(k.preview())
+		e.SecretPreview = k.preview()
 	}
-	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	err = ch.Transact(ctx, st.db, env, audit.WebhookSecretRotated, endpointTarget(id), nil, types.TransactWriteItem{Update: &types.Update{
 		TableName: &st.table, Key: endpointKey(ws, env, id),
 		UpdateExpression:          aws.String(expr + " REMOVE #un"),
 		ConditionExpression:       aws.String("#s = :old"), // no concurrent rotation lost its key
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: vals,
-		ReturnValues:              types.ReturnValueAllNew,
-	})
-	if dynamo.IsConditionFailed(err) {
+	}})
+	if conditionFailed(err) {
 		return Endpoint{}, "", apierr.New(apierr.Conflict, "The secret was rotated concurrently; retry.")
 	}
 	if err != nil {
 		return Endpoint{}, "", fmt.Errorf("rotate secret of %s: %w", id, err)
 	}
-	return decodeEndpoint(out.Attributes), k.revealed(), nil
+	return e, k.revealed(), nil
+}
+
+// RequestRedelivery records that delivery d is to be attempted again, with
+// the request's audit record, before the caller queues the attempt.
+func (st *Store) RequestRedelivery(ctx context.Context, d Delivery, ch *audit.Change) error {
+	err := ch.Transact(ctx, st.db, d.Env, audit.DeliveryRedelivered, audit.Target{Type: audit.TargetDelivery, ID: d.ID},
+		map[string]string{"endpointId": d.EndpointID, "eventId": d.EventID},
+		types.TransactWriteItem{Update: &types.Update{
+			TableName: &st.table, Key: deliveryKey(d.Workspace, d.Env, d.EndpointID, d.ID),
+			UpdateExpression:          aws.String("SET #r = :now"),
+			ConditionExpression:       aws.String("attribute_exists(pk)"),
+			ExpressionAttributeNames:  map[string]string{"#r": aRedelivery},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":now": dynamo.Millis(st.now())},
+		}})
+	if conditionFailed(err) {
+		return notFound("delivery")
+	}
+	if err != nil {
+		return fmt.Errorf("request redelivery of %s: %w", d.ID, err)
+	}
+	return nil
 }
 
 // Secrets opens the secrets that sign deliveries to e at now: the current

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/framegate/framegate/pkg/apierr"
+	"github.com/framegate/framegate/pkg/audit"
 	"github.com/framegate/framegate/pkg/dynamo"
 	"github.com/framegate/framegate/pkg/egress"
 	"github.com/framegate/framegate/pkg/httpapi"
@@ -42,20 +43,26 @@ func (o Options) New(ctx context.Context, d lambdas.Deps) (lambdas.HTTPFunc, err
 	if err != nil {
 		return nil, err
 	}
+	log, err := audit.Open(d)
+	if err != nil {
+		return nil, err
+	}
 	return Handler(httpapi.NewServer(d), &API{
-		Store: st, Queue: q, Guard: o.guard(d.Getenv), Now: d.Now,
+		Store: st, Queue: q, Guard: o.guard(d.Getenv), Now: d.Now, Audit: log,
 		Publisher: Publisher{SQS: q.SQS, WebhookQueueURL: q.URL},
 	}), nil
 }
 
-// APIStore is what the handlers need from the delivery store.
+// APIStore is what the handlers need from the delivery store. Every
+// change takes the audit change its record is written with.
 type APIStore interface {
-	CreateEndpoint(ctx context.Context, ws, env string, ne NewEndpoint) (Endpoint, string, error)
+	CreateEndpoint(ctx context.Context, ws, env string, ne NewEndpoint, ch *audit.Change) (Endpoint, string, error)
 	GetEndpoint(ctx context.Context, ws, env, id string) (Endpoint, error)
 	ListEndpoints(ctx context.Context, ws, env, after string, limit int) ([]Endpoint, string, error)
-	UpdateEndpoint(ctx context.Context, ws, env, id string, p Patch) (Endpoint, error)
-	DeleteEndpoint(ctx context.Context, ws, env, id string) error
-	RotateSecret(ctx context.Context, cur Endpoint) (Endpoint, string, error)
+	UpdateEndpoint(ctx context.Context, cur Endpoint, p Patch, ch *audit.Change) (Endpoint, error)
+	DeleteEndpoint(ctx context.Context, ws, env, id string, ch *audit.Change) error
+	RotateSecret(ctx context.Context, cur Endpoint, ch *audit.Change) (Endpoint, string, error)
+	RequestRedelivery(ctx context.Context, d Delivery, ch *audit.Change) error
 	VideoURLs(ctx context.Context, ws, env string) (Endpoint, error)
 	RevealOnce(ctx context.Context, e Endpoint) (string, error)
 	GetDelivery(ctx context.Context, ws, env, ep, id string) (Delivery, error)
@@ -77,6 +84,7 @@ type API struct {
 	}
 	Guard *egress.Guard
 	Now   func() time.Time
+	Audit *audit.Log
 }
 
 // Handler returns the routes of functions/webhooks.
@@ -354,7 +362,7 @@ func (a *API) create(ctx context.Context, r *httpapi.Request) (httpapi.Response,
 		}
 		ne.Scheme = *in.SignatureScheme
 	}
-	e, secret, err := a.Store.CreateEndpoint(ctx, r.Workspace(), string(r.Env()), ne)
+	e, secret, err := a.Store.CreateEndpoint(ctx, r.Workspace(), string(r.Env()), ne, a.Audit.For(audit.FromRequest(r)))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -496,7 +504,7 @@ func (a *API) update(ctx context.Context, r *httpapi.Request) (httpapi.Response,
 		p.Description = &d
 	}
 	p.Enabled = in.Enabled
-	e, err = a.Store.UpdateEndpoint(ctx, r.Workspace(), string(r.Env()), e.ID, p)
+	e, err = a.Store.UpdateEndpoint(ctx, e, p, a.Audit.For(audit.FromRequest(r)))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -511,7 +519,7 @@ func (a *API) delete(ctx context.Context, r *httpapi.Request) (httpapi.Response,
 	if e.Kind == KindVideoURLs {
 		return httpapi.Response{}, apierr.New(apierr.Conflict, "The video-urls endpoint cannot be deleted; disable it with PATCH {\"enabled\": false}.")
 	}
-	if err := a.Store.DeleteEndpoint(ctx, r.Workspace(), string(r.Env()), e.ID); err != nil {
+	if err := a.Store.DeleteEndpoint(ctx, r.Workspace(), string(r.Env()), e.ID, a.Audit.For(audit.FromRequest(r))); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.Response{Body: map[string]any{"object": "webhook_endpoint", "id": e.ID, "deleted": true}}, nil
@@ -525,7 +533,7 @@ func (a *API) rotate(ctx context.Context, r *httpapi.Request) (httpapi.Response,
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	e, secret, err := a.Store.RotateSecret(ctx, e)
+	e, secret, err := a.Store.RotateSecret(ctx, e, a.Audit.For(audit.FromRequest(r)))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -601,20 +609,30 @@ func (a *API) redeliver(ctx context.Context, r *httpapi.Request) (httpapi.Respon
 	if err := r.Decode(&struct{}{}, true); err != nil {
 		return httpapi.Response{}, err
 	}
-	e, err := a.endpoint(ctx, r)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
 	id := r.PathParam("deliveryId")
 	if !ids.Valid("dlv", id) {
 		return httpapi.Response{}, apierr.New(apierr.NotFound, "No delivery with this id.")
 	}
-	d, err := a.Store.GetDelivery(ctx, r.Workspace(), string(r.Env()), e.ID, id)
+	// The delivery is keyed by the endpoint's id, so both are read at once
+	// (another tenant's id finds neither): one read, then the transaction.
+	var (
+		e Endpoint
+		d Delivery
+	)
+	err := dynamo.Together(
+		func() (err error) { e, err = a.endpoint(ctx, r); return err },
+		func() (err error) {
+			d, err = a.Store.GetDelivery(ctx, r.Workspace(), string(r.Env()), r.PathParam("id"), id)
+			return err
+		})
 	if err != nil {
 		return httpapi.Response{}, err
 	}
 	if !e.Enabled {
 		return httpapi.Response{}, apierr.New(apierr.Conflict, "This endpoint is disabled; enable it first with PATCH {\"enabled\": true}.")
+	}
+	if err := a.Store.RequestRedelivery(ctx, d, a.Audit.For(audit.FromRequest(r))); err != nil {
+		return httpapi.Response{}, err
 	}
 	j := Job{Workspace: d.Workspace, Env: d.Env, Endpoint: d.EndpointID, Delivery: d.ID,
 		Attempts: d.AttemptCount, NotBefore: a.Now().UnixMilli(), Manual: true}

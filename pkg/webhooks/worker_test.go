@@ -222,7 +222,7 @@ func TestRotationSignsWithBoth(t *testing.T) {
 	h := newHarness(t, config{allowLoopback: true})
 	rcv := newReceiver(t)
 	ep, oldSecret := h.endpoint(rcv.URL)
-	rotated, newSecret, err := h.st.RotateSecret(context.Background(), ep)
+	rotated, newSecret, err := h.st.RotateSecret(context.Background(), ep, h.tenv.Operator(h.ws))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,8 @@
-// Usage (GET /v1/usage) and the audit log (GET /v1/audit-events). Both
-// APIs arrive separately from the console: until a deployment serves them,
-// their route answers 404 and the page says so.
+// Usage (GET /v1/usage) and the audit log (GET /v1/audit-events). A
+// deployment older than these routes answers 404, and the page says so.
 import { h, svg, clear, table, when, notAvailable } from './ui.js';
 
 const outcomes = [['admitted', 'Admitted'], ['rateLimited', 'Rate limited'], ['forbidden', 'Forbidden']];
-
-function num(row, name) {
-  const snake = name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-  return Number(row[name] ?? row[snake] ?? 0) || 0;
-}
 
 // bars draws stacked bars: one per bucket, one segment per series, with a
 // text alternative (the table under it).
@@ -49,24 +43,23 @@ export function usagePage(main, ctx) {
       clear(body).append(e.status === 404 ? notAvailable('Usage', 'GET /v1/usage') : h('p', { class: 'error-text' }, `Could not load usage: ${e.message}`));
       return;
     }
-    const rows = u.requests || u.data || [];
-    const byStart = new Map();
-    const keys = new Set();
-    for (const r of rows) {
-      if (r.keyId) keys.add(r.keyId);
-      const b = byStart.get(r.start) || { start: r.start, admitted: 0, rateLimited: 0, forbidden: 0 };
-      for (const [k] of outcomes) b[k] += num(r, k);
-      byStart.set(r.start, b);
-    }
-    if (keySel.options.length === 1) for (const k of keys) keySel.append(h('option', { value: k }, k));
-    const buckets = [...byStart.values()].sort((a, b) => String(a.start).localeCompare(String(b.start)));
-    const renders = (u.renderSeconds || []).map((r) => ({ start: r.start, seconds: num(r, 'seconds'), env: r.environment }));
+    // Series hold one number per bucket, from u.from, u.stepSeconds apart.
+    const t0 = Date.parse(u.from), step = u.stepSeconds * 1000;
+    const at = (i) => new Date(t0 + i * step).toISOString();
+    const s = u.series;
+    const buckets = s.admitted.map((_, i) => ({ start: at(i), admitted: s.admitted[i], rateLimited: s.rateLimited[i], forbidden: s.forbidden[i] }));
+    if (keySel.options.length === 1) for (const k of u.keys) keySel.append(h('option', { value: k.keyId }, k.keyId));
+    const renders = u.renderSeconds.series.map((v, i) => ({ start: at(i), seconds: v }));
     clear(body).append(
       h('h2', {}, 'Requests by outcome'),
       buckets.length ? bars(`Requests per ${gran.value}${keySel.value ? ` of ${keySel.value}` : ''}`, buckets, outcomes) : h('p', { class: 'empty' }, 'No requests in this period.'),
-      table('Requests by outcome', ['From', ...outcomes.map(([, t]) => t)], buckets.slice(-24).reverse().map((b) => [when(b.start), b.admitted, b.rateLimited, b.forbidden]), ''),
-      h('h2', {}, 'Render seconds'),
-      renders.length ? bars(`Render seconds per ${gran.value}`, renders, [['seconds', 'Seconds']]) : h('p', { class: 'empty' }, 'No renders in this period.'));
+      table('Requests by outcome', ['From', ...outcomes.map(([, t]) => t)],
+        buckets.filter((b) => b.admitted + b.rateLimited + b.forbidden > 0).slice(-24).reverse().map((b) => [when(b.start), b.admitted, b.rateLimited, b.forbidden]), 'No requests in this period.'),
+      h('h2', {}, 'Keys'),
+      table('Usage by key', ['Key', 'Last used', ...outcomes.map(([, t]) => t)],
+        u.keys.map((k) => [h('code', {}, k.keyId), k.lastUsedAt ? when(k.lastUsedAt) : 'never', k.requests.admitted, k.requests.rateLimited, k.requests.forbidden]), 'No key was used in this period.'),
+      h('h2', {}, `Render seconds (${u.renderSeconds.total} in this period)`),
+      u.renderSeconds.total > 0 ? bars(`Render seconds per ${gran.value}`, renders, [['seconds', 'Seconds']]) : h('p', { class: 'empty' }, 'No renders in this period.'));
   }
 
   main.append(
@@ -105,7 +98,7 @@ export function auditPage(main, ctx) {
     next = page.pagination && page.pagination.next;
     clear(body).append(
       table('Audit events', ['Time', 'Actor', 'Action', 'Target', 'Source'],
-        events.map((e) => [when(e.time || e.at || e.createdAt), who(e.actor), h('code', {}, e.action), who(e.target), e.sourceIp || '']),
+        events.map((e) => [when(e.occurredAt), who(e.actor), h('code', {}, e.action), who(e.target), e.sourceIp || '']),
         'No audit events match.'),
       next ? h('button', { type: 'button', onclick: () => load(true) }, 'Load more') : '');
   }
