@@ -1,0 +1,108 @@
+package client_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/framegate/framegate/pkg/client"
+	"github.com/framegate/framegate/pkg/testenv"
+)
+
+// TestEveryOperationHasAMethod walks openapi.yaml: every operation must be
+// called by some exported method of *client.Client, and every request a
+// method sends must be an operation of the document. Nothing is listed by
+// hand: each method is called with placeholder arguments against a server
+// that records what arrives, so a route added to the spec without a client
+// method fails here, naming its operationId.
+func TestEveryOperationHasAMethod(t *testing.T) {
+	v, err := testenv.DefaultValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []string // "METHOD /path" without the stage
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Method+" "+strings.TrimPrefix(r.URL.Path, "/v1"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{}`)
+	}))
+	defer srv.Close()
+	c := client.New(srv.URL+"/v1", "fg_test_x", client.WithRetries(1, 0))
+
+	called := map[string][]string{} // operationId → methods
+	rv := reflect.ValueOf(c)
+	for i := range rv.NumMethod() {
+		m, name := rv.Method(i), rv.Type().Method(i).Name
+		args, ok := placeholders(m.Type())
+		if !ok {
+			continue // not a call of the API (BaseURL, say)
+		}
+		mu.Lock()
+		got = got[:0]
+		mu.Unlock()
+		if m.Type().IsVariadic() {
+			m.CallSlice(args)
+		} else {
+			m.Call(args)
+		}
+		mu.Lock()
+		reqs := slices.Clone(got)
+		mu.Unlock()
+		if len(reqs) == 0 {
+			t.Errorf("%s sent no request", name)
+		}
+		for _, req := range reqs {
+			method, path, _ := strings.Cut(req, " ")
+			op, ok := v.Operation(method, path)
+			if !ok {
+				t.Errorf("%s sends %s, which openapi.yaml does not declare", name, req)
+				continue
+			}
+			called[op.OperationID] = append(called[op.OperationID], name)
+		}
+	}
+	for path, item := range v.Doc().Paths.Map() {
+		for method, op := range item.Operations() {
+			if len(called[op.OperationID]) == 0 {
+				t.Errorf("operation %s (%s %s) has no method in pkg/client", op.OperationID, method, path)
+			}
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	t.Logf("%d operations, each called by a method: %v", len(called), called)
+}
+
+// placeholders builds arguments for a method of the client: a context,
+// ids, zero request bodies, no options. false: the method takes something
+// else and is not an API call.
+func placeholders(ft reflect.Type) ([]reflect.Value, bool) {
+	if ft.NumIn() == 0 || ft.In(0) != reflect.TypeFor[context.Context]() {
+		return nil, false
+	}
+	args := []reflect.Value{reflect.ValueOf(context.Background())}
+	for i := 1; i < ft.NumIn(); i++ {
+		in := ft.In(i)
+		switch {
+		case ft.IsVariadic() && i == ft.NumIn()-1:
+			args = append(args, reflect.MakeSlice(in, 0, 0))
+		case in.Kind() == reflect.String:
+			args = append(args, reflect.ValueOf("id_1").Convert(in))
+		case in == reflect.TypeFor[io.Writer]():
+			args = append(args, reflect.ValueOf(io.Discard))
+		default:
+			args = append(args, reflect.Zero(in))
+		}
+	}
+	return args, true
+}
