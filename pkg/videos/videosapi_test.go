@@ -219,12 +219,17 @@ func TestCreateValidation(t *testing.T) {
 		{"spec and template", `{"spec":{"resolution":"sd"},"templateId":"title-card"}`, "invalid_request", "/templateId"},
 		{"http webhook", `{"spec":{"resolution":"sd","scenes":[{"duration":1,"background":{"color":"#000000"}}]},"webhookUrl":"http://example.com/h"}`, "invalid_request", "/webhookUrl"},
 		{"too long for the plan", apiSpec(601), "invalid_request", "/spec/scenes"},
+		{"a bare spec", `{"resolution":"sd","scenes":[{"duration":1,"background":{"color":"#000000"}}]}`, "invalid_request", "/resolution"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := f.do(t, c, "POST", "/videos", "", nil, nil, tc.body)
 			e, _ := r.body["error"].(map[string]any)
 			if r.status != 400 || r.code() != tc.code || e["field"] != tc.field {
 				t.Errorf("%d %s; want 400 %s at %s", r.status, r.raw, tc.code, tc.field)
+			}
+			// A bare spec is the quickstart's likeliest mistake: the message says to wrap it.
+			if msg, _ := e["message"].(string); tc.name == "a bare spec" && !strings.Contains(msg, `{"spec": {`) {
+				t.Errorf("bare spec message %q does not say to wrap it in {\"spec\": …}", msg)
 			}
 		})
 	}
