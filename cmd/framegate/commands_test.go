@@ -297,7 +297,7 @@ func publishing(t *testing.T, videoID string) {
 		t.Errorf("connections list: %+v", conns)
 	}
 	runJSON(t, &conn, "connections", "get", conn.ID)
-	at := time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)
+	at := time.Now().Add(12 * time.Hour).UTC().Format(time.RFC3339) // a sandbox video expires in 24 h
 	var p client.Publication
 	runJSON(t, &p, "publications", "create", videoID, "--connection", conn.ID, "--at", at)
 	if p.Status != "scheduled" || p.VideoID != videoID {
@@ -354,16 +354,17 @@ func TestCLIResources(t *testing.T) {
 	}
 
 	// Templates: create, read, replace, delete.
-	tpl := writeFile(t, `{"id":"greeting","name":"Greeting","orientation":"landscape",
+	body := `{"id":"greeting","name":"Greeting","orientation":"landscape",
 	  "variables":[{"name":"who","type":"string","required":true}],
-	  "spec":{"resolution":"sd","scenes":[{"duration":1,"background":{"color":"#000000"},"elements":[{"type":"text","text":"Hi {{who}}"}]}]}}`)
+	  "spec":{"resolution":"sd","scenes":[{"duration":1,"background":{"color":"#000000"},"elements":[{"type":"text","text":"Hi {{who}}"}]}]}}`
+	tpl := writeFile(t, body)
 	var got client.Template
 	runJSON(t, &got, "templates", "create", "--file", tpl)
 	if got.ID != "greeting" || got.BuiltIn {
 		t.Fatalf("templates create %+v", got)
 	}
 	runJSON(t, &got, "templates", "get", "greeting")
-	tpl2 := writeFile(t, strings.Replace(string(got.Raw), `"Greeting"`, `"Hello card"`, 1))
+	tpl2 := writeFile(t, strings.Replace(body, `"Greeting"`, `"Hello card"`, 1))
 	if out, err := run(t, "templates", "replace", "greeting", "--file", tpl2); err != nil || !strings.Contains(out, `"Hello card"`) {
 		t.Errorf("templates replace: %v\n%s", err, out)
 	}
