@@ -21,14 +21,18 @@ import (
 )
 
 // Docs that run: every shell block of README.md and docs/*.md runs against
-// the local stack, in a bash session per file with the export line that
-// `framegate dev` prints (a fresh demo workspace's test key), the CLI on
-// PATH and the repository as the working directory. A block that cannot
-// run here says why, right above its fence, with one of skipKinds:
+// the local stack, in a bash session per file (set -euo pipefail) with the
+// export line that `framegate dev` prints (a fresh demo workspace's test
+// key), the CLI on PATH and the repository as the working directory. A
+// curl that gets an HTTP error fails its block (curl runs with
+// --fail-with-body) unless the block prints the status itself with -w, as
+// the docs do where an error is the point. A block that cannot run here
+// says why, right above its fence, with one of skipKinds:
 //
 //	<!-- docs-test: skip aws -->
 var skipKinds = map[string]string{
 	"aws":        "needs an AWS account and credentials (sam, aws, a deployed stack); the tests have neither",
+	"internet":   "reaches a host on the internet (a Zapier hook, a download); the tests run offline",
 	"foreground": "runs until Ctrl-C (make dev); the test runs the same stack in-process instead",
 	"recursive":  "runs the test suite that runs this test (make test)",
 }
@@ -38,6 +42,12 @@ var (
 	markerRe = regexp.MustCompile(`^<!--\s*docs-test:\s*(.*?)\s*-->$`)
 	shells   = []string{"sh", "bash", "shell", "console"}
 )
+
+// curlFails makes an HTTP error fail curl (exit 22), except in a call that
+// writes the status out itself (-w).
+const curlFails = `curl() {
+  case " $* " in *" -w "*|*" --write-out "*) command curl "$@" ;; *) command curl --fail-with-body "$@" ;; esac
+}`
 
 // docBlock is one fenced shell block.
 type docBlock struct {
@@ -193,7 +203,7 @@ func TestDocsAndClients(t *testing.T) {
 	for _, file := range order {
 		t.Run(file, func(t *testing.T) {
 			var script strings.Builder
-			fmt.Fprintf(&script, "set -euo pipefail\n%s\nexport GOBIN=%q PATH=%q:\"$PATH\"\n", prelude(t), bin, bin)
+			fmt.Fprintf(&script, "set -euo pipefail\n%s\nexport GOBIN=%q PATH=%q:\"$PATH\"\n%s\n", prelude(t), bin, bin, curlFails)
 			var runnable []docBlock
 			for _, b := range byFile[file] {
 				if b.skip != "" {
@@ -295,4 +305,33 @@ func runDocScript(t *testing.T, dir, script string) (progress, output string) {
 func lastLines(s string, n int) string {
 	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(l[max(0, len(l)-n):], "\n")
+}
+
+// TestEveryRouteIsDocumented: each operation of openapi.yaml appears in
+// README.md or docs/*.md as "METHOD /v1/path" (path parameters by any
+// name; "GET/DELETE /v1/…" counts for both).
+func TestEveryRouteIsDocumented(t *testing.T) {
+	root := testenv.RepoRoot(t)
+	files, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	var text strings.Builder
+	for _, f := range append(files, filepath.Join(root, "README.md")) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text.Write(b)
+	}
+	param := regexp.MustCompile(`\{[^}/]*\}`)
+	docs := param.ReplaceAllString(text.String(), "{}")
+	v, err := testenv.DefaultValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, route := range v.Routes() {
+		method, path, _ := strings.Cut(route, " ")
+		re := regexp.MustCompile(`(?:^|[^A-Z])(?:[A-Z]+/)*` + method + `(?:/[A-Z]+)* /v1` + regexp.QuoteMeta(param.ReplaceAllString(path, "{}")) + `(?:[^A-Za-z0-9_/{.-]|$)`)
+		if !re.MatchString(docs) {
+			t.Errorf("%s /v1%s is not documented in README.md or docs/", method, path)
+		}
+	}
 }
