@@ -95,6 +95,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzFind$$' -fuzztime $(FUZZTIME) ./pkg/apikey
 	$(GO) test -run '^$$' -fuzz '^FuzzParseReport$$' -fuzztime $(FUZZTIME) ./pkg/keysapi
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRate$$' -fuzztime $(FUZZTIME) ./pkg/samtemplate
+	$(GO) test -run '^$$' -fuzz '^FuzzShellBlocks$$' -fuzztime $(FUZZTIME) ./cmd/framegate
+	$(GO) test -run '^$$' -fuzz '^FuzzPlainJSON$$' -fuzztime $(FUZZTIME) ./cmd/framegate
 
 clean:
 	rm -rf $(BUILD_DIR) .aws-sam

@@ -283,6 +283,27 @@ func TestPlainJSON(t *testing.T) {
 	}
 }
 
+// FuzzPlainJSON: what plainJSON prints for valid JSON is valid JSON with
+// the same value.
+func FuzzPlainJSON(f *testing.F) {
+	for _, s := range []string{`{"u":"a\u0026b"}`, `[1,2.50,"<>"]`, `"\u2028"`, `{"a":{"b":null}}`, `not json`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		out := plainJSON([]byte(in))
+		var a, b any
+		if json.Unmarshal([]byte(in), &a) != nil {
+			return
+		}
+		if err := json.Unmarshal([]byte(out), &b); err != nil {
+			t.Fatalf("plainJSON(%q) = %q: %v", in, out, err)
+		}
+		if fmt.Sprint(a) != fmt.Sprint(b) {
+			t.Fatalf("plainJSON(%q) = %q changes the value", in, out)
+		}
+	})
+}
+
 // publishing drives connections and publications on a succeeded video.
 func publishing(t *testing.T, videoID string) {
 	t.Helper()

@@ -335,3 +335,25 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 		}
 	}
 }
+
+// FuzzShellBlocks: any Markdown is parsed without panicking, blocks come in
+// order of their lines, and a block is never a skip without a known kind.
+func FuzzShellBlocks(f *testing.F) {
+	for _, s := range []string{"```sh\necho\n```\n", "<!-- docs-test: skip aws -->\n```bash\nsam\n```\n", "````sh\n```\n````\n", "```\n", "  ```sh\nx"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, md string) {
+		bs, err := shellBlocks("f.md", []byte(md))
+		if err != nil {
+			return
+		}
+		for i, b := range bs {
+			if i > 0 && b.line <= bs[i-1].line {
+				t.Fatalf("blocks out of order: %+v", bs)
+			}
+			if _, ok := skipKinds[b.skip]; b.skip != "" && !ok {
+				t.Fatalf("unknown skip %q", b.skip)
+			}
+		}
+	})
+}
