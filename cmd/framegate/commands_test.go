@@ -36,6 +36,7 @@ var commands = []string{
 	"webhooks rotate-secret", "webhooks test", "webhooks deliveries", "webhooks redeliver",
 	"connections list", "connections get", "connections create", "connections delete",
 	"publications create", "publications list", "publications cancel",
+	"assets upload", "assets list", "assets get", "assets delete",
 }
 
 // notCLI are the operations of openapi.yaml no command calls, and why.

@@ -72,7 +72,7 @@ create retried after a lost answer renders once.`,
 		Example: `  framegate videos create --file examples/hello.json --wait
   framegate videos create --file call.json --output json | jq -r .id`,
 		Args: noArgs,
-	}, "createVideo,getVideoStatus", func(cmd *cobra.Command, c *client.Client, _ []string) error {
+	}, "createVideo,getVideoStatus,listAssets", func(cmd *cobra.Command, c *client.Client, _ []string) error {
 		b, err := readInput(cmd, file)
 		if err != nil {
 			return err

@@ -577,6 +577,63 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/assets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List assets, newest first.
+         * @description Needs `assets:read`.
+         */
+        get: operations["listAssets"];
+        put?: never;
+        /**
+         * Announce a file to upload; the answer says where to PUT it.
+         * @description Needs `assets:write`. The file goes straight to storage, never through the API: one PUT of
+         *     the whole file to `upload.url` with `upload.headers` (files up to 5 GiB), or, for larger files
+         *     or with `"multipart": true`, one PUT per part of `upload.multipart` and a POST to its
+         *     `complete` URL. The asset then becomes `ready` or `failed` by itself (poll
+         *     `GET /v1/assets/{id}` or subscribe to `asset.ready` / `asset.failed`). A content type we
+         *     do not read, or a size over 30 GiB, is 400; an asset that would take the environment past
+         *     its plan's storage quota is 409 `storage_limit_reached`.
+         */
+        post: operations["createAsset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/assets/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An asset id (`ast_…`). */
+                id: components["parameters"]["assetId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * One asset, its status and what probing found.
+         * @description Needs `assets:read`.
+         */
+        get: operations["getAsset"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete an asset, its file and any unfinished upload.
+         * @description Needs `assets:write`. Renders already queued that use it fail.
+         */
+        delete: operations["deleteAsset"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -621,12 +678,12 @@ export interface components {
          * @description The closed list of error codes, each with one HTTP status: `invalid_request` 400,
          *     `sandbox_duration_exceeded` 400, `missing_api_key` 401, `invalid_api_key` 401,
          *     `api_key_expired` 401, `insufficient_scope` 403, `not_found` 404, `conflict` 409,
-         *     `key_limit_reached` 409, `connection_limit_reached` 409, `idempotency_mismatch` 409,
+         *     `key_limit_reached` 409, `connection_limit_reached` 409, `storage_limit_reached` 409, `idempotency_mismatch` 409,
          *     `payload_too_large` 413, `unsupported_media_type` 415, `rate_limited` 429, `queue_full` 429,
          *     `internal_error` 500, `service_unavailable` 503.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "sandbox_duration_exceeded" | "missing_api_key" | "invalid_api_key" | "api_key_expired" | "insufficient_scope" | "not_found" | "conflict" | "key_limit_reached" | "connection_limit_reached" | "idempotency_mismatch" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "queue_full" | "internal_error" | "service_unavailable";
+        ErrorCode: "invalid_request" | "sandbox_duration_exceeded" | "missing_api_key" | "invalid_api_key" | "api_key_expired" | "insufficient_scope" | "not_found" | "conflict" | "key_limit_reached" | "connection_limit_reached" | "storage_limit_reached" | "idempotency_mismatch" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "queue_full" | "internal_error" | "service_unavailable";
         /**
          * Format: date-time
          * @description RFC 3339 in UTC with milliseconds, e.g. `2030-01-31T12:00:00.000Z`.
@@ -640,9 +697,9 @@ export interface components {
          */
         Environment: "live" | "test";
         /** @enum {string} */
-        Scope: "keys:manage" | "videos:read" | "videos:write" | "templates:read" | "templates:write" | "webhooks:manage" | "connections:manage";
+        Scope: "keys:manage" | "videos:read" | "videos:write" | "templates:read" | "templates:write" | "webhooks:manage" | "connections:manage" | "assets:read" | "assets:write";
         /**
-         * @description `read_only` (every `*:read`), `render` (`videos:read`, `videos:write`, `templates:read`), `editor` (render + `templates:write`), `manager` (every scope).
+         * @description `read_only` (every `*:read`), `render` (`videos:read`, `videos:write`, `templates:read`, `assets:read`, `assets:write`), `editor` (render + `templates:write`), `manager` (every scope).
          * @enum {string}
          */
         Role: "read_only" | "render" | "editor" | "manager";
@@ -733,6 +790,101 @@ export interface components {
             /** @constant */
             object: "list";
             data: components["schemas"]["ApiKey"][];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /** @enum {string} */
+        AssetStatus: "pending" | "ready" | "failed";
+        CreateAssetRequest: {
+            /** @description The file's name, for people: never trusted for its format. */
+            filename: string;
+            /**
+             * @description What the file is declared to be; the content must agree (checked at ingestion).
+             * @enum {string}
+             */
+            contentType: "video/mp4" | "video/quicktime" | "video/webm" | "video/x-matroska" | "image/png" | "image/jpeg" | "image/webp" | "image/gif" | "audio/mpeg" | "audio/mp4" | "audio/aac" | "audio/wav" | "audio/x-wav" | "audio/ogg" | "audio/flac" | "audio/webm";
+            /** @description The exact size of the file to upload. */
+            sizeBytes: number;
+            /** @description Ask for a resumable multipart plan below 5 GiB (always given above). */
+            multipart?: boolean;
+        };
+        PresignedRequest: {
+            method: string;
+            /** Format: uri */
+            url: string;
+        };
+        /**
+         * @description Where to send the file. Without `multipart`: `PUT` the whole file to `url` with `headers`.
+         *     With it: `PUT` each part's bytes to its URL (keep each answer's `ETag`), then `POST` to
+         *     `complete.url` the XML `<CompleteMultipartUpload>` listing every `<Part>` with its
+         *     `<PartNumber>` and `<ETag>`; after an interruption, `GET listParts.url` says which parts
+         *     arrived. Every URL works until `expiresAt`.
+         */
+        AssetUpload: {
+            /** @constant */
+            method: "PUT";
+            /** Format: uri */
+            url?: string;
+            headers: {
+                [key: string]: string;
+            };
+            expiresAt: components["schemas"]["Timestamp"];
+            multipart?: {
+                uploadId: string;
+                partSize: number;
+                parts: {
+                    partNumber: number;
+                    sizeBytes: number;
+                    /** Format: uri */
+                    url: string;
+                }[];
+                listParts: components["schemas"]["PresignedRequest"];
+                complete: components["schemas"]["PresignedRequest"];
+                abort: components["schemas"]["PresignedRequest"];
+            };
+        };
+        /**
+         * @description An uploaded file. `kind`, `durationSeconds`, `width`, `height` and `codecs` are null until it
+         *     is `ready`, and stay null where they do not apply (an image has no duration, audio no size).
+         *     A `failed` asset's `error.code` is `unsupported_media`, `too_long`, `too_large`,
+         *     `incomplete_upload` or `decompression_bomb` (docs/assets.md).
+         */
+        Asset: {
+            /** @constant */
+            object: "asset";
+            id: string;
+            status: components["schemas"]["AssetStatus"];
+            environment: components["schemas"]["Environment"];
+            filename: string;
+            contentType: string;
+            /** @description Declared until the asset is ready, then measured. */
+            sizeBytes: number;
+            /** @enum {string|null} */
+            kind: "video" | "image" | "audio" | null;
+            durationSeconds: number | null;
+            width: number | null;
+            height: number | null;
+            codecs: null | {
+                video?: string;
+                audio?: string;
+            };
+            error: null | {
+                /** @enum {string} */
+                code: "unsupported_media" | "too_long" | "too_large" | "incomplete_upload" | "decompression_bomb";
+                message: string;
+            };
+            createdAt: components["schemas"]["Timestamp"];
+            finishedAt: components["schemas"]["NullableTimestamp"];
+            /**
+             * Format: date-time
+             * @description When the asset is deleted (sandbox assets, after 24 hours).
+             */
+            expiresAt: string | null;
+            upload?: components["schemas"]["AssetUpload"];
+        };
+        AssetList: {
+            /** @constant */
+            object: "list";
+            data: components["schemas"]["Asset"][];
             pagination: components["schemas"]["Pagination"];
         };
         /** @enum {string} */
@@ -862,7 +1014,7 @@ export interface components {
             };
         };
         /** @enum {string} */
-        EventType: "render.succeeded" | "render.failed" | "publish.executed" | "publish.failed" | "webhook.test";
+        EventType: "render.succeeded" | "render.failed" | "publish.executed" | "publish.failed" | "asset.ready" | "asset.failed" | "webhook.test";
         /** @description An event type, or `*` for all. */
         EventSelector: components["schemas"]["EventType"] | "*";
         CreateWebhookRequest: {
@@ -1106,7 +1258,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description `conflict` (the resource's state forbids it), `key_limit_reached` or `idempotency_mismatch`. */
+        /** @description `conflict` (the resource's state forbids it), `key_limit_reached`, `storage_limit_reached` or `idempotency_mismatch`. */
         Conflict: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1257,6 +1409,8 @@ export interface components {
         videoId: string;
         /** @description A template id (`tpl_…` for the built-ins). */
         templateId: string;
+        /** @description An asset id (`ast_…`). */
+        assetId: string;
         /** @description An endpoint id (`we_…`), or `video-urls` for the built-in endpoint that delivers to each video's `webhookUrl`. */
         webhookId: string;
     };
@@ -2661,6 +2815,159 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listAssets: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["limit"];
+                /** @description An asset id from a previous page's links. */
+                cursor?: string;
+                status?: components["schemas"]["AssetStatus"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of assets. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssetList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createAsset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateAssetRequest"];
+            };
+        };
+        responses: {
+            /** @description The pending asset, with its upload. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Asset"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAsset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An asset id (`ast_…`). */
+                id: components["parameters"]["assetId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The asset. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Asset"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteAsset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An asset id (`ast_…`). */
+                id: components["parameters"]["assetId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The deletion. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deleted"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
