@@ -44,9 +44,10 @@ var (
 )
 
 // curlFails makes an HTTP error fail curl (exit 22), except in a call that
-// writes the status out itself (-w).
+// writes the status out itself (-w); --show-error puts why in the output
+// even under -s.
 const curlFails = `curl() {
-  case " $* " in *" -w "*|*" --write-out "*) command curl "$@" ;; *) command curl --fail-with-body "$@" ;; esac
+  case " $* " in *" -w "*|*" --write-out "*) command curl --show-error "$@" ;; *) command curl --fail-with-body --show-error "$@" ;; esac
 }`
 
 // docBlock is one fenced shell block.
