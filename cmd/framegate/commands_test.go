@@ -33,7 +33,7 @@ var commands = []string{
 	"videos create", "videos list", "videos get", "videos status", "videos delete", "videos download",
 	"templates list", "templates get", "templates create", "templates replace", "templates delete",
 	"webhooks listen", "webhooks list", "webhooks get", "webhooks create", "webhooks update", "webhooks delete",
-	"webhooks rotate-secret", "webhooks test", "webhooks deliveries", "webhooks redeliver",
+	"webhooks rotate-secret", "webhooks test", "webhooks deliveries", "webhooks redeliver", "webhooks recover",
 	"connections list", "connections get", "connections create", "connections delete",
 	"publications create", "publications list", "publications cancel",
 	"assets upload", "assets list", "assets get", "assets delete",

@@ -421,7 +421,8 @@ an event since --since: an RFC 3339 time (2030-01-02T03:04:05Z) or a duration
 ago (90m, 36h), within the 30 days the delivery log keeps. They go out one at
 a time in the order of their events, each once; the delivery log shows the
 attempts with the recovery's id.` + apiEnvHelp,
-		Args: exactArgs(1),
+		Args:        exactArgs(1),
+		Annotations: map[string]string{operationAnnotation: "recoverWebhookDeliveries"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t, err := parseSince(since, time.Now())
 			if err != nil {

@@ -441,8 +441,11 @@ export interface paths {
         put?: never;
         /**
          * Register an endpoint that receives signed events.
-         * @description Needs `webhooks:manage`. The signing secret (`whsec_…`) is in `secret`, returned this once.
-         *     The URL must be https and resolve to a public address.
+         * @description Needs `webhooks:manage`. A `v1` endpoint's signing secret (`whsec_…`) is in `secret`, returned this
+         *     once; a `v1a` endpoint shows its `publicKey` (`whpk_…`) instead, and never a secret. An `http`
+         *     endpoint's URL must be https (http too for sandbox keys) and resolve to a public address; an `sqs` or
+         *     `eventbridge` endpoint names a queue or bus in your account and the role framegate assumes with the
+         *     returned `externalId`.
          */
         post: operations["createWebhookEndpoint"];
         delete?: never;
@@ -496,7 +499,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Replace the signing secret; deliveries carry both signatures for 24 hours.
+         * Replace the signing secret (or the v1a key pair); deliveries carry both signatures for 24 hours.
          * @description Needs `webhooks:manage`. The body must be empty or `{}`.
          */
         post: operations["rotateWebhookSecret"];
@@ -546,6 +549,33 @@ export interface paths {
         get: operations["listWebhookDeliveries"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/{id}/recover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An endpoint id (`we_…`), or `video-urls` for the built-in endpoint that delivers to each video's `webhookUrl`. */
+                id: components["parameters"]["webhookId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send every failed delivery since a time again, in event order, once.
+         * @description Needs `webhooks:manage`. Every delivery of this endpoint that failed (its retries exhausted, or refused)
+         *     or waits to retry a failed attempt, for an event from `since` until now, is sent again, one at a time in
+         *     the order of the events, each once (a retry it was waiting for is superseded); the attempts are logged as
+         *     `manual` with the recovery's id. `since` must be within the 30 days the log
+         *     keeps. A disabled endpoint is 409: enable it first.
+         */
+        post: operations["recoverWebhookDeliveries"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1014,48 +1044,96 @@ export interface components {
             };
         };
         /** @enum {string} */
-        EventType: "render.succeeded" | "render.failed" | "publish.executed" | "publish.failed" | "asset.ready" | "asset.failed" | "webhook.test";
+        EventType: "render.succeeded" | "render.failed" | "publish.executed" | "publish.failed" | "asset.ready" | "asset.failed" | "webhook.test" | "webhook.endpoint.disabled" | "webhook.message.exhausted";
         /** @description An event type, or `*` for all. */
         EventSelector: components["schemas"]["EventType"] | "*";
+        /**
+         * @description `type` picks the destination and its one address field: `url` for `http` (the default),
+         *     `queueUrl` for `sqs`, `eventBusArn` for `eventbridge`; the last two also need `roleArn`.
+         */
         CreateWebhookRequest: {
+            type?: components["schemas"]["WebhookDestinationType"];
             /**
              * Format: uri
-             * @description https, public address, no #fragment.
+             * @description https (http too for sandbox endpoints), public address, no #fragment.
              */
-            url: string;
+            url?: string;
+            /** @description An SQS queue URL, for `sqs` endpoints. */
+            queueUrl?: string;
+            /** @description An EventBridge event bus ARN, for `eventbridge` endpoints. */
+            eventBusArn?: string;
+            /** @description The IAM role framegate assumes, with the returned `externalId`, to deliver to an AWS destination. */
+            roleArn?: string;
             events: components["schemas"]["EventSelector"][];
             description?: string;
+            signatureScheme?: components["schemas"]["SignatureScheme"];
         };
+        /** @description The destination type cannot change; its address field and role can. */
         UpdateWebhookRequest: {
             /** Format: uri */
             url?: string;
+            queueUrl?: string;
+            eventBusArn?: string;
+            roleArn?: string;
             events?: components["schemas"]["EventSelector"][];
             enabled?: boolean;
             description?: string;
         };
+        /**
+         * @description Where deliveries go: an HTTP POST, or a queue or event bus in your AWS account (through `roleArn`).
+         * @enum {string}
+         */
+        WebhookDestinationType: "http" | "sqs" | "eventbridge";
+        /**
+         * @description `v1` (the default): HMAC-SHA256 under a `whsec_` secret. `v1a`: ed25519, verified with the endpoint's `publicKey` (`whpk_…`); no secret is ever shown.
+         * @enum {string}
+         */
+        SignatureScheme: "v1" | "v1a";
         WebhookEndpoint: {
             /** @constant */
             object: "webhook_endpoint";
             id: string;
             /** @enum {string} */
             kind: "endpoint" | "video_urls";
-            /** @description null for the `video-urls` endpoint. */
+            type: components["schemas"]["WebhookDestinationType"];
+            /** @description null for the `video-urls` endpoint and for AWS destinations. */
             url: string | null;
+            /** @description `sqs` endpoints. */
+            queueUrl?: string;
+            /** @description `eventbridge` endpoints. */
+            eventBusArn?: string;
+            /** @description AWS destinations. */
+            roleArn?: string;
+            /** @description AWS destinations: the sts:ExternalId your role's trust policy must require. */
+            externalId?: string;
             events: components["schemas"]["EventSelector"][];
             description: string;
             enabled: boolean;
             /** @description Why it is disabled (by you, or after 5 days of failures, or a 410); null when enabled. */
             disabledReason: string | null;
             environment: components["schemas"]["Environment"];
-            secretPreview: string;
+            signatureScheme: components["schemas"]["SignatureScheme"];
+            /** @description The masked `whsec_` secret of a `v1` endpoint; null for `v1a`. */
+            secretPreview: string | null;
+            /** @description `v1a` endpoints: the ed25519 public key that verifies their `v1a,` signatures. */
+            publicKey?: string;
+            /** @description `v1a` endpoints: the key the last rotation replaced, until `previousSecretExpiresAt`. */
+            previousPublicKey?: string;
             previousSecretExpiresAt: components["schemas"]["NullableTimestamp"];
             failingSince: components["schemas"]["NullableTimestamp"];
             createdAt: components["schemas"]["Timestamp"];
             updatedAt: components["schemas"]["Timestamp"];
-            /** @description The signing secret, only in the answer that creates or rotates it. */
+            /** @description The signing secret of a `v1` endpoint, only in the answer that creates or rotates it. */
             secret?: string;
         };
-        WebhookEndpointWithSecret: components["schemas"]["WebhookEndpoint"] & unknown;
+        /** @description A new or rotated endpoint: a `v1` one with its `secret`, shown this once; a `v1a` one with its `publicKey` (its private key is never shown). */
+        WebhookEndpointWithKey: (components["schemas"]["WebhookEndpoint"] & {
+            /** @constant */
+            signatureScheme?: "v1";
+        }) | (components["schemas"]["WebhookEndpoint"] & {
+            /** @constant */
+            signatureScheme?: "v1a";
+        });
         WebhookEndpointList: {
             /** @constant */
             object: "list";
@@ -1069,6 +1147,15 @@ export interface components {
             /** @constant */
             type: "webhook.test";
             deliveryId: string;
+        };
+        WebhookRecovery: {
+            /** @constant */
+            object: "webhook_recovery";
+            id: string;
+            endpointId: string;
+            since: components["schemas"]["Timestamp"];
+            /** @description When it was asked: later events are not part of it. */
+            until: components["schemas"]["Timestamp"];
         };
         WebhookDelivery: {
             /** @constant */
@@ -1093,8 +1180,10 @@ export interface components {
                 response: string;
                 error?: string;
                 manual?: boolean;
+                /** @description The recovery that made this attempt. */
+                recovery?: string;
             }[];
-            /** @description The event as delivered (null if it was not valid JSON). */
+            /** @description The event as delivered, without the URLs of its links (signed anew at each attempt); null if it was not valid JSON. */
             payload: unknown;
         };
         WebhookDeliveryList: {
@@ -2515,7 +2604,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["WebhookEndpointWithSecret"];
+                    "application/json": components["schemas"]["WebhookEndpointWithKey"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -2675,7 +2764,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["WebhookEndpointWithSecret"];
+                    "application/json": components["schemas"]["WebhookEndpointWithKey"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -2770,6 +2859,55 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    recoverWebhookDeliveries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An endpoint id (`we_…`), or `video-urls` for the built-in endpoint that delivers to each video's `webhookUrl`. */
+                id: components["parameters"]["webhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: date-time
+                     * @description RFC 3339.
+                     */
+                    since: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The recovery is queued. */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookRecovery"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
