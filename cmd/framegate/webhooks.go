@@ -50,7 +50,7 @@ func newWebhooksListCmd() *cobra.Command {
 		}
 		return table(cmd, eps, "ID\tKIND\tURL\tEVENTS\tENABLED\tSECRET", func(row func(string, ...any)) {
 			for _, e := range eps {
-				row("%s\t%s\t%s\t%s\t%t\t%s", e.ID, e.Kind, deref(e.URL, "-"), strings.Join(e.Events, ","), e.Enabled, e.SecretPreview)
+				row("%s\t%s\t%s\t%s\t%t\t%s", e.ID, e.Kind, deref(e.URL, "-"), strings.Join(e.Events, ","), e.Enabled, deref(e.SecretPreview, "-"))
 			}
 		})
 	})
