@@ -37,11 +37,15 @@ var commands = []string{
 	"connections list", "connections get", "connections create", "connections delete",
 	"publications create", "publications list", "publications cancel",
 	"assets upload", "assets list", "assets get", "assets delete",
+	"console", "console sessions", "console revoke",
 }
 
 // notCLI are the operations of openapi.yaml no command calls, and why.
 var notCLI = map[string]string{
-	"getOpenAPI": "the API description, for tools (code generators, linters), not an action on a workspace: curl $FRAMEGATE_API_URL/openapi.json",
+	"getOpenAPI":      "the API description, for tools (code generators, linters), not an action on a workspace: curl $FRAMEGATE_API_URL/openapi.json",
+	"getConsole":      "the console's HTML page, for a browser: `framegate console` prints the link that opens it",
+	"getConsoleAsset": "a script or style sheet of the console page, fetched by the browser",
+	"signInToConsole": "the browser's exchange of a one-time link for an HttpOnly session cookie, which a CLI cannot hold; `framegate console` prints the link",
 }
 
 func TestEveryCommandHasHelp(t *testing.T) {

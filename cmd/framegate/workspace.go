@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/audit"
@@ -39,8 +40,7 @@ type storeFlags struct {
 	stack, table, secret, auditTable, endpoint, region string
 }
 
-func (f *storeFlags) register(cmd *cobra.Command) {
-	fl := cmd.PersistentFlags()
+func (f *storeFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.stack, "stack", "", "deployed CloudFormation stack to act on (reads its outputs)")
 	fl.StringVar(&f.table, "table", os.Getenv("KEYS_TABLE"), "keys table name (instead of --stack)")
 	fl.StringVar(&f.secret, "pepper-secret", os.Getenv("PEPPER_SECRET_ARN"), "pepper secret ARN (instead of --stack)")
@@ -182,7 +182,7 @@ func newWorkspaceCmd() *cobra.Command {
 		Use:   "workspace",
 		Short: "Operators: create and manage workspaces (uses AWS credentials, not an API key)",
 	}
-	sf.register(cmd)
+	sf.register(cmd.PersistentFlags())
 
 	var name, planName string
 	var overrides ratelimit.Plan

@@ -664,6 +664,121 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/console/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The console links and sessions of this workspace and environment, newest first (at most 100, kept 7 days after they end).
+         * @description Needs `keys:manage`.
+         */
+        get: operations["listConsoleSessions"];
+        put?: never;
+        /**
+         * A one-time link that signs a person in to the console of this workspace and environment.
+         * @description Needs `keys:manage`, from a key that does not expire (a console session cannot open another).
+         *     The link works once, within `expiresAt` (15 minutes); the session it opens lasts 12 hours
+         *     unless it is revoked (`DELETE /console/sessions/{id}`) or signs out. The secret is in the URL's
+         *     fragment, which browsers never send to a server. The body must be empty or `{}`.
+         */
+        post: operations["createConsoleSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A console session id (`cs_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End a console session (or cancel an unused link); its next request is refused.
+         * @description Needs `keys:manage`. A session that ends itself (the console's Sign out) also gets a
+         *     `Set-Cookie` that removes its cookie. Revoking a revoked session returns it unchanged.
+         */
+        delete: operations["revokeConsoleSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The console page (HTML). Needs no key.
+         * @description The page signs in with a one-time link's `#signin=` fragment and then calls this API with its
+         *     session cookie and the `X-Framegate-Console: live|test` header (docs/console.md).
+         */
+        get: operations["getConsole"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/{asset}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A file of the console (`app.js`, `console.css`, …). */
+                asset: string;
+            };
+            cookie?: never;
+        };
+        /** A script, style sheet or image of the console page. Needs no key. */
+        get: operations["getConsoleAsset"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/signin": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Use a one-time console link and receive the session's cookie. Needs no key.
+         * @description The console page calls it with the token from the link's fragment and the
+         *     `X-Framegate-Console` header (without it: 400, so no other site can sign a browser in).
+         *     A link works once: used, expired (15 minutes) or revoked, it is 401 `invalid_console_link`.
+         *     The cookie is `HttpOnly; Secure; SameSite=Strict`, for the stage's path, for at most 12 hours.
+         */
+        post: operations["signInToConsole"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -707,13 +822,13 @@ export interface components {
         /**
          * @description The closed list of error codes, each with one HTTP status: `invalid_request` 400,
          *     `sandbox_duration_exceeded` 400, `missing_api_key` 401, `invalid_api_key` 401,
-         *     `api_key_expired` 401, `insufficient_scope` 403, `not_found` 404, `conflict` 409,
+         *     `api_key_expired` 401, `invalid_console_link` 401, `insufficient_scope` 403, `not_found` 404, `conflict` 409,
          *     `key_limit_reached` 409, `connection_limit_reached` 409, `storage_limit_reached` 409, `idempotency_mismatch` 409,
          *     `payload_too_large` 413, `unsupported_media_type` 415, `rate_limited` 429, `queue_full` 429,
          *     `internal_error` 500, `service_unavailable` 503.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "sandbox_duration_exceeded" | "missing_api_key" | "invalid_api_key" | "api_key_expired" | "insufficient_scope" | "not_found" | "conflict" | "key_limit_reached" | "connection_limit_reached" | "storage_limit_reached" | "idempotency_mismatch" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "queue_full" | "internal_error" | "service_unavailable";
+        ErrorCode: "invalid_request" | "sandbox_duration_exceeded" | "missing_api_key" | "invalid_api_key" | "api_key_expired" | "invalid_console_link" | "insufficient_scope" | "not_found" | "conflict" | "key_limit_reached" | "connection_limit_reached" | "storage_limit_reached" | "idempotency_mismatch" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "queue_full" | "internal_error" | "service_unavailable";
         /**
          * Format: date-time
          * @description RFC 3339 in UTC with milliseconds, e.g. `2030-01-31T12:00:00.000Z`.
@@ -755,8 +870,11 @@ export interface components {
             environment: components["schemas"]["Environment"];
             key: {
                 id: string;
-                /** @enum {string} */
-                kind: "primary" | "secondary";
+                /**
+                 * @description `console`: a console session (its id is `cs_…`).
+                 * @enum {string}
+                 */
+                kind: "primary" | "secondary" | "console";
                 role: components["schemas"]["Role"];
                 scopes: components["schemas"]["Scope"][];
                 /** Format: date-time */
@@ -1277,8 +1395,67 @@ export interface components {
             data: components["schemas"]["Connection"][];
             pagination: components["schemas"]["Pagination"];
         };
+        ConsoleLink: {
+            /** @constant */
+            object: "console_link";
+            /** @description The console session the link opens (`cs_…`), to revoke it. */
+            id: string;
+            /**
+             * Format: uri
+             * @description The one-time link: `…/v1/console#signin=<token>`. Give it to one person.
+             */
+            url: string;
+            expiresAt: components["schemas"]["Timestamp"];
+        };
+        ConsoleSession: {
+            /** @constant */
+            object: "console_session";
+            id: string;
+            environment: components["schemas"]["Environment"];
+            /**
+             * @description `pending`: the link was not used yet.
+             * @enum {string}
+             */
+            status: "pending" | "active" | "expired" | "revoked";
+            createdAt: components["schemas"]["Timestamp"];
+            /** @description The id of the key that asked for the link, or `operator`. */
+            createdBy: string;
+            linkExpiresAt: components["schemas"]["Timestamp"];
+            signedInAt: components["schemas"]["NullableTimestamp"];
+            expiresAt: components["schemas"]["NullableTimestamp"];
+            revokedAt: components["schemas"]["NullableTimestamp"];
+        };
+        ConsoleSessionList: {
+            /** @constant */
+            object: "list";
+            data: components["schemas"]["ConsoleSession"][];
+        };
+        ConsoleSignIn: {
+            /** @constant */
+            object: "console_session";
+            id: string;
+            workspace: {
+                id: string;
+            };
+            environment: components["schemas"]["Environment"];
+            expiresAt: components["schemas"]["Timestamp"];
+        };
     };
     responses: {
+        /**
+         * @description An error of a route that needs no key, so carries no rate-limit headers: `invalid_request`,
+         *     `invalid_console_link`, `not_found`, `payload_too_large`, `unsupported_media_type`, `internal_error`.
+         */
+        PublicError: {
+            headers: {
+                /** @description Set when a handler answered. */
+                "X-Request-Id"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description `invalid_request` (the wrong field is in `error.field`, as a JSON pointer or a parameter name) or `sandbox_duration_exceeded`. */
         BadRequest: {
             headers: {
@@ -1525,6 +1702,14 @@ export interface components {
         "Idempotent-Replayed": "true";
         /** @description `Bearer`. */
         "WWW-Authenticate": string;
+        /** @description The console's policy. Scripts, styles, images and API calls from its own origin only; videos from the renders bucket. */
+        "Content-Security-Policy": string;
+        "X-Content-Type-Options": "nosniff";
+        "Referrer-Policy": "no-referrer";
+        /** @description The console session of one environment, `fg_console_live` or `fg_console_test`. */
+        "Set-Cookie-Session": string;
+        /** @description Only when a session ends itself; removes its cookie. */
+        "Set-Cookie-Clear": string;
     };
     pathItems: never;
 }
@@ -3109,6 +3294,212 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listConsoleSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The console sessions. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsoleSessionList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createConsoleSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description The link. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsoleLink"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    revokeConsoleSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A console session id (`cs_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session, revoked. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Set-Cookie": components["headers"]["Set-Cookie-Clear"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsoleSession"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getConsole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Content-Security-Policy": components["headers"]["Content-Security-Policy"];
+                    "X-Content-Type-Options": components["headers"]["X-Content-Type-Options"];
+                    "Referrer-Policy": components["headers"]["Referrer-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["PublicError"];
+        };
+    };
+    getConsoleAsset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A file of the console (`app.js`, `console.css`, …). */
+                asset: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Content-Security-Policy": components["headers"]["Content-Security-Policy"];
+                    "X-Content-Type-Options": components["headers"]["X-Content-Type-Options"];
+                    "Referrer-Policy": components["headers"]["Referrer-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/javascript": string;
+                    "text/css": string;
+                    "image/svg+xml": string;
+                };
+            };
+            404: components["responses"]["PublicError"];
+            500: components["responses"]["PublicError"];
+        };
+    };
+    signInToConsole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description What follows `#signin=` in the link. */
+                    token: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Signed in. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Content-Security-Policy": components["headers"]["Content-Security-Policy"];
+                    "X-Content-Type-Options": components["headers"]["X-Content-Type-Options"];
+                    "Referrer-Policy": components["headers"]["Referrer-Policy"];
+                    "Set-Cookie": components["headers"]["Set-Cookie-Session"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsoleSignIn"];
+                };
+            };
+            400: components["responses"]["PublicError"];
+            401: components["responses"]["PublicError"];
+            404: components["responses"]["PublicError"];
+            413: components["responses"]["PublicError"];
+            415: components["responses"]["PublicError"];
+            500: components["responses"]["PublicError"];
         };
     };
     getOpenAPI: {
