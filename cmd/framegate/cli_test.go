@@ -353,6 +353,14 @@ func TestCLIKeysAndExitCodes(t *testing.T) {
 	if err != nil || json.Unmarshal([]byte(out), &link) != nil || !strings.HasPrefix(link.URL, s.URL()+"/console#signin=cs_") {
 		t.Fatalf("console with the key: %v\n%s", err, out)
 	}
+	var sessions []client.ConsoleSession
+	out, err = run(t, "console", "sessions", "-o", "json")
+	if err != nil || json.Unmarshal([]byte(out), &sessions) != nil || len(sessions) == 0 || sessions[0].ID != link.ID || sessions[0].Status != "pending" {
+		t.Fatalf("console sessions: %v\n%s", err, out)
+	}
+	if out, err = run(t, "console", "revoke", link.ID); err != nil || out != link.ID+" revoked\n" {
+		t.Fatalf("console revoke: %v\n%s", err, out)
+	}
 	env := s.Getenv("KeysFunction")
 	operator := []string{"console", "--table", env("KEYS_TABLE"), "--pepper-secret", env("PEPPER_SECRET_ARN"), "--audit-table", env("AUDIT_TABLE"), "--endpoint", s.Endpoint(), "--api-url", s.URL(), "--env", "test"}
 	out, err = run(t, append(operator, "--workspace", ws.ID)...)
