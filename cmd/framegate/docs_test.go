@@ -173,10 +173,12 @@ func TestDocsAndClients(t *testing.T) {
 		t.Fatalf("build the CLI: %v\n%s", err, out)
 	}
 
-	// prelude is what a reader has done before a file's first block: run
+	// prelude is what a reader has done before the first block: run
 	// `framegate dev` (here: its demo workspace on this stack) and paste
-	// the export line it printed.
-	prelude := func(t *testing.T) string {
+	// the export line it printed. One workspace for every file, as for a
+	// reader who goes through the docs in one sitting.
+	var prelude string
+	{
 		var out bytes.Buffer
 		stop, err := demoWorkspace(context.Background(), s.Stack, &out, false)
 		if err != nil {
@@ -185,11 +187,12 @@ func TestDocsAndClients(t *testing.T) {
 		t.Cleanup(stop)
 		for _, l := range strings.Split(out.String(), "\n") {
 			if l = strings.TrimSpace(l); strings.HasPrefix(l, "export "+apiURLEnv+"=") {
-				return l
+				prelude = l
 			}
 		}
-		t.Fatalf("framegate dev printed no export line:\n%s", out.String())
-		return ""
+		if prelude == "" {
+			t.Fatalf("framegate dev printed no export line:\n%s", out.String())
+		}
 	}
 
 	byFile := map[string][]docBlock{}
@@ -204,7 +207,7 @@ func TestDocsAndClients(t *testing.T) {
 	for _, file := range order {
 		t.Run(file, func(t *testing.T) {
 			var script strings.Builder
-			fmt.Fprintf(&script, "set -euo pipefail\n%s\nexport GOBIN=%q PATH=%q:\"$PATH\"\n%s\n", prelude(t), bin, bin, curlFails)
+			fmt.Fprintf(&script, "set -euo pipefail\n%s\nexport GOBIN=%q PATH=%q:\"$PATH\"\n%s\n", prelude, bin, bin, curlFails)
 			var runnable []docBlock
 			for _, b := range byFile[file] {
 				if b.skip != "" {
@@ -248,9 +251,8 @@ func TestDocsAndClients(t *testing.T) {
 		cmd.Dir = dir
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
-		ws := prelude(t)
 		cmd.Env = os.Environ()
-		for _, kv := range strings.Fields(strings.TrimPrefix(ws, "export ")) {
+		for _, kv := range strings.Fields(strings.TrimPrefix(prelude, "export ")) {
 			cmd.Env = append(cmd.Env, kv)
 		}
 		if err := cmd.Run(); err != nil {
