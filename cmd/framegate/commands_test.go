@@ -28,7 +28,7 @@ import (
 // each must exist and answer --help.
 var commands = []string{
 	"dev", "auth",
-	"workspace create", "workspace list", "workspace show", "workspace set-plan",
+	"workspace create", "workspace list", "workspace show", "workspace set-plan", "workspace reset-primary",
 	"keys create", "keys list", "keys get", "keys rotate", "keys revoke", "keys reset-primary",
 	"videos create", "videos list", "videos get", "videos status", "videos delete", "videos download",
 	"templates list", "templates get", "templates create", "templates replace", "templates delete",

@@ -92,7 +92,7 @@ export interface paths {
         /**
          * Replace a key by a new one with the same role, limits and counters.
          * @description Needs `keys:manage`. The old key keeps working for `gracePeriodSeconds` (0 to 86400,
-         *     default 0) and then stops. The body may be empty.
+         *     default 0) and then stops, `rotated` (401 `api_key_expired`). The body may be empty.
          */
         post: operations["rotateKey"];
         delete?: never;
@@ -112,7 +112,9 @@ export interface paths {
         put?: never;
         /**
          * Replace the environment's primary key; the old one dies at once.
-         * @description Needs every scope (a `manager` key) that does not expire. The body must be empty or `{}`.
+         * @description Only the primary key itself may call it: any other key, a manager that never expires included,
+         *     gets 403 `insufficient_scope` (a reset locks the old primary's holder out). An operator with AWS
+         *     credentials can reset it with `framegate workspace reset-primary`. The body must be empty or `{}`.
          */
         post: operations["resetPrimaryKey"];
         delete?: never;
@@ -920,10 +922,13 @@ export interface components {
             /** @description Like `fg_live_abcd…wxyz`. */
             preview: string;
             /**
-             * @description `rotating`: replaced by a rotation, still working until its grace period ends.
+             * @description Each key has exactly one status, and keeps it: `active`; `rotating`, replaced by a rotation
+             *     and still working until its grace period ends; `rotated`, its grace period over
+             *     (401 `api_key_expired`); `expired`, past its own `expiresAt` (401 `api_key_expired`; it no
+             *     longer counts against the active-key cap); `revoked` (401 `invalid_api_key`).
              * @enum {string}
              */
-            status: "active" | "rotating" | "expired" | "revoked";
+            status: "active" | "rotating" | "rotated" | "expired" | "revoked";
             createdAt: components["schemas"]["Timestamp"];
             expiresAt: components["schemas"]["NullableTimestamp"];
             lastUsedAt: components["schemas"]["NullableTimestamp"];
@@ -1755,8 +1760,8 @@ export interface operations {
                 limit?: components["parameters"]["limit"];
                 /** @description A key id from a previous page's `next` link. */
                 cursor?: string;
-                /** @description `active` (default) leaves out revoked keys; `all` includes them. */
-                status?: "active" | "all";
+                /** @description Exactly the keys in this status (`active` by default), or `all`. */
+                status?: "active" | "rotating" | "rotated" | "expired" | "revoked" | "all";
             };
             header?: never;
             path?: never;
