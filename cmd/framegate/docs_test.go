@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/framegate/framegate/pkg/devstack"
+	"github.com/framegate/framegate/pkg/ratelimit"
 	"github.com/framegate/framegate/pkg/testenv"
 )
 
@@ -173,12 +174,10 @@ func TestDocsAndClients(t *testing.T) {
 		t.Fatalf("build the CLI: %v\n%s", err, out)
 	}
 
-	// prelude is what a reader has done before the first block: run
+	// demo is what a reader has done before the first block: run
 	// `framegate dev` (here: its demo workspace on this stack) and paste
-	// the export line it printed. One workspace for every file, as for a
-	// reader who goes through the docs in one sitting.
-	var prelude string
-	{
+	// the export line it printed.
+	demo := func(t *testing.T) (export, workspace string) {
 		var out bytes.Buffer
 		stop, err := demoWorkspace(context.Background(), s.Stack, &out, false)
 		if err != nil {
@@ -186,13 +185,26 @@ func TestDocsAndClients(t *testing.T) {
 		}
 		t.Cleanup(stop)
 		for _, l := range strings.Split(out.String(), "\n") {
-			if l = strings.TrimSpace(l); strings.HasPrefix(l, "export "+apiURLEnv+"=") {
-				prelude = l
+			l = strings.TrimSpace(l)
+			if strings.HasPrefix(l, "export "+apiURLEnv+"=") {
+				export = l
+			}
+			if w, ok := strings.CutPrefix(l, "Demo workspace "); ok {
+				workspace, _, _ = strings.Cut(w, " ")
 			}
 		}
-		if prelude == "" {
-			t.Fatalf("framegate dev printed no export line:\n%s", out.String())
+		if export == "" || workspace == "" {
+			t.Fatalf("framegate dev printed no export line or workspace:\n%s", out.String())
 		}
+		return export, workspace
+	}
+	// One workspace for every file, as for a reader who goes through the
+	// docs in one sitting; the test reads faster than a person, so its key
+	// may make more requests a minute than the plan's (an operator's
+	// override, as docs/rate-limits.md describes).
+	prelude, ws := demo(t)
+	if out, err := run(t, "workspace", "set-plan", ws, "--plan", ratelimit.DefaultPlan, "--key-rpm", "1000"); err != nil {
+		t.Fatalf("raise the docs workspace's key limit: %v\n%s", err, out)
 	}
 
 	byFile := map[string][]docBlock{}
@@ -251,8 +263,9 @@ func TestDocsAndClients(t *testing.T) {
 		cmd.Dir = dir
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
+		export, _ := demo(t) // a workspace of its own, at the plan's limits
 		cmd.Env = os.Environ()
-		for _, kv := range strings.Fields(strings.TrimPrefix(prelude, "export ")) {
+		for _, kv := range strings.Fields(strings.TrimPrefix(export, "export ")) {
 			cmd.Env = append(cmd.Env, kv)
 		}
 		if err := cmd.Run(); err != nil {
