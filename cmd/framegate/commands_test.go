@@ -30,7 +30,7 @@ var commands = []string{
 	"dev", "auth",
 	"workspace create", "workspace list", "workspace show", "workspace set-plan", "workspace reset-primary",
 	"keys create", "keys list", "keys get", "keys rotate", "keys revoke", "keys reset-primary",
-	"videos create", "videos list", "videos get", "videos status", "videos delete", "videos download",
+	"videos create", "videos list", "videos get", "videos status", "videos delete", "videos download", "videos thumbnail",
 	"templates list", "templates get", "templates create", "templates replace", "templates delete",
 	"webhooks listen", "webhooks list", "webhooks get", "webhooks create", "webhooks update", "webhooks delete",
 	"webhooks rotate-secret", "webhooks test", "webhooks deliveries", "webhooks redeliver", "webhooks recover",

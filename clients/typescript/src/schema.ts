@@ -212,13 +212,37 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Redirect to a short-lived signed URL of the MP4, or with `redirect=false` return it.
-         * @description Needs `videos:read`. Only a succeeded video can be downloaded (409 otherwise). The URL is
-         *     presigned for 15 minutes: fetch it without your API key. `redirect=false` answers 200 with
-         *     the URL in the body, for clients whose HTTP library follows redirects by itself (browsers,
+         * Redirect to a short-lived signed URL of the video file.
+         * @description Needs `videos:read`. Only a succeeded video can be downloaded (409 otherwise). The file is in the
+         *     spec's `format`: `video/mp4`, `video/webm` or `image/gif`, named `<id>.mp4`, `.webm` or `.gif`.
+         *     The URL is presigned for 15 minutes: fetch it without your API key. `redirect=false` answers 200
+         *     with the URL in the body, for clients whose HTTP library follows redirects by itself (browsers,
          *     Node's fetch).
          */
         get: operations["downloadVideo"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/videos/{id}/thumbnail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A video id (`vid_…`). */
+                id: components["parameters"]["videoId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Redirect to a short-lived signed URL of the video's JPEG poster.
+         * @description Needs `videos:read`. Every succeeded video has a thumbnail: a JPEG of the movie's size showing the frame at the spec's `thumbnail.time`, by default the first moment the movie shows the most of its opening content. A video that has not succeeded is 409; one rendered before thumbnails existed is 404. With `redirect=false` the answer is 200 with the same body and no `Location`.
+         */
+        get: operations["videoThumbnail"];
         put?: never;
         post?: never;
         delete?: never;
@@ -802,7 +826,29 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    render: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What an endpoint receives for `render.succeeded` and `render.failed`.
+         * @description Sent by framegate to your endpoint (not a route of this API), signed with the Standard
+         *     Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature` (docs/webhooks.md).
+         */
+        post: operations["receiveRenderEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         /** @description The envelope of every error, from handlers and from API Gateway alike. */
@@ -1045,7 +1091,7 @@ export interface components {
         /** @description Either `spec`, or `templateId` (with `variables`). */
         CreateVideoRequest: {
             /** @description A movie spec (docs/renders.md); every error in it is a 400 naming its JSON pointer. */
-            spec?: Record<string, never>;
+            spec?: components["schemas"]["MovieSpec"];
             templateId?: string;
             /** @description Values for the template's variables. */
             variables?: Record<string, never>;
@@ -1064,8 +1110,8 @@ export interface components {
             environment: components["schemas"]["Environment"];
             templateId?: string;
             variables?: Record<string, never>;
-            /** @description The normalized movie spec; in single-video answers only. */
-            spec?: Record<string, never>;
+            /** @description The normalized movie spec (defaults filled in); in single-video answers only. */
+            spec?: components["schemas"]["MovieSpec"];
             durationSeconds: number;
             /** @description Set once the video succeeded. */
             sizeBytes: number | null;
@@ -1086,6 +1132,82 @@ export interface components {
              * @description When the file is deleted (sandbox renders, after 24 hours).
              */
             expiresAt: string | null;
+        };
+        /** @description What to render; docs/renders.md describes every field and its limits. */
+        MovieSpec: {
+            /** @enum {string} */
+            resolution: "sd" | "hd" | "full-hd" | "square" | "vertical";
+            /** @default 25 */
+            fps: number;
+            scenes: {
+                duration: number;
+                /** @description `color` (`#rrggbb`) or `gradient` {`from`, `to`, `direction`}. */
+                background: Record<string, never>;
+                elements?: {
+                    /** @enum {string} */
+                    type: "text" | "image" | "video";
+                    start?: number;
+                    end?: number;
+                    position?: string;
+                    /** Format: uri */
+                    url?: string;
+                    asset?: string;
+                }[];
+                transition?: {
+                    type: string;
+                    duration?: number;
+                };
+                audio?: components["schemas"]["MovieAudio"];
+            }[];
+            audio?: components["schemas"]["MovieAudio"];
+            /**
+             * @description `mp4` is H.264 with AAC sound, `webm` VP9 with Opus, `gif` a silent GIF (every sound is left out) of at most 15 seconds (400 `invalid_request` on `/format` beyond) playing at 50, 25, 20 or 10 fps (the largest that is not above `fps`). The sandbox's 30 s cap and watermark apply to every format.
+             * @default mp4
+             * @enum {string}
+             */
+            format: "mp4" | "webm" | "gif";
+            /**
+             * @description `draft` renders fastest, `high` spends time and bytes on fidelity; docs/renders.md has the measured speed and size of each.
+             * @default standard
+             * @enum {string}
+             */
+            quality: "draft" | "standard" | "high";
+            thumbnail?: {
+                /** @description Seconds into the video of the poster frame, less than its length. Absent, the poster is the first moment the first scene with text or images shows the most of them (a title card once its subtitle is in). */
+                time?: number;
+            };
+        };
+        /** @description A soundtrack, from an https `url` or an uploaded `asset` (exactly one). */
+        MovieAudio: {
+            /** Format: uri */
+            url?: string;
+            asset?: string;
+            volume?: number;
+        };
+        /** @description The `data` of `render.succeeded` and `render.failed` (docs/webhooks.md). The links are presigned for 15 minutes from the event's timestamp; later, `GET /v1/videos/{id}/download` and `/thumbnail` give fresh ones. */
+        RenderEventData: {
+            videoId: string;
+            workspace: string;
+            environment: components["schemas"]["Environment"];
+            /** @enum {string} */
+            status: "succeeded" | "failed";
+            durationSeconds?: number;
+            sizeBytes?: number;
+            /**
+             * Format: uri
+             * @description The video file.
+             */
+            downloadUrl?: string;
+            downloadExpiresAt?: components["schemas"]["Timestamp"];
+            /**
+             * Format: uri
+             * @description The JPEG poster (`image/jpeg`, the movie's size); expires with `downloadUrl`.
+             */
+            thumbnailUrl?: string;
+            error?: {
+                code: string;
+                message: string;
+            };
         };
         VideoList: {
             /** @constant */
@@ -1676,6 +1798,8 @@ export interface components {
         cursor: string;
         /** @description A key id. */
         keyId: string;
+        /** @description `false`: answer 200 with the URL instead of redirecting to it. */
+        redirect: "true" | "false";
         /** @description A video id (`vid_…`). */
         videoId: string;
         /** @description A template id (`tpl_…` for the built-ins). */
@@ -2191,7 +2315,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description `false`: answer 200 with the URL instead of redirecting to it. */
-                redirect?: "true" | "false";
+                redirect?: components["parameters"]["redirect"];
             };
             header?: never;
             path: {
@@ -2226,7 +2350,65 @@ export interface operations {
                     "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
-                    /** @description The signed URL of the MP4. */
+                    /** @description The signed URL of the file, valid 15 minutes. */
+                    Location: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Download"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    videoThumbnail: {
+        parameters: {
+            query?: {
+                /** @description `false`: answer 200 with the URL instead of redirecting to it. */
+                redirect?: components["parameters"]["redirect"];
+            };
+            header?: never;
+            path: {
+                /** @description A video id (`vid_…`). */
+                id: components["parameters"]["videoId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The signed URL (`redirect=false`). */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Download"];
+                };
+            };
+            /** @description The signed URL, in `Location` and in the body. */
+            302: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description The signed URL of the JPEG (`image/jpeg`), valid 15 minutes. */
                     Location: string;
                     [name: string]: unknown;
                 };
@@ -3532,6 +3714,41 @@ export interface operations {
             };
             404: components["responses"]["GatewayNotFound"];
             500: components["responses"]["InternalError"];
+        };
+    };
+    receiveRenderEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    id: string;
+                    /** @enum {string} */
+                    type: "render.succeeded" | "render.failed";
+                    timestamp: components["schemas"]["Timestamp"];
+                    data: components["schemas"]["RenderEventData"];
+                };
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the delivery. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Gone. The endpoint is disabled (for a video's own `webhookUrl`, that delivery only). */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
 }
