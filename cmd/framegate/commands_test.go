@@ -29,7 +29,7 @@ import (
 var commands = []string{
 	"dev", "auth",
 	"workspace create", "workspace list", "workspace show", "workspace set-plan", "workspace reset-primary",
-	"keys create", "keys list", "keys get", "keys rotate", "keys revoke", "keys reset-primary",
+	"keys create", "keys list", "keys get", "keys rotate", "keys revoke", "keys reset-primary", "keys scan",
 	"videos create", "videos list", "videos get", "videos status", "videos delete", "videos download", "videos thumbnail",
 	"templates list", "templates get", "templates create", "templates replace", "templates delete",
 	"webhooks listen", "webhooks list", "webhooks get", "webhooks create", "webhooks update", "webhooks delete",
@@ -38,14 +38,16 @@ var commands = []string{
 	"publications create", "publications list", "publications cancel",
 	"assets upload", "assets list", "assets get", "assets delete",
 	"console", "console sessions", "console revoke",
+	"audit", "usage",
 }
 
 // notCLI are the operations of openapi.yaml no command calls, and why.
 var notCLI = map[string]string{
-	"getOpenAPI":      "the API description, for tools (code generators, linters), not an action on a workspace: curl $FRAMEGATE_API_URL/openapi.json",
-	"getConsole":      "the console's HTML page, for a browser: `framegate console` prints the link that opens it",
-	"getConsoleAsset": "a script or style sheet of the console page, fetched by the browser",
-	"signInToConsole": "the browser's exchange of a one-time link for an HttpOnly session cookie, which a CLI cannot hold; `framegate console` prints the link",
+	"getOpenAPI":       "the API description, for tools (code generators, linters), not an action on a workspace: curl $FRAMEGATE_API_URL/openapi.json",
+	"getConsole":       "the console's HTML page, for a browser: `framegate console` prints the link that opens it",
+	"getConsoleAsset":  "a script or style sheet of the console page, fetched by the browser",
+	"reportLeakedKeys": "called by GitHub's secret scanning, authenticated by GitHub's signature, not by a user's key; `framegate keys scan` finds keys in files offline",
+	"signInToConsole":  "the browser's exchange of a one-time link for an HttpOnly session cookie, which a CLI cannot hold; `framegate console` prints the link",
 }
 
 func TestEveryCommandHasHelp(t *testing.T) {

@@ -106,11 +106,13 @@ func TestEveryOperationHasAMethod(t *testing.T) {
 
 // notClient are the operations of openapi.yaml a program has no use for,
 // and why: the console's page, its files and its cookie sign-in are for a
-// browser (CreateConsoleSession gives the link that opens them).
+// browser (CreateConsoleSession gives the link that opens them); the leak
+// report is GitHub's.
 var notClient = map[string]string{
-	"getConsole":      "the console's HTML page, rendered by a browser",
-	"getConsoleAsset": "a script or style sheet of the console page, fetched by the browser",
-	"signInToConsole": "exchanges a one-time link for an HttpOnly session cookie that only a browser holds",
+	"reportLeakedKeys": "called by GitHub's secret scanning with GitHub's signature, never with a key",
+	"getConsole":       "the console's HTML page, rendered by a browser",
+	"getConsoleAsset":  "a script or style sheet of the console page, fetched by the browser",
+	"signInToConsole":  "exchanges a one-time link for an HttpOnly session cookie that only a browser holds",
 }
 
 // placeholders builds arguments for a method of the client: a context,

@@ -805,6 +805,77 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/audit-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit log of the environment, newest first.
+         * @description Needs `audit:read` (managers; `read_only` and `render` keys do not get it). Every change made
+         *     with a key, by an operator or by a leak revocation is recorded in the same transaction as the
+         *     change, and kept 400 days. Filters combine; the time range is inclusive.
+         */
+        get: operations["listAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Requests by outcome and render seconds of the environment, per key, over time.
+         * @description Needs `usage:read` (`read_only` keys have it). Requests are counted by the authorizer's own
+         *     write (admitted exactly; `rateLimited` counts the refusals the counters decided,
+         *     `forbidden` the requests a key's scopes did not allow). By minute for the last 48 hours, by
+         *     hour for 31 days, by day for 400 days; buckets are in UTC, `from` rounds down and `to` up to
+         *     whole buckets. `series` holds one number per bucket, `stepSeconds` apart from `from`.
+         */
+        get: operations["getUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/secret-scanning/github": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * GitHub's secret scanning partner program reports framegate keys found in public.
+         * @description For GitHub, not for API clients: no API key, the ECDSA signature is the authentication
+         *     (P-256, SHA-256 over the raw body, base64 DER in `Github-Public-Key-Signature`, made with the
+         *     key `Github-Public-Key-Identifier` names in GitHub's published list). It is checked before
+         *     anything else: an unsigned or wrongly signed report is 401 `invalid_signature` and changes
+         *     nothing. Only tokens that pass the key checksum are looked up; each active framegate key
+         *     found is revoked at once, and its owner gets `key.leaked` and `key.revoked`.
+         */
+        post: operations["reportLeakedKeys"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -870,13 +941,13 @@ export interface components {
         /**
          * @description The closed list of error codes, each with one HTTP status: `invalid_request` 400,
          *     `sandbox_duration_exceeded` 400, `missing_api_key` 401, `invalid_api_key` 401,
-         *     `api_key_expired` 401, `invalid_console_link` 401, `insufficient_scope` 403, `not_found` 404, `conflict` 409,
+         *     `api_key_expired` 401, `invalid_console_link` 401, `invalid_signature` 401, `insufficient_scope` 403, `not_found` 404, `conflict` 409,
          *     `key_limit_reached` 409, `connection_limit_reached` 409, `storage_limit_reached` 409, `idempotency_mismatch` 409,
          *     `payload_too_large` 413, `unsupported_media_type` 415, `rate_limited` 429, `queue_full` 429,
          *     `internal_error` 500, `service_unavailable` 503.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "sandbox_duration_exceeded" | "missing_api_key" | "invalid_api_key" | "api_key_expired" | "invalid_console_link" | "insufficient_scope" | "not_found" | "conflict" | "key_limit_reached" | "connection_limit_reached" | "storage_limit_reached" | "idempotency_mismatch" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "queue_full" | "internal_error" | "service_unavailable";
+        ErrorCode: "invalid_request" | "sandbox_duration_exceeded" | "missing_api_key" | "invalid_api_key" | "api_key_expired" | "invalid_console_link" | "invalid_signature" | "insufficient_scope" | "not_found" | "conflict" | "key_limit_reached" | "connection_limit_reached" | "storage_limit_reached" | "idempotency_mismatch" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "queue_full" | "internal_error" | "service_unavailable";
         /**
          * Format: date-time
          * @description RFC 3339 in UTC with milliseconds, e.g. `2030-01-31T12:00:00.000Z`.
@@ -890,9 +961,9 @@ export interface components {
          */
         Environment: "live" | "test";
         /** @enum {string} */
-        Scope: "keys:manage" | "videos:read" | "videos:write" | "templates:read" | "templates:write" | "webhooks:manage" | "connections:manage" | "assets:read" | "assets:write";
+        Scope: "keys:manage" | "videos:read" | "videos:write" | "templates:read" | "templates:write" | "webhooks:manage" | "connections:manage" | "assets:read" | "assets:write" | "audit:read" | "usage:read";
         /**
-         * @description `read_only` (every `*:read`), `render` (`videos:read`, `videos:write`, `templates:read`, `assets:read`, `assets:write`), `editor` (render + `templates:write`), `manager` (every scope).
+         * @description `read_only` (every `*:read` but `audit:read`), `render` (`videos:read`, `videos:write`, `templates:read`, `assets:read`, `assets:write`), `editor` (render + `templates:write`), `manager` (every scope).
          * @enum {string}
          */
         Role: "read_only" | "render" | "editor" | "manager";
@@ -1288,8 +1359,78 @@ export interface components {
                 last: string;
             };
         };
+        RequestCounts: {
+            admitted: number;
+            rateLimited: number;
+            forbidden: number;
+        };
+        RequestSeries: {
+            admitted: number[];
+            rateLimited: number[];
+            forbidden: number[];
+        };
+        Usage: {
+            /** @constant */
+            object: "usage";
+            environment: components["schemas"]["Environment"];
+            /** @enum {string} */
+            granularity: "minute" | "hour" | "day";
+            from: components["schemas"]["Timestamp"];
+            to: components["schemas"]["Timestamp"];
+            /** @enum {integer} */
+            stepSeconds: 60 | 3600 | 86400;
+            requests: components["schemas"]["RequestCounts"];
+            series: components["schemas"]["RequestSeries"];
+            /** @description Every key with usage or a last use in the range (revoked keys too), by id. */
+            keys: {
+                keyId: string;
+                lastUsedAt: components["schemas"]["NullableTimestamp"];
+                requests: components["schemas"]["RequestCounts"];
+                series: components["schemas"]["RequestSeries"];
+            }[];
+            /** @description Seconds of video rendered in this environment. */
+            renderSeconds: {
+                total: number;
+                series: number[];
+            };
+        };
         /** @enum {string} */
-        EventType: "render.succeeded" | "render.failed" | "publish.executed" | "publish.failed" | "asset.ready" | "asset.failed" | "webhook.test" | "webhook.endpoint.disabled" | "webhook.message.exhausted";
+        AuditAction: "key.created" | "key.rotated" | "key.revoked" | "key.primary_reset" | "key.leak_revoked" | "webhook_endpoint.created" | "webhook_endpoint.updated" | "webhook_endpoint.deleted" | "webhook_endpoint.secret_rotated" | "webhook_delivery.redelivery_requested" | "connection.created" | "connection.deleted" | "template.created" | "template.replaced" | "template.deleted" | "publication.created" | "publication.canceled" | "workspace.plan_changed" | "asset.created" | "asset.deleted" | "console_session.created" | "console_session.revoked";
+        AuditEvent: {
+            /** @constant */
+            object: "audit_event";
+            id: string;
+            action: components["schemas"]["AuditAction"];
+            actor: {
+                /** @enum {string} */
+                type: "api_key" | "operator" | "secret_scanning";
+                /** @description The key id, the operator's AWS identity (ARN), or `github`. */
+                id: string;
+            };
+            target: {
+                /** @enum {string} */
+                type: "api_key" | "webhook_endpoint" | "webhook_delivery" | "connection" | "template" | "publication" | "workspace" | "asset" | "console_session";
+                id: string;
+            };
+            environment: components["schemas"]["Environment"];
+            occurredAt: components["schemas"]["Timestamp"];
+            /** @description The API request that made the change; empty for operators. */
+            requestId: string;
+            sourceIp: string;
+            userAgent: string;
+            /** @description What the action changed, e.g. a new key's role, a rotation's new key id, a plan. */
+            details: {
+                [key: string]: string;
+            };
+        };
+        AuditEventList: {
+            /** @constant */
+            object: "list";
+            data: components["schemas"]["AuditEvent"][];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /** @enum {string} */
+        EventType: "render.succeeded" | "render.failed" | "publish.executed" | "publish.failed" | "asset.ready" | "asset.failed" | "webhook.test" | "webhook.endpoint.disabled" | "webhook.message.exhausted" | "key.leaked" | "key.revoked" | "key.rotated" | "key.expiring";
         /** @description An event type, or `*` for all. */
         EventSelector: components["schemas"]["EventType"] | "*";
         /**
@@ -3687,6 +3828,165 @@ export interface operations {
             413: components["responses"]["PublicError"];
             415: components["responses"]["PublicError"];
             500: components["responses"]["PublicError"];
+        };
+    };
+    listAuditEvents: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["limit"];
+                /** @description An audit event id from a previous page's `next` link. */
+                cursor?: string;
+                action?: components["schemas"]["AuditAction"];
+                /** @description An actor id (a key id, an operator's ARN, or `github`). */
+                actor?: string;
+                /** @description A target id (a key, endpoint, delivery, connection, template, publication, asset or workspace id). */
+                target?: string;
+                since?: string;
+                until?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of audit events. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getUsage: {
+        parameters: {
+            query?: {
+                granularity?: "minute" | "hour" | "day";
+                /** @description Default: an hour (minute), a day (hour) or 30 days (day) before `to`. */
+                from?: string;
+                /** @description Default: the end of the current bucket. */
+                to?: string;
+                /** @description Only this key's usage. */
+                keyId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The usage. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Usage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    reportLeakedKeys: {
+        parameters: {
+            query?: never;
+            header: {
+                "Github-Public-Key-Identifier": string;
+                "Github-Public-Key-Signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    token: string;
+                    type?: string;
+                    url?: string;
+                    source?: string;
+                }[];
+            };
+        };
+        responses: {
+            /** @description One label per reported token, in order. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        token_raw: string;
+                        token_type: string;
+                        /**
+                         * @description `true_positive`: a framegate key that was active until this report (now revoked).
+                         * @enum {string}
+                         */
+                        label: "true_positive" | "false_positive";
+                    }[];
+                };
+            };
+            /** @description `invalid_request`: a signed report that is not an array of findings. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_signature`: unsigned, or the signature does not verify. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: reports are at most 256 KB (API Gateway answers bodies over 10 MB itself). */
+            413: {
+                headers: {
+                    /** @description Set when the handler answered. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            500: components["responses"]["InternalError"];
         };
     };
     getOpenAPI: {
