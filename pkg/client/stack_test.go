@@ -178,7 +178,7 @@ func TestAgainstTheStack(t *testing.T) {
 	for _, ev := range events.Data {
 		actions = append(actions, ev.Action)
 	}
-	if want := []string{"webhook_endpoint.created", "webhook_endpoint.created", "webhook_endpoint.deleted", "webhook_endpoint.updated",
+	if want := []string{"connection.deleted", "connection.created", "webhook_endpoint.created", "webhook_endpoint.created", "webhook_endpoint.deleted", "webhook_endpoint.updated",
 		"webhook_endpoint.created", "console_session.revoked", "console_session.created", "key.revoked", "key.rotated", "key.created"}; !slices.Equal(actions, want) {
 		t.Errorf("audit actions %v, want %v", actions, want)
 	}
