@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -12,20 +10,23 @@ import (
 	"github.com/framegate/framegate/pkg/client"
 )
 
-// The users' commands (keys, videos, templates, webhooks) talk to the API
-// over HTTP with a key, exactly as any client would: they go through the
-// authorizer, its limits and scopes, never around them.
+// The users' commands talk to the API over HTTP with a key, exactly as any
+// client would: they go through the authorizer, its limits and scopes,
+// never around them.
 const (
-	apiKeyEnv     = "FRAMEGATE_API_KEY"
-	apiURLEnv     = "FRAMEGATE_API_URL"
-	defaultAPIURL = "http://127.0.0.1:3000/v1"
+	apiKeyEnv = "FRAMEGATE_API_KEY"
+	apiURLEnv = "FRAMEGATE_API_URL"
 )
 
 const apiEnvHelp = `
 
 The key comes from FRAMEGATE_API_KEY. The API URL comes from FRAMEGATE_API_URL,
-else the local stack recorded by a running ` + "`framegate dev`" + ` (.framegate/dev.json),
-else ` + defaultAPIURL + `.`
+else the running local stack (` + "`framegate dev`" + `, found from any directory),
+else ` + client.DefaultBaseURL + `.`
+
+// operationAnnotation names the openapi operations a command calls
+// (comma-separated); a test checks every operation has a command.
+const operationAnnotation = "openapi-operations"
 
 // apiURL picks the API: the environment, then the running local stack, then
 // the local default.
@@ -33,21 +34,14 @@ func apiURL() (string, error) {
 	if u := strings.TrimSpace(os.Getenv(apiURLEnv)); u != "" {
 		return u, nil
 	}
-	b, err := os.ReadFile(devStateFile())
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return defaultAPIURL, nil
-	case err != nil:
-		return "", fmt.Errorf("read %s: %w", devStateFile(), err)
+	s, found, err := localStack()
+	if err != nil {
+		return "", err
 	}
-	var t target
-	if err := json.Unmarshal(b, &t); err != nil {
-		return "", fmt.Errorf("read %s: %w", devStateFile(), err)
+	if found && s.APIURL != "" {
+		return s.APIURL, nil
 	}
-	if t.APIURL == "" {
-		return defaultAPIURL, nil
-	}
-	return t.APIURL, nil
+	return client.DefaultBaseURL, nil
 }
 
 // apiClient is the client of the users' commands.
@@ -61,6 +55,43 @@ func apiClient() (*client.Client, error) {
 		return nil, err
 	}
 	return client.New(u, key, client.WithUserAgent("framegate-cli")), nil
+}
+
+// apiCmd completes a users' command: its help says where the key and URL
+// come from, it records the operations it calls, and run gets a client.
+func apiCmd(c *cobra.Command, operations string, run func(cmd *cobra.Command, c *client.Client, args []string) error) *cobra.Command {
+	if c.Long == "" {
+		c.Long = c.Short + "."
+	}
+	c.Long += apiEnvHelp
+	c.Annotations = map[string]string{operationAnnotation: operations}
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		cl, err := apiClient()
+		if err != nil {
+			return err
+		}
+		return run(cmd, cl, args)
+	}
+	return c
+}
+
+// collect reads pages until it has max items (0: every page).
+func collect[T any](max int, page func(client.ListParams) ([]T, client.Pagination, error)) ([]T, error) {
+	var all []T
+	p := client.ListParams{Limit: 100}
+	for {
+		if max > 0 {
+			p.Limit = min(100, max-len(all))
+		}
+		data, pg, err := page(p)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, data...)
+		if p.Cursor = pg.NextCursor(); p.Cursor == "" || (max > 0 && len(all) >= max) {
+			return all, nil
+		}
+	}
 }
 
 // exactArgs is cobra.ExactArgs whose error is a usage error (exit 2).

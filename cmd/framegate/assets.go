@@ -72,7 +72,8 @@ With --wait the command follows the asset until it is ready (exit 0) or failed
 (exit 1, with the reason).` + apiEnvHelp,
 		Example: `  framegate assets upload intro.mp4 --wait
   framegate assets upload talk.mov --output json | jq -r .id`,
-		Args: exactArgs(1),
+		Args:        exactArgs(1),
+		Annotations: map[string]string{operationAnnotation: "createAsset,getAsset"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := apiClient()
 			if err != nil {
@@ -131,9 +132,10 @@ func (e assetError) Error() string {
 func newAssetsListCmd() *cobra.Command {
 	var status string
 	cmd := &cobra.Command{
-		Use:   "list [--status ready]",
-		Short: "List assets, newest first, every page",
-		Args:  noArgs,
+		Use:         "list [--status ready]",
+		Short:       "List assets, newest first, every page",
+		Args:        noArgs,
+		Annotations: map[string]string{operationAnnotation: "listAssets"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := apiClient()
 			if err != nil {
@@ -175,9 +177,10 @@ func allAssets(ctx context.Context, c *client.Client, status string) ([]client.A
 
 func newAssetsGetCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "get ASSET_ID",
-		Short: "Show an asset's status and what probing found",
-		Args:  exactArgs(1),
+		Use:         "get ASSET_ID",
+		Short:       "Show an asset's status and what probing found",
+		Args:        exactArgs(1),
+		Annotations: map[string]string{operationAnnotation: "getAsset"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := apiClient()
 			if err != nil {
@@ -194,9 +197,10 @@ func newAssetsGetCmd() *cobra.Command {
 
 func newAssetsDeleteCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "delete ASSET_ID",
-		Short: "Delete an asset and its file",
-		Args:  exactArgs(1),
+		Use:         "delete ASSET_ID",
+		Short:       "Delete an asset and its file",
+		Args:        exactArgs(1),
+		Annotations: map[string]string{operationAnnotation: "deleteAsset"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := apiClient()
 			if err != nil {
@@ -205,8 +209,7 @@ func newAssetsDeleteCmd() *cobra.Command {
 			if err := c.DeleteAsset(cmd.Context(), args[0]); err != nil {
 				return fmt.Errorf("delete asset %s: %w", args[0], err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", args[0])
-			return nil
+			return printDeleted(cmd, "asset", args[0])
 		},
 	}
 }

@@ -23,7 +23,8 @@ func newAuditCmd() *cobra.Command {
 newest first: every change made with a key, by an operator or by a leak
 revocation, with its actor, target, request id and source address. The
 calling key needs the audit:read scope (role manager, or a primary key).` + apiEnvHelp,
-		Args: noArgs,
+		Args:        noArgs,
+		Annotations: map[string]string{operationAnnotation: "listAuditEvents"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := parseTimes([]string{since, until}, []*time.Time{&p.Since, &p.Until}); err != nil {
 				return err
@@ -81,7 +82,8 @@ func newUsageCmd() *cobra.Command {
 (admitted, rate limited, forbidden), in total and per key with its last use,
 and the seconds of video rendered, by minute (last 48 hours), hour (31 days)
 or day (400 days). The calling key needs usage:read (read_only keys have it).` + apiEnvHelp,
-		Args: noArgs,
+		Args:        noArgs,
+		Annotations: map[string]string{operationAnnotation: "getUsage"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := parseTimes([]string{from, to}, []*time.Time{&p.From, &p.To}); err != nil {
 				return err

@@ -32,11 +32,10 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // cli runs the root command in-process, as the binary would.
 func cli(ctx context.Context, stdout, stderr io.Writer, args ...string) error {
 	root := newRoot()
-	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetIn(strings.NewReader(""))
-	return root.ExecuteContext(ctx)
+	return execute(ctx, root, args)
 }
 
 func run(t *testing.T, args ...string) (string, error) {
@@ -94,8 +93,6 @@ func (l *lines) await(t *testing.T, what string, d time.Duration, match func(str
 func shortExample(t *testing.T) (string, float64) {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(testenv.RepoRoot(t), "examples", "*.json"))
-	// Until examples/ holds one, this package's own is rendered.
-	files = append(files, filepath.Join("testdata", "short.json"))
 	type cand struct {
 		path string
 		dur  float64
@@ -117,7 +114,7 @@ func shortExample(t *testing.T) (string, float64) {
 		cands = append(cands, cand{f, spec.Duration()})
 	}
 	if len(cands) == 0 {
-		t.Fatal("no self-contained movie spec to render, not even testdata/short.json")
+		t.Fatal("no self-contained movie spec to render in examples/")
 	}
 	sort.SliceStable(cands, func(i, j int) bool { return cands[i].dur < cands[j].dur })
 	t.Logf("rendering %s (%.2f s)", cands[0].path, cands[0].dur)
@@ -145,8 +142,14 @@ func TestCLIEndToEnd(t *testing.T) {
 		t.Fatalf("status %s, want succeeded: %+v", v.Status, v)
 	}
 
+	// -o is the output format, here as everywhere; the file is --output-file.
 	dst := filepath.Join(t.TempDir(), "out.mp4")
-	if out, err := run(t, "videos", "download", v.ID, "-o", dst); err != nil {
+	out, err = run(t, "-o", "json", "videos", "download", v.ID, "--output-file", dst)
+	var dl struct {
+		File  string
+		Bytes int64
+	}
+	if err != nil || json.Unmarshal([]byte(out), &dl) != nil || dl.File != dst || dl.Bytes == 0 {
 		t.Fatalf("videos download: %v\n%s", err, out)
 	}
 	codec, dur := probe(t, dst)
@@ -159,7 +162,7 @@ func TestCLIEndToEnd(t *testing.T) {
 
 	// The poster: a JPEG of the movie's size.
 	poster := filepath.Join(t.TempDir(), "poster.jpg")
-	if out, err := run(t, "videos", "thumbnail", v.ID, "-o", poster); err != nil {
+	if out, err := run(t, "videos", "thumbnail", v.ID, "--output-file", poster); err != nil {
 		t.Fatalf("videos thumbnail: %v\n%s", err, out)
 	}
 	if f, err := os.Open(poster); err != nil {
@@ -190,6 +193,12 @@ func TestCLIEndToEnd(t *testing.T) {
 		!strings.Contains(ev.Data.ThumbnailURL, "filename%3D%22"+v.ID+".jpg%22") {
 		t.Errorf("event %q: %+v %v", line, ev, err)
 	}
+	// The download URL reads as a URL: & not \u0026.
+	if strings.Contains(line, `\u0026`) || !strings.Contains(line, "&X-Amz-") {
+		t.Errorf("event line escapes the URL's &: %s", line)
+	}
+
+	publishing(t, v.ID)
 
 	stopListen()
 	status.await(t, "listen status", 5*time.Second, func(s string) bool { return strings.HasPrefix(s, "deleted endpoint") })
@@ -325,8 +334,8 @@ func TestCLIKeysAndExitCodes(t *testing.T) {
 		args []string
 		want int
 	}{
-		{"unknown video", []string{"videos", "download", "vid_00000000000000000000000000", "-o", filepath.Join(t.TempDir(), "x.mp4")}, exitNotFound},
-		{"unknown video's thumbnail", []string{"videos", "thumbnail", "vid_00000000000000000000000000", "-o", filepath.Join(t.TempDir(), "x.jpg")}, exitNotFound},
+		{"unknown video", []string{"videos", "download", "vid_00000000000000000000000000", "--output-file", filepath.Join(t.TempDir(), "x.mp4")}, exitNotFound},
+		{"unknown video's thumbnail", []string{"videos", "thumbnail", "vid_00000000000000000000000000", "--output-file", filepath.Join(t.TempDir(), "x.jpg")}, exitNotFound},
 		{"invalid role", []string{"keys", "create", "--name", "x", "--role", "god"}, exitUsage},
 		{"missing argument", []string{"keys", "revoke"}, exitUsage},
 		{"bad flag", []string{"keys", "list", "--nope"}, exitUsage},
@@ -345,6 +354,14 @@ func TestCLIKeysAndExitCodes(t *testing.T) {
 	out, err = run(t, "console", "--output", "json")
 	if err != nil || json.Unmarshal([]byte(out), &link) != nil || !strings.HasPrefix(link.URL, s.URL()+"/console#signin=cs_") {
 		t.Fatalf("console with the key: %v\n%s", err, out)
+	}
+	var sessions []client.ConsoleSession
+	out, err = run(t, "console", "sessions", "-o", "json")
+	if err != nil || json.Unmarshal([]byte(out), &sessions) != nil || len(sessions) == 0 || sessions[0].ID != link.ID || sessions[0].Status != "pending" {
+		t.Fatalf("console sessions: %v\n%s", err, out)
+	}
+	if out, err = run(t, "console", "revoke", link.ID); err != nil || out != link.ID+" revoked\n" {
+		t.Fatalf("console revoke: %v\n%s", err, out)
 	}
 	env := s.Getenv("KeysFunction")
 	operator := []string{"console", "--table", env("KEYS_TABLE"), "--pepper-secret", env("PEPPER_SECRET_ARN"), "--audit-table", env("AUDIT_TABLE"), "--endpoint", s.Endpoint(), "--api-url", s.URL(), "--env", "test"}

@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
 	"github.com/framegate/framegate/pkg/apikey"
+	"github.com/framegate/framegate/pkg/client"
 	"github.com/framegate/framegate/pkg/keysapi"
 )
 
@@ -33,7 +35,8 @@ running ` + "`framegate dev`" + `; --api-url names the API when the target does 
 
 Without --workspace, for the workspace and environment of FRAMEGATE_API_KEY
 (a key with keys:manage that does not expire).` + apiEnvHelp,
-		Args: noArgs,
+		Args:        noArgs,
+		Annotations: map[string]string{operationAnnotation: "createConsoleSession"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var v consoleLinkView
 			if workspace == "" {
@@ -84,10 +87,43 @@ Without --workspace, for the workspace and environment of FRAMEGATE_API_KEY
 			return nil
 		},
 	}
-	sf.register(cmd)
+	sf.register(cmd.Flags()) // the operators' path only: not inherited by sessions and revoke
 	f := cmd.Flags()
 	f.StringVar(&workspace, "workspace", "", "operators: the workspace to sign in to")
 	f.StringVar(&env, "env", "live", "operators: live or test")
 	f.StringVar(&apiURLFlag, "api-url", "", "operators: the API's base URL, ending in /v1 (default: the target's)")
+	cmd.AddCommand(newConsoleSessionsCmd(), newConsoleRevokeCmd())
 	return cmd
+}
+
+func newConsoleSessionsCmd() *cobra.Command {
+	return apiCmd(&cobra.Command{
+		Use:   "sessions",
+		Short: "List the console links and sessions of the key's workspace and environment, newest first",
+		Args:  noArgs,
+	}, "listConsoleSessions", func(cmd *cobra.Command, c *client.Client, _ []string) error {
+		ss, err := c.ListConsoleSessions(cmd.Context())
+		if err != nil {
+			return fmt.Errorf("list console sessions: %w", err)
+		}
+		return table(cmd, ss, "ID\tSTATUS\tCREATED\tBY\tSIGNED IN\tEXPIRES", func(row func(string, ...any)) {
+			for _, s := range ss {
+				row("%s\t%s\t%s\t%s\t%s\t%s", s.ID, s.Status, s.CreatedAt, s.CreatedBy, deref(s.SignedInAt, "-"), deref(s.ExpiresAt, s.LinkExpiresAt))
+			}
+		})
+	})
+}
+
+func newConsoleRevokeCmd() *cobra.Command {
+	return apiCmd(&cobra.Command{
+		Use:   "revoke SESSION_ID",
+		Short: "End a console session, or cancel an unused link, at once",
+		Args:  exactArgs(1),
+	}, "revokeConsoleSession", func(cmd *cobra.Command, c *client.Client, args []string) error {
+		s, err := c.RevokeConsoleSession(cmd.Context(), args[0])
+		if err != nil {
+			return fmt.Errorf("revoke console session %s: %w", args[0], err)
+		}
+		return emit(cmd, s, func(w io.Writer) { fmt.Fprintf(w, "%s %s\n", s.ID, s.Status) })
+	})
 }

@@ -19,9 +19,10 @@ import (
 
 // DevHooks lets main add to `framegate dev` without this file knowing the
 // product: OnReady runs once the stack serves (e.g. to create a demo
-// workspace and print its keys to out).
+// workspace and print its keys to out, as JSON with asJSON); stop runs
+// when the stack stops.
 type DevHooks struct {
-	OnReady func(ctx context.Context, s *devstack.Stack, out io.Writer) error
+	OnReady func(ctx context.Context, s *devstack.Stack, out io.Writer, asJSON bool) (stop func(), err error)
 }
 
 func newDevCmd(hooks DevHooks) *cobra.Command {
@@ -84,21 +85,26 @@ would cost.`,
 			runErr := make(chan error, 1)
 			go func() { runErr <- s.Run(ctx) }()
 
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "framegate is serving %s (AWS emulator at %s)\n", s.URL(), s.Endpoint())
+			out, note := cmd.OutOrStdout(), cmd.OutOrStdout()
+			if jsonOutput(cmd) {
+				note = cmd.ErrOrStderr() // stdout is the one JSON object
+			}
+			fmt.Fprintf(note, "framegate is serving %s (AWS emulator at %s)\n", s.URL(), s.Endpoint())
 			if hooks.OnReady != nil {
-				if err := hooks.OnReady(ctx, s, out); err != nil {
+				ready, err := hooks.OnReady(ctx, s, out, jsonOutput(cmd))
+				if err != nil {
 					stop()
 					<-runErr
 					return fmt.Errorf("dev: %w", err)
 				}
+				defer ready()
 			}
-			fmt.Fprintln(out, "Press Ctrl-C to stop.")
+			fmt.Fprintln(note, "Press Ctrl-C to stop.")
 			err = <-runErr
 			if err != nil && !errors.Is(err, context.Canceled) {
 				return fmt.Errorf("dev: %w", err)
 			}
-			fmt.Fprintln(out, "stopped")
+			fmt.Fprintln(note, "stopped")
 			return nil
 		},
 	}

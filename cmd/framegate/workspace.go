@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/audit"
@@ -37,24 +36,11 @@ type target struct {
 	APIURL          string `json:"apiUrl,omitempty"`
 }
 
-// devStateFile is where `framegate dev` records its stack for the other
-// commands; it holds names, never keys.
-func devStateFile() string { return filepath.Join(".framegate", "dev.json") }
-
-func writeDevState(t target) error {
-	if err := os.MkdirAll(filepath.Dir(devStateFile()), 0o755); err != nil {
-		return err
-	}
-	b, _ := json.MarshalIndent(t, "", "  ")
-	return os.WriteFile(devStateFile(), b, 0o644)
-}
-
 type storeFlags struct {
 	stack, table, secret, auditTable, endpoint, region string
 }
 
-func (f *storeFlags) register(cmd *cobra.Command) {
-	fl := cmd.PersistentFlags()
+func (f *storeFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.stack, "stack", "", "deployed CloudFormation stack to act on (reads its outputs)")
 	fl.StringVar(&f.table, "table", os.Getenv("KEYS_TABLE"), "keys table name (instead of --stack)")
 	fl.StringVar(&f.secret, "pepper-secret", os.Getenv("PEPPER_SECRET_ARN"), "pepper secret ARN (instead of --stack)")
@@ -90,13 +76,14 @@ func (f *storeFlags) open(ctx context.Context) (operatorStore, error) {
 func (f *storeFlags) openTarget(ctx context.Context) (operatorStore, target, error) {
 	t := target{Endpoint: f.endpoint, KeysTable: f.table, PepperSecretArn: f.secret, AuditTable: f.auditTable}
 	if t.KeysTable == "" && f.stack == "" {
-		b, err := os.ReadFile(devStateFile())
+		s, found, err := localStack()
 		if err != nil {
-			return operatorStore{}, t, usageError{errors.New("no target: pass --stack NAME (deployed) or --table and --pepper-secret, or run `make dev` first")}
+			return operatorStore{}, t, err
 		}
-		if err := json.Unmarshal(b, &t); err != nil {
-			return operatorStore{}, t, fmt.Errorf("read %s: %w", devStateFile(), err)
+		if !found {
+			return operatorStore{}, t, usageError{errors.New("no target: pass --stack NAME (deployed) or --table and --pepper-secret, or run `framegate dev` (make dev) first")}
 		}
+		t = s.target
 	}
 	o := awsconf.Options{Endpoint: t.Endpoint, Region: f.region, StaticCredentials: t.Endpoint != ""}
 	if t.Endpoint != "" {
@@ -162,17 +149,6 @@ func stackTarget(ctx context.Context, cfg aws.Config, stack string) (target, err
 	return t, nil
 }
 
-func jsonOutput(cmd *cobra.Command) bool {
-	o, _ := cmd.Flags().GetString("output")
-	return o == "json"
-}
-
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 // workspaceView is a workspace as the CLI prints it.
 type workspaceView struct {
 	ID        string            `json:"id"`
@@ -206,7 +182,7 @@ func newWorkspaceCmd() *cobra.Command {
 		Use:   "workspace",
 		Short: "Operators: create and manage workspaces (uses AWS credentials, not an API key)",
 	}
-	sf.register(cmd)
+	sf.register(cmd.PersistentFlags())
 
 	var name, planName string
 	var overrides ratelimit.Plan
@@ -356,12 +332,12 @@ func printWorkspace(cmd *cobra.Command, v workspaceView) error {
 	return nil
 }
 
-// demoWorkspace is `framegate dev`'s OnReady: record the stack for the other
-// commands, create a demo workspace and print its keys once.
-func demoWorkspace(ctx context.Context, s *devstack.Stack, out io.Writer) error {
-	res := s.Resources()
+// demoWorkspace is `framegate dev`'s OnReady: record the stack for the
+// other commands, create a demo workspace and print its keys once, with
+// the line that exports them for the users' commands.
+func demoWorkspace(ctx context.Context, s *devstack.Stack, out io.Writer, asJSON bool) (stop func(), err error) {
 	t := target{Endpoint: s.Endpoint(), APIURL: s.URL()}
-	for _, r := range res.ByID {
+	for _, r := range s.Resources().ByID {
 		switch r.LogicalID {
 		case "KeysTable":
 			t.KeysTable = r.Name
@@ -373,21 +349,36 @@ func demoWorkspace(ctx context.Context, s *devstack.Stack, out io.Writer) error 
 			t.EventsQueueURL = r.URL
 		}
 	}
-	if err := writeDevState(t); err != nil {
-		return fmt.Errorf("record the local stack: %w", err)
+	stop, err = recordDevStack(devState{target: t, PID: os.Getpid()})
+	if err != nil {
+		return nil, err
 	}
-	go func() {
-		<-ctx.Done()
-		os.Remove(devStateFile())
-	}()
 	env := map[string]string{"KEYS_TABLE": t.KeysTable, "PEPPER_SECRET_ARN": t.PepperSecretArn}
 	st, err := keystore.Open(ctx, lambdas.Deps{AWS: s.AWS(), Getenv: func(k string) string { return env[k] }})
 	if err != nil {
-		return err
+		stop()
+		return nil, err
 	}
 	ws, keys, err := st.CreateWorkspace(ctx, "Demo", ratelimit.DefaultPlan, ratelimit.Plan{})
 	if err != nil {
-		return err
+		stop()
+		return nil, err
+	}
+	log, err := audit.NewLog(t.AuditTable, audit.Options{})
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	dev := log.For(audit.Context{Workspace: ws.ID, Env: string(apikey.Test), Actor: audit.Actor{Type: audit.ActorOperator, ID: "framegate dev"}, UserAgent: "framegate-cli"})
+	link, err := st.OpenConsoleLink(ctx, ws.ID, apikey.Test, "operator", dev)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	consoleURL := keysapi.ConsoleLinkURL(s.URL(), link.Token)
+	if asJSON {
+		return stop, printJSON(out, map[string]any{"apiUrl": s.URL(), "endpoint": s.Endpoint(), "workspace": ws.ID, "plan": ws.Plan,
+			"keys": map[string]string{"live": keys[apikey.Live], "test": keys[apikey.Test]}, "console": consoleURL})
 	}
 	fmt.Fprintf(out, "\nDemo workspace %s (plan %s). Its keys, shown once:\n", ws.ID, ws.Plan)
 	fmt.Fprintf(out, "  live: %s\n  test: %s\n\n", keys[apikey.Live], keys[apikey.Test])
@@ -396,18 +387,15 @@ func demoWorkspace(ctx context.Context, s *devstack.Stack, out io.Writer) error 
 		// The stack is usable without them; only the examples need them.
 		fmt.Fprintf(out, "  not uploaded: %v\n", err)
 	}
-	fmt.Fprintf(out, "\nTry it:\n  curl -H \"Authorization: Bearer %s\" %s/auth\n", keys[apikey.Test], s.URL())
-	fmt.Fprintf(out, "  FRAMEGATE_API_KEY=%s go run ./cmd/framegate videos create --file examples/clip-and-image.json --wait\n\n", keys[apikey.Test])
-	log, err := audit.NewLog(t.AuditTable, audit.Options{})
-	if err != nil {
-		return err
-	}
-	dev := log.For(audit.Context{Workspace: ws.ID, Env: string(apikey.Test), Actor: audit.Actor{Type: audit.ActorOperator, ID: "framegate dev"}, UserAgent: "framegate-cli"})
-	link, err := st.OpenConsoleLink(ctx, ws.ID, apikey.Test, "operator", dev)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "The console, test environment (a one-time link, for 15 minutes; later: framegate console):\n  %s\n\n", keysapi.ConsoleLinkURL(s.URL(), link.Token))
-	fmt.Fprintf(out, "More workspaces: go run ./cmd/framegate workspace create --name NAME --plan business\n")
-	return nil
+	fmt.Fprintf(out, "\nIn another terminal, the CLI and curl use the test key with:\n")
+	fmt.Fprintf(out, "  %s\n\n", exportLine(s.URL(), keys[apikey.Test]))
+	fmt.Fprintf(out, "Try it: framegate videos create --file examples/clip-and-image.json --wait\n\n")
+	fmt.Fprintf(out, "The console, test environment (a one-time link, for 15 minutes; later: framegate console):\n  %s\n\n", consoleURL)
+	fmt.Fprintf(out, "More workspaces: framegate workspace create --name NAME --plan business\n")
+	return stop, nil
+}
+
+// exportLine is the shell line that points the users' commands at a stack.
+func exportLine(apiURL, key string) string {
+	return fmt.Sprintf("export %s=%s %s=%s", apiURLEnv, apiURL, apiKeyEnv, key)
 }

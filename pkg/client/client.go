@@ -35,9 +35,14 @@ const (
 	DefaultMaxDelay    = 8 * time.Second
 )
 
+// DefaultBaseURL is the local stack that `make dev` runs: New uses it when
+// given no base URL.
+const DefaultBaseURL = "http://127.0.0.1:3000/v1"
+
 // Client calls one framegate API with one key. It is safe for concurrent use.
 type Client struct {
 	base        string // no trailing slash, e.g. http://127.0.0.1:3000/v1
+	baseErr     error  // why base cannot be called, returned by every call
 	key         string
 	hc          *http.Client
 	sleep       func(context.Context, time.Duration) error
@@ -87,11 +92,17 @@ func WithIdempotencyKeys(gen func() string) Option { return func(c *Client) { c.
 // WithUserAgent sets the User-Agent header.
 func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
 
-// New returns a client of the API at baseURL (the stage URL, ending in /v1)
-// authenticating with apiKey.
+// New returns a client of the API at baseURL (the stage URL, ending in /v1;
+// "" is DefaultBaseURL) authenticating with apiKey. A base URL that is not
+// an absolute http(s) URL makes every call fail with an error saying so.
 func New(baseURL, apiKey string, opts ...Option) *Client {
+	if strings.TrimSpace(baseURL) == "" {
+		baseURL = DefaultBaseURL
+	}
+	base := strings.TrimRight(strings.TrimSpace(baseURL), "/")
 	c := &Client{
-		base:        strings.TrimRight(baseURL, "/"),
+		base:        base,
+		baseErr:     checkBaseURL(base),
 		key:         apiKey,
 		hc:          http.DefaultClient,
 		sleep:       sleepCtx,
@@ -107,6 +118,15 @@ func New(baseURL, apiKey string, opts ...Option) *Client {
 		o(c)
 	}
 	return c
+}
+
+func checkBaseURL(base string) error {
+	u, err := url.Parse(base)
+	if err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+		return nil
+	}
+	return fmt.Errorf("framegate client: the base URL %q is not an absolute http(s) URL: give the stage URL, "+
+		"e.g. %s locally or the deployed stack's ApiUrl output (https://….execute-api.….amazonaws.com/v1)", base, DefaultBaseURL)
 }
 
 // BaseURL is the API URL the client calls.
@@ -157,8 +177,6 @@ type call struct {
 	// dedupes says the route honours Idempotency-Key, so a generated key
 	// makes a POST safe to repeat after a 5xx or a broken connection.
 	dedupes bool
-	// noRedirect returns a 3xx as the answer instead of following it.
-	noRedirect bool
 }
 
 func (c *Client) newCall(method, path string, body any, opts []CallOption) *call {
@@ -176,9 +194,12 @@ type Response struct {
 	Header http.Header
 }
 
-// do sends r, retrying what is safe, and decodes a 2xx (or, with
-// noRedirect, 3xx) JSON body into out (nil: discard).
+// do sends r, retrying what is safe, and decodes a 2xx JSON body into out
+// (nil: discard).
 func (c *Client) do(ctx context.Context, r *call, out any) (*Response, error) {
+	if c.baseErr != nil {
+		return nil, c.baseErr
+	}
 	var payload []byte
 	if r.body != nil {
 		b, err := json.Marshal(r.body)
@@ -288,13 +309,7 @@ func (c *Client) attempt(ctx context.Context, r *call, payload []byte, out any) 
 	if r.idemKey != "" {
 		req.Header.Set("Idempotency-Key", r.idemKey)
 	}
-	hc := c.hc
-	if r.noRedirect {
-		nr := *hc
-		nr.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-		hc = &nr
-	}
-	resp, err := hc.Do(req)
+	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", r.method, r.path, err)
 	}
@@ -303,8 +318,7 @@ func (c *Client) attempt(ctx context.Context, r *call, payload []byte, out any) 
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: read response: %w", r.method, r.path, err)
 	}
-	ok := resp.StatusCode/100 == 2 || (r.noRedirect && resp.StatusCode/100 == 3)
-	if !ok {
+	if resp.StatusCode/100 != 2 {
 		return nil, parseError(resp, raw)
 	}
 	if out != nil && len(bytes.TrimSpace(raw)) > 0 {

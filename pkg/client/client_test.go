@@ -328,13 +328,13 @@ func TestDownloadDoesNotFollowWithTheKey(t *testing.T) {
 		}))
 		defer storage.Close()
 		link := storage.URL + tc.object + "?sig=1"
-		h := newHarness(t, []step{{302, map[string]string{"Location": link}, `{"url":"` + link + `","expiresAt":"2030-01-01T00:00:00.000Z"}`}})
+		h := newHarness(t, []step{{200, nil, `{"url":"` + link + `","expiresAt":"2030-01-01T00:00:00.000Z"}`}})
 		var b strings.Builder
 		n, err := tc.get(h.Client, &b)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := h.srv.requests()[0].URL.Path; got != tc.route {
+		if got := h.srv.requests()[0].URL.RequestURI(); got != tc.route+"?redirect=false" {
 			t.Errorf("asked %s, want %s", got, tc.route)
 		}
 		if n != 8 || b.String() != "FILEDATA" || storagePath != tc.object {
@@ -342,6 +342,24 @@ func TestDownloadDoesNotFollowWithTheKey(t *testing.T) {
 		}
 		if storageAuth != "" {
 			t.Errorf("%s: the API key went to storage: %q", tc.route, storageAuth)
+		}
+	}
+}
+
+// TestBaseURL: no base URL is the local stack; one that cannot be called
+// fails every call with an error that says what to give, before any
+// request (not Go's "unsupported protocol scheme").
+func TestBaseURL(t *testing.T) {
+	if got := New("", "k").BaseURL(); got != DefaultBaseURL {
+		t.Errorf("default base URL %q, want %q", got, DefaultBaseURL)
+	}
+	if got := New(" https://api.example.com/v1/ ", "k").BaseURL(); got != "https://api.example.com/v1" {
+		t.Errorf("base URL %q", got)
+	}
+	for _, bad := range []string{"api.example.com/v1", "ftp://x/v1", "http://", "://x"} {
+		_, err := New(bad, "k").Auth(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "not an absolute http(s) URL") || strings.Contains(err.Error(), "unsupported protocol") {
+			t.Errorf("base %q: %v", bad, err)
 		}
 	}
 }

@@ -384,14 +384,10 @@ func (c *Client) VideoThumbnailURL(ctx context.Context, id string) (*DownloadLin
 // link asks GET /videos/{id}/<what> for its presigned link.
 func (c *Client) link(ctx context.Context, id, what string) (*DownloadLink, error) {
 	r := c.newCall(http.MethodGet, "/videos/"+esc(id)+"/"+what, nil, nil)
-	r.noRedirect = true
+	r.query = url.Values{"redirect": {"false"}} // 200 with the link: nothing to follow
 	var out DownloadLink
-	resp, err := c.do(ctx, r, &out)
-	if err != nil {
+	if _, err := c.do(ctx, r, &out); err != nil {
 		return nil, err
-	}
-	if out.URL == "" {
-		out.URL = resp.Header.Get("Location")
 	}
 	if out.URL == "" {
 		return nil, fmt.Errorf("GET /videos/%s/%s: no url in the answer", id, what)
@@ -751,4 +747,153 @@ func (c *Client) RecoverWebhook(ctx context.Context, endpointID string, since ti
 	body := map[string]string{"since": since.UTC().Format(time.RFC3339Nano)}
 	_, err := c.do(ctx, c.newCall(http.MethodPost, "/webhooks/"+esc(endpointID)+"/recover", body, opts), &out)
 	return &out, err
+}
+
+// ---------------------------------------------------------------- connections
+
+// Connection is a place to publish videos to: a webhook catch-hook or an
+// S3 bucket. Secret is set only in the answer that creates a webhook
+// connection.
+type Connection struct {
+	Object        string `json:"object"`
+	ID            string `json:"id"`
+	Type          string `json:"type"` // webhook or s3
+	Name          string `json:"name"`
+	Environment   string `json:"environment"`
+	CreatedAt     string `json:"createdAt"`
+	URL           string `json:"url,omitempty"`
+	SecretPreview string `json:"secretPreview,omitempty"`
+	Secret        string `json:"secret,omitempty"`
+	Bucket        string `json:"bucket,omitempty"`
+	Prefix        string `json:"prefix,omitempty"`
+	Region        string `json:"region,omitempty"`
+	RoleArn       string `json:"roleArn,omitempty"`
+	ExternalID    string `json:"externalId,omitempty"`
+}
+
+// ConnectionList is a page of connections.
+type ConnectionList struct {
+	Object     string       `json:"object"`
+	Data       []Connection `json:"data"`
+	Pagination Pagination   `json:"pagination"`
+}
+
+// CreateConnectionRequest is the body of POST /v1/connections: Type
+// "webhook" takes URL; "s3" takes Bucket, RoleArn and optionally Prefix
+// and Region.
+type CreateConnectionRequest struct {
+	Type    string `json:"type"`
+	Name    string `json:"name,omitempty"`
+	URL     string `json:"url,omitempty"`
+	Bucket  string `json:"bucket,omitempty"`
+	Prefix  string `json:"prefix,omitempty"`
+	Region  string `json:"region,omitempty"`
+	RoleArn string `json:"roleArn,omitempty"`
+}
+
+// CreateConnection registers a destination; for a webhook connection keep
+// the returned Secret to verify what it receives.
+func (c *Client) CreateConnection(ctx context.Context, in CreateConnectionRequest, opts ...CallOption) (*Connection, error) {
+	var out Connection
+	_, err := c.do(ctx, c.newCall(http.MethodPost, "/connections", in, opts), &out)
+	return &out, err
+}
+
+// ListConnections lists a page of connections.
+func (c *Client) ListConnections(ctx context.Context, p ListParams) (*ConnectionList, error) {
+	r := c.newCall(http.MethodGet, "/connections", nil, nil)
+	r.query = p.values()
+	var out ConnectionList
+	_, err := c.do(ctx, r, &out)
+	return &out, err
+}
+
+// GetConnection reads a connection (never its secret).
+func (c *Client) GetConnection(ctx context.Context, id string) (*Connection, error) {
+	var out Connection
+	_, err := c.do(ctx, c.newCall(http.MethodGet, "/connections/"+esc(id), nil, nil), &out)
+	return &out, err
+}
+
+// DeleteConnection deletes a connection; its scheduled publications fail
+// with connection_deleted when due.
+func (c *Client) DeleteConnection(ctx context.Context, id string) error {
+	_, err := c.do(ctx, c.newCall(http.MethodDelete, "/connections/"+esc(id), nil, nil), nil)
+	return err
+}
+
+// ---------------------------------------------------------------- publishing
+
+// Publication sends one succeeded video to one connection.
+type Publication struct {
+	Object         string            `json:"object"`
+	ID             string            `json:"id"`
+	VideoID        string            `json:"videoId"`
+	ConnectionID   string            `json:"connectionId"`
+	ConnectionType string            `json:"connectionType"`
+	Status         string            `json:"status"` // scheduled, executing, executed, failed, cancelled
+	PublishAt      string            `json:"publishAt"`
+	ExecutedAt     *string           `json:"executedAt"`
+	CancelledAt    *string           `json:"cancelledAt"`
+	NextAttemptAt  *string           `json:"nextAttemptAt"`
+	Attempts       int               `json:"attempts"`
+	Destination    *string           `json:"destination"`
+	Error          *PublicationError `json:"error"`
+	CreatedAt      string            `json:"createdAt"`
+}
+
+// PublicationError is why a publication failed (or its last attempt did).
+type PublicationError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// PublicationList is a page of a video's publications, newest first.
+type PublicationList struct {
+	Object     string        `json:"object"`
+	Data       []Publication `json:"data"`
+	Pagination Pagination    `json:"pagination"`
+}
+
+// PublishRequest is the body of POST /v1/videos/{id}/publish.
+type PublishRequest struct {
+	ConnectionID string `json:"connectionId"`
+	PublishAt    string `json:"publishAt,omitempty"` // RFC 3339; empty: now
+}
+
+// PublishVideo schedules a succeeded video's publication to a connection.
+// The API deduplicates on the Idempotency-Key, so a retry after a 5xx or a
+// lost connection schedules it once.
+func (c *Client) PublishVideo(ctx context.Context, videoID string, in PublishRequest, opts ...CallOption) (*Publication, error) {
+	r := c.newCall(http.MethodPost, "/videos/"+esc(videoID)+"/publish", in, opts)
+	r.dedupes = true
+	var out Publication
+	_, err := c.do(ctx, r, &out)
+	return &out, err
+}
+
+// ListPublications lists a page of a video's publications.
+func (c *Client) ListPublications(ctx context.Context, videoID string, p ListParams) (*PublicationList, error) {
+	r := c.newCall(http.MethodGet, "/videos/"+esc(videoID)+"/publications", nil, nil)
+	r.query = p.values()
+	var out PublicationList
+	_, err := c.do(ctx, r, &out)
+	return &out, err
+}
+
+// CancelPublication cancels a scheduled publication.
+func (c *Client) CancelPublication(ctx context.Context, videoID, publicationID string) (*Publication, error) {
+	var out Publication
+	path := "/videos/" + esc(videoID) + "/publications/" + esc(publicationID)
+	_, err := c.do(ctx, c.newCall(http.MethodDelete, path, nil, nil), &out)
+	return &out, err
+}
+
+// ---------------------------------------------------------------- meta
+
+// OpenAPI returns the API's OpenAPI document, as JSON.
+func (c *Client) OpenAPI(ctx context.Context) (json.RawMessage, error) {
+	var out json.RawMessage
+	_, err := c.do(ctx, c.newCall(http.MethodGet, "/openapi.json", nil, nil), &out)
+	return out, err
 }

@@ -127,6 +127,42 @@ func TestAgainstTheStack(t *testing.T) {
 	if err != nil || q.Type != client.WebhookSQS || q.URL != nil || !strings.HasPrefix(q.ExternalID, "fgx_") || q.VerificationKey() != q.Secret {
 		t.Errorf("sqs webhook %+v %v", q, err)
 	}
+	conn, err := c.CreateConnection(ctx, client.CreateConnectionRequest{Type: "webhook", Name: "zap", URL: "http://127.0.0.1:9/catch"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(conn.Secret, "whsec_") || conn.Type != "webhook" {
+		t.Fatalf("connection %+v", conn)
+	}
+	conns, err := c.ListConnections(ctx, client.ListParams{})
+	if err != nil || len(conns.Data) != 1 || conns.Data[0].ID != conn.ID || conns.Data[0].Secret != "" {
+		t.Fatalf("connections %+v %v", conns, err)
+	}
+	if got, err := c.GetConnection(ctx, conn.ID); err != nil || got.SecretPreview == "" {
+		t.Fatalf("connection %+v %v", got, err)
+	}
+	// Publishing needs a succeeded video: here the routes answer for an
+	// unknown one, in the envelope the client parses.
+	missing := "vid_00000000000000000000000000"
+	if _, err := c.PublishVideo(ctx, missing, client.PublishRequest{ConnectionID: conn.ID}); !errors.As(err, &e) || e.Code != "not_found" {
+		t.Errorf("publish an unknown video: %v", err)
+	}
+	if _, err := c.ListPublications(ctx, missing, client.ListParams{}); !errors.As(err, &e) || e.Code != "not_found" {
+		t.Errorf("publications of an unknown video: %v", err)
+	}
+	if _, err := c.CancelPublication(ctx, missing, "pub_x"); !errors.As(err, &e) || e.Code != "not_found" {
+		t.Errorf("cancel an unknown publication: %v", err)
+	}
+	if err := c.DeleteConnection(ctx, conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetConnection(ctx, conn.ID); !errors.As(err, &e) || e.Code != "not_found" {
+		t.Errorf("deleted connection: %v", err)
+	}
+	doc, err := client.New(s.URL(), "").OpenAPI(ctx)
+	if err != nil || !strings.Contains(string(doc), `"operationId"`) {
+		t.Errorf("openapi.json without a key: %.80s %v", doc, err)
+	}
 
 	_, err = c.CreateVideo(ctx, client.CreateVideoRequest{Spec: []byte(`{"resolution":"nope","scenes":[]}`)})
 	if !errors.As(err, &e) || e.Status != http.StatusBadRequest || e.Field == "" {
@@ -142,7 +178,7 @@ func TestAgainstTheStack(t *testing.T) {
 	for _, ev := range events.Data {
 		actions = append(actions, ev.Action)
 	}
-	if want := []string{"webhook_endpoint.created", "webhook_endpoint.created", "webhook_endpoint.deleted", "webhook_endpoint.updated",
+	if want := []string{"connection.deleted", "connection.created", "webhook_endpoint.created", "webhook_endpoint.created", "webhook_endpoint.deleted", "webhook_endpoint.updated",
 		"webhook_endpoint.created", "console_session.revoked", "console_session.created", "key.revoked", "key.rotated", "key.created"}; !slices.Equal(actions, want) {
 		t.Errorf("audit actions %v, want %v", actions, want)
 	}

@@ -153,6 +153,17 @@ func (v *Validator) Routes() []string {
 // Doc is the loaded document.
 func (v *Validator) Doc() *openapi3.T { return v.doc }
 
+// Operation is the operation a request calls: method and path without the
+// stage ("/keys/key_123"); false when the document has none.
+func (v *Validator) Operation(method, path string) (*openapi3.Operation, bool) {
+	r, ok := v.match(path)
+	if !ok {
+		return nil, false
+	}
+	op := r.item.GetOperation(strings.ToUpper(method))
+	return op, op != nil
+}
+
 // match finds the path template of a request path (without the stage).
 func (v *Validator) match(path string) (route, bool) {
 	segs := split(path)

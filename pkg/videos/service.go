@@ -86,6 +86,20 @@ type Created struct {
 	VideoID  string
 }
 
+// bareSpecHint says what to do when the body is a movie spec itself: its
+// first field is then unknown at the top level of a render request.
+func bareSpecHint(err error) error {
+	var e *apierr.Error
+	if !errors.As(err, &e) || e.Code != apierr.InvalidRequest {
+		return err
+	}
+	switch e.Field {
+	case "/resolution", "/fps", "/scenes", "/audio":
+		return apierr.Invalid(e.Field, `Unknown field %q: a movie spec goes inside "spec", as in {"spec": {"resolution": …, "scenes": […]}}.`, e.Field[1:])
+	}
+	return err
+}
+
 // Create validates a render request against the environment's limits,
 // stores the video counted against the queue cap, and queues it. With an
 // idempotency key, a repeat of the same body within 24 h gets the first
@@ -98,7 +112,7 @@ func (sv *Service) Create(ctx context.Context, ws string, env apikey.Env, body [
 	}
 	var req Request
 	if err := apierr.DecodeJSON(body, &req); err != nil {
-		return Created{}, err
+		return Created{}, bareSpecHint(err)
 	}
 	lim, err := sv.Store.EnvLimits(ctx, ws, env)
 	if err != nil {

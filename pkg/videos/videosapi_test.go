@@ -223,6 +223,7 @@ func TestCreateValidation(t *testing.T) {
 		{"a scene of 1e-300 s", `{"spec":{"resolution":"sd","scenes":[{"duration":1e-300,"background":{"color":"#000000"}}]}}`, "invalid_request", "/spec/scenes/0/duration"},
 		{"a scene under one frame", `{"spec":{"resolution":"sd","fps":10,"scenes":[{"duration":0.09,"background":{"color":"#000000"}}]}}`, "invalid_request", "/spec/scenes/0/duration"},
 		{"beyond the render budget", overBudget(), "render_budget_exceeded", "/spec/scenes/*/elements/*"},
+		{"a bare spec", `{"resolution":"sd","scenes":[{"duration":1,"background":{"color":"#000000"}}]}`, "invalid_request", "/resolution"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := f.do(t, c, "POST", "/videos", "", nil, nil, tc.body)
@@ -230,6 +231,10 @@ func TestCreateValidation(t *testing.T) {
 			field, _ := e["field"].(string)
 			if ok, _ := path.Match(tc.field, field); r.status != 400 || r.code() != tc.code || !ok {
 				t.Errorf("%d %s; want 400 %s at %s", r.status, r.raw, tc.code, tc.field)
+			}
+			// A bare spec is the quickstart's likeliest mistake: the message says to wrap it.
+			if msg, _ := e["message"].(string); tc.name == "a bare spec" && !strings.Contains(msg, `{"spec": {`) {
+				t.Errorf("bare spec message %q does not say to wrap it in {\"spec\": …}", msg)
 			}
 		})
 	}
