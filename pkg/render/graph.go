@@ -221,7 +221,11 @@ func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 		for k := range parts {
 			names = append(names, fmt.Sprintf("sc%dp%d", i, k))
 		}
-		chains = append(chains, fmt.Sprintf("[sc%d]split=%d[%s]", i, len(parts), strings.Join(names, "][")))
+		// format pins the scene to yuv420p up to where its transition
+		// parts convert: left free, ffmpeg may negotiate the whole scene,
+		// its body and the concat in yuv444p, converting every frame of the
+		// movie twice.
+		chains = append(chains, fmt.Sprintf("[sc%d]format=yuv420p,split=%d[%s]", i, len(parts), strings.Join(names, "][")))
 		for k, pt := range parts {
 			// xfade blends in 4:4:4 only: just the transition frames
 			// are converted.
@@ -278,7 +282,7 @@ func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 		chains = append(chains, "["+strings.Join(segLabels, "][")+fmt.Sprintf("]concat=n=%d:v=1:a=0[cat]", len(segLabels)))
 		video = "cat"
 	}
-	chains = append(chains, "["+video+"]setsar=1[video]")
+	chains = append(chains, "["+video+"]format=yuv420p,setsar=1[video]")
 
 	chains = append(chains, clipChains...)
 	audio, ach := audioSources(s, tl, p, &inputs)
