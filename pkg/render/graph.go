@@ -126,6 +126,9 @@ type graphParams struct {
 	// everyFrame draws every frame even of still stretches: the slow
 	// reference that tests compare the drawn-once frames with.
 	everyFrame bool
+	// xfadeAll draws every transition with xfade on 4:4:4 frames: the
+	// reference tests compare the mask transitions with.
+	xfadeAll bool
 }
 
 // buildGraph returns the -i inputs and the filter_complex, whose outputs
@@ -194,6 +197,8 @@ func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 		return label
 	}
 
+	masked := func(t *movie.Transition) bool { return t != nil && maskTransitions[t.Type] && !p.xfadeAll }
+
 	// Each scene is drawn once, all its frames, and cut into the parts the
 	// segments show: its head blends with the previous scene, its body
 	// plays alone, its tail blends with the next. Drawing a scene's
@@ -204,15 +209,18 @@ func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 		if i > 0 {
 			in = tl.out[i-1]
 		}
-		n, out := tl.frames[i], tl.out[i]
+		n, out, sc := tl.frames[i], tl.out[i], s.Scenes[i]
 		chains = append(chains, sceneStream(s, tl, p, i, fmt.Sprintf("sc%d", i), takeBg, takeImg, takeClip)...)
 		type part struct {
 			from, to int
 			to444    bool
 			labels   map[int]string
 		}
+		// Only a transition xfade draws itself needs the 4:4:4 frames.
+		inXfade := i > 0 && !masked(s.Scenes[i-1].Transition)
+		outXfade := i < len(s.Scenes)-1 && !masked(sc.Transition)
 		var parts []part
-		for _, pt := range []part{{0, in, true, head}, {in, n - out, false, body}, {n - out, n, true, tail}} {
+		for _, pt := range []part{{0, in, inXfade, head}, {in, n - out, false, body}, {n - out, n, outXfade, tail}} {
 			if pt.to > pt.from {
 				parts = append(parts, pt)
 			}
@@ -258,8 +266,15 @@ func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 		if p.watermark {
 			marker = "," + markerFilter(w, h)
 		}
-		chains = append(chains, fmt.Sprintf("[%s][%s]xfade=transition=%s:duration=%s:offset=0,format=yuv420p,setpts=N/(%d*TB)%s[%s]",
-			tail[sg.scene], head[sg.scene+1], sg.xfade, num(tl.seconds(sg.to-sg.from)), tl.fps, marker, label))
+		frames := sg.to - sg.from
+		if masked(s.Scenes[sg.scene].Transition) {
+			m := label + "m"
+			chains = append(chains, maskChain(sg.xfade, w, h, tl.fps, frames, m),
+				fmt.Sprintf("[%s][%s][%s]maskedmerge,setpts=N/(%d*TB)%s[%s]", head[sg.scene+1], tail[sg.scene], m, tl.fps, marker, label))
+		} else {
+			chains = append(chains, fmt.Sprintf("[%s][%s]xfade=transition=%s:duration=%s:offset=0,format=yuv420p,setpts=N/(%d*TB)%s[%s]",
+				tail[sg.scene], head[sg.scene+1], sg.xfade, num(tl.seconds(frames)), tl.fps, marker, label))
+		}
 		segLabels = append(segLabels, label)
 	}
 
@@ -299,6 +314,41 @@ func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 			mix, num(d), num(d), num(d-fade), num(fade)))
 	}
 	return inputs, strings.Join(chains, ";\n")
+}
+
+// maskTransitions are the xfade transitions whose every pixel is a mix of
+// the two scenes' pixels at that place, by a weight that depends on the
+// place and the progress alone: the weights are a picture xfade draws
+// blending white into black.
+var maskTransitions = map[string]bool{
+	"fade": true, "dissolve": true,
+	"wipeleft": true, "wiperight": true, "wipeup": true, "wipedown": true,
+	"wipetl": true, "wipetr": true, "wipebl": true, "wipebr": true,
+	"smoothleft": true, "smoothright": true, "smoothup": true, "smoothdown": true,
+	"circleopen": true, "circleclose": true, "radial": true,
+	"vertopen": true, "vertclose": true, "horzopen": true, "horzclose": true,
+	"diagtl": true, "diagtr": true, "diagbl": true, "diagbr": true,
+	"hlslice": true, "hrslice": true, "vuslice": true, "vdslice": true,
+}
+
+// maskChain draws the weights of a mask transition into [label], a
+// yuv420p picture per frame whose every plane holds, per pixel, how much
+// of the outgoing scene shows (255: all of it). xfade draws them at half
+// the frame's size in one gray plane, which is the chroma planes' size,
+// and the luma plane is that scaled up: a sixth of the pixels xfade would
+// compute on the 4:4:4 frames, and no conversion of the frames themselves.
+// maskedmerge then blends the two scenes in yuv420p with SIMD. The
+// transitions look as xfade draws them, their edges softened by a pixel.
+func maskChain(transition string, w, h, fps, frames int, label string) string {
+	// A gray color source is limited range (16 to 235): lutyuv sets the
+	// full weights.
+	src := func(y int) string {
+		return fmt.Sprintf("color=s=%dx%d:r=%d:d=%s,format=gray,lutyuv=y=%d", w/2, h/2, fps, num((float64(frames)-0.5)/float64(fps)), y)
+	}
+	return fmt.Sprintf("%s[%sw];\n%s[%sk];\n[%sw][%sk]xfade=transition=%s:duration=%s:offset=0,setpts=N/(%d*TB),split=3[%sh][%su][%sv];\n"+
+		"[%sh]scale=%d:%d:flags=bilinear[%sy];\n[%sy][%su][%sv]mergeplanes=0x001020:yuv420p[%s]",
+		src(255), label, src(0), label, label, label, transition, num(float64(frames)/float64(fps)), fps, label, label, label,
+		label, w, h, label, label, label, label, label)
 }
 
 // audioSources adds an input and a chain per sound of the movie: its

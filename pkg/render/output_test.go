@@ -3,11 +3,14 @@ package render
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image/color"
 	"image/jpeg"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -317,4 +320,92 @@ func TestPlan(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestMaskTransitionsLookLikeXfade: every transition drawn as a mask
+// (weights xfade draws at half size, blended in yuv420p) shows what xfade
+// draws on the 4:4:4 frames, frame by frame, compared in 8×8 blocks (the
+// softened edges differ pixel by pixel, not in what each part of the
+// frame shows).
+func TestMaskTransitionsLookLikeXfade(t *testing.T) {
+	ffmpeg, _ := tools(t)
+	font, err := FindFont()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := slices.Sorted(maps.Keys(maskTransitions))
+	spec := movie.Spec{Resolution: "sd", FPS: 10}
+	for i, name := range names {
+		sc := movie.Scene{Duration: 1, Transition: &movie.Transition{Type: name, Duration: 0.6},
+			Elements: []movie.Element{{Type: "text", Text: fmt.Sprintf("Scene %d", i), FontSize: 96}}}
+		if i%2 == 0 {
+			sc.Background.Gradient = &movie.Gradient{From: "#0b132b", To: "#f7f7f7", Direction: movie.Directions[i%3]}
+		} else {
+			sc.Background.Color = "#e07a1f"
+		}
+		spec.Scenes = append(spec.Scenes, sc)
+	}
+	spec.Scenes = append(spec.Scenes, movie.Scene{Duration: 1, Background: movie.Background{Color: "#000000"}})
+	spec.Normalize()
+	const bw, bh = 80, 45 // 8×8 blocks of sd
+	frames := func(xfadeAll bool) []byte {
+		job := t.TempDir()
+		p, err := prepare(context.Background(), spec, job, font, Options{FFmpeg: ffmpeg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.xfadeAll = xfadeAll
+		inputs, graph := buildGraph(spec, newTimeline(spec), p)
+		graph += fmt.Sprintf(";\n[video]scale=%d:%d:flags=area,format=gray[small]", bw, bh)
+		if err := os.WriteFile(filepath.Join(job, "graph.txt"), []byte(graph), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args := ffmpegArgs(inputs, "graph.txt", 2, "-map", "[small]", "-f", "rawvideo", "-y", "frames.gray")
+		if _, err := run(context.Background(), ffmpeg, job, args, 0, nil); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(job, "frames.gray"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	masked, xfaded := frames(false), frames(true)
+	tl := newTimeline(spec)
+	if len(masked) != tl.total*bw*bh || len(xfaded) != len(masked) {
+		t.Fatalf("%d and %d bytes, want %d frames of %d", len(masked), len(xfaded), tl.total, bw*bh)
+	}
+	// Frame by frame, the mean and the largest difference of a block.
+	// Dissolve's grain is random per pixel, and the mask's grain is
+	// twice as coarse: there, how much of each scene shows is compared.
+	for f := 0; f < tl.total; f++ {
+		var sum, diff, worst int
+		for k := f * bw * bh; k < (f+1)*bw*bh; k++ {
+			d := int(masked[k]) - int(xfaded[k])
+			diff += d
+			d = max(d, -d)
+			sum += d
+			worst = max(worst, d)
+		}
+		mean, shift := float64(sum)/(bw*bh), math.Abs(float64(diff))/(bw*bh)
+		if tr := transitionAt(spec, tl, f); tr == "dissolve" {
+			if shift > 1.5 {
+				t.Errorf("frame %d (dissolve): %.2f brighter or darker", f, shift)
+			}
+		} else if mean > 1.5 || worst > 40 {
+			t.Errorf("frame %d (%s): blocks differ by %.2f on average, %d at most", f, tr, mean, worst)
+		}
+	}
+}
+
+// transitionAt names the transition frame f of the video is in, if any.
+func transitionAt(s movie.Spec, tl timeline, f int) string {
+	at := 0
+	for _, sg := range tl.segments(s) {
+		if f < at+sg.to-sg.from {
+			return sg.xfade
+		}
+		at += sg.to - sg.from
+	}
+	return ""
 }
