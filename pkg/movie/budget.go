@@ -76,7 +76,7 @@ const (
 	// A video element: its own input and decoder, whose frame pool lives
 	// to the end of the run, counted at the largest frame a clip may have
 	// (MaxClipPixels) with a full reference buffer and B-frames; its sound
-	// (one more input); and its scaled RGBA frames (× the box), more
+	// (one more input); and its scaled frames (× the box), more
 	// across a transition.
 	costClip            = 4 << 20
 	costClipPerPixel    = 17

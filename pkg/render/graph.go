@@ -191,8 +191,9 @@ func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 		inputs = append(inputs, input{file: c.file, format: c.format, pre: pre})
 		label := fmt.Sprintf("cl%d_%d_%d", i, j, from)
 		// trim: never a frame past the scene, or overlay would extend the
-		// scene's main stream to match it.
-		clipChains = append(clipChains, fmt.Sprintf("[%d:v]setpts=PTS-STARTPTS,fps=%d,trim=end=%s,%s,setsar=1,format=rgba,setpts=PTS+%s/TB[%s]",
+		// scene's main stream to match it. The scale writes the format
+		// overlay blends, yuva420p, in the same pass.
+		clipChains = append(clipChains, fmt.Sprintf("[%d:v]setpts=PTS-STARTPTS,fps=%d,trim=end=%s,%s,setsar=1,format=yuva420p,setpts=PTS+%s/TB[%s]",
 			k, tl.fps, num(ve-vs), fitScale(e, w, h), num(vs-t0), label))
 		return label
 	}
