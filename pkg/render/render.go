@@ -275,6 +275,27 @@ func prepare(ctx context.Context, spec movie.Spec, job, font string, o Options) 
 		maxClip = DefaultMaxClipBytes
 	}
 	cache := map[string]media{} // one download per source and kind
+	// Clips are probed while the rest is fetched and fitted: an ffprobe
+	// takes as long to start as to read a header. Every return waits for
+	// them (none may outlive the job directory), and a clip that cannot be
+	// read is the error, being the earlier element.
+	var probes []*clipProbe
+	probeOf := map[string]*clipProbe{} // by fetched file
+	clipOf := map[[2]int]*clipProbe{}
+	probeError := func(err error) error {
+		var first error
+		for _, c := range probes {
+			<-c.done
+			if c.err.Err != nil && first == nil {
+				first = c.err
+			}
+		}
+		if first == nil || ctx.Err() != nil {
+			return err
+		}
+		return first
+	}
+	defer probeError(nil)
 	get := func(field, url, asset, kind string) (media, error) {
 		src, fetch := url, o.Fetch
 		if asset != "" {
@@ -306,9 +327,15 @@ func prepare(ctx context.Context, spec movie.Spec, job, font string, o Options) 
 			return media{}, &AssetError{Field: field, URL: src, Err: fmt.Errorf("unsupported %s format (use %s)", kind, supported(kind))}
 		}
 		if kind == "video" {
-			if err := probeClip(ctx, o, job, &f); err != nil {
-				return media{}, &AssetError{Field: field, URL: src, Err: err}
-			}
+			c := &clipProbe{err: &AssetError{Field: field, URL: src}, done: make(chan struct{})}
+			probes = append(probes, c)
+			probeOf[f.file] = c
+			go func(f media) {
+				defer close(c.done)
+				if c.err.Err = probeClip(ctx, o, job, &f); c.err.Err == nil {
+					c.f = f
+				}
+			}(f)
 		}
 		cache[kind+" "+src] = f
 		return f, nil
@@ -328,10 +355,10 @@ func prepare(ctx context.Context, spec movie.Spec, job, font string, o Options) 
 			field := fmt.Sprintf("/scenes/%d/elements/%d/%s", i, j, sourceField(e.URL))
 			f, err := get(field, e.URL, e.Asset, e.Type)
 			if err != nil {
-				return p, err
+				return p, probeError(err)
 			}
 			if e.Type == "video" {
-				p.clips[[2]int{i, j}] = f
+				clipOf[[2]int{i, j}] = probeOf[f.file]
 				continue
 			}
 			src := byMedia[e.Media()]
@@ -350,7 +377,7 @@ func prepare(ctx context.Context, spec movie.Spec, job, font string, o Options) 
 		if a := sc.Audio; a != nil {
 			f, err := get(fmt.Sprintf("/scenes/%d/audio/%s", i, sourceField(a.URL)), a.URL, a.Asset, "audio")
 			if err != nil {
-				return p, err
+				return p, probeError(err)
 			}
 			p.sceneAudio[i] = f
 		}
@@ -358,7 +385,7 @@ func prepare(ctx context.Context, spec movie.Spec, job, font string, o Options) 
 	if a := spec.Audio; a != nil {
 		f, err := get("/audio/"+sourceField(a.URL), a.URL, a.Asset, "audio")
 		if err != nil {
-			return p, err
+			return p, probeError(err)
 		}
 		p.audioFile, p.audioFmt = f.file, f.format
 	}
@@ -369,11 +396,27 @@ func prepare(ctx context.Context, spec movie.Spec, job, font string, o Options) 
 		}
 		rss, err := fitImage(ctx, o.FFmpeg, job, src.field, src.f.file, src.f.format, stills)
 		if err != nil {
-			return p, err
+			return p, probeError(err)
 		}
 		p.fitRSS = max(p.fitRSS, rss)
 	}
+	if err := probeError(nil); err != nil {
+		return p, err
+	}
+	if err := ctx.Err(); err != nil {
+		return p, fmt.Errorf("render: probe clips: %w", err)
+	}
+	for k, c := range clipOf {
+		p.clips[k] = c.f
+	}
 	return p, nil
+}
+
+// clipProbe is a clip being probed: done closes when f (or err.Err) is set.
+type clipProbe struct {
+	f    media
+	err  *AssetError
+	done chan struct{}
 }
 
 // media is a fetched file and what the renderer knows of it.
