@@ -127,6 +127,20 @@ func TestClipErrors(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Field != "/scenes/0/elements/0/asset" || !strings.Contains(ae.Error(), "4000×2200") {
 		t.Fatalf("a clip over 3840×2160: %v", err)
 	}
+	// Clips are probed while the later media are fetched: a later
+	// element's error does not hide the earlier clip's, and no probe is
+	// left running in the job directory.
+	spec.Scenes[0].Elements = append(spec.Scenes[0].Elements, movie.Element{Type: "image", URL: "https://a.test/page.html"})
+	work := t.TempDir()
+	_, err = Render(context.Background(), spec, filepath.Join(t.TempDir(), "o.mp4"), Options{FFmpeg: ffmpeg, WorkDir: work, FetchAsset: a.fetch,
+		Fetch: assets{"https://a.test/page.html": []byte("<html></html>")}.fetch})
+	if !errors.As(err, &ae) || ae.Field != "/scenes/0/elements/0/asset" || !strings.Contains(ae.Error(), "4000×2200") {
+		t.Fatalf("a clip over 3840×2160, then a page for an image: %v", err)
+	}
+	if left, _ := os.ReadDir(work); len(left) != 0 {
+		t.Fatalf("work dir not cleaned: %v", left)
+	}
+	spec.Scenes[0].Elements = spec.Scenes[0].Elements[:1]
 	spec.Scenes[0].Elements[0].Asset = idpng
 	// Without an asset reader, an asset is an error naming it.
 	_, err = Render(context.Background(), spec, filepath.Join(t.TempDir(), "o.mp4"), Options{FFmpeg: ffmpeg, WorkDir: t.TempDir(),
