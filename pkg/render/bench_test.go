@@ -284,9 +284,54 @@ func veryfast(b *testing.B, spec movie.Spec, frames, out string) string {
 	return out
 }
 
+// floorParts are the two parts of a render that no arrangement of it can
+// avoid, each timed alone: drawing the frames (our filter graph into
+// ffmpeg's null muxer) and encoding them (x264 with spec's settings,
+// reading the raw frames). Their CPU seconds over the machine's cores are
+// the least wall time a render can take here, however its work overlaps.
+type floorParts struct{ draw, encode func() measurement }
+
+func newFloorParts(b *testing.B, c benchCase, spec movie.Spec, frames, dir string) floorParts {
+	ffmpeg, _ := tools(b)
+	font, err := FindFont()
+	if err != nil {
+		b.Fatal(err)
+	}
+	norm, err := normalizedCopy(spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	silence(&norm) // the frames only
+	job := b.TempDir()
+	p, err := prepare(context.Background(), norm, job, font, Options{FFmpeg: ffmpeg, Fetch: c.assets.fetch, FetchAsset: c.assets.fetch, Watermark: c.watermark})
+	if err != nil {
+		b.Fatal(err)
+	}
+	inputs, graph := buildGraph(norm, newTimeline(norm), p)
+	if err := os.WriteFile(filepath.Join(job, "graph.txt"), []byte(graph), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	cpu := func(args []string) measurement {
+		cpu0 := childCPU()
+		if _, err := run(context.Background(), ffmpeg, job, args, 0, nil); err != nil {
+			b.Fatal(err)
+		}
+		return measurement{cpu: childCPU() - cpu0}
+	}
+	w, h := spec.Size()
+	encode := append([]string{"-nostdin", "-v", "error", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", fmt.Sprintf("%dx%d", w, h),
+		"-r", strconv.Itoa(spec.FPS), "-i", frames}, codecArgs(spec, DefaultThreads, false)...)
+	encode = append(encode, "-y", filepath.Join(dir, "encode-only."+spec.Format))
+	return floorParts{
+		draw:   func() measurement { return cpu(ffmpegArgs(inputs, "graph.txt", DefaultThreads, "-map", "[video]", "-f", "null", "-")) },
+		encode: func() measurement { return cpu(encode) },
+	}
+}
+
 // compare alternates n renders of spec with n veryfast encodes of the same
-// frames and reports the medians.
-func compare(b *testing.B, c benchCase, spec movie.Spec, frames string) {
+// frames and reports the medians; with floor, also the medians of the
+// floor's parts and the floor they make.
+func compare(b *testing.B, c benchCase, spec movie.Spec, frames string, floor bool) {
 	ffmpeg, _ := tools(b)
 	dir := b.TempDir()
 	var ours, base []measurement
@@ -303,6 +348,11 @@ func compare(b *testing.B, c benchCase, spec movie.Spec, frames string) {
 		return out
 	}
 	bare := func() string { return veryfast(b, spec, frames, filepath.Join(dir, "veryfast.mp4")) }
+	var parts floorParts
+	var draws, encodes []measurement
+	if floor {
+		parts = newFloorParts(b, c, spec, frames, dir)
+	}
 	for i := 0; i < b.N; i++ {
 		if i%2 == 0 {
 			ours = append(ours, timed(b, ourRender))
@@ -311,9 +361,18 @@ func compare(b *testing.B, c benchCase, spec movie.Spec, frames string) {
 			base = append(base, timed(b, bare))
 			ours = append(ours, timed(b, ourRender))
 		}
+		if floor {
+			draws, encodes = append(draws, parts.draw()), append(encodes, parts.encode())
+		}
 	}
 	secs := newTimeline(spec).Duration()
 	o, v := medians(ours), medians(base)
+	if floor {
+		d, e := medians(draws).cpu/secs, medians(encodes).cpu/secs
+		b.ReportMetric(d, "draw-cpu-s/video-s")
+		b.ReportMetric(e, "encode-cpu-s/video-s")
+		b.ReportMetric((d+e)/float64(runtime.NumCPU()), "floor-s/video-s")
+	}
 	b.ReportMetric(o.wall/secs, "render-s/video-s")
 	b.ReportMetric(v.wall/secs, "veryfast-s/video-s")
 	b.ReportMetric(o.cpu/secs, "render-cpu-s/video-s")
@@ -364,12 +423,12 @@ func cachedFrames(b *testing.B, c benchCase) string {
 // BenchmarkRenderEncoding renders every example and the worst case with
 // the defaults (mp4, standard) and reports render seconds per video second
 // (target ≤ 0.25 on 2 cores) and the video's bytes as a ratio to veryfast's
-// (target ≤ 1.25).
+// (target ≤ 1.25), and the floor under the first (floorParts).
 func BenchmarkRenderEncoding(b *testing.B) {
 	defer cleanFrames()
 	for _, c := range benchCases(b) {
 		b.Run(c.name, func(b *testing.B) {
-			compare(b, c, c.spec, cachedFrames(b, c))
+			compare(b, c, c.spec, cachedFrames(b, c), true)
 		})
 	}
 }
@@ -603,7 +662,7 @@ func BenchmarkRenderQuality(b *testing.B) {
 		for _, q := range movie.Qualities {
 			spec := promo.spec
 			spec.Format, spec.Quality = f, q
-			b.Run(f+"-"+q, func(b *testing.B) { compare(b, promo, spec, frames) })
+			b.Run(f+"-"+q, func(b *testing.B) { compare(b, promo, spec, frames, false) })
 		}
 	}
 }
