@@ -323,7 +323,9 @@ func newFloorParts(b *testing.B, c benchCase, spec movie.Spec, frames, dir strin
 		"-r", strconv.Itoa(spec.FPS), "-i", frames}, codecArgs(spec, DefaultThreads, false)...)
 	encode = append(encode, "-y", filepath.Join(dir, "encode-only."+spec.Format))
 	return floorParts{
-		draw:   func() measurement { return cpu(ffmpegArgs(inputs, "graph.txt", DefaultThreads, "-map", "[video]", "-f", "null", "-")) },
+		draw: func() measurement {
+			return cpu(ffmpegArgs(inputs, "graph.txt", DefaultThreads, "-map", "[video]", "-f", "null", "-"))
+		},
 		encode: func() measurement { return cpu(encode) },
 	}
 }
