@@ -346,10 +346,10 @@ func maskChain(transition string, w, h, fps, frames int, label string) string {
 	src := func(y int) string {
 		return fmt.Sprintf("color=s=%dx%d:r=%d:d=%s,format=gray,lutyuv=y=%d", w/2, h/2, fps, num((float64(frames)-0.5)/float64(fps)), y)
 	}
-	return fmt.Sprintf("%s[%sw];\n%s[%sk];\n[%sw][%sk]xfade=transition=%s:duration=%s:offset=0,setpts=N/(%d*TB),split=3[%sh][%su][%sv];\n"+
-		"[%sh]scale=%d:%d:flags=bilinear[%sy];\n[%sy][%su][%sv]mergeplanes=0x001020:yuv420p[%s]",
-		src(255), label, src(0), label, label, label, transition, num(float64(frames)/float64(fps)), fps, label, label, label,
-		label, w, h, label, label, label, label, label)
+	return fmt.Sprintf("%s[%sw];\n%s[%sk];\n[%sw][%sk]xfade=transition=%s:duration=%s:offset=0,setpts=N/(%d*TB),split=2[%sh][%sc];\n"+
+		"[%sh]scale=%d:%d:flags=bilinear[%sy];\n[%sy][%sc]mergeplanes=0x001010:yuv420p[%s]",
+		src(255), label, src(0), label, label, label, transition, num(float64(frames)/float64(fps)), fps, label, label,
+		label, w, h, label, label, label, label)
 }
 
 // audioSources adds an input and a chain per sound of the movie: its
