@@ -199,6 +199,7 @@ func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 	}
 
 	masked := func(t *movie.Transition) bool { return t != nil && maskTransitions[t.Type] && !p.xfadeAll }
+	slid := func(t *movie.Transition) bool { _, ok := slides[typeOf(t)]; return ok && !p.xfadeAll }
 
 	// Each scene is drawn once, all its frames, and cut into the parts the
 	// segments show: its head blends with the previous scene, its body
@@ -218,8 +219,8 @@ func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 			labels   map[int]string
 		}
 		// Only a transition xfade draws itself needs the 4:4:4 frames.
-		inXfade := i > 0 && !masked(s.Scenes[i-1].Transition)
-		outXfade := i < len(s.Scenes)-1 && !masked(sc.Transition)
+		inXfade := i > 0 && !masked(s.Scenes[i-1].Transition) && !slid(s.Scenes[i-1].Transition)
+		outXfade := i < len(s.Scenes)-1 && !masked(sc.Transition) && !slid(sc.Transition)
 		var parts []part
 		for _, pt := range []part{{0, in, inXfade, head}, {in, n - out, false, body}, {n - out, n, outXfade, tail}} {
 			if pt.to > pt.from {
@@ -272,6 +273,15 @@ func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 			m := label + "m"
 			chains = append(chains, maskChain(sg.xfade, w, h, tl.fps, frames, m),
 				fmt.Sprintf("[%s][%s][%s]maskedmerge,setpts=N/(%d*TB)%s[%s]", head[sg.scene+1], tail[sg.scene], m, tl.fps, marker, label))
+		} else if sl := slides[sg.xfade]; slid(s.Scenes[sg.scene].Transition) {
+			// A slide moves both scenes as one strip: the two pictures side
+			// by side (or stacked), and a frame-sized window crossing it.
+			first, second := tail[sg.scene], head[sg.scene+1]
+			if sl.reverse {
+				first, second = second, first
+			}
+			chains = append(chains, fmt.Sprintf("[%s][%s]%s=inputs=2,crop=w=%d:h=%d:%s,setpts=N/(%d*TB)%s[%s]",
+				first, second, sl.stack, w, h, sl.window(w, h, frames), tl.fps, marker, label))
 		} else {
 			chains = append(chains, fmt.Sprintf("[%s][%s]xfade=transition=%s:duration=%s:offset=0,format=yuv420p,setpts=N/(%d*TB)%s[%s]",
 				tail[sg.scene], head[sg.scene+1], sg.xfade, num(tl.seconds(frames)), tl.fps, marker, label))
@@ -330,6 +340,44 @@ var maskTransitions = map[string]bool{
 	"vertopen": true, "vertclose": true, "horzopen": true, "horzclose": true,
 	"diagtl": true, "diagtr": true, "diagbl": true, "diagbr": true,
 	"hlslice": true, "hrslice": true, "vuslice": true, "vdslice": true,
+}
+
+// slides are xfade's slides, drawn in yuv420p as a window moving across
+// the two scenes stacked: slideleft shows the outgoing scene and then the
+// incoming one to its right, the window moving right; slideright stacks
+// them the other way round and moves the window left; up and down likewise
+// on a vertical stack. At frame n of N the window has moved n/N of the way,
+// as xfade's progress does.
+var slides = map[string]slide{
+	"slideleft":  {"hstack", false},
+	"slideright": {"hstack", true},
+	"slideup":    {"vstack", false},
+	"slidedown":  {"vstack", true},
+}
+
+type slide struct {
+	stack   string // hstack or vstack
+	reverse bool   // the incoming scene first
+}
+
+// window is crop's position of the slide's window on frame n of frames.
+func (sl slide) window(w, h, frames int) string {
+	size, axis := w, "x"
+	if sl.stack == "vstack" {
+		size, axis = h, "y"
+	}
+	at := fmt.Sprintf("ceil(n*%d/%d)", size, frames)
+	if sl.reverse {
+		at = fmt.Sprintf("%d-%s", size, at)
+	}
+	return fmt.Sprintf("%s='%s'", axis, at)
+}
+
+func typeOf(t *movie.Transition) string {
+	if t == nil {
+		return ""
+	}
+	return t.Type
 }
 
 // maskChain draws the weights of a mask transition into [label], a

@@ -323,10 +323,10 @@ func TestPlan(t *testing.T) {
 }
 
 // TestMaskTransitionsLookLikeXfade: every transition drawn as a mask
-// (weights xfade draws at half size, blended in yuv420p) shows what xfade
-// draws on the 4:4:4 frames, frame by frame, compared in 8×8 blocks (the
-// softened edges differ pixel by pixel, not in what each part of the
-// frame shows).
+// (weights xfade draws at half size, blended in yuv420p) or as a slide (a
+// window across the two scenes stacked) shows what xfade draws on the
+// 4:4:4 frames, frame by frame, compared in 8×8 blocks (the softened edges
+// differ pixel by pixel, not in what each part of the frame shows).
 func TestMaskTransitionsLookLikeXfade(t *testing.T) {
 	ffmpeg, _ := tools(t)
 	font, err := FindFont()
@@ -334,6 +334,7 @@ func TestMaskTransitionsLookLikeXfade(t *testing.T) {
 		t.Fatal(err)
 	}
 	names := slices.Sorted(maps.Keys(maskTransitions))
+	names = append(names, slices.Sorted(maps.Keys(slides))...)
 	spec := movie.Spec{Resolution: "sd", FPS: 10}
 	for i, name := range names {
 		sc := movie.Scene{Duration: 1, Transition: &movie.Transition{Type: name, Duration: 0.6},
