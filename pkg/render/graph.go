@@ -389,10 +389,10 @@ func typeOf(t *movie.Transition) string {
 // maskedmerge then blends the two scenes in yuv420p with SIMD. The
 // transitions look as xfade draws them, their edges softened by a pixel.
 func maskChain(transition string, w, h, fps, frames int, label string) string {
-	// A gray color source is limited range (16 to 235): lutyuv sets the
+	// A gray color source is limited range (16 to 235): lut sets the
 	// full weights.
 	src := func(y int) string {
-		return fmt.Sprintf("color=s=%dx%d:r=%d:d=%s,format=gray,lutyuv=y=%d", w/2, h/2, fps, num((float64(frames)-0.5)/float64(fps)), y)
+		return fmt.Sprintf("color=s=%dx%d:r=%d:d=%s,format=gray,lut=c0=%d", w/2, h/2, fps, num((float64(frames)-0.5)/float64(fps)), y)
 	}
 	return fmt.Sprintf("%s[%sw];\n%s[%sk];\n[%sw][%sk]xfade=transition=%s:duration=%s:offset=0,setpts=N/(%d*TB),split=2[%sh][%sc];\n"+
 		"[%sh]scale=%d:%d:flags=bilinear[%sy];\n[%sy][%sc]mergeplanes=0x001010:yuv420p[%s]",

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -409,4 +410,68 @@ func transitionAt(s movie.Spec, tl timeline, f int) string {
 		at += sg.to - sg.from
 	}
 	return ""
+}
+
+// TestFramesStayYUV420: frames are drawn, joined and encoded in yuv420p;
+// only a transition xfade draws converts its own frames to 4:4:4 and back
+// (here the pixelize: its two inputs up, its output down), and a mask
+// transition, a slide and a cut convert nothing. Left free, ffmpeg
+// negotiates whole scenes in 4:4:4 and converts every frame of the movie.
+func TestFramesStayYUV420(t *testing.T) {
+	ffmpeg, _ := tools(t)
+	font, err := FindFont()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := movie.Spec{Resolution: "sd", FPS: 10}
+	for i, tr := range []string{"pixelize", "circleopen", "slideup", ""} {
+		sc := movie.Scene{Duration: 1, Background: movie.Background{Color: "#203040"},
+			Elements: []movie.Element{{Type: "text", Text: fmt.Sprintf("Scene %d", i), Start: 0.3}}}
+		if tr != "" {
+			sc.Transition = &movie.Transition{Type: tr, Duration: 0.4}
+		}
+		spec.Scenes = append(spec.Scenes, sc, movie.Scene{Duration: 1, Background: movie.Background{Color: "#402030"}})
+	}
+	spec.Scenes = spec.Scenes[:len(spec.Scenes)-1]
+	spec.Normalize()
+	job := t.TempDir()
+	p, err := prepare(context.Background(), spec, job, font, Options{FFmpeg: ffmpeg, Watermark: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs, graph := buildGraph(spec, newTimeline(spec), p)
+	if err := os.WriteFile(filepath.Join(job, "graph.txt"), []byte(graph), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := ffmpegArgs(inputs, "graph.txt", 2, "-map", "[video]", "-f", "null", "-")
+	args[slices.Index(args, "-loglevel")+1] = "debug"
+	cmd := exec.Command(ffmpeg, args...)
+	cmd.Dir = job
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	// Each scaler ffmpeg inserts logs its conversion (maybe more than once).
+	conv := map[string]string{}
+	for _, l := range strings.Split(string(out), "\n") {
+		if i := strings.Index(l, "[auto_scale_"); i >= 0 && strings.Contains(l, "->") {
+			name := l[i : i+strings.Index(l[i:], " ")]
+			from, to, _ := strings.Cut(l[strings.Index(l, "fmt:"):], "->")
+			conv[name] = strings.Fields(from)[0] + " -> " + strings.Fields(to)[2]
+		}
+	}
+	var up, down, other int
+	for _, c := range conv {
+		switch c {
+		case "fmt:yuv420p -> fmt:yuv444p":
+			up++
+		case "fmt:yuv444p -> fmt:yuv420p":
+			down++
+		default:
+			other++
+		}
+	}
+	if up != 2 || down != 1 || other != 0 {
+		t.Fatalf("conversions %v: want the pixelize's 2 up and 1 down", conv)
+	}
 }

@@ -2,7 +2,8 @@
 // Opus) or a GIF, and a JPEG thumbnail, with one ffmpeg run (two for a
 // GIF): every scene is a generated color or gradient source with its text,
 // images and video clips drawn on — once per still stretch, not once per
-// frame —, scenes are joined by cuts (concat) or xfade transitions, and the
+// frame —, scenes are joined by cuts (concat) or xfade's transitions (most
+// drawn as weighted blends or moving windows in yuv420p), and the
 // soundtracks (the movie's, each scene's, each clip's sound) are mixed and
 // trimmed to the video. Remote media is fetched
 // through the caller's egress guard, uploaded assets through the caller's
