@@ -60,12 +60,10 @@ const (
 	// end; one with an image and a transition about five.
 	costDrawnScene   = 3.0
 	costBlendedScene = 7.5
-	// A transition: the xfade, its conversions and their frame pools (× F);
-	// a mask transition's weights, scaled and merged into a picture, keep
-	// about 3 × F more than xfade's 4:4:4 frames did (measured: +57 MB for 9
-	// fades at full-hd, +78 MB for 13), and the model charges every
-	// transition the dearer way.
-	costTransition     = 11.6
+	// A transition: the xfade, its conversions and their frame pools (× F),
+	// fitted when every transition was xfade on 4:4:4 frames; the masks
+	// and slides that replaced most of them hold less.
+	costTransition     = 8.6
 	costTransitionBase = 512 << 10
 	// A distinct background: its source's frame pool and its conversion's
 	// (× F); a gradient is drawn in RGBA.
