@@ -246,30 +246,26 @@ func videoBytes(b *testing.B, path string) int64 {
 func rawFrames(b *testing.B, c benchCase, dir string) string {
 	b.Helper()
 	ffmpeg, _ := tools(b)
-	font, err := FindFont()
-	if err != nil {
-		b.Fatal(err)
-	}
-	spec, err := normalizedCopy(c.spec)
-	if err != nil {
-		b.Fatal(err)
-	}
-	silence(&spec) // frames only
-	job := b.TempDir()
-	p, err := prepare(context.Background(), spec, job, font, Options{FFmpeg: ffmpeg, Fetch: c.assets.fetch, FetchAsset: c.assets.fetch, Watermark: c.watermark})
-	if err != nil {
-		b.Fatal(err)
-	}
-	inputs, graph := buildGraph(spec, newTimeline(spec), p)
-	if err := os.WriteFile(filepath.Join(job, "graph.txt"), []byte(graph), 0o600); err != nil {
-		b.Fatal(err)
-	}
+	job, inputs := framesJob(b, c, c.spec)
 	out := filepath.Join(dir, "frames.yuv")
 	args := ffmpegArgs(inputs, "graph.txt", runtime.NumCPU(), "-map", "[video]", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-y", out)
 	if _, err := run(context.Background(), ffmpeg, job, args, 0, nil); err != nil {
 		b.Fatal(err)
 	}
 	return out
+}
+
+// framesJob is graphJob for the frames of spec (c's media and watermark,
+// no sound).
+func framesJob(b *testing.B, c benchCase, spec movie.Spec) (job string, inputs []input) {
+	b.Helper()
+	spec, err := normalizedCopy(spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	silence(&spec)
+	job, inputs, _ = graphJob(b, spec, Options{Fetch: c.assets.fetch, FetchAsset: c.assets.fetch, Watermark: c.watermark}, nil, "")
+	return job, inputs
 }
 
 // veryfast is the baseline: Veryfast of the raw frames.
@@ -293,24 +289,7 @@ type floorParts struct{ draw, encode func() measurement }
 
 func newFloorParts(b *testing.B, c benchCase, spec movie.Spec, frames, dir string) floorParts {
 	ffmpeg, _ := tools(b)
-	font, err := FindFont()
-	if err != nil {
-		b.Fatal(err)
-	}
-	norm, err := normalizedCopy(spec)
-	if err != nil {
-		b.Fatal(err)
-	}
-	silence(&norm) // the frames only
-	job := b.TempDir()
-	p, err := prepare(context.Background(), norm, job, font, Options{FFmpeg: ffmpeg, Fetch: c.assets.fetch, FetchAsset: c.assets.fetch, Watermark: c.watermark})
-	if err != nil {
-		b.Fatal(err)
-	}
-	inputs, graph := buildGraph(norm, newTimeline(norm), p)
-	if err := os.WriteFile(filepath.Join(job, "graph.txt"), []byte(graph), 0o600); err != nil {
-		b.Fatal(err)
-	}
+	job, inputs := framesJob(b, c, spec)
 	cpu := func(args []string) measurement {
 		cpu0 := childCPU()
 		if _, err := run(context.Background(), ffmpeg, job, args, 0, nil); err != nil {

@@ -172,26 +172,13 @@ func TestPosterFrame(t *testing.T) {
 // included; only the filter graph's work differs.
 func TestDrawnOnceMatchesEveryFrame(t *testing.T) {
 	ffmpeg, _ := tools(t)
-	font, err := FindFont()
-	if err != nil {
-		t.Fatal(err)
-	}
 	spec, a := outputSpec(t)
 	spec.Audio = nil
 	spec.Scenes[0].Transition.Type = "fade" // slides read a stray row on their first frame (ffmpeg 5.1)
 	spec.Scenes[1].Elements = append(spec.Scenes[1].Elements, movie.Element{Type: "text", Text: "brief", Start: 0.5, End: 0.7, Position: "top"})
 	spec.Normalize()
 	frames := func(everyFrame bool) (string, string) {
-		job := t.TempDir()
-		p, err := prepare(context.Background(), spec, job, font, Options{FFmpeg: ffmpeg, Fetch: a.fetch, Watermark: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.everyFrame = everyFrame
-		inputs, graph := buildGraph(spec, newTimeline(spec), p)
-		if err := os.WriteFile(filepath.Join(job, "graph.txt"), []byte(graph), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		job, inputs, graph := graphJob(t, spec, Options{Fetch: a.fetch, Watermark: true}, func(p *graphParams) { p.everyFrame = everyFrame }, "")
 		args := ffmpegArgs(inputs, "graph.txt", 2, "-map", "[video]", "-f", "framemd5", "-y", "frames.md5")
 		if _, err := run(context.Background(), ffmpeg, job, args, 0, nil); err != nil {
 			t.Fatal(err)
@@ -330,10 +317,6 @@ func TestPlan(t *testing.T) {
 // differ pixel by pixel, not in what each part of the frame shows).
 func TestMaskTransitionsLookLikeXfade(t *testing.T) {
 	ffmpeg, _ := tools(t)
-	font, err := FindFont()
-	if err != nil {
-		t.Fatal(err)
-	}
 	names := slices.Sorted(maps.Keys(maskTransitions))
 	names = append(names, slices.Sorted(maps.Keys(slides))...)
 	spec := movie.Spec{Resolution: "sd", FPS: 10}
@@ -351,17 +334,8 @@ func TestMaskTransitionsLookLikeXfade(t *testing.T) {
 	spec.Normalize()
 	const bw, bh = 80, 45 // 8×8 blocks of sd
 	frames := func(xfadeAll bool) []byte {
-		job := t.TempDir()
-		p, err := prepare(context.Background(), spec, job, font, Options{FFmpeg: ffmpeg})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.xfadeAll = xfadeAll
-		inputs, graph := buildGraph(spec, newTimeline(spec), p)
-		graph += fmt.Sprintf(";\n[video]scale=%d:%d:flags=area,format=gray[small]", bw, bh)
-		if err := os.WriteFile(filepath.Join(job, "graph.txt"), []byte(graph), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		job, inputs, _ := graphJob(t, spec, Options{}, func(p *graphParams) { p.xfadeAll = xfadeAll },
+			fmt.Sprintf(";\n[video]scale=%d:%d:flags=area,format=gray[small]", bw, bh))
 		args := ffmpegArgs(inputs, "graph.txt", 2, "-map", "[small]", "-f", "rawvideo", "-y", "frames.gray")
 		if _, err := run(context.Background(), ffmpeg, job, args, 0, nil); err != nil {
 			t.Fatal(err)
@@ -419,10 +393,6 @@ func transitionAt(s movie.Spec, tl timeline, f int) string {
 // negotiates whole scenes in 4:4:4 and converts every frame of the movie.
 func TestFramesStayYUV420(t *testing.T) {
 	ffmpeg, _ := tools(t)
-	font, err := FindFont()
-	if err != nil {
-		t.Fatal(err)
-	}
 	spec := movie.Spec{Resolution: "sd", FPS: 10}
 	for i, tr := range []string{"pixelize", "circleopen", "slideup", ""} {
 		sc := movie.Scene{Duration: 1, Background: movie.Background{Color: "#203040"},
@@ -434,15 +404,7 @@ func TestFramesStayYUV420(t *testing.T) {
 	}
 	spec.Scenes = spec.Scenes[:len(spec.Scenes)-1]
 	spec.Normalize()
-	job := t.TempDir()
-	p, err := prepare(context.Background(), spec, job, font, Options{FFmpeg: ffmpeg, Watermark: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	inputs, graph := buildGraph(spec, newTimeline(spec), p)
-	if err := os.WriteFile(filepath.Join(job, "graph.txt"), []byte(graph), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	job, inputs, _ := graphJob(t, spec, Options{Watermark: true}, nil, "")
 	args := ffmpegArgs(inputs, "graph.txt", 2, "-map", "[video]", "-f", "null", "-")
 	args[slices.Index(args, "-loglevel")+1] = "debug"
 	cmd := exec.Command(ffmpeg, args...)

@@ -81,6 +81,32 @@ func wavTone(seconds float64) []byte {
 	return b.Bytes()
 }
 
+// graphJob prepares spec's job directory (o gets the test's ffmpeg) and
+// writes there, as graph.txt, the filter graph buildGraph makes with the
+// params tweak adjusts, followed by extra chains; it returns the
+// directory, the graph's inputs and the graph.
+func graphJob(t testing.TB, spec movie.Spec, o Options, tweak func(*graphParams), extra string) (job string, inputs []input, graph string) {
+	t.Helper()
+	font, err := FindFont()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.FFmpeg, _ = tools(t)
+	job = t.TempDir()
+	p, err := prepare(context.Background(), spec, job, font, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tweak != nil {
+		tweak(&p)
+	}
+	inputs, graph = buildGraph(spec, newTimeline(spec), p)
+	if err := os.WriteFile(filepath.Join(job, "graph.txt"), []byte(graph+extra), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return job, inputs, graph
+}
+
 type rendered struct {
 	path   string
 	result Result
