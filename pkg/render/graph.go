@@ -127,7 +127,7 @@ type graphParams struct {
 	// reference that tests compare the drawn-once frames with.
 	everyFrame bool
 	// xfadeAll draws every transition with xfade on 4:4:4 frames: the
-	// reference tests compare the mask transitions with.
+	// reference tests compare the mask transitions and slides with.
 	xfadeAll bool
 }
 
@@ -198,8 +198,9 @@ func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 		return label
 	}
 
+	// How a transition is drawn: a mask, a slide, or else xfade.
 	masked := func(t *movie.Transition) bool { return t != nil && maskTransitions[t.Type] && !p.xfadeAll }
-	slid := func(t *movie.Transition) bool { _, ok := slides[typeOf(t)]; return ok && !p.xfadeAll }
+	slid := func(t *movie.Transition) bool { return t != nil && slides[t.Type].stack != "" && !p.xfadeAll }
 
 	// Each scene is drawn once, all its frames, and cut into the parts the
 	// segments show: its head blends with the previous scene, its body
@@ -373,18 +374,11 @@ func (sl slide) window(w, h, frames int) string {
 	return fmt.Sprintf("%s='%s'", axis, at)
 }
 
-func typeOf(t *movie.Transition) string {
-	if t == nil {
-		return ""
-	}
-	return t.Type
-}
-
 // maskChain draws the weights of a mask transition into [label], a
 // yuv420p picture per frame whose every plane holds, per pixel, how much
 // of the outgoing scene shows (255: all of it). xfade draws them at half
 // the frame's size in one gray plane, which is the chroma planes' size,
-// and the luma plane is that scaled up: a sixth of the pixels xfade would
+// and the luma plane is that scaled up: a twelfth of the pixels xfade would
 // compute on the 4:4:4 frames, and no conversion of the frames themselves.
 // maskedmerge then blends the two scenes in yuv420p with SIMD. The
 // transitions look as xfade draws them, their edges softened by a pixel.
