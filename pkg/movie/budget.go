@@ -88,8 +88,9 @@ const (
 // encoderCost is what the output's encoder adds to ffmpeg's memory, over
 // the x264 ultrafast that costBase was fitted with, and how much slower it
 // encodes. Measured at 2 threads on testsrc2 (1920×1080 and 640×360, peak
-// RSS over ultrafast's): x264 standard (mbtree with a 10-frame lookahead — 8 since, which holds fewer —, 3
-// B-frames) +115 MB at full-hd, high (veryfast) +150 MB, libvpx-vp9
+// RSS over ultrafast's): x264 standard (mbtree with a 10-frame lookahead,
+// 3 B-frames; the 8-frame lookahead used since holds less) +115 MB at
+// full-hd, high (veryfast) +150 MB, libvpx-vp9
 // realtime +245 MB (+55 MB at sd: a fixed part), the GIF's paletteuse run
 // +50 MB; the times from BenchmarkRenderQuality (docs/renders.md).
 type encoderCost struct {
