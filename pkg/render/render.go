@@ -562,9 +562,13 @@ func ffmpegArgs(inputs []input, script string, threads int, outArgs ...string) [
 		// concat script cannot make ffmpeg open other files or URLs.
 		args = append(args, "-protocol_whitelist", "file")
 		args = append(args, in.pre...)
-		args = append(args, "-f", in.format)
-		if !in.isAudio {
-			args = append(args, "-max_pixels", strconv.Itoa(maxImagePixels))
+		// An input gives one kind of stream: the others (a clip's sound
+		// where its pictures are read, and the reverse; cover art) are
+		// discarded by the demuxer instead of decoded for nothing.
+		if in.isAudio {
+			args = append(args, "-vn", "-sn", "-dn", "-f", in.format)
+		} else {
+			args = append(args, "-an", "-sn", "-dn", "-f", in.format, "-max_pixels", strconv.Itoa(maxImagePixels))
 		}
 		args = append(args, "-i", in.file)
 	}

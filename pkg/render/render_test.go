@@ -312,7 +312,7 @@ func TestGraphNeverContainsText(t *testing.T) {
 		t.Fatalf("%d runs for an mp4", len(runs))
 	}
 	joined := strings.Join(runs[0].args, " ")
-	for _, want := range []string{"-protocol_whitelist file -threads 1 -f nut", "-pix_fmt yuv420p", "-movflags +faststart", "-c:v libx264"} {
+	for _, want := range []string{"-protocol_whitelist file -threads 1 -an -sn -dn -f nut", "-pix_fmt yuv420p", "-movflags +faststart", "-c:v libx264"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("args lack %q: %s", want, joined)
 		}
