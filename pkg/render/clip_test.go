@@ -85,7 +85,7 @@ func TestClipsAndSceneAudio(t *testing.T) {
 			{Type: "video", Asset: idred, Loop: true, Volume: &muted, Fit: "fill"},
 		}, Audio: &movie.Audio{Asset: idtone}},
 	}}
-	r := renderSpec(t, spec, Options{FetchAsset: a.fetch})
+	r := renderSpec(t, spec, Options{FetchAsset: a.fetchAsset})
 	checkMP4(t, r, 2.5, 640, 360)
 	if r.probe.Audio == nil || r.probe.Audio.Codec != "aac" {
 		t.Fatalf("audio %+v: the clip's sound and the scene audio must be mixed in", r.probe.Audio)
@@ -114,7 +114,7 @@ func TestClipErrors(t *testing.T) {
 	spec := movie.Spec{Resolution: "sd", Scenes: []movie.Scene{{Duration: 1, Background: movie.Background{Color: "#000000"},
 		Elements: []movie.Element{{Type: "video", Asset: idpng}}}}}
 	ffmpeg, _ := tools(t)
-	_, err := Render(context.Background(), spec, filepath.Join(t.TempDir(), "o.mp4"), Options{FFmpeg: ffmpeg, WorkDir: t.TempDir(), FetchAsset: a.fetch})
+	_, err := Render(context.Background(), spec, filepath.Join(t.TempDir(), "o.mp4"), Options{FFmpeg: ffmpeg, WorkDir: t.TempDir(), FetchAsset: a.fetchAsset})
 	var ae *AssetError
 	if !errors.As(err, &ae) || ae.Field != "/scenes/0/elements/0/asset" || !strings.Contains(ae.Error(), "unsupported video format") {
 		t.Fatalf("err %v", err)
@@ -123,7 +123,7 @@ func TestClipErrors(t *testing.T) {
 	// refused, naming the element.
 	a[idgreen] = testsrcClip(t, "4000x2200", "0.1")
 	spec.Scenes[0].Elements[0].Asset = idgreen
-	_, err = Render(context.Background(), spec, filepath.Join(t.TempDir(), "o.mp4"), Options{FFmpeg: ffmpeg, WorkDir: t.TempDir(), FetchAsset: a.fetch})
+	_, err = Render(context.Background(), spec, filepath.Join(t.TempDir(), "o.mp4"), Options{FFmpeg: ffmpeg, WorkDir: t.TempDir(), FetchAsset: a.fetchAsset})
 	if !errors.As(err, &ae) || ae.Field != "/scenes/0/elements/0/asset" || !strings.Contains(ae.Error(), "4000×2200") {
 		t.Fatalf("a clip over 3840×2160: %v", err)
 	}
@@ -132,7 +132,7 @@ func TestClipErrors(t *testing.T) {
 	// left running in the job directory.
 	spec.Scenes[0].Elements = append(spec.Scenes[0].Elements, movie.Element{Type: "image", URL: "https://a.test/page.html"})
 	work := t.TempDir()
-	_, err = Render(context.Background(), spec, filepath.Join(t.TempDir(), "o.mp4"), Options{FFmpeg: ffmpeg, WorkDir: work, FetchAsset: a.fetch,
+	_, err = Render(context.Background(), spec, filepath.Join(t.TempDir(), "o.mp4"), Options{FFmpeg: ffmpeg, WorkDir: work, FetchAsset: a.fetchAsset,
 		Fetch: assets{"https://a.test/page.html": []byte("<html></html>")}.fetch})
 	if !errors.As(err, &ae) || ae.Field != "/scenes/0/elements/0/asset" || !strings.Contains(ae.Error(), "4000×2200") {
 		t.Fatalf("a clip over 3840×2160, then a page for an image: %v", err)
@@ -147,5 +147,30 @@ func TestClipErrors(t *testing.T) {
 		Fetch: func(context.Context, string, io.Writer) error { return nil }})
 	if !errors.As(err, &ae) || ae.URL != idpng {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// TestStoredClipProbe: what an upload stored about a clip is taken
+// instead of probing it again (here no ffprobe can run at all), and is
+// held to the same limits as a probe.
+func TestStoredClipProbe(t *testing.T) {
+	ffmpeg, _ := tools(t)
+	a := assets{idgreen: testsrcClip(t, "320x240", "1")}
+	spec := movie.Spec{Resolution: "sd", Scenes: []movie.Scene{{Duration: 1, Background: movie.Background{Color: "#000000"},
+		Elements: []movie.Element{{Type: "video", Asset: idgreen}}}}}
+	render := func(stored Stored) error {
+		_, err := Render(context.Background(), spec, filepath.Join(t.TempDir(), "o.mp4"), Options{FFmpeg: ffmpeg, FFprobe: "/nonexistent/ffprobe",
+			WorkDir: t.TempDir(), FetchAsset: func(ctx context.Context, id string, dst io.Writer) (Stored, error) { return stored, a.fetch(ctx, id, dst) }})
+		return err
+	}
+	if err := render(Stored{Duration: 1, Width: 320, Height: 240}); err != nil {
+		t.Fatalf("with what the upload stored: %v", err)
+	}
+	var ae *AssetError
+	if err := render(Stored{}); !errors.As(err, &ae) || !strings.Contains(err.Error(), "not a readable video") {
+		t.Fatalf("nothing stored, so probed (and ffprobe is missing): %v", err)
+	}
+	if err := render(Stored{Duration: 1, Width: 4000, Height: 2200}); !errors.As(err, &ae) || ae.Field != "/scenes/0/elements/0/asset" || !strings.Contains(err.Error(), "4000×2200") {
+		t.Fatalf("stored frames over 3840×2160: %v", err)
 	}
 }

@@ -43,9 +43,9 @@ type Options struct {
 	Watermark bool
 	// Fetch downloads a URL, normally egress.Guard.Fetch with a size cap.
 	Fetch func(ctx context.Context, url string, dst io.Writer) error
-	// FetchAsset downloads an uploaded asset by id; required when the spec
-	// names assets.
-	FetchAsset func(ctx context.Context, id string, dst io.Writer) error
+	// FetchAsset downloads an uploaded asset by id and returns what its
+	// upload's probe found; required when the spec names assets.
+	FetchAsset func(ctx context.Context, id string, dst io.Writer) (Stored, error)
 	// FFprobe probes video clips; "" means FindFFmpeg's.
 	FFprobe string
 	// Progress receives 0..100, each value once, 100 when ffmpeg is done.
@@ -76,6 +76,17 @@ const DefaultMaxAssetBytes = 50 << 20
 // DefaultMaxClipBytes bounds one video clip: the worker's /tmp (2 GB) holds
 // it beside the output.
 const DefaultMaxClipBytes = 1 << 30
+
+// Stored is what probing an uploaded clip found when it was uploaded. The
+// render takes it instead of probing the clip again (an ffprobe is 0.1 s,
+// nearly all of it the process's start), which is sound because the worker
+// reads the very bytes that were probed (by their ETag). A zero Duration
+// means unknown: the render probes.
+type Stored struct {
+	Duration      float64 // seconds
+	Width, Height int     // of the first video stream
+	HasAudio      bool
+}
 
 // maxImagePixels stops decompression bombs: a small PNG that decodes to a
 // gigapixel frame.
@@ -299,8 +310,15 @@ func prepare(ctx context.Context, spec movie.Spec, job, font string, o Options) 
 	defer probeError(nil)
 	get := func(field, url, asset, kind string) (media, error) {
 		src, fetch := url, o.Fetch
+		var stored Stored
 		if asset != "" {
-			src, fetch = asset, o.FetchAsset
+			src, fetch = asset, nil
+			if o.FetchAsset != nil {
+				fetch = func(ctx context.Context, id string, dst io.Writer) (err error) {
+					stored, err = o.FetchAsset(ctx, id, dst)
+					return err
+				}
+			}
 		}
 		if f, ok := cache[kind+" "+src]; ok {
 			return f, nil
@@ -333,7 +351,7 @@ func prepare(ctx context.Context, spec movie.Spec, job, font string, o Options) 
 			probeOf[f.file] = c
 			go func(f media) {
 				defer close(c.done)
-				if c.err.Err = probeClip(ctx, o, job, &f); c.err.Err == nil {
+				if c.err.Err = probeClip(ctx, o, job, &f, stored); c.err.Err == nil {
 					c.f = f
 				}
 			}(f)
@@ -435,26 +453,33 @@ func sourceField(url string) string {
 }
 
 // probeClip reads a clip's length and whether it has sound: the graph
-// seeks, loops and mixes with them.
-func probeClip(ctx context.Context, o Options, job string, f *media) error {
-	ffprobe := o.FFprobe
-	if ffprobe == "" {
-		var err error
-		if _, ffprobe, err = FindFFmpeg(); err != nil {
-			return err
+// seeks, loops and mixes with them. What the upload stored is taken as
+// it is; anything else is probed.
+func probeClip(ctx context.Context, o Options, job string, f *media, stored Stored) error {
+	if stored.Duration <= 0 {
+		ffprobe := o.FFprobe
+		if ffprobe == "" {
+			var err error
+			if _, ffprobe, err = FindFFmpeg(); err != nil {
+				return err
+			}
+		}
+		pr, err := ProbeMedia(ctx, ffprobe, filepath.Join(job, f.file), f.format, "file")
+		if err != nil {
+			return fmt.Errorf("not a readable video: %w", err)
+		}
+		stored = Stored{Duration: pr.Duration, HasAudio: len(pr.Audio) > 0}
+		if len(pr.Video) > 0 {
+			stored.Width, stored.Height = pr.Video[0].Width, pr.Video[0].Height
 		}
 	}
-	pr, err := ProbeMedia(ctx, ffprobe, filepath.Join(job, f.file), f.format, "file")
-	if err != nil {
-		return fmt.Errorf("not a readable video: %w", err)
-	}
-	if len(pr.Video) == 0 || pr.Duration <= 0 {
+	if stored.Width <= 0 || stored.Height <= 0 || stored.Duration <= 0 {
 		return errors.New("no video stream")
 	}
-	if v := pr.Video[0]; v.Width*v.Height > movie.MaxClipPixels {
-		return fmt.Errorf("frames are %d×%d pixels; a clip may have at most 3840×2160", v.Width, v.Height)
+	if stored.Width*stored.Height > movie.MaxClipPixels {
+		return fmt.Errorf("frames are %d×%d pixels; a clip may have at most 3840×2160", stored.Width, stored.Height)
 	}
-	f.duration, f.hasAudio = pr.Duration, len(pr.Audio) > 0
+	f.duration, f.hasAudio = stored.Duration, stored.HasAudio
 	return nil
 }
 

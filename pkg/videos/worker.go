@@ -57,6 +57,7 @@ import (
 	"github.com/framegate/framegate/pkg/apikey"
 	"github.com/framegate/framegate/pkg/assets"
 	"github.com/framegate/framegate/pkg/movie"
+	"github.com/framegate/framegate/pkg/render"
 )
 
 // Job is one render to perform.
@@ -70,8 +71,9 @@ type Job struct {
 	Watermark bool
 	// Progress receives the fraction done, 0..1.
 	Progress func(float64)
-	// FetchAsset reads one of the workspace's uploaded assets.
-	FetchAsset func(ctx context.Context, id string, dst io.Writer) error
+	// FetchAsset reads one of the workspace's uploaded assets and returns
+	// what its upload's probe stored about it.
+	FetchAsset func(ctx context.Context, id string, dst io.Writer) (render.Stored, error)
 }
 
 // Output describes a rendered file.
@@ -351,7 +353,9 @@ func (w *Worker) render(ctx context.Context, v Video, token string, lease *Lease
 	defer os.Remove(thumb)
 	started := time.Now()
 	res, err := w.Render(rctx, Job{Spec: spec, Out: out, Thumbnail: thumb, WorkDir: w.WorkDir, Watermark: v.Watermark, Progress: prog.report,
-		FetchAsset: func(ctx context.Context, id string, dst io.Writer) error { return w.fetchAsset(ctx, v, id, dst) }})
+		FetchAsset: func(ctx context.Context, id string, dst io.Writer) (render.Stored, error) {
+			return w.fetchAsset(ctx, v, id, dst)
+		}})
 	prog.stop()
 	if err != nil {
 		cause := context.Cause(rctx)
@@ -500,15 +504,16 @@ func (w *Worker) retry(ctx context.Context, v Video, token, body string, cause e
 
 // fetchAsset copies an asset of the video's workspace and environment:
 // the key is built from them, so no spec can reach another's files, and
-// the file is read only if it is the one probing saw (If-Match its ETag).
-func (w *Worker) fetchAsset(ctx context.Context, v Video, id string, dst io.Writer) error {
+// the file is read only if it is the one probing saw (If-Match its ETag),
+// which is what lets the render trust what the probe stored about a clip.
+func (w *Worker) fetchAsset(ctx context.Context, v Video, id string, dst io.Writer) (render.Stored, error) {
 	a, err := w.Assets.Resolve(ctx, v.Workspace, v.Env, id)
 	if err != nil {
 		var e *apierr.Error
 		if errors.As(err, &e) && (e.Code == apierr.NotFound || e.Code == apierr.Conflict) {
-			return fmt.Errorf("asset %s no longer exists", id)
+			return render.Stored{}, fmt.Errorf("asset %s no longer exists", id)
 		}
-		return err
+		return render.Stored{}, err
 	}
 	key := assets.ObjectKey(v.Env, v.Workspace, id)
 	in := &s3.GetObjectInput{Bucket: &w.AssetsBucket, Key: &key}
@@ -521,18 +526,24 @@ func (w *Worker) fetchAsset(ctx context.Context, v Video, id string, dst io.Writ
 		var ae interface{ ErrorCode() string }
 		switch {
 		case errors.As(err, &nk):
-			return fmt.Errorf("asset %s no longer exists", id)
+			return render.Stored{}, fmt.Errorf("asset %s no longer exists", id)
 		case errors.As(err, &ae) && ae.ErrorCode() == "PreconditionFailed":
-			return fmt.Errorf("asset %s was replaced after it was checked; upload it again as a new asset", id)
+			return render.Stored{}, fmt.Errorf("asset %s was replaced after it was checked; upload it again as a new asset", id)
 		}
-		return fmt.Errorf("read asset %s: %w", id, err)
+		return render.Stored{}, fmt.Errorf("read asset %s: %w", id, err)
 	}
 	defer out.Body.Close()
-	_, err = io.Copy(dst, out.Body)
-	return err
+	if _, err := io.Copy(dst, out.Body); err != nil {
+		return render.Stored{}, err
+	}
+	var stored render.Stored
+	if m := a.Media; m.Kind == assets.KindVideo && a.ETag != "" {
+		stored = render.Stored{Duration: m.DurationSeconds, Width: m.Width, Height: m.Height, HasAudio: m.AudioCodec != ""}
+	}
+	return stored, nil
 }
 
-// emitStored publishes the event of a video just finished, as stored.// emitStored publishes the event of a video just finished, as stored.
+// emitStored publishes the event of a video just finished, as stored.
 func (w *Worker) emitStored(ctx context.Context, v Video) error {
 	v, err := w.Store.Get(ctx, v.Workspace, v.Env, v.ID)
 	if isNotFound(err) {
