@@ -123,6 +123,8 @@ type graphParams struct {
 	watermark  bool
 	wmFile     string
 	fitRSS     int64 // peak RSS of the runs that fitted the stills
+	// fits are the pictures being fitted in this process, by still.
+	fits map[int]*pictureFit
 	// everyFrame draws every frame even of still stretches: the slow
 	// reference that tests compare the drawn-once frames with.
 	everyFrame bool
@@ -295,9 +297,7 @@ func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 			continue
 		}
 		k := len(inputs)
-		// A still is one frame: decoder threads would only add per-thread
-		// copies of the context.
-		inputs = append(inputs, input{file: st.file, format: "nut", pre: []string{"-threads", "1"}})
+		inputs = append(inputs, st.input())
 		chains = append(chains, fmt.Sprintf("[%d:v]split=%d[%s]", k, len(imgUses[i]), strings.Join(imgUses[i], "][")))
 	}
 	for i, bg := range bgs {

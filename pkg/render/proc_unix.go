@@ -3,6 +3,7 @@
 package render
 
 import (
+	"errors"
 	"os"
 	"runtime"
 	"syscall"
@@ -27,4 +28,17 @@ func peakRSS(ps *os.ProcessState) int64 {
 func killed(ps *os.ProcessState) bool {
 	ws, ok := ps.Sys().(syscall.WaitStatus)
 	return ok && ws.Signaled()
+}
+
+// makePipe makes the named pipe path.
+func makePipe(path string) error { return syscall.Mkfifo(path, 0o600) }
+
+// openPipe opens the named pipe path for writing if a reader has it open,
+// and reports false if none has yet.
+func openPipe(path string) (*os.File, bool, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ENXIO) {
+		return nil, false, nil
+	}
+	return f, err == nil, err
 }

@@ -173,6 +173,19 @@ func Render(ctx context.Context, spec movie.Spec, out string, o Options) (Result
 	if err != nil {
 		return Result{}, err
 	}
+	defer func() {
+		for _, f := range p.fits {
+			f.wait()
+		}
+	}()
+	pipeStills(job, &p)
+	for k, f := range p.fits {
+		if p.stills[k].pipe == "" {
+			if err := f.wait(); err != nil {
+				return Result{}, err
+			}
+		}
+	}
 	tl := newTimeline(spec)
 	inputs, graph := buildGraph(spec, tl, p)
 	poster := -1
@@ -194,7 +207,14 @@ func Render(ctx context.Context, spec movie.Spec, out string, o Options) (Result
 				o.Progress(p)
 			}
 		}
-		runRSS, err := run(ctx, o.FFmpeg, job, r.args, tl.Duration(), progress)
+		runCtx, cancel := context.WithCancelCause(ctx)
+		stop := feedStills(job, p, cancel)
+		runRSS, err := run(runCtx, o.FFmpeg, job, r.args, tl.Duration(), progress)
+		stop()
+		if cause := context.Cause(runCtx); err != nil && ctx.Err() == nil && cause != nil {
+			err = cause // a picture turned out unreadable
+		}
+		cancel(nil)
 		if err != nil {
 			os.Remove(out)
 			if o.Thumbnail != "" {
@@ -209,6 +229,9 @@ func Render(ctx context.Context, spec movie.Spec, out string, o Options) (Result
 		return Result{}, fmt.Errorf("render: output: %w", err)
 	}
 	w, h := spec.Size()
+	for _, f := range p.fits {
+		rss = max(rss, f.rss)
+	}
 	return Result{Duration: tl.Duration(), Width: w, Height: h, SizeBytes: fi.Size(), PeakWorkBytes: mon.stop(), PeakRSSBytes: max(rss, p.fitRSS)}, nil
 }
 
@@ -244,16 +267,27 @@ func normalizedCopy(s movie.Spec) (movie.Spec, error) {
 
 // prepare writes the job directory: the font link, one file per text, the
 // fetched assets.
-func prepare(ctx context.Context, spec movie.Spec, job, font string, o Options) (graphParams, error) {
-	p := graphParams{
+func prepare(ctx context.Context, spec movie.Spec, job, font string, o Options) (p graphParams, err error) {
+	p = graphParams{
 		font:       "font.ttf",
 		textFile:   map[[2]int]string{},
 		still:      map[[2]int]int{},
 		clips:      map[[2]int]media{},
 		sceneAudio: map[int]media{},
+		fits:       map[int]*pictureFit{},
 		watermark:  o.Watermark,
 		wmFile:     "watermark.txt",
 	}
+	// Pictures fitted in this process are still being fitted when prepare
+	// returns (the movie's run reads them as they are done), unless it
+	// fails: nothing may outlive the job directory.
+	defer func() {
+		if err != nil {
+			for _, f := range p.fits {
+				f.wait()
+			}
+		}
+	}()
 	// The font is linked under a fixed name so its path, whatever
 	// characters it has, never needs escaping in the graph.
 	if err := os.Symlink(font, filepath.Join(job, p.font)); err != nil {
@@ -412,6 +446,12 @@ func prepare(ctx context.Context, spec movie.Spec, job, font string, o Options) 
 		stills := make([]still, len(src.stills))
 		for n, k := range src.stills {
 			stills[n] = p.stills[k]
+		}
+		if fit := startFit(ctx, o.FFmpeg, job, src.field, src.f.file, src.f.format, stills); fit != nil {
+			for n, k := range src.stills {
+				p.stills[k], p.fits[k] = stills[n], fit
+			}
+			continue
 		}
 		rss, err := fitImage(ctx, o.FFmpeg, job, src.field, src.f.file, src.f.format, stills)
 		if err != nil {

@@ -103,6 +103,11 @@ func graphJob(t testing.TB, spec movie.Spec, o Options, tweak func(*graphParams)
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, f := range p.fits {
+		if err := f.wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if tweak != nil {
 		tweak(&p)
 	}

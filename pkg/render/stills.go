@@ -18,20 +18,41 @@ import (
 // box with the same fit shares one still, and the movie's ffmpeg run reads
 // each still once and splits it to every overlay that shows it.
 //
-// Fitting happens in a separate ffmpeg run per distinct image, before the
-// movie's run. ffmpeg decodes every input before it starts its filter graph,
-// so a movie run reading the fetched images themselves would hold all of
-// them decoded at once, each up to maxImagePixels; fitted first, the movie
-// run holds only frame-sized stills, and what it needs is a function of the
-// spec alone, which is what lets movie's render budget bound it. Raw frames
-// in the format the overlays blend in cost the movie run nothing but the
-// frame itself: a PNG would be decoded to RGBA and converted, twice the
-// memory.
+// Fitting happens outside the movie's run: in this process for a PNG or
+// JPEG of at most inProcessMaxPixels (fit.go), while the movie's run
+// starts, and in a separate ffmpeg run per distinct image, before the
+// movie's run, for any other. ffmpeg decodes every input before it starts
+// its filter graph, so a movie run reading the fetched images themselves
+// would hold all of them decoded at once, each up to maxImagePixels; fitted
+// first, the movie run holds only frame-sized stills, and what it needs is
+// a function of the spec alone, which is what lets movie's render budget
+// bound it. Raw frames in the format the overlays blend in cost the movie
+// run nothing but the frame itself: a PNG would be decoded to RGBA and
+// converted, twice the memory.
 type still struct {
 	media string // movie.Element.Media: the URL or the asset
 	fit   string
 	w, h  int    // the element's box
-	file  string // NUT, relative to the job directory
+	file  string // NUT (or raw, see below), relative to the job directory
+	// raw is the fitted picture's size when this process fits it (see
+	// startFit): file is then the bare frame, and pipe, when set, the
+	// named pipe the movie's run reads it from as soon as it is written.
+	raw  [2]int
+	pipe string
+}
+
+// input is the still's input to the movie's run. A still is one frame:
+// decoder threads would only add per-thread copies of the context.
+func (s still) input() input {
+	if s.raw[0] == 0 {
+		return input{file: s.file, format: "nut", pre: []string{"-threads", "1"}}
+	}
+	file := s.file
+	if s.pipe != "" {
+		file = s.pipe
+	}
+	return input{file: file, format: "rawvideo",
+		pre: []string{"-threads", "1", "-pixel_format", "yuva420p", "-video_size", fmt.Sprintf("%dx%d", s.raw[0], s.raw[1])}}
 }
 
 // stillFor returns the index of the still of image element e of a w×h
@@ -85,11 +106,23 @@ func fitArgs(file, format string, stills []still) []string {
 		if i > 0 {
 			graph.WriteString(";")
 		}
-		fmt.Fprintf(&graph, "%s%s[s%d]", in, fitFilter(s), i)
+		f := fitFilter(s)
+		if s.raw[0] > 0 {
+			// The size startFit promised (what contain makes of the
+			// header's size), exactly.
+			f += fmt.Sprintf(",scale=%d:%d", s.raw[0], s.raw[1])
+		}
+		fmt.Fprintf(&graph, "%s%s[s%d]", in, f, i)
 	}
 	args = append(args, "-filter_complex", graph.String())
 	for i, s := range stills {
-		args = append(args, "-map", fmt.Sprintf("[s%d]", i), "-frames:v", "1", "-c:v", "rawvideo", "-f", "nut", "-y", s.file)
+		args = append(args, "-map", fmt.Sprintf("[s%d]", i), "-frames:v", "1", "-c:v", "rawvideo")
+		if s.raw[0] > 0 { // the bare frame startFit promised
+			args = append(args, "-f", "rawvideo")
+		} else {
+			args = append(args, "-f", "nut")
+		}
+		args = append(args, "-y", s.file)
 	}
 	return args
 }
