@@ -160,7 +160,9 @@ func TestStoredClipProbe(t *testing.T) {
 		Elements: []movie.Element{{Type: "video", Asset: idgreen}}}}}
 	render := func(stored Stored) error {
 		_, err := Render(context.Background(), spec, filepath.Join(t.TempDir(), "o.mp4"), Options{FFmpeg: ffmpeg, FFprobe: "/nonexistent/ffprobe",
-			WorkDir: t.TempDir(), FetchAsset: func(ctx context.Context, id string, dst io.Writer) (Stored, error) { return stored, a.fetch(ctx, id, dst) }})
+			WorkDir: t.TempDir(), FetchAsset: func(ctx context.Context, id string, dst io.Writer) (Stored, error) {
+				return stored, a.fetch(ctx, id, dst)
+			}})
 		return err
 	}
 	if err := render(Stored{Duration: 1, Width: 320, Height: 240}); err != nil {
