@@ -15,8 +15,9 @@ import (
 //
 // The model follows the renderer (pkg/render) and was fitted to ffmpeg's
 // measured peak RSS (BenchmarkWorstAcceptedSpecs, `make bench`, prints it
-// for specs at the budget's edge): every distinct image is fitted in a
-// separate ffmpeg run and held once, as a yuva420p frame of its box; every
+// for specs at the budget's edge): every distinct image is fitted outside
+// the movie's run (by the worker itself, or a separate ffmpeg run) and held
+// once, as a yuva420p frame of its box; every
 // distinct background is one frame; each scene is drawn once, and a scene
 // with elements keeps a few of its frames to the end (more when it has an
 // image or a clip and a transition); a transition costs its xfade and

@@ -292,14 +292,6 @@ func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 		segLabels = append(segLabels, label)
 	}
 
-	for i, st := range p.stills {
-		if len(imgUses[i]) == 0 {
-			continue
-		}
-		k := len(inputs)
-		inputs = append(inputs, st.input())
-		chains = append(chains, fmt.Sprintf("[%d:v]split=%d[%s]", k, len(imgUses[i]), strings.Join(imgUses[i], "][")))
-	}
 	for i, bg := range bgs {
 		chains = append(chains, fmt.Sprintf("%ssplit=%d[%s]", backgroundSource(bg, w, h, tl.fps), len(bgUses[i]), strings.Join(bgUses[i], "][")))
 	}
@@ -314,6 +306,17 @@ func buildGraph(s movie.Spec, tl timeline, p graphParams) ([]input, string) {
 	chains = append(chains, clipChains...)
 	audio, ach := audioSources(s, tl, p, &inputs)
 	chains = append(chains, ach...)
+	// The stills are the last inputs: ffmpeg opens its inputs in order, and
+	// the ones this process fits are still being fitted while it opens the
+	// others.
+	for i, st := range p.stills {
+		if len(imgUses[i]) == 0 {
+			continue
+		}
+		k := len(inputs)
+		inputs = append(inputs, st.input())
+		chains = append(chains, fmt.Sprintf("[%d:v]split=%d[%s]", k, len(imgUses[i]), strings.Join(imgUses[i], "][")))
+	}
 	if len(audio) > 0 {
 		d := tl.Duration()
 		fade := math.Min(0.5, d/4)
