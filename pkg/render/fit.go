@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -29,9 +30,11 @@ import (
 // reads each such still through a named pipe and waits there if it gets
 // there first (pipeStills, feedStills).
 //
-// Decoded, such a picture is at most 16 MB of this process's memory, for a
-// moment. A larger one or another format goes to ffmpeg before the run, as
-// before. One whose header reads but which Go's decoder then refuses (a
+// Pictures are fitted one at a time (runFits), in the order the movie's
+// run reads them: decoded, one is at most 16 MB of this process's memory,
+// and scaling it at most maxScaleBytes more, for a moment. A larger one,
+// one that would need more to scale, or another format goes to ffmpeg
+// before the run, as before. One whose header reads but which Go's decoder then refuses (a
 // PNG with a bad checksum, which ffmpeg does not check) is fitted by an
 // ffmpeg run after all, to the same raw frame, while the movie's run waits
 // at the pipe, having opened only the inputs before it; that ffmpeg also
@@ -58,13 +61,14 @@ var bicubic = &draw.Kernel{Support: 2, At: func(t float64) float64 {
 	return 0
 }}
 
-// pictureFit is a picture being fitted in this process. When done closes,
-// its stills' raw frames are written, or err says why not (an AssetError
-// when the picture is unreadable).
+// pictureFit is a picture to fit in this process. When done closes, its
+// stills' raw frames are written, or err says why not (an AssetError when
+// the picture is unreadable).
 type pictureFit struct {
 	done chan struct{}
 	err  error
 	rss  int64 // of ffmpeg's run, when it had to fit the picture
+	run  func()
 }
 
 // wait returns the fit's error once it is done.
@@ -73,13 +77,18 @@ func (f *pictureFit) wait() error {
 	return f.err
 }
 
-// startFit fits the fetched picture file (of demuxer format) into its
-// stills in this process when its header says it is one this process
-// fits: it sets each still's raw size and file and returns the fit under
-// way. It returns nil, having changed nothing, for any other picture.
+// maxScaleBytes bounds the memory of one in-process fit's scaling:
+// x/image/draw holds the picture scaled in one direction as four float64s
+// a pixel, for the frame and for its chroma at once.
+const maxScaleBytes = 64 << 20
+
+// planFit plans fitting the fetched picture file (of demuxer format) into
+// its stills in this process when its header says it is one this process
+// fits: it sets each still's raw size and file and returns the fit, to be
+// run. It returns nil, having changed nothing, for any other picture.
 // Should Go's decoder refuse the picture after all (a PNG with a bad
 // checksum, which ffmpeg reads), ffmpeg fits it to the same raw frames.
-func startFit(ctx context.Context, ffmpeg, job, field, file, format string, stills []still) *pictureFit {
+func planFit(ctx context.Context, ffmpeg, job, field, file, format string, stills []still) *pictureFit {
 	decode := map[string]struct {
 		config func(io.Reader) (image.Config, error)
 		image  func(io.Reader) (image.Image, error)
@@ -101,8 +110,12 @@ func startFit(ctx context.Context, ffmpeg, job, field, file, format string, stil
 	}
 	bounds := image.Rect(0, 0, cfg.Width, cfg.Height)
 	for _, s := range stills {
-		if _, w, h := fitGeometry(bounds, s, image.Point{}); w < 1 || h < 1 {
+		src, w, h := fitGeometry(bounds, s, image.Point{})
+		if w < 1 || h < 1 {
 			return nil // ffmpeg says what it makes of a sliver
+		}
+		if 32*(w+(w+1)/2)*src.Dy() > maxScaleBytes {
+			return nil
 		}
 	}
 	for i, s := range stills {
@@ -111,14 +124,29 @@ func startFit(ctx context.Context, ffmpeg, job, field, file, format string, stil
 	}
 	fit := &pictureFit{done: make(chan struct{})}
 	stills = append([]still(nil), stills...)
-	go func() {
+	fit.run = func() {
 		defer close(fit.done)
 		if fitPicture(job, file, decode.image, bounds, stills) == nil {
 			return
 		}
 		fit.rss, fit.err = fitImage(ctx, ffmpeg, job, field, file, format, stills)
-	}()
+	}
 	return fit
+}
+
+// runFits runs the fits it receives one after another, in the order of
+// the movie run's inputs, so that this process holds one picture at a
+// time; once they are done it hands the memory they took back to the
+// system, before ffmpeg's frames need it.
+func runFits(fits <-chan *pictureFit) {
+	ran := false
+	for f := range fits {
+		f.run()
+		ran = true
+	}
+	if ran {
+		debug.FreeOSMemory()
+	}
 }
 
 // fitPicture decodes the picture file, which its header says has bounds,

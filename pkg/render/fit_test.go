@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -101,10 +102,11 @@ func TestInProcessFitMatchesFFmpeg(t *testing.T) {
 					}
 				}
 				inProcess := append([]still(nil), stills...)
-				fit := startFit(context.Background(), ffmpeg, ours, "/image", "asset0", format, inProcess)
+				fit := planFit(context.Background(), ffmpeg, ours, "/image", "asset0", format, inProcess)
 				if fit == nil {
 					t.Fatal("not fitted in process")
 				}
+				fit.run()
 				if err := fit.wait(); err != nil || fit.rss != 0 {
 					t.Fatalf("fitted by ffmpeg after all (%d bytes) or not at all: %v", fit.rss, err)
 				}
@@ -266,6 +268,16 @@ func TestWhoFitsPictures(t *testing.T) {
 		{"PNG with a bad checksum", badCRC, false, true, false},
 		{"broken PNG", broken, false, false, true},
 	}
+	// A picture this process could decode but whose scaling would hold
+	// more than maxScaleBytes (3 megapixels onto a full-hd frame) goes to
+	// ffmpeg too.
+	job := t.TempDir()
+	if err := os.WriteFile(filepath.Join(job, "asset0"), pngImage(t, 2000, 1500, color.NRGBA{1, 2, 3, 255}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if f := planFit(context.Background(), ffmpeg, job, "/image", "asset0", "png_pipe", []still{{fit: "fill", w: 1920, h: 1080, file: "still0.nut"}}); f != nil {
+		t.Fatal("a 3-megapixel picture onto a full-hd frame was planned in process")
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			spec := movie.Spec{Resolution: "sd", Scenes: []movie.Scene{{Duration: 1, Background: movie.Background{Color: "#000000"},
@@ -334,5 +346,32 @@ func TestRunFailsBeforeThePipe(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(work); len(left) != 0 {
 		t.Fatalf("work dir not cleaned: %v", left)
+	}
+}
+
+// TestWatchRSSIsTheChilds: the peak reported for an ffmpeg run is its
+// own, not this process's. The kernel's maxrss of a child started by Go
+// includes its parent's high-water mark (they share one memory map until
+// the child execs), so a worker holding more than ffmpeg would hide it.
+func TestWatchRSSIsTheChilds(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("/proc is Linux's")
+	}
+	parent := make([]byte, 320<<20)
+	for i := 0; i < len(parent); i += 4096 {
+		parent[i] = 1
+	}
+	cmd := exec.Command("python3", "-c", "import time; b = bytearray(100 << 20); time.sleep(0.3)")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	rss := watchRSS(cmd)
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	got := rss()
+	runtime.KeepAlive(parent)
+	if got < 100<<20 || got > 200<<20 {
+		t.Fatalf("child's peak %d MiB; it held 100 MiB and its parent over 320", got>>20)
 	}
 }

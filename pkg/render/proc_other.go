@@ -5,10 +5,11 @@ package render
 import (
 	"errors"
 	"os"
+	"os/exec"
 )
 
-// peakRSS is not measured where the platform does not report it.
-func peakRSS(*os.ProcessState) int64 { return 0 }
+// watchRSS does not measure where the platform does not report it.
+func watchRSS(*exec.Cmd) func() int64 { return func() int64 { return 0 } }
 
 func killed(*os.ProcessState) bool { return false }
 

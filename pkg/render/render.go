@@ -101,7 +101,7 @@ type Result struct {
 	// held on disk while rendering, sampled; what /tmp must have free.
 	PeakWorkBytes int64
 	// PeakRSSBytes is the peak resident memory of the largest ffmpeg run
-	// (the children's rusage maxrss; they run one at a time): what movie's
+	// (its own, see watchRSS; they run one at a time): what movie's
 	// render budget bounds.
 	PeakRSSBytes int64
 }
@@ -442,15 +442,19 @@ func prepare(ctx context.Context, spec movie.Spec, job, font string, o Options) 
 		}
 		p.audioFile, p.audioFmt = f.file, f.format
 	}
+	queue := make(chan *pictureFit, len(sources))
+	go runFits(queue)
+	defer close(queue)
 	for _, src := range sources {
 		stills := make([]still, len(src.stills))
 		for n, k := range src.stills {
 			stills[n] = p.stills[k]
 		}
-		if fit := startFit(ctx, o.FFmpeg, job, src.field, src.f.file, src.f.format, stills); fit != nil {
+		if fit := planFit(ctx, o.FFmpeg, job, src.field, src.f.file, src.f.format, stills); fit != nil {
 			for n, k := range src.stills {
 				p.stills[k], p.fits[k] = stills[n], fit
 			}
+			queue <- fit
 			continue
 		}
 		rss, err := fitImage(ctx, o.FFmpeg, job, src.field, src.f.file, src.f.format, stills)
@@ -659,15 +663,17 @@ func run(ctx context.Context, ffmpeg, dir string, args []string, total float64, 
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("render: start ffmpeg: %w", err)
 	}
+	rss := watchRSS(cmd)
 	readProgress(stdout, total, progress)
 	err = cmd.Wait()
+	peak := rss()
 	if ctx.Err() != nil {
 		return 0, fmt.Errorf("render: ffmpeg stopped: %w", ctx.Err())
 	}
 	if err != nil {
 		return 0, fmt.Errorf("render: ffmpeg: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	return peakRSS(cmd.ProcessState), nil
+	return peak, nil
 }
 
 // ffmpegEnv passes only what a dynamically linked ffmpeg needs to start:

@@ -35,7 +35,7 @@ type still struct {
 	w, h  int    // the element's box
 	file  string // NUT (or raw, see below), relative to the job directory
 	// raw is the fitted picture's size when this process fits it (see
-	// startFit): file is then the bare frame, and pipe, when set, the
+	// planFit): file is then the bare frame, and pipe, when set, the
 	// named pipe the movie's run reads it from as soon as it is written.
 	raw  [2]int
 	pipe string
@@ -108,7 +108,7 @@ func fitArgs(file, format string, stills []still) []string {
 		}
 		f := fitFilter(s)
 		if s.raw[0] > 0 {
-			// The size startFit promised (what contain makes of the
+			// The size planFit promised (what contain makes of the
 			// header's size), exactly.
 			f += fmt.Sprintf(",scale=%d:%d", s.raw[0], s.raw[1])
 		}
@@ -117,7 +117,7 @@ func fitArgs(file, format string, stills []still) []string {
 	args = append(args, "-filter_complex", graph.String())
 	for i, s := range stills {
 		args = append(args, "-map", fmt.Sprintf("[s%d]", i), "-frames:v", "1", "-c:v", "rawvideo")
-		if s.raw[0] > 0 { // the bare frame startFit promised
+		if s.raw[0] > 0 { // the bare frame planFit promised
 			args = append(args, "-f", "rawvideo")
 		} else {
 			args = append(args, "-f", "nut")
@@ -138,12 +138,18 @@ func fitImage(ctx context.Context, ffmpeg, job, field, file, format string, stil
 	cmd.WaitDelay = 2 * time.Second
 	stderr := &tailBuffer{max: 4 << 10}
 	cmd.Stderr = stderr
-	err := cmd.Run()
+	err := cmd.Start()
+	if err != nil {
+		return 0, fmt.Errorf("render: start ffmpeg: %w", err)
+	}
+	rss := watchRSS(cmd)
+	err = cmd.Wait()
+	peak := rss()
 	switch {
 	case ctx.Err() != nil:
 		return 0, fmt.Errorf("render: ffmpeg stopped: %w", ctx.Err())
 	case err == nil:
-		return peakRSS(cmd.ProcessState), nil
+		return peak, nil
 	case cmd.ProcessState == nil || killed(cmd.ProcessState):
 		return 0, fmt.Errorf("render: fit %s: ffmpeg: %w: %s", field, err, strings.TrimSpace(stderr.String()))
 	}
