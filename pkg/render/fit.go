@@ -31,15 +31,16 @@ import (
 // there first (pipeStills, feedStills).
 //
 // Pictures are fitted one at a time (runFits), in the order the movie's
-// run reads them: decoded, one is at most 16 MB of this process's memory,
-// and scaling it at most maxScaleBytes more, for a moment. A larger one,
-// one that would need more to scale, or another format goes to ffmpeg
-// before the run, as before. One whose header reads but which Go's decoder then refuses (a
-// PNG with a bad checksum, which ffmpeg does not check) is fitted by an
-// ffmpeg run after all, to the same raw frame, while the movie's run waits
-// at the pipe, having opened only the inputs before it; that ffmpeg also
-// decides whether the picture is unreadable, which stops the movie's run
-// with the AssetError.
+// run reads them: decoded, one is at most 32 MB of this process's memory
+// (4 megapixels of 16-bit RGBA), and scaling it at most maxScaleBytes
+// more, for a moment. A larger one, one that would need more to scale, or
+// another format is fitted by a separate ffmpeg run before the movie's.
+// One whose header reads but which Go's decoder then refuses (a PNG with a
+// bad checksum, which ffmpeg does not check) is fitted by an ffmpeg run
+// after all, to the same raw frame, while the movie's run waits at the
+// pipe, having opened only the inputs before it; that ffmpeg also decides
+// whether the picture is unreadable, which stops the movie's run with the
+// AssetError.
 //
 // The still is the same frame either way — yuva420p of the same size,
 // scaled with ffmpeg's default (bicubic, B = 0, C = 0.6), converted with
