@@ -199,7 +199,7 @@ func clip(b *testing.B) []byte {
 		if err != nil || len(pr.Video) == 0 {
 			b.Fatalf("probe the sample clip: %v", err)
 		}
-		clipOnce.stored = Stored{Duration: pr.Duration, Width: pr.Video[0].Width, Height: pr.Video[0].Height, HasAudio: len(pr.Audio) > 0}
+		clipOnce.stored = pr.stored()
 	})
 	return clipOnce.b
 }
@@ -640,17 +640,11 @@ func BenchmarkWorstAcceptedSpecs(b *testing.B) {
 
 // selfHWM is this process's peak resident memory (VmHWM), in bytes.
 func selfHWM(b *testing.B) int64 {
-	status, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		b.Fatal(err)
+	hwm, ok := vmHWM("/proc/self/status")
+	if !ok {
+		b.Fatal("no VmHWM in /proc/self/status")
 	}
-	var kb int64
-	for _, line := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ = strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-		}
-	}
-	return kb << 10
+	return hwm
 }
 
 func elements(s movie.Spec) int {

@@ -18,3 +18,6 @@ func killed(*os.ProcessState) bool { return false }
 func makePipe(string) error { return errors.ErrUnsupported }
 
 func openPipe(string) (*os.File, bool, error) { return nil, false, errors.ErrUnsupported }
+
+// vmHWM reports nothing where there is no /proc.
+func vmHWM(string) (int64, bool) { return 0, false }

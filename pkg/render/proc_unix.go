@@ -25,19 +25,7 @@ import (
 // macOS.
 func watchRSS(cmd *exec.Cmd) func() int64 {
 	status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
-	sample := func() (int64, bool) {
-		b, err := os.ReadFile(status)
-		if err != nil {
-			return 0, false
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-				kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-				return kb << 10, err == nil
-			}
-		}
-		return 0, false
-	}
+	sample := func() (int64, bool) { return vmHWM(status) }
 	if _, ok := sample(); !ok {
 		return func() int64 {
 			ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
@@ -72,6 +60,22 @@ func watchRSS(cmd *exec.Cmd) func() int64 {
 		<-done
 		return peak.Load()
 	}
+}
+
+// vmHWM is the peak resident memory (VmHWM, in bytes) that the /proc
+// status file at path reports, and whether it reports one.
+func vmHWM(path string) (int64, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err == nil
+		}
+	}
+	return 0, false
 }
 
 // killed reports whether a process ended by a signal: something outside

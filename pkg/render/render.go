@@ -88,6 +88,15 @@ type Stored struct {
 	HasAudio      bool
 }
 
+// stored is what a probe found, as an upload stores it.
+func (p MediaProbe) stored() Stored {
+	s := Stored{Duration: p.Duration, HasAudio: len(p.Audio) > 0}
+	if len(p.Video) > 0 {
+		s.Width, s.Height = p.Video[0].Width, p.Video[0].Height
+	}
+	return s
+}
+
 // maxImagePixels stops decompression bombs: a small PNG that decodes to a
 // gigapixel frame.
 const maxImagePixels = 40_000_000
@@ -512,10 +521,7 @@ func probeClip(ctx context.Context, o Options, job string, f *media, stored Stor
 		if err != nil {
 			return fmt.Errorf("not a readable video: %w", err)
 		}
-		stored = Stored{Duration: pr.Duration, HasAudio: len(pr.Audio) > 0}
-		if len(pr.Video) > 0 {
-			stored.Width, stored.Height = pr.Video[0].Width, pr.Video[0].Height
-		}
+		stored = pr.stored()
 	}
 	if stored.Width <= 0 || stored.Height <= 0 || stored.Duration <= 0 {
 		return errors.New("no video stream")
