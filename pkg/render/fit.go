@@ -17,8 +17,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"golang.org/x/image/draw"
 )
 
 // Pictures of at most inProcessMaxPixels, in PNG or JPEG, are fitted in
@@ -48,20 +46,6 @@ import (
 // NUT (TestInProcessFitMatchesFFmpeg compares the two).
 const inProcessMaxPixels = 4_000_000
 
-// bicubic is swscale's default scaler: Mitchell–Netravali with B = 0 and
-// C = 0.6, widened when it shrinks, as x/image/draw does for any kernel.
-var bicubic = &draw.Kernel{Support: 2, At: func(t float64) float64 {
-	const b, c = 0.0, 0.6
-	t = math.Abs(t)
-	switch {
-	case t < 1:
-		return ((12-9*b-6*c)*t*t*t + (-18+12*b+6*c)*t*t + (6 - 2*b)) / 6
-	case t < 2:
-		return ((-b-6*c)*t*t*t + (6*b+30*c)*t*t + (-12*b-48*c)*t + (8*b + 24*c)) / 6
-	}
-	return 0
-}}
-
 // pictureFit is a picture to fit in this process. When done closes, its
 // stills' raw frames are written, or err says why not (an AssetError when
 // the picture is unreadable).
@@ -79,8 +63,8 @@ func (f *pictureFit) wait() error {
 }
 
 // maxScaleBytes bounds the memory of one in-process fit's scaling:
-// x/image/draw holds the picture scaled in one direction as four float64s
-// a pixel, for the frame and for its chroma at once.
+// scaleRGBA holds the picture scaled across as four int32s a pixel, for
+// the frame and for its chroma at once.
 const maxScaleBytes = 64 << 20
 
 // planFit plans fitting the fetched picture file (of demuxer format) into
@@ -115,7 +99,7 @@ func planFit(ctx context.Context, ffmpeg, job, field, file, format string, still
 		if w < 1 || h < 1 {
 			return nil // ffmpeg says what it makes of a sliver
 		}
-		if 32*(w+(w+1)/2)*src.Dy() > maxScaleBytes {
+		if 16*(w+(w+1)/2)*src.Dy() > maxScaleBytes {
 			return nil
 		}
 	}
@@ -168,13 +152,13 @@ func fitPicture(job, file string, decode func(io.Reader) (image.Image, error), b
 	// ffmpeg crops a subsampled picture (a JPEG's YCbCr) at whole chroma
 	// samples.
 	var sub image.Point
-	switch m := img.(type) {
-	case *image.YCbCr:
+	if m, ok := img.(*image.YCbCr); ok {
 		sub = map[image.YCbCrSubsampleRatio]image.Point{
 			image.YCbCrSubsampleRatio422: {1, 0}, image.YCbCrSubsampleRatio420: {1, 1}, image.YCbCrSubsampleRatio440: {0, 1},
 			image.YCbCrSubsampleRatio411: {2, 0}, image.YCbCrSubsampleRatio410: {2, 1}}[m.SubsampleRatio]
-	case *image.Gray, *image.Gray16, *image.NRGBA, *image.NRGBA64, *image.RGBA, *image.RGBA64, *image.Paletted:
-	default:
+	}
+	read, ok := rowsOf(img)
+	if !ok {
 		return fmt.Errorf("a %T picture", img)
 	}
 	for _, s := range stills {
@@ -184,8 +168,8 @@ func fitPicture(job, file string, decode func(io.Reader) (image.Image, error), b
 		full := image.NewRGBA(image.Rect(0, 0, w, h))
 		half := image.NewRGBA(image.Rect(0, 0, (w+1)/2, (h+1)/2))
 		var wg sync.WaitGroup
-		wg.Go(func() { bicubic.Scale(full, full.Bounds(), img, src, draw.Src, nil) })
-		bicubic.Scale(half, half.Bounds(), img, src, draw.Src, nil)
+		wg.Go(func() { scaleRGBA(full, read, src) })
+		scaleRGBA(half, read, src)
 		wg.Wait()
 		if err := os.WriteFile(filepath.Join(job, s.file), yuva420p(full, half), 0o600); err != nil {
 			return err
@@ -226,27 +210,37 @@ func yuva420p(full, half *image.RGBA) []byte {
 	cw, ch := half.Rect.Dx(), half.Rect.Dy()
 	out := make([]byte, 2*w*h+2*cw*ch)
 	yp, up, vp, ap := out[:w*h], out[w*h:w*h+cw*ch], out[w*h+cw*ch:w*h+2*cw*ch], out[w*h+2*cw*ch:]
-	// straight is pixel x, y of m with its colour divided by its alpha.
-	straight := func(m *image.RGBA, x, y int) (r, g, b, a float64) {
-		p := m.Pix[y*m.Stride+4*x:]
-		if a = float64(p[3]); a == 0 {
-			return 0, 0, 0, 0
-		}
-		return float64(p[0]) * 255 / a, float64(p[1]) * 255 / a, float64(p[2]) * 255 / a, a
+	// A straight colour is the premultiplied one times 255/alpha: the
+	// matrix's rows are scaled by 1/alpha.
+	var inv [256]float64
+	for a := 1; a < 256; a++ {
+		inv[a] = 1 / float64(a)
 	}
-	clamp := func(v float64) byte { return byte(math.Max(0, math.Min(255, math.Round(v)))) }
+	// level rounds v to the nearest level, half away from zero, within 0
+	// and 255.
+	level := func(v float64) byte {
+		v += 0.5
+		if v <= 0 {
+			return 0
+		}
+		return byte(min(v, 255))
+	}
 	for y := 0; y < h; y++ {
+		p := full.Pix[y*full.Stride : y*full.Stride+4*w]
 		for x := 0; x < w; x++ {
-			r, g, b, a := straight(full, x, y)
-			yp[y*w+x] = clamp(16 + (65.481*r+128.553*g+24.966*b)/255)
-			ap[y*w+x] = byte(a)
+			q := p[4*x : 4*x+4]
+			r, g, b := float64(q[0]), float64(q[1]), float64(q[2])
+			yp[y*w+x] = level(16 + (65.481*r+128.553*g+24.966*b)*inv[q[3]])
+			ap[y*w+x] = q[3]
 		}
 	}
 	for y := 0; y < ch; y++ {
+		p := half.Pix[y*half.Stride : y*half.Stride+4*cw]
 		for x := 0; x < cw; x++ {
-			r, g, b, _ := straight(half, x, y)
-			up[y*cw+x] = clamp(128 + (-37.797*r-74.203*g+112.0*b)/255)
-			vp[y*cw+x] = clamp(128 + (112.0*r-93.786*g-18.214*b)/255)
+			q := p[4*x : 4*x+4]
+			r, g, b, k := float64(q[0]), float64(q[1]), float64(q[2]), inv[q[3]]
+			up[y*cw+x] = level(128 + (-37.797*r-74.203*g+112.0*b)*k)
+			vp[y*cw+x] = level(128 + (112.0*r-93.786*g-18.214*b)*k)
 		}
 	}
 	return out

@@ -375,3 +375,46 @@ func TestWatchRSSIsTheChilds(t *testing.T) {
 		t.Fatalf("child's peak %d MiB; it held 100 MiB and its parent over 320", got>>20)
 	}
 }
+
+// TestScaleRGBAKeepsFlatAndSame checks the fixed-point filters: the
+// weights of every output pixel sum to exactly one, so a flat picture
+// stays flat whichever way it is scaled, and a picture scaled to its own
+// size is copied exactly.
+func TestScaleRGBAKeepsFlatAndSame(t *testing.T) {
+	for _, n := range [][2]int{{1920, 97}, {97, 1920}, {5, 3}, {3, 5}, {1, 400}, {400, 1}, {1080, 1080}, {517, 33}} {
+		for x, tp := range filterTaps(n[0], n[1]) {
+			sum := int32(0)
+			for _, w := range tp.w {
+				sum += w
+			}
+			if sum != 1<<weightBits || tp.first < 0 || tp.first+len(tp.w) > n[1] {
+				t.Fatalf("%d from %d, pixel %d: weights %v from %d sum to %d", n[0], n[1], x, tp.w, tp.first, sum)
+			}
+		}
+	}
+	flat := image.NewNRGBA(image.Rect(0, 0, 97, 61))
+	noisy := image.NewRGBA(image.Rect(0, 0, 97, 61))
+	for i := range flat.Pix {
+		flat.Pix[i] = []byte{200, 30, 90, 255}[i%4]
+		noisy.Pix[i] = byte(i * 7919 % 251)
+		if i%4 == 3 {
+			noisy.Pix[i] = 255
+		}
+	}
+	for _, size := range [][2]int{{1920, 1080}, {33, 517}, {5, 3}, {97, 61}, {200, 20}} {
+		dst := image.NewRGBA(image.Rect(0, 0, size[0], size[1]))
+		read, _ := rowsOf(flat)
+		scaleRGBA(dst, read, flat.Rect)
+		for i, v := range dst.Pix {
+			if want := []byte{200, 30, 90, 255}[i%4]; v != want {
+				t.Fatalf("%v: flat picture scaled to %d at byte %d, want %d", size, v, i, want)
+			}
+		}
+	}
+	dst := image.NewRGBA(noisy.Rect)
+	read, _ := rowsOf(noisy)
+	scaleRGBA(dst, read, noisy.Rect)
+	if !bytes.Equal(dst.Pix, noisy.Pix) {
+		t.Fatal("a picture scaled to its own size changed")
+	}
+}
