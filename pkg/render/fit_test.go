@@ -401,13 +401,16 @@ func TestScaleRGBAKeepsFlatAndSame(t *testing.T) {
 			noisy.Pix[i] = 255
 		}
 	}
-	for _, size := range [][2]int{{1920, 1080}, {33, 517}, {5, 3}, {97, 61}, {200, 20}} {
-		dst := image.NewRGBA(image.Rect(0, 0, size[0], size[1]))
-		read, _ := rowsOf(flat)
-		scaleRGBA(dst, read, flat.Rect)
-		for i, v := range dst.Pix {
-			if want := []byte{200, 30, 90, 255}[i%4]; v != want {
-				t.Fatalf("%v: flat picture scaled to %d at byte %d, want %d", size, v, i, want)
+	// The whole picture and slivers of it (as a crop reads them).
+	for _, src := range []image.Rectangle{flat.Rect, image.Rect(10, 10, 11, 11), image.Rect(3, 40, 4, 47), image.Rect(90, 5, 93, 7)} {
+		for _, size := range [][2]int{{1920, 1080}, {33, 517}, {5, 3}, {97, 61}, {200, 20}, {1, 1}, {1, 50}, {50, 1}} {
+			dst := image.NewRGBA(image.Rect(0, 0, size[0], size[1]))
+			read, _ := rowsOf(flat)
+			scaleRGBA(dst, read, src)
+			for i, v := range dst.Pix {
+				if want := []byte{200, 30, 90, 255}[i%4]; v != want {
+					t.Fatalf("%v of the picture to %v: %d at byte %d, want %d", src, size, v, i, want)
+				}
 			}
 		}
 	}
